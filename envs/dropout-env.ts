@@ -1,0 +1,332 @@
+/**
+ * DropoutEnv: a real TensorFlow.js training run behind a Gymnasium-shaped API.
+ * One step = set the dropout rates from the action, train one epoch (seeded shuffle), evaluate on the
+ * validation split with dropout off, and report loss statistics as the observation.
+ *
+ * Observation, in order (losses are divided by ln(classes), so an untrained model starts near 1):
+ *   trainLoss, trainLossStd   mean and std of the epoch's batch losses (dropout on)      [0, 10]
+ *   trainAcc, valAcc          accuracies                                                [0, 1]
+ *   valLoss                   validation loss (dropout off)                             [0, 10]
+ *   lossGap                   valLoss − trainLoss: the generalization gap in loss      [−10, 10]
+ *   accGap                    trainAcc − valAcc                                         [−1, 1]
+ *   trainLossTrend, valLossTrend, valAccTrend
+ *                             least-squares slope per epoch over the last `trendWindow`
+ *                             epochs (0 while there is only one point)                  [−10, 10] / [−1, 1]
+ *   rate_1 … rate_L           each dropout layer's current rate                         [0, 1]
+ *   progress                  epoch / maxEpochs                                         [0, 1]
+ * Values are clipped into these bounds (a diverged loss shows as the upper bound).
+ *
+ * Reward: `delta` (default) = valAcc after the step − valAcc before it, so an episode's return is the
+ * final minus the initial validation accuracy; `terminal` = 0 until the last step, then the final valAcc.
+ * Divergence (a NaN/Inf training loss) ends the episode with `terminated` and reward `divergencePenalty`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
+import { ConfigError } from '../src/core/errors.js';
+import { createRng, permutation, type Rng } from '../src/core/rng.js';
+import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
+import { ACTION_MODES, type Action, type ActionMode, type Env, type ResetResult, type StepInfo, type StepResult } from '../src/core/types.js';
+import type { Dataset, Split } from '../src/data/dataset.js';
+import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type BuiltModel, type ModelSpec } from '../src/nn/models.js';
+import { evaluate, trainEpoch } from '../src/nn/trainer.js';
+import { checkRate } from '../src/nn/tunable-dropout.js';
+
+export type RewardMode = 'delta' | 'terminal';
+export const REWARD_MODES: readonly RewardMode[] = ['delta', 'terminal'];
+
+export interface DropoutEnvConfig {
+  /** Model spec, see src/nn/models.ts. @default 'mlp:256,128' */
+  model: string;
+  /** BatchNorm before each dropout layer. @default false */
+  batchNorm: boolean;
+  /** L2 weight decay on dense and conv kernels. @default 0 */
+  l2: number;
+  /** Adam learning rate. @default 0.001 */
+  lr: number;
+  /** @default 64 */
+  batchSize: number;
+  /** Epochs per episode (steps until `truncated`). @default 10 */
+  maxEpochs: number;
+  /** How actions change rates, see ActionMode. @default 'discrete' */
+  actionMode: ActionMode;
+  /** δ: the step of a discrete action. @default 0.05 */
+  rateStep: number;
+  /** δmax: the largest change of a continuous action. @default 0.1 */
+  maxDelta: number;
+  /** Rates are clamped to [minRate, maxRate]. @default 0 */
+  minRate: number;
+  /** @default 0.8 */
+  maxRate: number;
+  /** Rates at reset: one for every layer, or one per layer. @default 0.3 */
+  initialRates: number | number[];
+  /** @default 'delta' */
+  reward: RewardMode;
+  /** Reward of the step at which training diverged. @default -1 */
+  divergencePenalty: number;
+  /** Epochs the trend slopes look back over. @default 3 */
+  trendWindow: number;
+}
+
+export const ENV_DEFAULTS: DropoutEnvConfig = {
+  model: 'mlp:256,128',
+  batchNorm: false,
+  l2: 0,
+  lr: 0.001,
+  batchSize: 64,
+  maxEpochs: 10,
+  actionMode: 'discrete',
+  rateStep: 0.05,
+  maxDelta: 0.1,
+  minRate: 0,
+  maxRate: 0.8,
+  initialRates: 0.3,
+  reward: 'delta',
+  divergencePenalty: -1,
+  trendWindow: 3,
+};
+
+/** Option names as the command line spells them, for error messages. */
+const FLAG: Record<keyof DropoutEnvConfig, string> = {
+  model: '--model', batchNorm: '--batch-norm', l2: '--l2', lr: '--lr', batchSize: '--batch-size', maxEpochs: '--epochs',
+  actionMode: '--action', rateStep: '--rate-step', maxDelta: '--max-delta', minRate: '--min-rate', maxRate: '--max-rate',
+  initialRates: '--initial-rate', reward: '--reward', divergencePenalty: '--divergence-penalty', trendWindow: '--trend-window',
+};
+
+export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvConfig & { spec: ModelSpec; rates: number[] } {
+  checkKnownKeys('DropoutEnv', partial, Object.keys(ENV_DEFAULTS));
+  const c = { ...ENV_DEFAULTS, ...partial };
+  const spec = parseModelSpec(checkString(FLAG.model, c.model));
+  const layers = countDropoutLayers(spec);
+  const minRate = checkRate(c.minRate, FLAG.minRate);
+  const maxRate = checkRate(c.maxRate, FLAG.maxRate);
+  if (minRate > maxRate) throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
+  const initial = Array.isArray(c.initialRates) ? c.initialRates : Array<number>(layers).fill(c.initialRates);
+  if (initial.length !== layers) {
+    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${c.model}, got ${initial.length}`);
+  }
+  const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
+  return {
+    model: c.model,
+    spec,
+    rates,
+    batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
+    l2: checkNumber(FLAG.l2, c.l2, 0, 1),
+    lr: checkNumber(FLAG.lr, c.lr, 1e-7, 10),
+    batchSize: checkInt(FLAG.batchSize, c.batchSize, 1),
+    maxEpochs: checkInt(FLAG.maxEpochs, c.maxEpochs, 1),
+    actionMode: checkOneOf(FLAG.actionMode, c.actionMode, ACTION_MODES),
+    rateStep: checkNumber(FLAG.rateStep, c.rateStep, 0, 1),
+    maxDelta: checkNumber(FLAG.maxDelta, c.maxDelta, 0, 1),
+    minRate,
+    maxRate,
+    initialRates: c.initialRates,
+    reward: checkOneOf(FLAG.reward, c.reward, REWARD_MODES),
+    divergencePenalty: checkNumber(FLAG.divergencePenalty, c.divergencePenalty, -1e6, 0),
+    trendWindow: checkInt(FLAG.trendWindow, c.trendWindow, 2),
+  };
+}
+
+/** Least-squares slope of the last `window` values against their index (0 with fewer than two). */
+export function trendSlope(values: readonly number[], window: number): number {
+  const ys = values.slice(-window);
+  const k = ys.length;
+  if (k < 2) return 0;
+  const meanX = (k - 1) / 2;
+  const meanY = ys.reduce((a, b) => a + b, 0) / k;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  });
+  return num / den;
+}
+
+const clip = (v: number, lo: number, hi: number) => (Number.isNaN(v) ? hi : Math.min(hi, Math.max(lo, v)));
+
+/** Tensors of one split: inputs shaped for the model, one-hot labels. */
+interface SplitTensors {
+  x: tf.Tensor;
+  labels: tf.Tensor;
+}
+
+function toTensors(split: Split, inputShape: number[], numClasses: number): SplitTensors {
+  return tf.tidy(() => ({
+    x: tf.tensor(split.x, [split.n, ...inputShape], 'float32'),
+    labels: tf.oneHot(tf.tensor1d(split.y, 'int32'), numClasses).toFloat(),
+  }));
+}
+
+export class DropoutEnv implements Env {
+  readonly config: ReturnType<typeof checkEnvConfig>;
+  readonly numLayers: number;
+  readonly observationSpace: Box;
+  readonly actionSpace: Space;
+  readonly observationNames: readonly string[];
+
+  private readonly train: SplitTensors;
+  private readonly val: SplitTensors;
+  private readonly test: SplitTensors;
+  /** A fixed slice of the training split, to measure the untrained model at reset. */
+  private readonly trainProbe: SplitTensors;
+  private readonly lossScale: number;
+
+  private rng: Rng = createRng(0);
+  private built: BuiltModel | null = null;
+  private optimizer: tf.Optimizer | null = null;
+  private epoch = 0;
+  private done = true;
+  private history: StepInfo[] = [];
+
+  constructor(readonly dataset: Dataset, partial: Partial<DropoutEnvConfig> = {}) {
+    this.config = checkEnvConfig(partial);
+    const { spec, actionMode, maxDelta, minRate, maxRate } = this.config;
+    this.numLayers = countDropoutLayers(spec);
+    const L = this.numLayers;
+    this.actionSpace =
+      actionMode === 'discrete'
+        ? new MultiDiscrete(Array<number>(L).fill(3))
+        : actionMode === 'continuous'
+          ? new Box(Array<number>(L).fill(-maxDelta), Array<number>(L).fill(maxDelta))
+          : new Box(Array<number>(L).fill(minRate), Array<number>(L).fill(maxRate));
+    const rateNames = Array.from({ length: L }, (_, i) => `rate_${i + 1}`);
+    this.observationNames = [
+      'trainLoss', 'trainLossStd', 'trainAcc', 'valLoss', 'valAcc', 'lossGap', 'accGap',
+      'trainLossTrend', 'valLossTrend', 'valAccTrend', ...rateNames, 'progress',
+    ];
+    const low = [0, 0, 0, 0, 0, -10, -1, -10, -10, -1, ...Array<number>(L).fill(0), 0];
+    const high = [10, 10, 1, 10, 1, 10, 1, 10, 10, 1, ...Array<number>(L).fill(1), 1];
+    this.observationSpace = new Box(low, high);
+    this.lossScale = Math.log(dataset.numClasses);
+
+    const inputShape = modelInputShape(spec, dataset.imageShape);
+    this.train = toTensors(dataset.train, inputShape, dataset.numClasses);
+    this.val = toTensors(dataset.val, inputShape, dataset.numClasses);
+    this.test = toTensors(dataset.test, inputShape, dataset.numClasses);
+    const probeSize = Math.min(dataset.train.n, dataset.val.n);
+    this.trainProbe = tf.tidy(() => ({ x: tf.slice(this.train.x, 0, probeSize), labels: tf.slice(this.train.labels, 0, probeSize) }));
+  }
+
+  /** Current rates, input to output. */
+  get rates(): number[] {
+    return this.built ? this.built.dropouts.map((d) => d.rate) : [...this.config.rates];
+  }
+
+  async reset(opts: { seed?: number } = {}): Promise<ResetResult> {
+    if (opts.seed !== undefined) this.rng = createRng(checkInt('seed', opts.seed, 0, 2 ** 32 - 1));
+    this.disposeModel();
+    this.built = buildModel(this.config.spec, {
+      imageShape: this.dataset.imageShape,
+      numClasses: this.dataset.numClasses,
+      rates: this.config.rates,
+      batchNorm: this.config.batchNorm,
+      rng: this.rng.fork(),
+    });
+    this.optimizer = tf.train.adam(this.config.lr);
+    this.epoch = 0;
+    this.done = false;
+    // The untrained model, measured the same way as after a step (dropout off for both here).
+    const trainStats = await evaluate(this.built, this.trainProbe.x, this.trainProbe.labels);
+    const valStats = await evaluate(this.built, this.val.x, this.val.labels);
+    const info: StepInfo = {
+      epoch: 0,
+      trainLoss: trainStats.loss,
+      trainLossStd: 0,
+      trainAcc: trainStats.acc,
+      valLoss: valStats.loss,
+      valAcc: valStats.acc,
+      rates: this.rates,
+      diverged: false,
+    };
+    this.history = [info];
+    return { observation: this.observe(), info };
+  }
+
+  async step(action: Action): Promise<StepResult> {
+    const built = this.built;
+    if (!built || !this.optimizer || this.done) throw new Error('DropoutEnv.step: call reset() first (the episode has ended or not begun)');
+    if (!this.actionSpace.contains(action)) throw new Error(`DropoutEnv.step: action ${JSON.stringify(action)} is not in the action space`);
+    const started = performance.now();
+    this.applyAction(built, action);
+
+    const order = permutation(this.dataset.train.n, this.rng);
+    const epochStats = await trainEpoch(built, this.optimizer, this.train.x, this.train.labels, order, this.config.batchSize, this.config.l2);
+    const valStats = await evaluate(built, this.val.x, this.val.labels);
+    this.epoch += 1;
+    const diverged = epochStats.diverged || !Number.isFinite(valStats.loss);
+    const info: StepInfo = {
+      epoch: this.epoch,
+      trainLoss: epochStats.lossMean,
+      trainLossStd: epochStats.lossStd,
+      trainAcc: epochStats.acc,
+      valLoss: valStats.loss,
+      valAcc: valStats.acc,
+      rates: this.rates,
+      diverged,
+    };
+    const previous = this.history[this.history.length - 1]!;
+    this.history.push(info);
+    const terminated = diverged;
+    const truncated = !terminated && this.epoch >= this.config.maxEpochs;
+    this.done = terminated || truncated;
+    if (this.done) {
+      const testStats = await evaluate(built, this.test.x, this.test.labels);
+      info.testLoss = testStats.loss;
+      info.testAcc = testStats.acc;
+    }
+    const reward = diverged
+      ? this.config.divergencePenalty
+      : this.config.reward === 'delta'
+        ? info.valAcc - previous.valAcc
+        : truncated
+          ? info.valAcc
+          : 0;
+    const observation = this.observe();
+    info.stepMs = performance.now() - started;
+    return { observation, reward, terminated, truncated, info };
+  }
+
+  dispose(): void {
+    this.disposeModel();
+    tf.dispose([this.train.x, this.train.labels, this.val.x, this.val.labels, this.test.x, this.test.labels, this.trainProbe.x, this.trainProbe.labels]);
+  }
+
+  private applyAction(built: BuiltModel, action: Action): void {
+    const { actionMode, rateStep, minRate, maxRate } = this.config;
+    built.dropouts.forEach((layer, i) => {
+      const a = action[i]!;
+      const target = actionMode === 'discrete' ? layer.rate + (a - 1) * rateStep : actionMode === 'continuous' ? layer.rate + a : a;
+      // Rounding keeps repeated ±δ steps on the grid (0.3 − 0.05 − 0.05 is not 0.2 in floating point).
+      layer.rate = Math.round(clip(target, minRate, maxRate) * 1e9) / 1e9;
+    });
+  }
+
+  private observe(): number[] {
+    const s = this.lossScale;
+    const last = this.history[this.history.length - 1]!;
+    const w = this.config.trendWindow;
+    const raw = [
+      last.trainLoss / s,
+      last.trainLossStd / s,
+      last.trainAcc,
+      last.valLoss / s,
+      last.valAcc,
+      (last.valLoss - last.trainLoss) / s,
+      last.trainAcc - last.valAcc,
+      trendSlope(this.history.map((h) => h.trainLoss / s), w),
+      trendSlope(this.history.map((h) => h.valLoss / s), w),
+      trendSlope(this.history.map((h) => h.valAcc), w),
+      ...last.rates,
+      this.epoch / this.config.maxEpochs,
+    ];
+    const { low, high } = this.observationSpace;
+    return raw.map((v, i) => clip(v, low[i]!, high[i]!));
+  }
+
+  private disposeModel(): void {
+    this.built?.model.dispose();
+    this.optimizer?.dispose();
+    this.built = null;
+    this.optimizer = null;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The run log: what `npm run agent` writes under runs/<run>/ and what compare reads.
+ * A contract: add fields freely, never rename or remove one.
+ *
+ *   config.json     RunConfig            written first
+ *   steps.jsonl     StepRecord per line  appended and flushed per environment step
+ *   episodes.jsonl  EpisodeRecord / line appended and flushed per episode
+ *   agent.json      the agent's saveState(), rewritten after every episode
+ *   summary.json    RunSummary           written when the run ends (absent: the run was cut short)
+ *
+ * Timing values live only in fields whose names end in `Ms`; everything else is identical for the
+ * same seed and backend.
+ */
+
+export interface RunConfig {
+  /** Every option and its resolved value (agent, episodes, epochs, dataset, sizes, model, …). */
+  options: Record<string, unknown>;
+  seed: number;
+  /** The tfjs backend in use: tensorflow, wasm or cpu. */
+  backend: string;
+  /** Versions of droptune and of the packages that shape results. */
+  versions: Record<string, string>;
+  /** Names of the observation entries, in order. */
+  observationNames: string[];
+  /** Names of the dropout layers, input to output. */
+  layerNames: string[];
+  startedAt: string;
+}
+
+export interface StepRecord {
+  episode: number;
+  /** Epochs trained so far in the episode (1 for the first step). */
+  epoch: number;
+  /** One rate per dropout layer, after the action (the rates this epoch trained with). */
+  rates: number[];
+  action: number[];
+  reward: number;
+  trainLoss: number;
+  trainLossStd: number;
+  trainAcc: number;
+  valLoss: number;
+  valAcc: number;
+  terminated: boolean;
+  truncated: boolean;
+  /** The observation after the step. */
+  observation: number[];
+  stepMs: number;
+}
+
+export interface EpisodeRecord {
+  episode: number;
+  /** Sum of the episode's rewards. */
+  return: number;
+  /** Epochs trained in the episode. */
+  epochs: number;
+  /** Validation accuracy before any training, and at the end (dropout off). */
+  initialValAcc: number;
+  valAcc: number;
+  valLoss: number;
+  /** Test split at the end of the episode, dropout off: never shown to the agent. */
+  testAcc: number;
+  testLoss: number;
+  diverged: boolean;
+  /** Per epoch, the per-layer rates used: schedule[epoch - 1][layer]. */
+  schedule: number[][];
+  episodeMs: number;
+}
+
+export interface RunSummary {
+  agent: string;
+  episodes: number;
+  /** Epochs trained over the whole run: the compute spent. */
+  totalEpochs: number;
+  /** The episode with the highest final validation accuracy (ties: the earliest). */
+  best: { episode: number; valAcc: number; testAcc: number; schedule: number[][] };
+  first: { episode: number; valAcc: number; testAcc: number };
+  last: { episode: number; valAcc: number; testAcc: number };
+  /** True when the run stopped early (Ctrl-C); then `episodes` counts only the finished ones. */
+  interrupted: boolean;
+  wallMs: number;
+}
+
+/** A per-epoch, per-layer schedule file, as `--agent schedule --schedule FILE` reads it. */
+export interface ScheduleFile {
+  /** rates[epoch - 1][layer]; the last row repeats if an episode runs longer. */
+  rates: number[][];
+  /** Where it came from (free text). */
+  source?: string;
+}

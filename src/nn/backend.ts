@@ -1,0 +1,90 @@
+/**
+ * Backend selection at start-up: tensorflow (tfjs-node, when it loads) → wasm → cpu.
+ * tfjs-node downloads libtensorflow in its install script, which fails offline, so it is optional:
+ * npm drops it and we fall through to wasm (SIMD, ~6× faster than cpu for an MLP here).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { ConfigError } from '../core/errors.js';
+import { registerWasmConvGrad, wasmBinaryDir } from './wasm-conv-grad.js';
+
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+/** The environment variable that forces a backend when no --backend is given. */
+export const BACKEND_ENV_VAR = 'DROPTUNE_BACKEND';
+
+/** Why each backend could not be used, filled in as we try them. */
+const unavailable = new Map<BackendName, string>();
+
+async function tryTensorflow(): Promise<boolean> {
+  try {
+    // A variable specifier keeps tsc from requiring the optional package at type-check time.
+    const name = '@tensorflow/tfjs-node';
+    await import(name);
+    return await tf.setBackend('tensorflow');
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    unavailable.set('tensorflow', `@tensorflow/tfjs-node did not load (${reason})`);
+    return false;
+  }
+}
+
+async function tryWasm(): Promise<boolean> {
+  try {
+    setWasmPaths(wasmBinaryDir());
+    if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
+    registerWasmConvGrad();
+    return true;
+  } catch (err) {
+    unavailable.set('wasm', err instanceof Error ? err.message.split('\n')[0]! : String(err));
+    return false;
+  }
+}
+
+async function trySet(name: BackendName): Promise<boolean> {
+  if (tf.getBackend() === name) return true;
+  if (name === 'tensorflow') return tryTensorflow();
+  if (name === 'wasm') return tryWasm();
+  return tf.setBackend('cpu');
+}
+
+/** Reads --backend / DROPTUNE_BACKEND; `auto` when neither is set. */
+export function requestedBackend(option?: string): BackendChoice {
+  const value = option ?? process.env[BACKEND_ENV_VAR] ?? 'auto';
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    const from = option !== undefined ? '--backend' : BACKEND_ENV_VAR;
+    throw new ConfigError(`${from} must be one of ${BACKENDS.join(', ')}, got '${value}'`);
+  }
+  return value as BackendChoice;
+}
+
+/**
+ * Switches tfjs to the requested backend and returns the one in use.
+ * A forced backend that cannot be used is a ConfigError saying why and what is available.
+ */
+export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendName> {
+  const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
+  for (const name of order) {
+    if (await trySet(name)) {
+      await tf.ready();
+      return name;
+    }
+  }
+  const available = await availableBackends();
+  throw new ConfigError(
+    `--backend ${choice} is not available: ${unavailable.get(choice as BackendName) ?? 'it failed to start'}; available: ${available.join(', ')}`,
+  );
+}
+
+/** Backends that start on this machine (tries each; leaves the current one selected). */
+export async function availableBackends(): Promise<BackendName[]> {
+  const current = tf.getBackend() as BackendName | undefined;
+  const found: BackendName[] = [];
+  for (const name of ['tensorflow', 'wasm', 'cpu'] as const) {
+    if (!unavailable.has(name) && (await trySet(name))) found.push(name);
+  }
+  if (current) await trySet(current);
+  return found;
+}

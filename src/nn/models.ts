@@ -1,0 +1,110 @@
+/**
+ * Models from a spec string, each hidden block ending in a TunableDropout the env controls:
+ * - `mlp:256,128`   Dense(256) → [BatchNorm] → ReLU → Dropout, Dense(128) → … , Dense(classes, softmax)
+ * - `cnn:16,32/64`  per conv block Conv3×3(16) → [BatchNorm] → ReLU → MaxPool2×2 → SpatialDropout, then
+ *                   Flatten → Dense(64) → [BatchNorm] → ReLU → Dropout → Dense(classes, softmax)
+ * BatchNorm sits before dropout: dropout ahead of it would skew the batch statistics (seed 003).
+ * No dropout after the output layer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+import { TunableDropout } from './tunable-dropout.js';
+
+export type ModelSpec = { kind: 'mlp'; dense: number[] } | { kind: 'cnn'; filters: number[]; dense: number[] };
+
+const SPEC_HELP = "--model must look like 'mlp:256,128' or 'cnn:16,32/64' (positive layer sizes)";
+
+function sizes(text: string, spec: string): number[] {
+  const parts = text.split(',');
+  return parts.map((p) => {
+    if (!/^\d+$/.test(p.trim()) || Number(p) < 1) throw new ConfigError(`${SPEC_HELP}, got '${spec}'`);
+    return Number(p);
+  });
+}
+
+export function parseModelSpec(spec: string): ModelSpec {
+  const match = /^(mlp|cnn):(.+)$/.exec(spec.trim());
+  if (!match) throw new ConfigError(`${SPEC_HELP}, got '${spec}'`);
+  const [, kind, body] = match as unknown as [string, 'mlp' | 'cnn', string];
+  if (kind === 'mlp') return { kind, dense: sizes(body, spec) };
+  const [convPart, densePart, ...rest] = body.split('/');
+  if (convPart === undefined || densePart === undefined || rest.length > 0) throw new ConfigError(`${SPEC_HELP}, got '${spec}'`);
+  return { kind, filters: sizes(convPart, spec), dense: sizes(densePart, spec) };
+}
+
+/** Number of dropout layers (= entries in an action) a spec builds. */
+export function countDropoutLayers(spec: ModelSpec): number {
+  return spec.kind === 'mlp' ? spec.dense.length : spec.filters.length + spec.dense.length;
+}
+
+/** Input shape of one sample for a spec: MLPs take flat vectors, CNNs NHWC images. */
+export function modelInputShape(spec: ModelSpec, imageShape: [number, number, number]): number[] {
+  return spec.kind === 'mlp' ? [imageShape[0] * imageShape[1] * imageShape[2]] : [...imageShape];
+}
+
+export interface BuildOptions {
+  imageShape: [number, number, number];
+  numClasses: number;
+  /** Initial rate of each dropout layer, input to output. */
+  rates: number[];
+  /** @default false */
+  batchNorm?: boolean;
+  /** Every initializer and dropout stream draws its seed from here. */
+  rng: Rng;
+}
+
+export interface BuiltModel {
+  model: tf.Sequential;
+  dropouts: TunableDropout[];
+  /** Dense and conv kernels: what L2 weight decay applies to. */
+  kernels: tf.LayerVariable[];
+}
+
+/** Builds a seeded model; every initializer and dropout stream draws its seed from `rng`. */
+export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
+  const { rng } = opts;
+  if (opts.rates.length !== countDropoutLayers(spec)) {
+    throw new Error(`buildModel: ${opts.rates.length} rates for ${countDropoutLayers(spec)} dropout layers`);
+  }
+  const model = tf.sequential();
+  const dropouts: TunableDropout[] = [];
+  const kernels: tf.LayerVariable[] = [];
+  let inputShape: number[] | undefined = modelInputShape(spec, opts.imageShape);
+  let block = 0;
+  // Each call adds a layer; only the first one is given the input shape.
+  const add = (layer: tf.layers.Layer) => {
+    model.add(layer);
+    inputShape = undefined;
+    return layer;
+  };
+  const init = () => tf.initializers.glorotUniform({ seed: rng.seed() });
+  const dropoutAfter = (spatial: boolean) => {
+    block += 1;
+    if (opts.batchNorm) add(tf.layers.batchNormalization({ name: `bn_${block}` }));
+    add(tf.layers.activation({ activation: 'relu', name: `relu_${block}` }));
+    if (spatial) add(tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${block}` }));
+    const dropout = new TunableDropout({ rate: opts.rates[block - 1]!, spatial, seed: rng.seed(), name: `dropout_${block}` });
+    dropouts.push(dropout);
+    add(dropout);
+  };
+
+  if (spec.kind === 'cnn') {
+    for (const filters of spec.filters) {
+      const conv = tf.layers.conv2d({ inputShape, filters, kernelSize: 3, padding: 'same', kernelInitializer: init(), name: `conv_${block + 1}` });
+      add(conv);
+      dropoutAfter(true);
+    }
+    add(tf.layers.flatten({ name: 'flatten' }));
+  }
+  for (const units of spec.dense) {
+    add(tf.layers.dense({ inputShape, units, kernelInitializer: init(), name: `dense_${block + 1}` }));
+    dropoutAfter(false);
+  }
+  add(tf.layers.dense({ units: opts.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'output' }));
+
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'Dense' || layer.getClassName() === 'Conv2D') kernels.push(layer.trainableWeights[0]!);
+  }
+  return { model, dropouts, kernels };
+}

@@ -1,0 +1,103 @@
+/**
+ * A dropout layer whose rate can be changed between steps, with masks from a seeded stream.
+ *
+ * Why not tf.layers.dropout: its rate is fixed at construction, and tf.dropout given a fixed seed
+ * repeats one mask forever. Here every training call draws a fresh op seed from the layer's own
+ * stream, so masks differ call to call yet the whole sequence is reproducible from `seed`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../core/errors.js';
+import { createRng, type Rng } from '../core/rng.js';
+
+export interface TunableDropoutArgs {
+  /** Fraction of units dropped while training, in [0, 1). */
+  rate: number;
+  /**
+   * Drop whole channels of an NHWC feature map (as Keras's SpatialDropout2D):
+   * the mask has shape [batch, 1, 1, channels].
+   * @default false
+   */
+  spatial?: boolean;
+  /** Shape of the mask, broadcast over the input; `null` entries take the input's size. Overrides `spatial`. */
+  noiseShape?: (number | null)[] | null;
+  /** Seed of the mask stream. @default 0 */
+  seed?: number;
+  /** Layer name (tfjs's usual `name` argument). */
+  name?: string;
+}
+
+export function checkRate(rate: unknown, what = 'rate'): number {
+  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate >= 1) {
+    throw new ConfigError(`${what} must be in [0, 1), got ${String(rate)}`);
+  }
+  return rate;
+}
+
+export class TunableDropout extends tf.layers.Layer {
+  static className = 'TunableDropout';
+
+  private rateValue: number;
+  readonly spatial: boolean;
+  readonly noiseShape: (number | null)[] | null;
+  readonly seed: number;
+  private stream: Rng;
+
+  constructor(args: TunableDropoutArgs) {
+    super({ name: args.name });
+    this.rateValue = checkRate(args.rate);
+    this.spatial = args.spatial ?? false;
+    this.noiseShape = args.noiseShape ?? null;
+    this.seed = args.seed ?? 0;
+    this.stream = createRng(this.seed);
+    this.supportsMasking = true;
+  }
+
+  /** The current rate; setting it takes effect at the next training call, no recompiling. */
+  get rate(): number {
+    return this.rateValue;
+  }
+  set rate(value: number) {
+    this.rateValue = checkRate(value, `${this.name}.rate`);
+  }
+
+  /** Restart the mask stream (same seed → same masks from here on). */
+  reseed(seed: number): void {
+    this.stream = createRng(seed);
+  }
+
+  private maskShape(input: tf.Tensor): number[] {
+    if (this.noiseShape) return this.noiseShape.map((d, i) => d ?? input.shape[i]!);
+    if (this.spatial) {
+      if (input.rank !== 4) throw new Error(`${this.name}: spatial dropout needs NHWC input (rank 4), got rank ${input.rank}`);
+      return [input.shape[0]!, 1, 1, input.shape[3]!];
+    }
+    return input.shape;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor {
+    const input = Array.isArray(inputs) ? inputs[0]! : inputs;
+    const training = kwargs['training'] === true;
+    if (!training || this.rateValue === 0) return input.clone();
+    return tf.tidy(() => {
+      const keep = 1 - this.rateValue;
+      const uniform = tf.randomUniform(this.maskShape(input), 0, 1, 'float32', this.stream.seed());
+      // Inverted dropout: scale kept units by 1/keep so inference needs no rescaling.
+      const mask = tf.mul(tf.cast(tf.greaterEqual(uniform, this.rateValue), 'float32'), 1 / keep);
+      return tf.mul(input, mask);
+    });
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), rate: this.rateValue, spatial: this.spatial, noiseShape: this.noiseShape, seed: this.seed };
+  }
+}
+tf.serialization.registerClass(TunableDropout);
+
+/** The TunableDropout layers of a model, in order from input to output. */
+export function dropoutLayersOf(model: tf.LayersModel): TunableDropout[] {
+  return model.layers.filter((l): l is TunableDropout => l instanceof TunableDropout);
+}
