@@ -24,7 +24,8 @@ export interface RunConfig {
   observationNames: string[];
   /** Names of the dropout layers, input to output. */
   layerNames: string[];
-  startedAt: string;
+  /** Wall-clock start, milliseconds since the Unix epoch. */
+  startedAtMs: number;
 }
 
 export interface StepRecord {
@@ -86,4 +87,9 @@ export interface ScheduleFile {
   rates: number[][];
   /** Where it came from (free text). */
   source?: string;
+}
+
+/** The episode a run recommends: highest final validation accuracy, the earliest on ties. */
+export function bestEpisode<T extends Pick<EpisodeRecord, 'valAcc'>>(episodes: readonly T[]): T | undefined {
+  return episodes.reduce<T | undefined>((best, e) => (best === undefined || e.valAcc > best.valAcc ? e : best), undefined);
 }

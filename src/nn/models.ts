@@ -79,10 +79,14 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
     return layer;
   };
   const init = () => tf.initializers.glorotUniform({ seed: rng.seed() });
+  // Without BatchNorm the ReLU goes inside the dense/conv layer, where tfjs fuses it with the matmul.
+  const activation = opts.batchNorm ? undefined : ('relu' as const);
   const dropoutAfter = (spatial: boolean) => {
     block += 1;
-    if (opts.batchNorm) add(tf.layers.batchNormalization({ name: `bn_${block}` }));
-    add(tf.layers.activation({ activation: 'relu', name: `relu_${block}` }));
+    if (opts.batchNorm) {
+      add(tf.layers.batchNormalization({ name: `bn_${block}` }));
+      add(tf.layers.activation({ activation: 'relu', name: `relu_${block}` }));
+    }
     if (spatial) add(tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${block}` }));
     const dropout = new TunableDropout({ rate: opts.rates[block - 1]!, spatial, seed: rng.seed(), name: `dropout_${block}` });
     dropouts.push(dropout);
@@ -91,14 +95,14 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
 
   if (spec.kind === 'cnn') {
     for (const filters of spec.filters) {
-      const conv = tf.layers.conv2d({ inputShape, filters, kernelSize: 3, padding: 'same', kernelInitializer: init(), name: `conv_${block + 1}` });
+      const conv = tf.layers.conv2d({ inputShape, filters, kernelSize: 3, padding: 'same', activation, kernelInitializer: init(), name: `conv_${block + 1}` });
       add(conv);
       dropoutAfter(true);
     }
     add(tf.layers.flatten({ name: 'flatten' }));
   }
   for (const units of spec.dense) {
-    add(tf.layers.dense({ inputShape, units, kernelInitializer: init(), name: `dense_${block + 1}` }));
+    add(tf.layers.dense({ inputShape, units, activation, kernelInitializer: init(), name: `dense_${block + 1}` }));
     dropoutAfter(false);
   }
   add(tf.layers.dense({ units: opts.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'output' }));

@@ -1,0 +1,103 @@
+/**
+ * Command-line parsing against OptionSpec lists: `--key value`, `--key=value`, a bare boolean flag
+ * (`--batch-norm`), positional arguments, and `--config FILE` (a JSON object with the same options,
+ * keyed as the flag without dashes or in camelCase). The command line wins over the file.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../core/errors.js';
+import { parseOptionValue, type OptionSpec } from '../core/options.js';
+
+export interface ParsedArgs {
+  /** Options given explicitly, by key, already typed. */
+  values: Record<string, unknown>;
+  positional: string[];
+  help: boolean;
+}
+
+function typeOk(spec: OptionSpec, value: unknown): boolean {
+  switch (spec.type) {
+    case 'number':
+      return typeof value === 'number';
+    case 'int':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'numbers':
+      return typeof value === 'number' || (Array.isArray(value) && value.every((v) => typeof v === 'number'));
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'string':
+      return typeof value === 'string' && (!spec.choices || spec.choices.includes(value));
+  }
+}
+
+/** Reads a --config file into typed values, naming the file and key on any mistake. */
+export function readConfigFile(file: string, specs: readonly OptionSpec[]): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON';
+    throw new ConfigError(`--config ${file}: ${why}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--config ${file}: must hold a JSON object`);
+  const values: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    const spec = specs.find((s) => s.key === name || s.flag === `--${name}`);
+    if (!spec || spec.key === 'config') throw new ConfigError(`--config ${file}: unknown option '${name}'`);
+    if (!typeOk(spec, value)) {
+      const allowed = spec.choices ? `one of ${spec.choices.join(', ')}` : `a ${spec.type === 'int' ? 'whole number' : spec.type}`;
+      throw new ConfigError(`--config ${file}: '${name}' must be ${allowed}, got ${JSON.stringify(value)}`);
+    }
+    values[spec.key] = spec.type === 'numbers' && typeof value === 'number' ? [value] : value;
+  }
+  return values;
+}
+
+export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): ParsedArgs {
+  const fromLine: Record<string, unknown> = {};
+  const positional: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const spec = specs.find((s) => s.flag === flag);
+    if (!spec) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    let text: string;
+    if (eq !== -1) text = arg.slice(eq + 1);
+    else if (spec.type === 'boolean' && (argv[i + 1] === undefined || !['true', 'false'].includes(argv[i + 1]!))) text = 'true';
+    else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${flag} needs a value`);
+      text = next;
+      i += 1;
+    }
+    fromLine[spec.key] = parseOptionValue(spec, text);
+  }
+  const file = fromLine['config'];
+  const fromFile = typeof file === 'string' ? readConfigFile(file, specs) : {};
+  return { values: { ...fromFile, ...fromLine }, positional, help };
+}
+
+/** --help text: one line per option with its default. */
+export function helpText(usage: string, groups: { title: string; specs: readonly OptionSpec[] }[]): string {
+  const lines = [usage, ''];
+  for (const { title, specs } of groups) {
+    if (specs.length === 0) continue;
+    lines.push(`${title}:`);
+    for (const s of specs) {
+      const value = s.type === 'boolean' ? '' : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
+      const def = s.default === undefined ? '' : ` (default: ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})`;
+      lines.push(`  ${(s.flag + value).padEnd(34)} ${s.help}${def}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}

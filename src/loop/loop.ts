@@ -1,0 +1,130 @@
+/**
+ * The agent–environment loop as a cold, deterministic Observable.
+ *
+ *   run$(env, agent, { episodes, seed })  emits, per episode: one `reset`, a `step` per epoch, one `episode`
+ *
+ * Nothing runs until subscribed. Episode k resets the env with `episodeSeed(seed, k)`, so a run is a
+ * pure function of (env config, agent, seed). Logging, progress and stopping rules are subscribers and
+ * operators on this stream; the loop itself only alternates act → step → learn.
+ *
+ * Stopping: unsubscribing, or a value on `stop$`, ends the run after the epoch in progress (a tfjs
+ * epoch cannot be cut in half). After `stop$` the finished epoch is still emitted, then the stream
+ * completes, so loggers flush everything that was trained.
+ */
+import { Observable, type Subscription } from 'rxjs';
+import { createRng } from '../core/rng.js';
+import type { EpisodeRecord } from '../core/run-log.js';
+import type { Agent, Env, StepInfo, Transition } from '../core/types.js';
+
+export interface ResetEvent {
+  type: 'reset';
+  episode: number;
+  observation: number[];
+  info: StepInfo;
+}
+
+export interface StepEvent {
+  type: 'step';
+  episode: number;
+  transition: Transition;
+}
+
+export interface EpisodeEvent {
+  type: 'episode';
+  episode: number;
+  record: EpisodeRecord;
+  transitions: readonly Transition[];
+}
+
+export type LoopEvent = ResetEvent | StepEvent | EpisodeEvent;
+
+export interface RunOptions {
+  episodes: number;
+  /** Episode k is reset with episodeSeed(seed, k). */
+  seed: number;
+  /** Number of the first episode (a continued run starts after the episodes it already has). @default 0 */
+  firstEpisode?: number;
+  /** Emits to stop gracefully after the epoch in progress. */
+  stop$?: Observable<unknown>;
+}
+
+/**
+ * The env seed of episode k of a run. Hashed rather than `seed + k`, so that runs with neighbouring
+ * seeds do not share episodes (seed 0's episode 1 would be seed 1's episode 0), which would make
+ * seeds correlated in a comparison across them.
+ */
+export function episodeSeed(runSeed: number, episode: number): number {
+  return createRng(`episode:${runSeed}:${episode}`).seed();
+}
+
+/** Sums an episode's steps into its log record. */
+export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Transition[], episodeMs: number): EpisodeRecord {
+  const last = transitions[transitions.length - 1]?.info ?? initial;
+  return {
+    episode,
+    return: transitions.reduce((sum, t) => sum + t.reward, 0),
+    epochs: transitions.length,
+    initialValAcc: initial.valAcc,
+    valAcc: last.valAcc,
+    valLoss: last.valLoss,
+    testAcc: last.testAcc ?? Number.NaN,
+    testLoss: last.testLoss ?? Number.NaN,
+    diverged: last.diverged,
+    schedule: transitions.map((t) => t.info.rates),
+    episodeMs,
+  };
+}
+
+export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopEvent> {
+  return new Observable<LoopEvent>((subscriber) => {
+    let stopRequested = false;
+    const stopSub: Subscription | undefined = opts.stop$?.subscribe(() => {
+      stopRequested = true;
+    });
+    const halted = () => stopRequested || subscriber.closed;
+    const first = opts.firstEpisode ?? 0;
+
+    (async () => {
+      for (let episode = first; episode < first + opts.episodes && !halted(); episode++) {
+        const started = performance.now();
+        const reset = await env.reset({ seed: episodeSeed(opts.seed, episode) });
+        if (subscriber.closed) return;
+        subscriber.next({ type: 'reset', episode, observation: reset.observation, info: reset.info });
+        agent.beginEpisode?.(reset.observation, reset.info, episode);
+
+        const transitions: Transition[] = [];
+        let observation = reset.observation;
+        let info = reset.info;
+        for (let done = false; !done; ) {
+          const action = await agent.act(observation, info);
+          const result = await env.step(action);
+          const transition: Transition = {
+            episode,
+            epoch: result.info.epoch,
+            observation,
+            action,
+            reward: result.reward,
+            nextObservation: result.observation,
+            terminated: result.terminated,
+            truncated: result.truncated,
+            info: result.info,
+          };
+          await agent.learn?.(transition);
+          transitions.push(transition);
+          if (subscriber.closed) return;
+          subscriber.next({ type: 'step', episode, transition });
+          ({ observation, info } = result);
+          done = result.terminated || result.truncated || halted();
+        }
+        // An episode cut short by a stop is logged by its steps but not learned from or recorded as finished.
+        if (!transitions.at(-1)?.terminated && !transitions.at(-1)?.truncated) break;
+        await agent.endEpisode?.(transitions);
+        if (subscriber.closed) return;
+        subscriber.next({ type: 'episode', episode, record: episodeRecord(episode, reset.info, transitions, performance.now() - started), transitions });
+      }
+      subscriber.complete();
+    })().catch((err: unknown) => subscriber.error(err));
+
+    return () => stopSub?.unsubscribe();
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Writes a run folder (see src/core/run-log.ts for the contract). Lines are appended with
+ * appendFileSync, so each is on disk before the next epoch starts: a crash loses at most the epoch
+ * in progress. summary.json is written last; its absence marks a run that did not finish.
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { bestEpisode, type EpisodeRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
+import type { Transition } from '../core/types.js';
+
+export const RUN_FILES = {
+  config: 'config.json',
+  steps: 'steps.jsonl',
+  episodes: 'episodes.jsonl',
+  agent: 'agent.json',
+  summary: 'summary.json',
+} as const;
+
+/** Fails unless `dir` can become a new run folder (absent, or an empty folder). */
+export function checkRunDir(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
+  }
+}
+
+/** Writes JSON through a temporary file and a rename, so a reader never sees half a file. */
+function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+export class RunWriter {
+  private constructor(readonly dir: string) {}
+
+  /** Creates the folder and writes config.json. */
+  static create(dir: string, config: RunConfig): RunWriter {
+    checkRunDir(dir);
+    mkdirSync(dir, { recursive: true });
+    const writer = new RunWriter(dir);
+    writeJsonAtomic(writer.file('config'), config);
+    return writer;
+  }
+
+  file(name: keyof typeof RUN_FILES): string {
+    return path.join(this.dir, RUN_FILES[name]);
+  }
+
+  step(record: StepRecord): void {
+    appendFileSync(this.file('steps'), JSON.stringify(record) + '\n');
+  }
+
+  episode(record: EpisodeRecord): void {
+    appendFileSync(this.file('episodes'), JSON.stringify(record) + '\n');
+  }
+
+  agentState(state: unknown): void {
+    writeJsonAtomic(this.file('agent'), state);
+  }
+
+  summary(summary: RunSummary): void {
+    writeJsonAtomic(this.file('summary'), summary);
+  }
+}
+
+export function stepRecord(t: Transition): StepRecord {
+  const { info } = t;
+  return {
+    episode: t.episode,
+    epoch: t.epoch,
+    rates: info.rates,
+    action: t.action,
+    reward: t.reward,
+    trainLoss: info.trainLoss,
+    trainLossStd: info.trainLossStd,
+    trainAcc: info.trainAcc,
+    valLoss: info.valLoss,
+    valAcc: info.valAcc,
+    terminated: t.terminated,
+    truncated: t.truncated,
+    observation: t.nextObservation,
+    stepMs: info.stepMs ?? 0,
+  };
+}
+
+/** The run's summary from its finished episodes (at least one). */
+export function summarize(agent: string, episodes: readonly EpisodeRecord[], interrupted: boolean, wallMs: number): RunSummary {
+  const best = bestEpisode(episodes);
+  const first = episodes[0];
+  const last = episodes[episodes.length - 1];
+  if (!best || !first || !last) throw new Error('summarize: no finished episode');
+  const brief = (e: EpisodeRecord) => ({ episode: e.episode, valAcc: e.valAcc, testAcc: e.testAcc });
+  return {
+    agent,
+    episodes: episodes.length,
+    totalEpochs: episodes.reduce((sum, e) => sum + e.epochs, 0),
+    best: { ...brief(best), schedule: best.schedule },
+    first: brief(first),
+    last: brief(last),
+    interrupted,
+    wallMs,
+  };
+}
