@@ -1,0 +1,285 @@
+/**
+ * One agent run, as a library: `resolveRun` checks every option (no side effects, throws ConfigError),
+ * `executeRun` trains and writes the run folder. `npm run agent` and `npm run experiment` both use it.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Observable } from 'rxjs';
+import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
+import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig } from '../../envs/dropout-env.js';
+import { checkInt, checkOneOf } from '../core/check.js';
+import { ConfigError } from '../core/errors.js';
+import { flagOf, type OptionSpec } from '../core/options.js';
+import { createRng } from '../core/rng.js';
+import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
+import { ACTION_MODES, type ActionMode, type AgentContext } from '../core/types.js';
+import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { run$, type LoopEvent } from '../loop/loop.js';
+import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
+import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
+
+/** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
+export const DEFAULT_AGENT = 'thompson';
+const RUN_DEFAULTS = { episodes: 12, epochs: 8, trainSize: 2000, valSize: 1000, testSize: 2000 };
+
+const spec = (key: string, type: OptionSpec['type'], def: unknown, help: string, choices?: readonly string[]): OptionSpec => ({
+  key, flag: flagOf(key), type, default: def, help, ...(choices ? { choices } : {}),
+});
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  spec('agent', 'string', DEFAULT_AGENT, 'which agent learns the schedule', agentNames()),
+  spec('episodes', 'int', RUN_DEFAULTS.episodes, 'training runs the agent learns across'),
+  spec('epochs', 'int', RUN_DEFAULTS.epochs, 'epochs per episode (one env step each)'),
+  spec('seed', 'int', 0, 'seed of everything: data split, weights, shuffles, masks, the agent'),
+  spec('backend', 'string', 'auto', 'tfjs backend (or the DROPTUNE_BACKEND variable)', BACKENDS),
+  spec('out', 'string', undefined, 'run folder (default: runs/<date>-<agent>-s<seed>)'),
+  spec('config', 'string', undefined, 'JSON file of options (same keys); the command line wins'),
+  spec('loadAgent', 'string', undefined, 'start from an agent.json of an earlier run'),
+  spec('label', 'string', undefined, 'name this run in comparisons (default: agent and its options)'),
+];
+
+export const DATA_OPTIONS: OptionSpec[] = [
+  spec('dataset', 'string', DATA_DEFAULTS.dataset, 'data to train on', DATASETS),
+  spec('trainSize', 'int', RUN_DEFAULTS.trainSize, 'training samples'),
+  spec('valSize', 'int', RUN_DEFAULTS.valSize, 'validation samples (what the agent sees)'),
+  spec('testSize', 'int', RUN_DEFAULTS.testSize, 'held-out test samples (reported, never shown to the agent)'),
+  spec('dataDir', 'string', DATA_DEFAULTS.dataDir, 'folder of the fashion-mnist IDX files'),
+];
+
+export const ENV_OPTIONS: OptionSpec[] = [
+  spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128' or 'cnn:16,32/64'"),
+  spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
+  spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
+  spec('lr', 'number', ENV_DEFAULTS.lr, 'Adam learning rate'),
+  spec('batchSize', 'int', ENV_DEFAULTS.batchSize, 'minibatch size'),
+  spec('action', 'string', undefined, "how actions change rates (default: the agent's own)", ACTION_MODES),
+  spec('rateStep', 'number', ENV_DEFAULTS.rateStep, 'δ of a discrete action'),
+  spec('maxDelta', 'number', ENV_DEFAULTS.maxDelta, 'largest change of a continuous action'),
+  spec('minRate', 'number', ENV_DEFAULTS.minRate, 'lowest rate'),
+  spec('maxRate', 'number', ENV_DEFAULTS.maxRate, 'highest rate'),
+  spec('initialRate', 'numbers', ENV_DEFAULTS.initialRates, 'rates at the start of an episode: one, or one per layer'),
+  spec('reward', 'string', ENV_DEFAULTS.reward, 'delta: change in valAcc per step; terminal: final valAcc', REWARD_MODES),
+  spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
+];
+
+/** Every agent's own options, one entry per flag. */
+export function agentOptionSpecs(): OptionSpec[] {
+  const byFlag = new Map<string, OptionSpec>();
+  for (const name of agentNames()) for (const s of AGENTS[name]!.options) if (!byFlag.has(s.flag)) byFlag.set(s.flag, s);
+  return [...byFlag.values()];
+}
+
+export function allRunSpecs(): OptionSpec[] {
+  return [...RUN_OPTIONS, ...DATA_OPTIONS, ...ENV_OPTIONS, ...agentOptionSpecs()];
+}
+
+/** A run with every option checked and resolved. */
+export interface ResolvedRun {
+  agent: string;
+  agentOptions: Record<string, unknown>;
+  episodes: number;
+  seed: number;
+  backend: BackendChoice;
+  data: DataConfig;
+  env: Partial<DropoutEnvConfig>;
+  envConfig: ReturnType<typeof checkEnvConfig>;
+  loadedState: unknown;
+  loadAgent: string | null;
+  label: string | null;
+  out: string;
+  /** Everything, as config.json records it. */
+  options: Record<string, unknown>;
+}
+
+/** runs/<date>-<agent>-s<seed>, with -2, -3, … when that folder is taken. */
+function defaultOut(agent: string, seed: number): string {
+  const base = path.join('runs', `${new Date().toISOString().slice(0, 10)}-${agent}-s${seed}`);
+  for (let i = 1; ; i++) {
+    const dir = i === 1 ? base : `${base}-${i}`;
+    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
+  }
+}
+
+/** Checks and resolves options given by key (from argv, --config or code). Touches nothing. */
+export function resolveRun(given: Record<string, unknown>): ResolvedRun {
+  const specs = allRunSpecs();
+  const opt = (key: string) => (key in given ? given[key] : specs.find((s) => s.key === key)!.default);
+  const agent = checkOneOf('--agent', opt('agent'), agentNames());
+  const entry = AGENTS[agent]!;
+  const ownFlags = new Set(entry.options.map((s) => s.flag));
+  for (const s of agentOptionSpecs()) {
+    if (s.key in given && !ownFlags.has(s.flag)) {
+      throw new ConfigError(`${s.flag} does not apply to --agent ${agent} (its options: ${[...ownFlags].join(', ') || 'none'})`);
+    }
+  }
+  const agentOptions = checkAgentOptions(agent, Object.fromEntries(entry.options.filter((s) => s.key in given).map((s) => [s.key, given[s.key]])));
+  const episodes = checkInt('--episodes', opt('episodes'), 1);
+  const seed = checkInt('--seed', opt('seed'), 0, 2 ** 32 - 1);
+  const backend = requestedBackend(given['backend'] as string | undefined);
+  const actionMode = (given['action'] as ActionMode | undefined) ?? entry.defaultActionMode;
+  if (!entry.supports.includes(actionMode)) {
+    throw new ConfigError(`--action ${actionMode} is not supported by --agent ${agent} (supported: ${entry.supports.join(', ')})`);
+  }
+  const data = checkDataConfig({
+    dataset: opt('dataset') as DataConfig['dataset'],
+    trainSize: opt('trainSize') as number,
+    valSize: opt('valSize') as number,
+    testSize: opt('testSize') as number,
+    dataDir: opt('dataDir') as string,
+    seed,
+  });
+  const initialRate = opt('initialRate') as number | number[];
+  const env: Partial<DropoutEnvConfig> = {
+    model: opt('model') as string,
+    batchNorm: opt('batchNorm') as boolean,
+    l2: opt('l2') as number,
+    lr: opt('lr') as number,
+    batchSize: opt('batchSize') as number,
+    actionMode,
+    rateStep: opt('rateStep') as number,
+    maxDelta: opt('maxDelta') as number,
+    minRate: opt('minRate') as number,
+    maxRate: opt('maxRate') as number,
+    initialRates: Array.isArray(initialRate) && initialRate.length === 1 ? initialRate[0]! : initialRate,
+    reward: opt('reward') as DropoutEnvConfig['reward'],
+    divergencePenalty: opt('divergencePenalty') as number,
+    maxEpochs: checkInt('--epochs', opt('epochs'), 1),
+  };
+  const envConfig = checkEnvConfig(env);
+  const loadAgent = (given['loadAgent'] as string | undefined) ?? null;
+  let loadedState: unknown;
+  if (loadAgent !== null) {
+    try {
+      loadedState = JSON.parse(readFileSync(loadAgent, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`--load-agent ${loadAgent}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`);
+    }
+  }
+  const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
+  checkRunDir(out);
+  const label = (given['label'] as string | undefined) ?? null;
+  const { spec: _spec, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
+  const options: Record<string, unknown> = {
+    agent, episodes, epochs: maxEpochs, ...data, ...envRest, initialRates: rates, backend, out, loadAgent, label, ...agentOptions,
+  };
+  return { agent, agentOptions, episodes, seed, backend, data, env, envConfig, loadedState, loadAgent, label, out, options };
+}
+
+export function packageVersions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const version = (name: string) => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const own = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return {
+    droptune: own.version,
+    node: process.versions.node,
+    '@tensorflow/tfjs': version('@tensorflow/tfjs'),
+    '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),
+    rxjs: version('rxjs'),
+  };
+}
+
+export interface RunResult {
+  out: string;
+  layerNames: string[];
+  records: EpisodeRecord[];
+  /** Undefined when no episode finished (then there is no summary.json). */
+  summary: RunSummary | undefined;
+  interrupted: boolean;
+}
+
+export interface ExecuteOptions {
+  /** The tfjs backend already initialised by the caller. */
+  backendInUse: string;
+  /** A dataset already loaded for `run.data` (experiments share one across runs). */
+  dataset?: Dataset;
+  /** Stops gracefully after the epoch in progress. */
+  stop$?: Observable<unknown>;
+  /** Sees every loop event (progress display). */
+  onEvent?: (event: LoopEvent) => void;
+}
+
+/** Trains the run and writes its folder; returns what it wrote. */
+export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
+  const dataset = opts.dataset ?? loadDataset(run.data);
+  const env = new DropoutEnv(dataset, run.env);
+  const { envConfig } = run;
+  const ctx: AgentContext = {
+    observationSpace: env.observationSpace,
+    actionSpace: env.actionSpace,
+    actionMode: envConfig.actionMode,
+    numLayers: env.numLayers,
+    minRate: envConfig.minRate,
+    maxRate: envConfig.maxRate,
+    rateStep: envConfig.rateStep,
+    maxEpochs: envConfig.maxEpochs,
+    rng: createRng(`agent:${run.seed}`),
+  };
+  const agent = AGENTS[run.agent]!.create(run.agentOptions, ctx);
+  try {
+    if (run.loadedState !== undefined) agent.loadState(run.loadedState);
+    const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);
+    const writer = RunWriter.create(run.out, {
+      options: run.options,
+      seed: run.seed,
+      backend: opts.backendInUse,
+      versions: packageVersions(),
+      observationNames: [...env.observationNames],
+      layerNames,
+      startedAtMs: Date.now(),
+    });
+    const started = performance.now();
+    const records: EpisodeRecord[] = [];
+    let interrupted = false;
+    opts.stop$?.subscribe(() => (interrupted = true));
+    await new Promise<void>((resolve, reject) => {
+      run$(env, agent, { episodes: run.episodes, seed: run.seed, stop$: opts.stop$ }).subscribe({
+        next: (event) => {
+          // Log first, so what the progress display shows is already on disk.
+          if (event.type === 'step') writer.step(stepRecord(event.transition));
+          if (event.type === 'episode') {
+            writer.episode(event.record);
+            writer.agentState(agent.saveState());
+            records.push(event.record);
+          }
+          opts.onEvent?.(event);
+        },
+        error: reject,
+        complete: resolve,
+      });
+    });
+    const summary = records.length > 0 ? summarize(run.agent, records, interrupted, performance.now() - started) : undefined;
+    if (summary) writer.summary(summary);
+    return { out: run.out, layerNames, records, summary, interrupted };
+  } finally {
+    env.dispose();
+    agent.dispose?.();
+  }
+}
+
+/** The best finished constant-rate run beside `out` with the same task, if any (a grid's best). */
+export function findConstantBaseline(run: ResolvedRun): { dir: string; summary: RunSummary; rate: unknown } | undefined {
+  const parent = path.dirname(run.out);
+  if (!existsSync(parent)) return undefined;
+  const same = ['dataset', 'model', 'epochs', 'trainSize', 'valSize', 'testSize', 'seed'];
+  let best: { dir: string; summary: RunSummary; rate: unknown } | undefined;
+  for (const name of readdirSync(parent)) {
+    const dir = path.join(parent, name);
+    try {
+      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { options: Record<string, unknown> };
+      if (path.resolve(dir) === path.resolve(run.out) || config.options['agent'] !== 'constant') continue;
+      if (!same.every((k) => JSON.stringify(config.options[k]) === JSON.stringify(run.options[k]))) continue;
+      const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+      if (!best || summary.best.valAcc > best.summary.best.valAcc) best = { dir, summary, rate: config.options['rate'] };
+    } catch {
+      continue; // not a finished run
+    }
+  }
+  return best;
+}

@@ -1,0 +1,165 @@
+/**
+ * Plots of a comparison as vega-lite specs, rendered to SVG in Node by vega (no browser, no canvas).
+ * Every plot colors by run with the same run → color mapping, so a run looks the same everywhere.
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+import { bestEpisode } from '../core/run-log.js';
+import type { RunData } from './read-run.js';
+
+export interface Plot {
+  /** File name, e.g. `schedules.svg`. */
+  file: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+/** Renders a vega-lite spec to SVG markup. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** JSON has no NaN: a diverged loss goes to vega as null, which it leaves out of a line. */
+const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+function runColor(runs: readonly RunData[]) {
+  const names = runs.map((r) => r.name);
+  return {
+    field: 'run',
+    type: 'nominal' as const,
+    title: 'run',
+    scale: { domain: names, scheme: names.length > 10 ? 'tableau20' : 'category10' },
+  };
+}
+
+const layerName = (run: RunData, layer: number): string => run.config.layerNames[layer] ?? `layer ${layer + 1}`;
+
+/** (a) Each run's best schedule: per-layer rate vs epoch, one panel per run, dash per layer. */
+export function schedulePlot(runs: readonly RunData[]): Plot {
+  const values = runs.flatMap((run) => {
+    const best = bestEpisode(run.episodes);
+    if (best === undefined) return [];
+    return best.schedule.flatMap((rates, e) =>
+      rates.map((rate, layer) => ({ run: run.name, layer: layerName(run, layer), epoch: e + 1, rate: finite(rate), episode: best.episode })),
+    );
+  });
+  return {
+    file: 'schedules.svg',
+    title: "Each run's best schedule: dropout rate per layer vs epoch",
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: "Best episode's dropout schedule per run",
+      data: { values },
+      facet: { field: 'run', type: 'nominal', title: null, sort: runs.map((r) => r.name) },
+      columns: 4,
+      spec: {
+        width: 200,
+        height: 140,
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 }, scale: { nice: false } },
+          y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { zero: true } },
+          color: runColor(runs),
+        },
+        // points in a layer of their own: a line with `point: true` gets a filled, stroke-less dash legend
+        layer: [
+          {
+            mark: { type: 'line' },
+            encoding: { strokeDash: { field: 'layer', type: 'nominal', title: 'layer', legend: { symbolType: 'stroke', symbolSize: 300 } } },
+          },
+          {
+            mark: { type: 'point', filled: true },
+            encoding: { tooltip: [{ field: 'run' }, { field: 'episode' }, { field: 'layer' }, { field: 'epoch' }, { field: 'rate' }] },
+          },
+        ],
+      },
+      background: 'white',
+    },
+  };
+}
+
+/** (b), (c) A validation metric vs epoch: the best episode bold, every episode faint. */
+export function epochPlot(runs: readonly RunData[], metric: 'valAcc' | 'valLoss'): Plot {
+  const values = runs.flatMap((run) => {
+    const best = bestEpisode(run.episodes)?.episode;
+    return run.steps.map((s) => ({
+      run: run.name,
+      episode: s.episode,
+      epoch: s.epoch,
+      value: finite(s[metric]),
+      best: s.episode === best,
+    }));
+  });
+  const name = metric === 'valAcc' ? 'validation accuracy' : 'validation loss';
+  const x = { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } };
+  const y = { field: 'value', type: 'quantitative' as const, title: name, scale: { zero: false } };
+  return {
+    file: metric === 'valAcc' ? 'val-acc.svg' : 'val-loss.svg',
+    title: `${name[0]!.toUpperCase()}${name.slice(1)} vs epoch (bold: each run's best episode; faint: every episode)`,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `${name} per epoch: best episode bold, all episodes faint`,
+      width: 480,
+      height: 280,
+      data: { values },
+      layer: [
+        {
+          mark: { type: 'line', opacity: 0.2, strokeWidth: 1 },
+          encoding: { x, y, color: runColor(runs), detail: { field: 'episode', type: 'nominal' } },
+        },
+        {
+          transform: [{ filter: 'datum.best' }],
+          mark: { type: 'line', strokeWidth: 2.5, point: true },
+          encoding: {
+            x,
+            y,
+            color: runColor(runs),
+            tooltip: [{ field: 'run' }, { field: 'episode' }, { field: 'epoch' }, { field: 'value', title: metric }],
+          },
+        },
+      ],
+      // the legend would take the faint layer's opacity
+      config: { legend: { symbolOpacity: 1 } },
+      background: 'white',
+    },
+  };
+}
+
+/** (d) The learning curve: episode return and final valAcc vs episode, one line per run. */
+export function learningCurvePlot(runs: readonly RunData[]): Plot {
+  const values = runs.flatMap((run) =>
+    run.episodes.map((e) => ({ run: run.name, episode: e.episode, return: finite(e.return), valAcc: finite(e.valAcc) })),
+  );
+  const panel = (field: 'return' | 'valAcc', title: string) => ({
+    width: 480,
+    height: 200,
+    mark: { type: 'line' as const, point: true },
+    encoding: {
+      x: { field: 'episode', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } },
+      y: { field, type: 'quantitative' as const, title, scale: { zero: false } },
+      color: runColor(runs),
+      tooltip: [{ field: 'run' }, { field: 'episode' }, { field }],
+    },
+  });
+  return {
+    file: 'learning-curve.svg',
+    title: 'Learning curve: episode return and final validation accuracy vs episode',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: 'Learning curve per run',
+      data: { values },
+      vconcat: [panel('return', 'episode return'), panel('valAcc', 'final validation accuracy')],
+      background: 'white',
+    },
+  };
+}
+
+/** Every plot of a comparison, in report order. Runs must each have a finished episode. */
+export function comparisonPlots(runs: readonly RunData[]): Plot[] {
+  return [schedulePlot(runs), epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), learningCurvePlot(runs)];
+}

@@ -1,0 +1,207 @@
+/**
+ * Reads run folders (see src/core/run-log.ts) without ever writing to them.
+ *
+ * A run killed mid-write leaves a last .jsonl line with no newline that does not parse: that line is
+ * dropped with a warning. Anything else that does not parse or lacks a field compare needs is a
+ * ConfigError naming the file and line. A missing summary.json only marks the run incomplete.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+
+import { ConfigError } from '../core/errors.js';
+import type { EpisodeRecord, RunConfig, RunSummary, StepRecord } from '../core/run-log.js';
+
+/** One run folder as read from disk. */
+export interface RunData {
+  /** The folder, as given (or as found under a folder of runs). */
+  dir: string;
+  /** A short name for tables and legends: the folder's name, unique among the runs read together. */
+  name: string;
+  config: RunConfig;
+  /** Steps in file order; empty when steps.jsonl is absent. */
+  steps: StepRecord[];
+  /** Finished episodes, sorted by episode number. */
+  episodes: EpisodeRecord[];
+  /** Absent when the run did not end (killed, still running). */
+  summary: RunSummary | undefined;
+}
+
+export interface ReadResult<T> {
+  value: T;
+  /** Human-readable, one line each, already naming the file (and line). */
+  warnings: string[];
+}
+
+// checking records
+
+type Check = (value: unknown) => boolean;
+const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+/** JSON has no NaN: a diverged loss is written as null. */
+const isMetric: Check = (v) => v === null || isNumber(v);
+const isInt: Check = (v) => typeof v === 'number' && Number.isInteger(v);
+const isBoolean: Check = (v) => typeof v === 'boolean';
+const isString: Check = (v) => typeof v === 'string';
+const isNumbers: Check = (v) => Array.isArray(v) && v.every(isMetric);
+const isRows: Check = (v) => Array.isArray(v) && v.every(isNumbers);
+const isStrings: Check = (v) => Array.isArray(v) && v.every(isString);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The fields compare relies on, and what each must hold. Other fields pass through unchecked. */
+const STEP_FIELDS: Record<string, Check> = { episode: isInt, epoch: isInt, rates: isNumbers, valAcc: isMetric, valLoss: isMetric };
+const EPISODE_FIELDS: Record<string, Check> = {
+  episode: isInt,
+  return: isMetric,
+  epochs: isInt,
+  valAcc: isMetric,
+  testAcc: isMetric,
+  schedule: isRows,
+  episodeMs: isNumber,
+};
+const CONFIG_FIELDS: Record<string, Check> = { options: isObject, seed: isNumber, layerNames: isStrings };
+const SUMMARY_FIELDS: Record<string, Check> = { agent: isString, wallMs: isNumber, interrupted: isBoolean };
+
+function checkFields(value: unknown, fields: Record<string, Check>, where: string): void {
+  if (!isObject(value)) throw new ConfigError(`${where}: expected a JSON object`);
+  const missing = Object.keys(fields).filter((key) => !(key in value));
+  if (missing.length > 0) throw new ConfigError(`${where}: missing ${missing.map((k) => `'${k}'`).join(', ')}`);
+  for (const [key, ok] of Object.entries(fields)) {
+    if (!ok(value[key])) throw new ConfigError(`${where}: '${key}' has the wrong type, got ${JSON.stringify(value[key])}`);
+  }
+}
+
+/** A metric written as null (JSON has no NaN) becomes NaN again, so arithmetic cannot mistake it for 0. */
+function nullToNaN(record: Record<string, unknown>, fields: Record<string, Check>): Record<string, unknown> {
+  const fix = (v: unknown): unknown => (v === null ? NaN : Array.isArray(v) ? v.map(fix) : v);
+  for (const key of Object.keys(fields)) record[key] = fix(record[key]);
+  return record;
+}
+
+// reading files
+
+function readJson<T>(file: string, fields: Record<string, Check>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError(`${file}: not valid JSON`);
+  }
+  checkFields(value, fields, file);
+  return value as T;
+}
+
+/** Parses a .jsonl file; a truncated last line (no newline, not JSON) is dropped with a warning. */
+export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadResult<T[]> {
+  const text = readFileSync(file, 'utf8');
+  const lines = text.split('\n');
+  const endsWithNewline = lines[lines.length - 1] === '';
+  if (endsWithNewline) lines.pop();
+  const records: T[] = [];
+  const warnings: string[] = [];
+  lines.forEach((line, i) => {
+    const where = `${file}:${i + 1}`;
+    if (line.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      if (i === lines.length - 1 && !endsWithNewline) {
+        warnings.push(`${where}: dropped a truncated last line (the run was cut off mid-write)`);
+        return;
+      }
+      throw new ConfigError(`${where}: not valid JSON`);
+    }
+    checkFields(value, fields, where);
+    records.push(nullToNaN(value as Record<string, unknown>, fields) as T);
+  });
+  return { value: records, warnings };
+}
+
+/** Reads one run folder. */
+export function readRun(dir: string): ReadResult<RunData> {
+  const warnings: string[] = [];
+  const need = (file: string): string => {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new ConfigError(`${path}: no such file (every run folder has one)`);
+    return path;
+  };
+
+  const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
+  if (typeof config.options['agent'] !== 'string') throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
+
+  const episodesFile = need('episodes.jsonl');
+  const read = readJsonl<EpisodeRecord>(episodesFile, EPISODE_FIELDS);
+  warnings.push(...read.warnings);
+  const seen = new Set<number>();
+  read.value.forEach((e) => {
+    if (seen.has(e.episode)) throw new ConfigError(`${episodesFile}: episode ${e.episode} appears twice`);
+    seen.add(e.episode);
+  });
+  const episodes = [...read.value].sort((a, b) => a.episode - b.episode);
+
+  let steps: StepRecord[] = [];
+  const stepsFile = join(dir, 'steps.jsonl');
+  if (existsSync(stepsFile)) {
+    const readSteps = readJsonl<StepRecord>(stepsFile, STEP_FIELDS);
+    warnings.push(...readSteps.warnings);
+    steps = readSteps.value;
+  } else {
+    warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
+  }
+
+  const summaryFile = join(dir, 'summary.json');
+  const summary = existsSync(summaryFile) ? readJson<RunSummary>(summaryFile, SUMMARY_FIELDS) : undefined;
+
+  return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary }, warnings };
+}
+
+const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
+const isRunDir = (path: string): boolean => existsSync(join(path, 'config.json'));
+
+/** A folder that holds runs, not a run itself: its child folders holding config.json. */
+function childRuns(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && isRunDir(join(dir, entry.name)))
+    .map((entry) => join(dir, entry.name))
+    .sort();
+}
+
+/** Resolves what the user named (run folders, folders of runs, or a mix) into run folders. */
+export function findRunDirs(paths: readonly string[]): string[] {
+  if (paths.length === 0) throw new ConfigError('no run folders given');
+  const dirs: string[] = [];
+  for (const path of paths) {
+    if (!existsSync(path)) throw new ConfigError(`no such folder: ${path}`);
+    if (!isDir(path)) throw new ConfigError(`not a folder: ${path}`);
+    if (isRunDir(path)) {
+      dirs.push(path);
+      continue;
+    }
+    const children = childRuns(path);
+    if (children.length === 0) throw new ConfigError(`${path}: neither a run folder (no config.json) nor a folder of runs`);
+    dirs.push(...children);
+  }
+  const seen = new Set<string>();
+  return dirs.filter((dir) => {
+    const key = resolve(dir);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Reads every run under `paths`, naming each uniquely (the folder name, then its parent if needed). */
+export function readRuns(paths: readonly string[]): ReadResult<RunData[]> {
+  const dirs = findRunDirs(paths);
+  const warnings: string[] = [];
+  const runs = dirs.map((dir) => {
+    const read = readRun(dir);
+    warnings.push(...read.warnings);
+    return read.value;
+  });
+  const count = new Map<string, number>();
+  for (const run of runs) count.set(run.name, (count.get(run.name) ?? 0) + 1);
+  for (const run of runs) {
+    if (count.get(run.name)! > 1) run.name = `${basename(dirname(resolve(run.dir)))}/${run.name}`;
+  }
+  return { value: runs, warnings };
+}
