@@ -96,6 +96,9 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
         let observation = reset.observation;
         let info = reset.info;
         for (let done = false; !done; ) {
+          // wasm kernels run synchronously and data() resolves as a microtask, so without this a run
+          // never returns to the event loop: no Ctrl-C handler, timer or I/O callback would run.
+          await new Promise((resolve) => setImmediate(resolve));
           const action = await agent.act(observation, info);
           const result = await env.step(action);
           const transition: Transition = {
