@@ -26,7 +26,7 @@ function scheduleTable(schedule: number[][], layerNames: readonly string[]): str
 function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRun): void {
   const { best, first } = summary;
   const signed = (v: number) => (v >= 0 ? '+' : '') + v.toFixed(4);
-  console.log(`\n${summary.interrupted ? 'Interrupted after' : 'Finished'} ${summary.episodes} episodes (${summary.totalEpochs} epochs).`);
+  console.log(`\n${summary.interrupted ? 'Interrupted after' : 'Finished'} ${summary.episodes} episode${summary.episodes === 1 ? '' : 's'} (${summary.totalEpochs} epochs).`);
   console.log(`Best schedule: episode ${best.episode + 1}, validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}`);
   console.log(scheduleTable(best.schedule, layerNames));
   console.log(`First episode:  validation ${first.valAcc.toFixed(4)}, test ${first.testAcc.toFixed(4)}  (best − first: test ${signed(best.testAcc - first.testAcc)})`);

@@ -43,7 +43,7 @@ interface Preset {
 
 export const PRESETS: Record<'quick' | 'standard', Preset> = {
   quick: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 1000, valSize: 500, testSize: 1000, epochs: 5, grid: [0.1, 0.3, 0.5], seeds: 2 },
-  standard: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 2000, valSize: 1000, testSize: 2000, epochs: 10, grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], seeds: 3 },
+  standard: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 2000, valSize: 1000, testSize: 2000, epochs: 10, grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], seeds: 5 },
 };
 
 const OPTIONS: OptionSpec[] = [
@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
 
   // Resolve every run first, so a bad option fails before hours of training.
   const plan = Array.from({ length: seeds }, (_, seed) =>
-    methods.map((m) => ({ method: m, runs: m.runs(preset).map((r) => resolveRun({ ...common, ...r.options, seed, label: `${m.name}`, out: path.join(out, 'runs', `s${seed}`, `${m.name}-${r.name}`) })) })),
+    methods.map((m) => ({ method: m, runs: m.runs(preset).map((r) => resolveRun({ ...common, ...r.options, seed, label: m.kind === 'grid' || m.kind === 'schedule' ? `${m.name} ${r.name}` : m.name, out: path.join(out, 'runs', `s${seed}`, `${m.name}-${r.name}`) })) })),
   );
   const backend = await initBackend(backendChoice);
   const totalEpochs = plan.flat().reduce((s, m) => s + m.runs.reduce((t, r) => t + r.episodes * preset.epochs, 0), 0);
@@ -182,8 +182,8 @@ async function main(argv: string[]): Promise<number> {
   writeFileSync(path.join(out, 'experiment.md'), `# droptune experiment: ${presetName}\n\n${renderMarkdown([table])}\n`);
 
   // The compare report over every run (tables per run and per label, plots, report.html).
-  const read = readRuns([path.join(out, 'runs')]);
-  const files = await writeComparison(path.join(out, 'compare'), compareRuns(read.value, { baseline: 'grid' }), read.value);
+  const read = readRuns(Array.from({ length: seeds }, (_, seed) => path.join(out, 'runs', `s${seed}`)));
+  const files = await writeComparison(path.join(out, 'compare'), compareRuns(read.value), read.value);
   console.log(`\nwrote ${path.join(out, 'experiment.md')}, ${path.join(out, 'experiment.json')}, ${files.length} compare files in ${path.join(out, 'compare')} (open report.html)`);
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   return 0;
