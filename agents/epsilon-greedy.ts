@@ -1,0 +1,56 @@
+/**
+ * epsilon-greedy: each layer, each step, takes a uniformly random arm with probability ε and otherwise
+ * the arm with the highest mean reward so far. Arms never pulled come first in the greedy branch, so
+ * every arm has an estimate before greedy choices start; ties are drawn uniformly.
+ * Arms, arm sets (--per-epoch), crediting and saving: see bandit-table.ts.
+ */
+import { checkBoolean, checkKnownKeys, checkNumber } from '../src/core/check.js';
+import type { OptionSpec } from '../src/core/options.js';
+import { argmax, PER_EPOCH_OPTION, TableBandit, underPulled, type PickArm } from './bandit-table.js';
+import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
+
+// config
+
+export interface EpsilonGreedyConfig {
+  /** Probability of a random arm. @default 0.1 */
+  epsilon: number;
+  /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
+  perEpoch: boolean;
+}
+
+export const DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, perEpoch: true };
+
+export const OPTIONS: OptionSpec[] = [
+  { key: 'epsilon', flag: '--epsilon', type: 'number', default: DEFAULTS.epsilon, help: 'epsilon-greedy: probability of a random arm' },
+  PER_EPOCH_OPTION,
+];
+
+export function checkConfig(partial: Partial<EpsilonGreedyConfig>): EpsilonGreedyConfig {
+  checkKnownKeys('epsilon-greedy', partial, Object.keys(DEFAULTS));
+  const c = { ...DEFAULTS, ...partial };
+  return { epsilon: checkNumber('--epsilon', c.epsilon, 0, 1), perEpoch: checkBoolean('--per-epoch', c.perEpoch) };
+}
+
+// act: the pick rule
+
+export function pickEpsilonGreedy(epsilon: number): PickArm {
+  return (arms, rng) => {
+    if (rng.next() < epsilon) return rng.int(arms.length);
+    return underPulled(arms, 1, rng) ?? argmax(arms.map((a) => a.mean), rng);
+  };
+}
+
+// registry entry
+
+export const epsilonGreedyEntry: AgentEntry = {
+  description: 'bandit: a random arm with probability --epsilon, else the best mean reward so far',
+  options: OPTIONS,
+  defaultActionMode: 'discrete',
+  supports: ALL_MODES,
+  check: (options) => ({ ...checkConfig(options as Partial<EpsilonGreedyConfig>) }),
+  create(options, ctx) {
+    const c = checkConfig(options as Partial<EpsilonGreedyConfig>);
+    checkActionMode('epsilon-greedy', ctx, ALL_MODES);
+    return new TableBandit('epsilon-greedy', ctx, c.perEpoch, pickEpsilonGreedy(c.epsilon));
+  },
+};
