@@ -1,9 +1,11 @@
 /**
- * The agent–environment loop as src/loop/loop.ts runs it (reset with seed + episode → beginEpisode →
- * act → step → learn … → endEpisode), without RxJS, recording what the agent did.
+ * Runs an agent through src/loop's run$ (the loop the CLI uses), checking every action is in the
+ * action space, and records what the agent did.
  */
 import { expect } from 'chai';
-import type { Agent, Env, StepInfo, Transition } from '../../src/core/types.js';
+import { lastValueFrom, tap, toArray } from 'rxjs';
+import type { Agent, Env } from '../../src/core/types.js';
+import { run$ } from '../../src/loop/loop.js';
 
 export interface Rollout {
   /** actions[episode][step] */
@@ -14,39 +16,24 @@ export interface Rollout {
 }
 
 export async function runEpisodes(agent: Agent, env: Env, episodes: number, { seed = 0, firstEpisode = 0 } = {}): Promise<Rollout> {
-  const out: Rollout = { actions: [], rates: [], returns: [] };
-  for (let episode = firstEpisode; episode < firstEpisode + episodes; episode++) {
-    const reset = await env.reset({ seed: seed + episode });
-    agent.beginEpisode?.(reset.observation, reset.info, episode);
-    let observation = reset.observation;
-    let info: StepInfo = reset.info;
-    const transitions: Transition[] = [];
-    for (let done = false; !done; ) {
-      const action = await agent.act(observation, info);
-      expect(env.actionSpace.contains(action), `action ${JSON.stringify(action)} of ${agent.name} is in the action space`).to.equal(true);
-      const result = await env.step(action);
-      const transition: Transition = {
-        episode,
-        epoch: result.info.epoch,
-        observation,
-        action,
-        reward: result.reward,
-        nextObservation: result.observation,
-        terminated: result.terminated,
-        truncated: result.truncated,
-        info: result.info,
-      };
-      await agent.learn?.(transition);
-      transitions.push(transition);
-      ({ observation, info } = result);
-      done = result.terminated || result.truncated;
-    }
-    await agent.endEpisode?.(transitions);
-    out.actions.push(transitions.map((t) => t.action));
-    out.rates.push(transitions.map((t) => t.info.rates));
-    out.returns.push(transitions.reduce((s, t) => s + t.reward, 0));
-  }
-  return out;
+  const events = await lastValueFrom(
+    run$(env, agent, { episodes, seed, firstEpisode }).pipe(
+      // every action the agent takes must lie in the env's action space
+      tap((e) => {
+        if (e.type === 'step') {
+          const { action } = e.transition;
+          expect(env.actionSpace.contains(action), `action ${JSON.stringify(action)} of ${agent.name} is in the action space`).to.equal(true);
+        }
+      }),
+      toArray(),
+    ),
+  );
+  const finished = events.flatMap((e) => (e.type === 'episode' ? [e] : []));
+  return {
+    actions: finished.map((e) => e.transitions.map((t) => t.action)),
+    rates: finished.map((e) => e.transitions.map((t) => t.info.rates)),
+    returns: finished.map((e) => e.record.return),
+  };
 }
 
 export const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
