@@ -19,7 +19,8 @@ import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { bestEpisode } from '../core/run-log.js';
-import { DATASETS, loadDataset, type Dataset, type Split } from '../data/dataset.js';
+import { DATASETS, loadDataset, type Dataset } from '../data/dataset.js';
+import { foldDataset } from '../data/folds.js';
 import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
 import { renderMarkdown, renderText, formatEstimate, type Table } from '../runs/compare.js';
 import { readRuns } from '../runs/read-run.js';
@@ -98,31 +99,6 @@ function pickBest(method: string, seed: number, results: RunResult[]): Pick {
   const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
   const best = bestEpisode(episodes)!;
   return { method, seed, valAcc: best.valAcc, testAcc: best.testAcc, epochs: episodes.reduce((s, e) => s + e.epochs, 0), schedule: best.schedule, from: best.from };
-}
-
-/** Fold `fold` of K over train ∪ validation as the validation split; the test split is untouched. */
-export function foldDataset(data: Dataset, folds: number, fold: number): Dataset {
-  const n = data.train.n + data.val.n;
-  const x = new Float32Array(n * data.features);
-  x.set(data.train.x);
-  x.set(data.val.x, data.train.x.length);
-  const y = new Int32Array(n);
-  y.set(data.train.y);
-  y.set(data.val.y, data.train.n);
-  const lo = Math.floor((fold * n) / folds);
-  const hi = Math.floor(((fold + 1) * n) / folds);
-  const part = (ranges: [number, number][]): Split => {
-    const count = ranges.reduce((s, [a, b]) => s + b - a, 0);
-    const out: Split = { x: new Float32Array(count * data.features), y: new Int32Array(count), n: count };
-    let at = 0;
-    for (const [a, b] of ranges) {
-      out.x.set(x.subarray(a * data.features, b * data.features), at * data.features);
-      out.y.set(y.subarray(a, b), at);
-      at += b - a;
-    }
-    return out;
-  };
-  return { ...data, train: part([[0, lo], [hi, n]]), val: part([[lo, hi]]) };
 }
 
 async function main(argv: string[]): Promise<number> {

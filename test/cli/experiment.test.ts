@@ -1,0 +1,75 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { foldDataset } from '../../src/data/folds.js';
+import { loadDataset } from '../../src/data/dataset.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+describe('npm run experiment', () => {
+  it('runs every method on the same seeds, picks by validation accuracy and writes the report', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'exp');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/experiment.ts', '--preset', 'quick', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '2', '--methods', 'grid,late,ucb', '--out', out],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).to.equal(0);
+    const result = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as {
+      picks: { method: string; seed: number; valAcc: number; testAcc: number; epochs: number; from: string }[];
+    };
+    expect(result.picks.map((p) => `${p.method}/${p.seed}`)).to.deep.equal(['grid/0', 'late/0', 'ucb/0', 'grid/1', 'late/1', 'ucb/1']);
+    // quick: grid 0.1, 0.3, 0.5 at 5 epochs: one 5-epoch run per rate for grid and late, three episodes for ucb
+    expect(result.picks.map((p) => p.epochs)).to.deep.equal([15, 15, 15, 15, 15, 15]);
+    // The grid's pick is the grid run with the best final validation accuracy, and its test accuracy is that run's.
+    const gridRuns = readdirSync(path.join(out, 'runs', 's0')).filter((d) => d.startsWith('grid-'));
+    const finals = gridRuns.map((d) => JSON.parse(readFileSync(path.join(out, 'runs', 's0', d, 'episodes.jsonl'), 'utf8').trim()));
+    const best = finals.reduce((b, e) => (e.valAcc > b.valAcc ? e : b));
+    expect(result.picks[0]).to.include({ valAcc: best.valAcc, testAcc: best.testAcc });
+    expect(readFileSync(path.join(out, 'experiment.md'), 'utf8')).to.match(/\| ucb \| 2 \| 15 \|/);
+    expect(existsSync(path.join(out, 'compare', 'report.html'))).to.equal(true);
+  });
+
+  it('scores the grid by K-fold cross-validation and retrains the chosen rate once for test', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'cv');
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/experiment.ts', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '1', '--methods', 'grid', '--folds', '2', '--out', out],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).to.equal(0);
+    const [pick] = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')).picks;
+    // 3 rates × 2 folds × 5 epochs, then the chosen rate once more on the train split.
+    expect(pick.epochs).to.equal(35);
+    expect(pick.from).to.match(/2-fold/);
+    const folds = readdirSync(path.join(out, 'runs', 's0')).filter((d) => /-fold\d$/.test(d));
+    expect(folds).to.have.length(6);
+  });
+
+  it('rejects a method list without the grid', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', '--methods', 'ucb'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status).to.equal(2);
+    expect(r.stderr).to.equal("experiment: --methods must include grid: every method is compared with the grid's pick\n");
+  });
+});
+
+describe('foldDataset', () => {
+  it('makes fold k the validation split of train ∪ validation, disjoint from its training split', () => {
+    const data = loadDataset({ dataset: 'synthetic', trainSize: 30, valSize: 10, testSize: 5, seed: 1 });
+    const rows = (x: Float32Array) => Array.from({ length: x.length / data.features }, (_, i) => x.subarray(i * data.features, (i + 1) * data.features).join(','));
+    const all = [...rows(data.train.x), ...rows(data.val.x)];
+    const seen: string[] = [];
+    for (let k = 0; k < 4; k++) {
+      const fold = foldDataset(data, 4, k);
+      expect(fold.val.n).to.equal(10);
+      expect(fold.train.n).to.equal(30);
+      const val = rows(fold.val.x);
+      expect(val.filter((r) => rows(fold.train.x).includes(r))).to.deep.equal([]);
+      seen.push(...val);
+      expect(fold.test).to.equal(data.test);
+    }
+    expect(seen.sort()).to.deep.equal([...all].sort());
+  });
+});
