@@ -25,6 +25,7 @@ import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
 import { renderMarkdown, renderText, formatEstimate, type Table } from '../runs/compare.js';
 import { readRuns } from '../runs/read-run.js';
 import { compareRuns } from '../runs/compare.js';
+import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
 import { writeComparison } from '../runs/report.js';
 import { estimate, pairedDifference } from '../runs/stats.js';
 import { helpText, parseArgs } from './args.js';
@@ -156,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'experiment.json'), JSON.stringify({ preset: presetName, config: { ...preset, seeds, folds }, backend, wallMs: performance.now() - started, picks }, null, 2) + '\n');
   writeFileSync(path.join(out, 'experiment.md'), `# droptune experiment: ${presetName}\n\n${renderMarkdown([table])}\n`);
+  writeFileSync(path.join(out, 'schedules.svg'), await renderSvg(recommendedSchedulesPlot(picks, methods.map((m) => m.name))));
 
   // The compare report over every run (tables per run and per label, plots, report.html).
   const read = readRuns(Array.from({ length: seeds }, (_, seed) => path.join(out, 'runs', `s${seed}`)));

@@ -163,3 +163,26 @@ export function learningCurvePlot(runs: readonly RunData[]): Plot {
 export function comparisonPlots(runs: readonly RunData[]): Plot[] {
   return [schedulePlot(runs), epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), learningCurvePlot(runs)];
 }
+
+/** The schedule each method recommended, one panel per method, one line per seed and layer. */
+export function recommendedSchedulesPlot(picks: readonly { method: string; seed: number; schedule: number[][] }[], methods: readonly string[]): TopLevelSpec {
+  const values = picks.flatMap((p) => p.schedule.flatMap((rates, e) => rates.map((rate, layer) => ({ method: p.method, seed: `seed ${p.seed}`, layer: `dropout_${layer + 1}`, epoch: e + 1, rate }))));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Recommended schedule per method (the episode picked by validation accuracy)',
+    data: { values },
+    facet: { field: 'method', type: 'nominal', title: null, sort: [...methods] },
+    columns: 4,
+    spec: {
+      width: 170,
+      height: 110,
+      mark: { type: 'line', point: true, strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+        y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { domain: [0, 0.8] } },
+        color: { field: 'seed', type: 'nominal' },
+        strokeDash: { field: 'layer', type: 'nominal', legend: { symbolType: 'stroke' } },
+      },
+    },
+  };
+}
