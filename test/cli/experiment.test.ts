@@ -7,15 +7,16 @@ import { foldDataset } from '../../src/data/folds.js';
 import { loadDataset } from '../../src/data/dataset.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const TINY = ['--dataset', 'synthetic', '--model', 'mlp:16,8'];
+
+function experiment(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+}
 
 describe('npm run experiment', () => {
   it('runs every method on the same seeds, picks by validation accuracy and writes the report', () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'exp');
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/experiment.ts', '--preset', 'quick', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '2', '--methods', 'grid,late,ucb', '--out', out],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
-    );
+    const r = experiment([...TINY, '--preset', 'quick', '--seeds', '2', '--methods', 'grid,late,ucb', '--out', out]);
     expect(r.status, r.stderr).to.equal(0);
     const result = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as {
       picks: { method: string; seed: number; valAcc: number; testAcc: number; epochs: number; from: string }[];
@@ -34,11 +35,7 @@ describe('npm run experiment', () => {
 
   it('scores the grid by K-fold cross-validation and retrains the chosen rate once for test', () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'cv');
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/experiment.ts', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '1', '--methods', 'grid', '--folds', '2', '--out', out],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
-    );
+    const r = experiment([...TINY, '--seeds', '1', '--methods', 'grid', '--folds', '2', '--out', out]);
     expect(r.status, r.stderr).to.equal(0);
     const [pick] = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')).picks;
     // 3 rates × 2 folds × 5 epochs, then the chosen rate once more on the train split.
@@ -49,7 +46,7 @@ describe('npm run experiment', () => {
   });
 
   it('rejects a method list without the grid', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', '--methods', 'ucb'], { cwd: ROOT, encoding: 'utf8' });
+    const r = experiment(['--methods', 'ucb']);
     expect(r.status).to.equal(2);
     expect(r.stderr).to.equal("experiment: --methods must include grid: every method is compared with the grid's pick\n");
   });
