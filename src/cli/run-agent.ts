@@ -237,12 +237,16 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     const started = performance.now();
     const records: EpisodeRecord[] = [];
     let interrupted = false;
-    opts.stop$?.subscribe(() => (interrupted = true));
+    let epochsTrained = 0;
+    const stopSub = opts.stop$?.subscribe(() => (interrupted = true));
     await new Promise<void>((resolve, reject) => {
       run$(env, agent, { episodes: run.episodes, seed: run.seed, stop$: opts.stop$ }).subscribe({
         next: (event) => {
           // Log first, so what the progress display shows is already on disk.
-          if (event.type === 'step') writer.step(stepRecord(event.transition));
+          if (event.type === 'step') {
+            writer.step(stepRecord(event.transition));
+            epochsTrained += 1;
+          }
           if (event.type === 'episode') {
             writer.episode(event.record);
             writer.agentState(agent.saveState());
@@ -254,7 +258,8 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
         complete: resolve,
       });
     });
-    const summary = records.length > 0 ? summarize(run.agent, records, interrupted, performance.now() - started) : undefined;
+    stopSub?.unsubscribe();
+    const summary = records.length > 0 ? summarize(run.agent, records, epochsTrained, interrupted, performance.now() - started) : undefined;
     if (summary) writer.summary(summary);
     return { out: run.out, layerNames, records, summary, interrupted };
   } finally {

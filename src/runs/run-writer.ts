@@ -83,8 +83,11 @@ export function stepRecord(t: Transition): StepRecord {
   };
 }
 
-/** The run's summary from its finished episodes (at least one). */
-export function summarize(agent: string, episodes: readonly EpisodeRecord[], interrupted: boolean, wallMs: number): RunSummary {
+/**
+ * The run's summary from its finished episodes (at least one). `epochsTrained` counts every epoch,
+ * including those of an episode a stop cut short.
+ */
+export function summarize(agent: string, episodes: readonly EpisodeRecord[], epochsTrained: number, interrupted: boolean, wallMs: number): RunSummary {
   const best = bestEpisode(episodes);
   const first = episodes[0];
   const last = episodes[episodes.length - 1];
@@ -93,7 +96,7 @@ export function summarize(agent: string, episodes: readonly EpisodeRecord[], int
   return {
     agent,
     episodes: episodes.length,
-    totalEpochs: episodes.reduce((sum, e) => sum + e.epochs, 0),
+    totalEpochs: epochsTrained,
     best: { ...brief(best), schedule: best.schedule },
     first: brief(first),
     last: brief(last),

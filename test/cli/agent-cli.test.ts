@@ -90,7 +90,7 @@ describe('npm run agent', () => {
     expect(steps.length).to.be.within(5, 12);
     const episodes = logWithoutTimings(dir, 'episodes.jsonl');
     const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-    expect(summary).to.include({ interrupted: true, episodes: episodes.length });
+    expect(summary).to.include({ interrupted: true, episodes: episodes.length, totalEpochs: steps.length });
     expect(episodes.length).to.equal(Math.floor(steps.length / 4));
   });
 });
