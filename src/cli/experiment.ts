@@ -13,7 +13,7 @@
  * that matters is that episode's test accuracy (the test split is never seen while choosing), against
  * the grid's pick, paired by seed.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
@@ -24,6 +24,7 @@ import { foldDataset } from '../data/folds.js';
 import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
 import { renderMarkdown, renderText, formatEstimate, type Table } from '../runs/compare.js';
 import { readRuns } from '../runs/read-run.js';
+import { RUN_FILES } from '../runs/run-writer.js';
 import { compareRuns } from '../runs/compare.js';
 import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
 import { writeComparison } from '../runs/report.js';
@@ -54,6 +55,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'dataset', flag: '--dataset', type: 'string', default: undefined, help: "data (default: the preset's)", choices: DATASETS },
   { key: 'model', flag: '--model', type: 'string', default: undefined, help: "model spec (default: the preset's)" },
   { key: 'folds', flag: '--folds', type: 'int', default: 1, help: 'K-fold cross-validation for the grid (1: the fixed validation split)' },
+  { key: 'carry', flag: '--carry', type: 'boolean', default: false, help: 'learners start each seed from the agent.json the previous seed ended with' },
   { key: 'methods', flag: '--methods', type: 'string', default: 'all', help: 'comma-separated subset of: ' },
   { key: 'out', flag: '--out', type: 'string', default: undefined, help: 'folder for the runs and the report (default: runs/experiment-<preset>-<date>)' },
   { key: 'backend', flag: flagOf('backend'), type: 'string', default: 'auto', help: 'tfjs backend', choices: BACKENDS },
@@ -116,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.values['model'] !== undefined) preset.model = args.values['model'] as string;
   const seeds = checkInt('--seeds', get('seeds') ?? preset.seeds, 1, 100);
   const folds = checkInt('--folds', get('folds'), 1, 20);
+  const carry = get('carry') === true;
   const wanted = String(get('methods')) === 'all' ? METHODS.map((m) => m.name) : String(get('methods')).split(',');
   for (const name of wanted) checkOneOf('--methods', name, METHODS.map((m) => m.name));
   if (!wanted.includes('grid')) throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
@@ -130,7 +133,7 @@ async function main(argv: string[]): Promise<number> {
   );
   const backend = await initBackend(backendChoice);
   const totalEpochs = plan.flat().reduce((s, m) => s + m.runs.reduce((t, r) => t + r.episodes * preset.epochs, 0), 0);
-  console.log(`experiment ${presetName}: ${seeds} seeds × ${methods.length} methods, ${preset.dataset} ${preset.model}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${folds > 1 ? `, grid scored by ${folds}-fold CV` : ''}`);
+  console.log(`experiment ${presetName}: ${seeds} seeds × ${methods.length} methods, ${preset.dataset} ${preset.model}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${folds > 1 ? `, grid scored by ${folds}-fold CV` : ''}${carry ? ', learners carried across seeds' : ''}`);
   console.log(`backend: ${backend}; ${totalEpochs} epochs in all${folds > 1 ? ` plus ${folds}-fold grid scoring` : ''}; writing ${out}`);
 
   const started = performance.now();
@@ -144,7 +147,14 @@ async function main(argv: string[]): Promise<number> {
         pick = await kFoldGrid(runs, dataset, folds, backend, seed);
       } else {
         const results: RunResult[] = [];
-        for (const run of runs) results.push(await executeRun(run, { backendInUse: backend, dataset }));
+        for (const run of runs) {
+          // --carry: a learner goes on from what it learned on the previous seed (another split, other weights).
+          const previous = path.join(out, 'runs', `s${seed - 1}`, path.basename(run.out), RUN_FILES.agent);
+          const carried = carry && method.kind === 'learner' && seed > 0
+            ? { ...run, loadedState: JSON.parse(readFileSync(previous, 'utf8')) as unknown, options: { ...run.options, loadAgent: previous } }
+            : run;
+          results.push(await executeRun(carried, { backendInUse: backend, dataset }));
+        }
         pick = pickBest(method.name, seed, results);
       }
       picks.push(pick);
@@ -155,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
   const table = experimentTable(picks, methods.map((m) => m.name), folds);
   console.log(`\n${renderText([table])}`);
   mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, 'experiment.json'), JSON.stringify({ preset: presetName, config: { ...preset, seeds, folds }, backend, wallMs: performance.now() - started, picks }, null, 2) + '\n');
+  writeFileSync(path.join(out, 'experiment.json'), JSON.stringify({ preset: presetName, config: { ...preset, seeds, folds, carry }, backend, wallMs: performance.now() - started, picks }, null, 2) + '\n');
   writeFileSync(path.join(out, 'experiment.md'), `# droptune experiment: ${presetName}\n\n${renderMarkdown([table])}\n`);
   writeFileSync(path.join(out, 'schedules.svg'), await renderSvg(recommendedSchedulesPlot(picks, methods.map((m) => m.name))));
 
