@@ -45,6 +45,16 @@ describe('npm run experiment', () => {
     expect(folds).to.have.length(6);
   });
 
+  it('with --carry starts every learner from the agent state the previous seed ended with', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'carry');
+    const r = experiment([...TINY, '--seeds', '2', '--methods', 'grid,ucb', '--carry', '--out', out]);
+    expect(r.status, r.stderr).to.equal(0);
+    const config = (seed: number) => JSON.parse(readFileSync(path.join(out, 'runs', `s${seed}`, 'ucb-ucb', 'config.json'), 'utf8')).options;
+    expect(config(0).loadAgent).to.equal(null);
+    expect(config(1).loadAgent).to.equal(path.join(out, 'runs', 's0', 'ucb-ucb', 'agent.json'));
+    expect(config(1).loadAgent && existsSync(config(1).loadAgent)).to.equal(true);
+  });
+
   it('rejects a method list without the grid', () => {
     const r = experiment(['--methods', 'ucb']);
     expect(r.status).to.equal(2);
