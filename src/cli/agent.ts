@@ -12,7 +12,7 @@ import { initBackend } from '../nn/backend.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter } from './progress.js';
-import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, type ResolvedRun } from './run-agent.js';
+import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, type ResolvedRun } from '../tune/run.js';
 import { runCli } from './run-cli.js';
 
 const USAGE = 'usage: npm run agent -- [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.';

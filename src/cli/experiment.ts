@@ -30,7 +30,7 @@ import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
 import { writeComparison } from '../runs/report.js';
 import { estimate, pairedDifference } from '../runs/stats.js';
 import { helpText, parseArgs } from './args.js';
-import { executeRun, resolveRun, type RunResult } from './run-agent.js';
+import { executeRun, resolveRun, type RunResult } from '../tune/run.js';
 import { runCli } from './run-cli.js';
 
 interface Preset {

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from '../../src/cli/args.js';
-import { allRunSpecs } from '../../src/cli/run-agent.js';
+import { allRunSpecs } from '../../src/tune/run.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 describe('command-line parsing', () => {

@@ -1,6 +1,7 @@
 /**
  * One agent run, as a library: `resolveRun` checks every option (no side effects, throws ConfigError),
- * `executeRun` trains and writes the run folder. `npm run agent` and `npm run experiment` both use it.
+ * `executeRun` trains and writes the run folder. `npm run agent` and every executor of src/tune use it
+ * (it lived in src/cli/run-agent.ts; it moved down so that src/tune never imports a command).
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
