@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../core/errors.js';
 import { registerWasmConvGrad, wasmBinaryDir } from './wasm-conv-grad.js';
+import { registerWasmConvInputGrad } from './wasm-conv-input-grad.js';
+import { registerWasmMatMul } from './wasm-matmul.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -36,6 +38,8 @@ async function tryWasm(): Promise<boolean> {
     setWasmPaths(wasmBinaryDir());
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
     registerWasmConvGrad();
+    registerWasmMatMul();
+    registerWasmConvInputGrad();
     return true;
   } catch (err) {
     unavailable.set('wasm', err instanceof Error ? err.message.split('\n')[0]! : String(err));

@@ -1,0 +1,155 @@
+/**
+ * Matmuls with transposed operands at the speed of the plain product, for the tfjs `wasm` backend.
+ *
+ * Why: tfjs-backend-wasm 4.22 hands a matmul to XNNPACK only when neither `transposeA` nor `transposeB`
+ * is set and both batch sizes are 1 (src/cc/batch_mat_mul_impl.cc); every other case runs a scalar
+ * loop at 1–2 GFLOP/s against XNNPACK's 12–25. The backward pass of every Dense layer sets those flags
+ * (dx = dy·Wᵀ, dW = xᵀ·dy), so training ran mostly in that loop.
+ *
+ * These kernels wrap the stock ones: when a flag is set they move the transposition into an explicit
+ * Transpose (a memory pass, far cheaper than the product) and call the stock kernel with both flags off,
+ * which then takes the XNNPACK path. For a product with one flag, the transpose can go on the flagged
+ * operand, or on the other operand and the output (C = AᵀB = (BᵀA)ᵀ); the cheaper one, counted in
+ * elements moved, is taken. The plain case goes straight to the stock kernel, and other backends keep
+ * their own kernels (tfjs-node has a native one).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+const BACKEND = 'wasm';
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+type KernelArgs = Parameters<KernelFunc>[0];
+
+/** A kernel registered here keeps the stock one it wraps, so registering twice never wraps a wrapper. */
+type Wrapped = KernelFunc & { stock: KernelFunc };
+const wrapped = (kernel: (args: KernelArgs) => tf.TensorInfo, stock: KernelFunc): Wrapped => Object.assign(kernel as KernelFunc, { stock });
+const isWrapped = (kernel: KernelFunc): kernel is Wrapped => 'stock' in kernel;
+
+/** Runs a kernel of the wasm backend directly (no engine bookkeeping; the caller disposes the result). */
+export function runWasmKernel(kernel: KernelFunc, backend: tf.KernelBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo {
+  const out = kernel({ inputs, backend, attrs });
+  if (Array.isArray(out)) throw new Error('expected a kernel with one output');
+  return out;
+}
+
+function stockKernel(name: string): KernelFunc {
+  const config = tf.getKernel(name, BACKEND);
+  if (config === undefined) throw new Error(`wasm backend has no ${name} kernel`);
+  return config.kernelFunc;
+}
+
+/** A copy of `x` with its last two axes swapped. */
+function swapLastTwo(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo {
+  const rank = x.shape.length;
+  const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
+  return runWasmKernel(stockKernel('Transpose'), backend, { x }, { perm });
+}
+
+const size = (x: tf.TensorInfo) => x.shape.reduce((a, b) => a * b, 1);
+const rows = (x: tf.TensorInfo) => x.shape[x.shape.length - 2]!;
+const cols = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
+
+/**
+ * BatchMatMul: C = op(A)·op(B). With flags, either transpose the flagged operands, or compute
+ * Cᵀ = op(B)ᵀ·op(A)ᵀ with the other operands transposed and transpose the result, whichever moves fewer
+ * elements.
+ */
+function batchMatMul(stock: KernelFunc): KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
+    if (!transposeA && !transposeB) return stock(args) as tf.TensorInfo;
+    const backend = args.backend as tf.KernelBackend;
+    const m = transposeA ? cols(a) : rows(a);
+    const n = transposeB ? rows(b) : cols(b);
+    const batch = Math.max(size(a) / (rows(a) * cols(a)), size(b) / (rows(b) * cols(b)));
+    // Elements moved: transpose the flagged operands, or the unflagged ones plus the output.
+    const direct = (transposeA ? size(a) : 0) + (transposeB ? size(b) : 0);
+    const swapped = (transposeA ? 0 : size(a)) + (transposeB ? 0 : size(b)) + batch * m * n;
+    const temps: tf.TensorInfo[] = [];
+    const keep = (t: tf.TensorInfo) => (temps.push(t), t);
+    const plain = { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
+    try {
+      if (direct <= swapped) {
+        const a2 = transposeA ? keep(swapLastTwo(a, backend)) : a;
+        const b2 = transposeB ? keep(swapLastTwo(b, backend)) : b;
+        return runWasmKernel(stock, backend, { a: a2, b: b2 }, plain);
+      }
+      // Cᵀ = op(B)ᵀ · op(A)ᵀ: an operand that was flagged is used as stored.
+      const bt = transposeB ? b : keep(swapLastTwo(b, backend));
+      const at = transposeA ? a : keep(swapLastTwo(a, backend));
+      const ct = keep(runWasmKernel(stock, backend, { a: bt, b: at }, plain));
+      return swapLastTwo(ct, backend);
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+  return wrapped(kernel, stock);
+}
+
+/** The kernel applying a fused activation on its own, with its extra attrs or inputs. */
+const ACTIVATIONS: Record<string, (x: tf.TensorInfo, attrs: Record<string, unknown>, inputs: tf.NamedTensorInfoMap) => [string, tf.NamedTensorInfoMap, tf.NamedAttrMap]> = {
+  relu: (x) => ['Relu', { x }, {}],
+  relu6: (x) => ['Relu6', { x }, {}],
+  elu: (x) => ['Elu', { x }, {}],
+  sigmoid: (x) => ['Sigmoid', { x }, {}],
+  leakyrelu: (x, attrs) => ['LeakyRelu', { x }, { alpha: (attrs['leakyreluAlpha'] as number | undefined) ?? 0.2 }],
+  prelu: (x, _attrs, inputs) => ['Prelu', { x, alpha: inputs['preluActivationWeights']! }, {}],
+};
+
+/**
+ * _FusedMatMul (matmul + bias + activation, what Dense layers call at inference): the bias and
+ * activation apply to the output as laid out, so only the flagged operands are transposed. The stock
+ * scalar loop, which also serves every batched product, adds the wrong bias entries (it indexes the
+ * rank-1 bias by row·cols + col, clamped); with a batch dimension the bias and activation are
+ * therefore applied here as separate kernels.
+ */
+function fusedMatMul(stock: KernelFunc): KernelFunc {
+  const kernel = (args: KernelArgs): tf.TensorInfo => {
+    const { a, b, bias } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
+    const attrs = args.attrs as unknown as tf.BatchMatMulAttrs & { activation: string };
+    const batched = size(a) > rows(a) * cols(a) || size(b) > rows(b) * cols(b);
+    if (!attrs.transposeA && !attrs.transposeB && !(batched && bias)) return stock(args) as tf.TensorInfo;
+    const backend = args.backend as tf.KernelBackend;
+    const temps: tf.TensorInfo[] = [];
+    const keep = (t: tf.TensorInfo) => (temps.push(t), t);
+    try {
+      const a2 = attrs.transposeA ? keep(swapLastTwo(a, backend)) : a;
+      const b2 = attrs.transposeB ? keep(swapLastTwo(b, backend)) : b;
+      const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
+      if (!(batched && bias)) return runWasmKernel(stock, backend, { ...args.inputs, a: a2, b: b2 }, plain);
+      const product = keep(runWasmKernel(stockKernel('BatchMatMul'), backend, { a: a2, b: b2 }, plain));
+      const biased = runWasmKernel(stockKernel('Add'), backend, { a: product, b: bias! }, {});
+      const activation = ACTIVATIONS[attrs.activation];
+      if (!activation) return biased;
+      keep(biased);
+      const [name, inputs, extra] = activation(biased, attrs as unknown as Record<string, unknown>, args.inputs);
+      return runWasmKernel(stockKernel(name), backend, inputs, extra);
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+  return wrapped(kernel, stock);
+}
+
+/**
+ * Replace wasm's BatchMatMul and _FusedMatMul with the wrappers above. Safe to call any number of
+ * times, before or after the wasm backend starts. Returns true if this call registered them.
+ */
+export function registerWasmMatMul(): boolean {
+  let registered = false;
+  for (const [name, wrap] of [['BatchMatMul', batchMatMul], ['_FusedMatMul', fusedMatMul]] as const) {
+    const config = tf.getKernel(name, BACKEND);
+    if (config === undefined || isWrapped(config.kernelFunc)) continue;
+    tf.unregisterKernel(name, BACKEND);
+    // The stock setupFunc binds the wasm function the stock kernelFunc calls; keep it for a backend that starts later.
+    tf.registerKernel({ ...config, kernelFunc: wrap(config.kernelFunc) });
+    registered = true;
+  }
+  return registered;
+}
+
+/** The stock kernels, for tests and the benchmark (throws if they were never registered). */
+export function stockWasmMatMul(name: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
+  const kernel = stockKernel(name);
+  return isWrapped(kernel) ? kernel.stock : kernel;
+}
