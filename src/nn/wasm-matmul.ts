@@ -100,15 +100,16 @@ const ACTIVATIONS: Record<string, (x: tf.TensorInfo, attrs: Record<string, unkno
  * _FusedMatMul (matmul + bias + activation, what Dense layers call at inference): the bias and
  * activation apply to the output as laid out, so only the flagged operands are transposed. The stock
  * scalar loop, which also serves every batched product, adds the wrong bias entries (it indexes the
- * rank-1 bias by row·cols + col, clamped); with a batch dimension the bias and activation are
- * therefore applied here as separate kernels.
+ * rank-1 bias by row·cols + col, clamped) and applies bias and activation to each 48-wide block of the
+ * inner sum; with a batch dimension the bias and activation are therefore applied as separate kernels.
  */
 function fusedMatMul(stock: KernelFunc): KernelFunc {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { a, b, bias } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
     const attrs = args.attrs as unknown as tf.BatchMatMulAttrs & { activation: string };
     const batched = size(a) > rows(a) * cols(a) || size(b) > rows(b) * cols(b);
-    if (!attrs.transposeA && !attrs.transposeB && !(batched && bias)) return stock(args) as tf.TensorInfo;
+    const unfused = batched && (bias !== undefined || attrs.activation !== 'linear');
+    if (!attrs.transposeA && !attrs.transposeB && !unfused) return stock(args) as tf.TensorInfo;
     const backend = args.backend as tf.KernelBackend;
     const temps: tf.TensorInfo[] = [];
     const keep = (t: tf.TensorInfo) => (temps.push(t), t);
@@ -116,9 +117,9 @@ function fusedMatMul(stock: KernelFunc): KernelFunc {
       const a2 = attrs.transposeA ? keep(swapLastTwo(a, backend)) : a;
       const b2 = attrs.transposeB ? keep(swapLastTwo(b, backend)) : b;
       const plain = { ...attrs, transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap;
-      if (!(batched && bias)) return runWasmKernel(stock, backend, { ...args.inputs, a: a2, b: b2 }, plain);
-      const product = keep(runWasmKernel(stockKernel('BatchMatMul'), backend, { a: a2, b: b2 }, plain));
-      const biased = runWasmKernel(stockKernel('Add'), backend, { a: product, b: bias! }, {});
+      if (!unfused) return runWasmKernel(stock, backend, { ...args.inputs, a: a2, b: b2 }, plain);
+      const product = runWasmKernel(stockKernel('BatchMatMul'), backend, { a: a2, b: b2 }, plain);
+      const biased = bias ? runWasmKernel(stockKernel('Add'), backend, { a: keep(product), b: bias }, {}) : product;
       const activation = ACTIVATIONS[attrs.activation];
       if (!activation) return biased;
       keep(biased);
