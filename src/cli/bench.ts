@@ -16,6 +16,7 @@ import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { availableBackends, initBackend, type BackendName } from '../nn/backend.js';
+import { profileKernels, profileTable } from '../nn/profile.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 
@@ -25,6 +26,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'cnn', flag: flagOf('cnn'), type: 'boolean', default: true, help: 'also time the CNN on Fashion-MNIST' },
   { key: 'cpuCnnSamples', flag: flagOf('cpuCnnSamples'), type: 'int', default: 500, help: 'images the cpu CNN epoch is timed on' },
   { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: '/usr/share/datasets/fashion-mnist', help: 'folder of the fashion-mnist IDX files' },
+  { key: 'profile', flag: flagOf('profile'), type: 'boolean', default: false, help: 'print where one env step spends its time, per kernel, and stop' },
 ];
 
 const median = (xs: number[]) => {
@@ -104,6 +106,15 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  if (get('profile') === true) {
+    for (const backend of wanted as BackendName[]) {
+      await initBackend(backend);
+      await profileStep(`${backend}: mlp:256,128 DropoutEnv step, 5,000 mnist digits`, mnist, 'mlp:256,128', [0.5, 0.3]);
+      if (fashion && backend !== 'cpu') await profileStep(`${backend}: cnn:16,32/64 DropoutEnv step, 5,000 fashion-mnist images`, fashion, 'cnn:16,32/64', [0.1, 0.1, 0.3]);
+    }
+    return 0;
+  }
+
   const rows: string[][] = [['backend', 'what', 's/epoch', 'samples/s', 'note']];
   for (const backend of wanted as BackendName[]) {
     await initBackend(backend);
@@ -119,10 +130,26 @@ async function main(argv: string[]): Promise<number> {
     }
     console.log(`  ${backend}: done`);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   console.log('');
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  printTable(rows);
   return 0;
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+}
+
+/** One untimed step, then the per-kernel profile of the next. */
+async function profileStep(title: string, data: Dataset, model: string, rates: number[]): Promise<void> {
+  const env = new DropoutEnv(data, { model, initialRates: rates, maxEpochs: 3, batchSize: 64, lr: 0.001 });
+  await env.reset({ seed: 0 });
+  const keep = Array<number>(rates.length).fill(1);
+  await env.step(keep);
+  const profile = await profileKernels(() => env.step(keep));
+  env.dispose();
+  console.log(`\n${title}: ${(profile.wallMs / 1000).toFixed(2)} s, ${profile.calls} kernel calls`);
+  printTable(profileTable(profile));
 }
 
 runCli('bench', main);
