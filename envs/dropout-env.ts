@@ -28,6 +28,7 @@ import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
 import { ACTION_MODES, type Action, type ActionMode, type Env, type ResetResult, type StepInfo, type StepResult } from '../src/core/types.js';
 import type { Dataset, Split } from '../src/data/dataset.js';
 import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type BuiltModel, type ModelSpec } from '../src/nn/models.js';
+import { FusedAdam } from '../src/nn/adam.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { checkRate } from '../src/nn/tunable-dropout.js';
 
@@ -164,7 +165,6 @@ export class DropoutEnv implements Env {
   readonly actionSpace: Space;
   readonly observationNames: readonly string[];
 
-  private readonly train: SplitTensors;
   private readonly val: SplitTensors;
   private readonly test: SplitTensors;
   /** A fixed slice of the training split, to measure the untrained model at reset. */
@@ -173,7 +173,8 @@ export class DropoutEnv implements Env {
 
   private rng: Rng = createRng(0);
   private built: BuiltModel | null = null;
-  private optimizer: tf.Optimizer | null = null;
+  private optimizer: FusedAdam | null = null;
+  private readonly sampleShape: number[];
   private epoch = 0;
   private done = true;
   private history: StepInfo[] = [];
@@ -200,11 +201,12 @@ export class DropoutEnv implements Env {
     this.lossScale = Math.log(dataset.numClasses);
 
     const inputShape = modelInputShape(spec, dataset.imageShape);
-    this.train = toTensors(dataset.train, inputShape, dataset.numClasses);
+    this.sampleShape = inputShape;
     this.val = toTensors(dataset.val, inputShape, dataset.numClasses);
     this.test = toTensors(dataset.test, inputShape, dataset.numClasses);
     const probeSize = Math.min(dataset.train.n, dataset.val.n);
-    this.trainProbe = tf.tidy(() => ({ x: tf.slice(this.train.x, 0, probeSize), labels: tf.slice(this.train.labels, 0, probeSize) }));
+    const { train } = dataset;
+    this.trainProbe = toTensors({ x: train.x.subarray(0, probeSize * dataset.features), y: train.y.subarray(0, probeSize), n: probeSize }, inputShape, dataset.numClasses);
   }
 
   /** Current rates, input to output. */
@@ -222,7 +224,7 @@ export class DropoutEnv implements Env {
       batchNorm: this.config.batchNorm,
       rng: this.rng.fork(),
     });
-    this.optimizer = tf.train.adam(this.config.lr);
+    this.optimizer = new FusedAdam({ lr: this.config.lr });
     this.epoch = 0;
     this.done = false;
     // The untrained model, measured the same way as after a step (dropout off for both here).
@@ -250,7 +252,7 @@ export class DropoutEnv implements Env {
     this.applyAction(built, action);
 
     const order = permutation(this.dataset.train.n, this.rng);
-    const epochStats = await trainEpoch(built, this.optimizer, this.train.x, this.train.labels, order, this.config.batchSize, this.config.l2);
+    const epochStats = await trainEpoch(built, this.optimizer, this.dataset.train, this.sampleShape, this.dataset.numClasses, order, this.config.batchSize, this.config.l2);
     const valStats = await evaluate(built, this.val.x, this.val.labels);
     this.epoch += 1;
     const diverged = epochStats.diverged || !Number.isFinite(valStats.loss);
@@ -288,7 +290,7 @@ export class DropoutEnv implements Env {
 
   dispose(): void {
     this.disposeModel();
-    tf.dispose([this.train.x, this.train.labels, this.val.x, this.val.labels, this.test.x, this.test.labels, this.trainProbe.x, this.trainProbe.labels]);
+    tf.dispose([this.val.x, this.val.labels, this.test.x, this.test.labels, this.trainProbe.x, this.trainProbe.labels]);
   }
 
   private applyAction(built: BuiltModel, action: Action): void {
@@ -325,7 +327,6 @@ export class DropoutEnv implements Env {
 
   private disposeModel(): void {
     this.built?.model.dispose();
-    this.optimizer?.dispose();
     this.built = null;
     this.optimizer = null;
   }

@@ -7,9 +7,12 @@ export type { EpisodeRecord, RunConfig, RunSummary, ScheduleFile, StepRecord } f
 export { loadDataset, DATASETS, type Dataset, type DataConfig, type Split } from './data/dataset.js';
 export { TunableDropout, dropoutLayersOf, type TunableDropoutArgs } from './nn/tunable-dropout.js';
 export { buildModel, parseModelSpec, countDropoutLayers, type BuiltModel, type ModelSpec } from './nn/models.js';
-export { trainEpoch, evaluate } from './nn/trainer.js';
+export { trainEpoch, evaluate, type HostSplit } from './nn/trainer.js';
+export { FusedAdam, type AdamConfig, type AdamState } from './nn/adam.js';
 export { initBackend, availableBackends, type BackendName } from './nn/backend.js';
 export { registerWasmConvGrad } from './nn/wasm-conv-grad.js';
+export { registerWasmMatMul } from './nn/wasm-matmul.js';
+export { registerWasmConvInputGrad } from './nn/wasm-conv-input-grad.js';
 export { run$, episodeRecord, episodeSeed, type LoopEvent } from './loop/loop.js';
 export { RunWriter } from './runs/run-writer.js';
 export { readRun, readRuns } from './runs/read-run.js';

@@ -4,6 +4,7 @@
  * batch loop would stall the backend on every batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { FusedAdam } from './adam.js';
 import type { BuiltModel } from './models.js';
 
 export interface EpochStats {
@@ -33,40 +34,56 @@ function correctCount(probs: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   return tf.sum(tf.cast(tf.equal(tf.argMax(probs, -1), tf.argMax(labels, -1)), 'float32'));
 }
 
+/** One split's samples on the host, as the trainer reads them. */
+export interface HostSplit {
+  /** Row-major samples: sample i is x[i·features … (i+1)·features). */
+  x: Float32Array;
+  /** Class index per sample. */
+  y: Int32Array;
+  n: number;
+}
+
 /**
- * Trains one epoch over `x`/`labels` (one-hot) in the order given (a permutation of the samples).
- * Dropout layers use their current rates.
+ * Trains one epoch over `train`, visiting the samples in `order` (a permutation), with dropout at the
+ * layers' current rates. Each batch is gathered on the host and uploaded as one tensor: on wasm a
+ * device-side gather and per-batch slices cost more than the batch's matmuls.
  */
 export async function trainEpoch(
   built: BuiltModel,
-  optimizer: tf.Optimizer,
-  x: tf.Tensor,
-  labels: tf.Tensor,
+  optimizer: FusedAdam,
+  train: HostSplit,
+  sampleShape: readonly number[],
+  numClasses: number,
   order: Int32Array,
   batchSize: number,
   l2 = 0,
 ): Promise<EpochStats> {
   const n = order.length;
+  const features = train.x.length / train.n;
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const batchLosses: tf.Scalar[] = [];
   const batchCorrect: tf.Scalar[] = [];
-  // Shuffle once per epoch on the device; batches are then cheap slices.
-  const [xs, ys] = tf.tidy(() => {
-    const idx = tf.tensor1d(order, 'int32');
-    return [tf.gather(x, idx), tf.gather(labels, idx)];
-  });
   try {
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
+      // Fresh arrays per batch: some backends keep a reference to the array a tensor was made from.
+      const xb = new Float32Array(size * features);
+      const yb = new Float32Array(size * numClasses);
+      for (let i = 0; i < size; i++) {
+        const sample = order[start + i]!;
+        xb.set(train.x.subarray(sample * features, (sample + 1) * features), i * features);
+        yb[i * numClasses + train.y[sample]!] = 1;
+      }
       tf.tidy(() => {
-        const xb = tf.slice(xs!, start, size);
-        const yb = tf.slice(ys!, start, size);
-        const loss = optimizer.minimize(() => {
-          const probs = built.model.apply(xb, { training: true }) as tf.Tensor;
-          batchCorrect.push(tf.keep(correctCount(probs, yb)));
-          return lossOf(probs, yb, built, l2);
-        }, true, vars);
-        batchLosses.push(tf.keep(loss!));
+        const xs = tf.tensor(xb, [size, ...sampleShape], 'float32');
+        const ys = tf.tensor2d(yb, [size, numClasses], 'float32');
+        const { value, grads } = tf.variableGrads(() => {
+          const probs = built.model.apply(xs, { training: true }) as tf.Tensor;
+          batchCorrect.push(tf.keep(correctCount(probs, ys)));
+          return lossOf(probs, ys, built, l2);
+        }, vars);
+        optimizer.apply(vars, vars.map((v) => grads[v.name]!));
+        batchLosses.push(tf.keep(value));
       });
     }
     // One read-back per epoch: the batch losses, the total of correct predictions, and whether every
@@ -83,7 +100,7 @@ export async function trainEpoch(
     const lossVar = values.reduce((a, b) => a + (b - lossMean) ** 2, 0) / values.length;
     return { lossMean, lossStd: Math.sqrt(lossVar), acc: correct / n, diverged: !weightsFinite || !values.every(Number.isFinite) };
   } finally {
-    tf.dispose([xs!, ys!, ...batchLosses, ...batchCorrect]);
+    tf.dispose([...batchLosses, ...batchCorrect]);
   }
 }
 
@@ -95,8 +112,9 @@ export async function evaluate(built: BuiltModel, x: tf.Tensor, labels: tf.Tenso
     let correct: tf.Tensor = tf.scalar(0);
     for (let start = 0; start < n; start += chunk) {
       const size = Math.min(chunk, n - start);
-      const yb = tf.slice(labels, start, size);
-      const probs = built.model.apply(tf.slice(x, start, size), { training: false }) as tf.Tensor;
+      // A slice copies on wasm; one chunk needs none.
+      const yb = size === n ? labels : tf.slice(labels, start, size);
+      const probs = built.model.apply(size === n ? x : tf.slice(x, start, size), { training: false }) as tf.Tensor;
       lossSum = tf.add(lossSum, tf.sum(tf.metrics.categoricalCrossentropy(yb, probs)));
       correct = tf.add(correct, correctCount(probs, yb));
     }

@@ -78,13 +78,9 @@ export class TunableDropout extends tf.layers.Layer {
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     const training = kwargs['training'] === true;
     if (!training || this.rateValue === 0) return input.clone();
-    return tf.tidy(() => {
-      const keep = 1 - this.rateValue;
-      const uniform = tf.randomUniform(this.maskShape(input), 0, 1, 'float32', this.stream.seed());
-      // Inverted dropout: scale kept units by 1/keep so inference needs no rescaling.
-      const mask = tf.mul(tf.cast(tf.greaterEqual(uniform, this.rateValue), 'float32'), 1 / keep);
-      return tf.mul(input, mask);
-    });
+    const shape = this.maskShape(input);
+    const mask = dropoutMask(shape.reduce((a, b) => a * b, 1), this.rateValue, this.stream.seed());
+    return tf.tidy(() => tf.mul(input, tf.tensor(mask, shape, 'float32')));
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
@@ -96,6 +92,27 @@ export class TunableDropout extends tf.layers.Layer {
   }
 }
 tf.serialization.registerClass(TunableDropout);
+
+/**
+ * An inverted-dropout mask: each entry is 0 with probability `rate`, else 1/(1−rate), from a
+ * mulberry32 stream seeded by `seed`. Made on the host in one pass: tf.randomUniform draws from a
+ * JS generator anyway, and the comparison, cast and scaling would be three more kernels per call.
+ */
+export function dropoutMask(size: number, rate: number, seed: number): Float32Array {
+  const mask = new Float32Array(size);
+  const scale = 1 / (1 - rate);
+  // Kept when the 32-bit draw is at or above rate·2³², so P(drop) = rate up to 2⁻³².
+  const threshold = Math.ceil(rate * 2 ** 32);
+  let state = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    if (((t ^ (t >>> 14)) >>> 0) >= threshold) mask[i] = scale;
+  }
+  return mask;
+}
 
 /** The TunableDropout layers of a model, in order from input to output. */
 export function dropoutLayersOf(model: tf.LayersModel): TunableDropout[] {
