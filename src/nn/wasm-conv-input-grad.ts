@@ -105,6 +105,11 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
     const g = heapFloats(backend, dy);
     const out = heapFloats(backend, dx);
     out.fill(0);
+    const windowsInside = 2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+    if (fh === 2 && fw === 2 && sH === 2 && sW === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 && windowsInside) {
+      maxPool2x2Grad(x, g, out, batchSize, inHeight, inWidth, C, outHeight, outWidth);
+      return dx;
+    }
     const best = new Float32Array(C);
     const where = new Int32Array(C);
     for (let b = 0; b < batchSize; b++) {
@@ -141,6 +146,34 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
     return dx;
   };
   return Object.assign(kernel as KernelFunc, { stock });
+}
+
+/** MaxPoolGrad for the common 2×2 window, stride 2, no padding: four candidates per entry, no bounds checks. */
+function maxPool2x2Grad(
+  x: Float32Array, g: Float32Array, out: Float32Array,
+  batchSize: number, inHeight: number, inWidth: number, C: number, outHeight: number, outWidth: number,
+): void {
+  const row = inWidth * C;
+  let gi = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const p00 = ((b * inHeight + 2 * oy) * inWidth + 2 * ox) * C;
+        for (let c = 0; c < C; c++, gi++) {
+          // First maximum in scan order (row, then column), as in tfjs's cpu kernel.
+          let at = p00 + c;
+          let best = x[at]!;
+          const i01 = at + C;
+          const i10 = at + row;
+          const i11 = i10 + C;
+          if (x[i01]! > best) { best = x[i01]!; at = i01; }
+          if (x[i10]! > best) { best = x[i10]!; at = i10; }
+          if (x[i11]! > best) at = i11;
+          out[at] = g[gi]!;
+        }
+      }
+    }
+  }
 }
 
 /**

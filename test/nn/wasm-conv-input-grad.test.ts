@@ -79,6 +79,7 @@ const convCases: ConvCase[] = [
 const poolCases: PoolCase[] = [
   { x: [4, 28, 28, 16], filter: 2, strides: 2, pad: 'valid' },
   { x: [2, 9, 11, 3], filter: 2, strides: 2, pad: 'same' },
+  { x: [2, 9, 11, 3], filter: 2, strides: 2, pad: 'valid' },
   { x: [2, 9, 9, 5], filter: 3, strides: 2, pad: 'valid' },
   { x: [2, 7, 6, 4], filter: 2, strides: 1, pad: 'same' },
   { x: [1, 12, 12, 2], filter: 3, strides: 3, pad: 'same' },
