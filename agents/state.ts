@@ -3,12 +3,11 @@
  * reads what a user may hand over with --load-agent, so every shape check ends in a ConfigError that
  * says which field is wrong and how.
  *
- * `SavedRng` is a random stream whose position can be saved: it is seeded once from `ctx.rng` and
- * counts its draws, and a loaded agent replays that many draws, so it continues exactly where the saved
- * one stopped (same state → same subsequent actions).
+ * `SavedRng` is a random stream whose position is saved with the agent (alea's four-number state), so
+ * a loaded agent continues exactly where the saved one stopped (same state → same subsequent actions).
  */
 import { ConfigError } from '../src/core/errors.js';
-import { createRng, type Rng } from '../src/core/rng.js';
+import { createRng, isRngState, restoreRng, type Rng, type RngState } from '../src/core/rng.js';
 
 const show = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value);
@@ -67,59 +66,63 @@ export function readArray<T>(agent: string, where: string, value: unknown, shape
 
 // random stream with a saveable position
 
+/** How a stream is saved: its alea state (older files: its seed and how many values it had drawn). */
 export interface SavedRngState {
   seed: number;
-  draws: number;
+  state: RngState;
 }
 
-/**
- * An Rng that counts how many values it drew from its alea stream (next, int, seed and fork take one;
- * normal takes two, see src/core/rng.ts), so `restore` can fast-forward a fresh stream to the same place.
- */
-export class SavedRng implements Rng {
-  private inner: Rng;
-  private draws = 0;
+/** Older agent.json files give a draw count to replay; beyond this many, replaying would stall the load. */
+export const MAX_REPLAYED_DRAWS = 10_000_000;
 
-  private constructor(private readonly seedValue: number) {
-    this.inner = createRng(seedValue);
-  }
+/** An Rng seeded once from the agent's context stream, whose position is saved with the agent. */
+export class SavedRng implements Rng {
+  private constructor(private readonly seedValue: number, private inner: Rng) {}
 
   /** A stream seeded from the agent's context stream. */
   static from(parent: Rng): SavedRng {
-    return new SavedRng(parent.seed());
+    const seed = parent.seed();
+    return new SavedRng(seed, createRng(seed));
   }
 
+  /** Continues the saved stream: from its state in constant time, or by replaying an old file's draws. */
   static restore(agent: string, saved: unknown): SavedRng {
-    if (typeof saved !== 'object' || saved === null) throw stateError(agent, `rng must be {seed, draws}, got ${show(saved)}`);
-    const { seed, draws } = saved as Record<string, unknown>;
-    const rng = new SavedRng(readInt(agent, 'rng.seed', seed));
+    if (typeof saved !== 'object' || saved === null) throw stateError(agent, `rng must be {seed, state}, got ${show(saved)}`);
+    const { seed, state, draws } = saved as Record<string, unknown>;
+    const seedValue = readInt(agent, 'rng.seed', seed);
+    if (state !== undefined) {
+      if (!isRngState(state)) throw stateError(agent, `rng.state must be {c, s0, s1, s2} (finite numbers), got ${show(state)}`);
+      return new SavedRng(seedValue, restoreRng(state));
+    }
     const count = readInt(agent, 'rng.draws', draws);
-    for (let i = 0; i < count; i++) rng.inner.next();
-    rng.draws = count;
-    return rng;
+    if (count > MAX_REPLAYED_DRAWS) {
+      throw stateError(agent, `rng.draws must be at most ${MAX_REPLAYED_DRAWS} to replay, got ${count} (files saved by this version store rng.state instead)`);
+    }
+    const inner = createRng(seedValue);
+    for (let i = 0; i < count; i++) inner.next();
+    return new SavedRng(seedValue, inner);
   }
 
   save(): SavedRngState {
-    return { seed: this.seedValue, draws: this.draws };
+    return { seed: this.seedValue, state: this.inner.state() };
   }
 
   next(): number {
-    this.draws += 1;
     return this.inner.next();
   }
   int(n: number): number {
-    this.draws += 1;
     return this.inner.int(n);
   }
   normal(): number {
-    this.draws += 2;
     return this.inner.normal();
   }
   seed(): number {
-    this.draws += 1;
     return this.inner.seed();
   }
   fork(): Rng {
-    return createRng(this.seed());
+    return this.inner.fork();
+  }
+  state(): RngState {
+    return this.inner.state();
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The one place random streams are made. Everything else receives an `Rng`.
  * Streams are seedrandom's alea: fast, and the same seed gives the same sequence on every machine.
+ * A stream's position is four numbers (`state()`); `restoreRng` continues from it in constant time.
  */
 import seedrandom from 'seedrandom';
 
@@ -15,10 +16,35 @@ export interface Rng {
   seed(): number;
   /** An independent child stream; the parent advances by one draw. */
   fork(): Rng;
+  /** The stream's position: `restoreRng(state)` draws what this stream would draw next. */
+  state(): RngState;
+}
+
+/** alea's internal state. */
+export interface RngState {
+  c: number;
+  s0: number;
+  s1: number;
+  s2: number;
 }
 
 export function createRng(seed: number | string): Rng {
-  const prng = seedrandom.alea(String(seed));
+  return wrap(seedrandom.alea(String(seed), { state: true }));
+}
+
+/** A stream that continues exactly where the one whose `state()` this is stood. */
+export function restoreRng(state: RngState): Rng {
+  if (!isRngState(state)) throw new Error(`not a random stream state: ${JSON.stringify(state)}`);
+  return wrap(seedrandom.alea('', { state: { ...state } }));
+}
+
+export function isRngState(value: unknown): value is RngState {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return ['c', 's0', 's1', 's2'].every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]));
+}
+
+function wrap(prng: seedrandom.StatefulPRNG<seedrandom.State.Alea>): Rng {
   const rng: Rng = {
     next: () => prng(),
     int: (n) => Math.floor(prng() * n),
@@ -29,6 +55,7 @@ export function createRng(seed: number | string): Rng {
     },
     seed: () => (prng.int32() >>> 0),
     fork: () => createRng(rng.seed()),
+    state: () => ({ ...prng.state() }),
   };
   return rng;
 }

@@ -74,8 +74,24 @@ describe('SavedRng', () => {
     expect(b.save()).to.deep.equal(a.save());
   });
 
+  it('saves four numbers, whatever the number of draws, and reads older {seed, draws} files', () => {
+    const a = SavedRng.from(createRng(5));
+    for (let i = 0; i < 100_000; i++) a.next();
+    const saved = a.save();
+    expect(Object.keys(saved.state).sort()).to.deep.equal(['c', 's0', 's1', 's2']);
+    const legacy = SavedRng.restore('test', { seed: saved.seed, draws: 100_000 });
+    expect(legacy.next()).to.equal(SavedRng.restore('test', saved).next());
+  });
+
+  it('refuses to replay a huge draw count of an older file, at once', () => {
+    const started = performance.now();
+    expect(() => SavedRng.restore('ucb', { seed: 1, draws: 1e12 })).to.throw(ConfigError, /rng.draws must be at most 10000000/);
+    expect(performance.now() - started).to.be.below(1000);
+  });
+
   it('rejects a malformed state with a ConfigError naming the field', () => {
     expect(() => SavedRng.restore('ucb', { seed: 1, draws: -2 })).to.throw(ConfigError, /--load-agent: ucb state: rng.draws/);
+    expect(() => SavedRng.restore('ucb', { seed: 1, state: { c: 1, s0: 'x' } })).to.throw(ConfigError, /rng.state must be/);
     expect(() => SavedRng.restore('ucb', 'x')).to.throw(ConfigError, /rng must be/);
   });
 });
