@@ -23,12 +23,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
-import { createRng, permutation, type Rng } from '../src/core/rng.js';
+import { createRng, permutation, restoreRng, type Rng, type RngState } from '../src/core/rng.js';
 import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
 import { ACTION_MODES, type Action, type ActionMode, type Env, type ResetResult, type StepInfo, type StepResult } from '../src/core/types.js';
 import type { Dataset, Split } from '../src/data/dataset.js';
 import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type BuiltModel, type ModelSpec } from '../src/nn/models.js';
-import { FusedAdam } from '../src/nn/adam.js';
+import { FusedAdam, type AdamState } from '../src/nn/adam.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { checkRate } from '../src/nn/tunable-dropout.js';
 
@@ -125,6 +125,27 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
     divergencePenalty: checkNumber(FLAG.divergencePenalty, c.divergencePenalty, -1e6, 0),
     trendWindow: checkInt(FLAG.trendWindow, c.trendWindow, 2),
   };
+}
+
+/**
+ * Everything the next epoch depends on, so that `restore(snapshot)` followed by the same actions gives
+ * bit-identical results to never having stopped (same backend). Plain data: src/runs/checkpoint.ts
+ * writes it to disk.
+ */
+export interface EnvSnapshot {
+  version: 1;
+  /** The config the snapshot was taken under; restoring into an env with another one is refused. */
+  fingerprint: string;
+  epoch: number;
+  done: boolean;
+  history: StepInfo[];
+  /** The env's stream (shuffles, and the seeds of the next model it builds). */
+  rng: RngState;
+  /** Per dropout layer, input to output: its rate and where its mask stream stands. */
+  dropouts: { rate: number; stream: RngState }[];
+  /** Every model weight, trainable or not (BatchNorm's moving statistics included), in model order. */
+  weights: { name: string; shape: number[]; values: Float32Array }[];
+  optimizer: AdamState;
 }
 
 /** Least-squares slope of the last `window` values against their index (0 with fewer than two). */
@@ -286,6 +307,67 @@ export class DropoutEnv implements Env {
     const observation = this.observe();
     info.stepMs = performance.now() - started;
     return { observation, reward, terminated, truncated, info };
+  }
+
+  /** The whole training state at this epoch boundary (see EnvSnapshot). Call after reset(). */
+  snapshot(): EnvSnapshot {
+    const built = this.built;
+    if (!built || !this.optimizer) throw new Error('DropoutEnv.snapshot: call reset() first');
+    return {
+      version: 1,
+      fingerprint: this.fingerprint(),
+      epoch: this.epoch,
+      done: this.done,
+      history: this.history.map((h) => ({ ...h, rates: [...h.rates] })),
+      rng: this.rng.state(),
+      dropouts: built.dropouts.map((d) => ({ rate: d.rate, stream: d.streamState })),
+      weights: built.model.weights.map((w) => ({ name: w.originalName, shape: [...w.read().shape], values: (w.read().dataSync() as Float32Array).slice() })),
+      optimizer: this.optimizer.getState(),
+    };
+  }
+
+  /** Puts back a snapshot taken by an env with the same config (in this process or another). */
+  restore(snapshot: EnvSnapshot): void {
+    if (snapshot.version !== 1) throw new Error(`DropoutEnv.restore: snapshot version ${String(snapshot.version)} is not supported`);
+    if (snapshot.fingerprint !== this.fingerprint()) {
+      throw new Error(`DropoutEnv.restore: the snapshot was taken with another model, data or optimizer (${snapshot.fingerprint} vs ${this.fingerprint()})`);
+    }
+    this.disposeModel();
+    // Built like a fresh episode's model, then every value is overwritten from the snapshot.
+    this.built = buildModel(this.config.spec, {
+      imageShape: this.dataset.imageShape,
+      numClasses: this.dataset.numClasses,
+      rates: snapshot.dropouts.map((d) => d.rate),
+      batchNorm: this.config.batchNorm,
+      rng: createRng(0),
+    });
+    const weights = this.built.model.weights;
+    if (weights.length !== snapshot.weights.length) throw new Error(`DropoutEnv.restore: ${snapshot.weights.length} weights in the snapshot, ${weights.length} in the model`);
+    weights.forEach((w, i) => {
+      const saved = snapshot.weights[i]!;
+      const shape = w.read().shape;
+      if (saved.values.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`DropoutEnv.restore: weight ${saved.name} has ${saved.values.length} values for shape [${shape.join(', ')}]`);
+      const value = tf.tensor(saved.values.slice(), shape, 'float32');
+      w.write(value);
+      value.dispose();
+    });
+    this.built.dropouts.forEach((d, i) => {
+      d.rate = snapshot.dropouts[i]!.rate;
+      d.streamState = snapshot.dropouts[i]!.stream;
+    });
+    this.optimizer = new FusedAdam({ lr: this.config.lr });
+    this.optimizer.setState(snapshot.optimizer);
+    this.rng = restoreRng(snapshot.rng);
+    this.epoch = snapshot.epoch;
+    this.done = snapshot.done;
+    this.history = snapshot.history.map((h) => ({ ...h, rates: [...h.rates] }));
+  }
+
+  /** What a snapshot must agree on: everything that shapes the model, the data and the updates. */
+  private fingerprint(): string {
+    const { model, batchNorm, l2, lr, batchSize } = this.config;
+    const d = this.dataset;
+    return JSON.stringify({ model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses] });
   }
 
   dispose(): void {

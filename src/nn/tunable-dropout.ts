@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
-import { createRng, type Rng } from '../core/rng.js';
+import { createRng, restoreRng, type Rng, type RngState } from '../core/rng.js';
 
 export interface TunableDropoutArgs {
   /** Fraction of units dropped while training, in [0, 1). */
@@ -63,6 +63,14 @@ export class TunableDropout extends tf.layers.Layer {
   /** Restart the mask stream (same seed → same masks from here on). */
   reseed(seed: number): void {
     this.stream = createRng(seed);
+  }
+
+  /** Where the mask stream stands: `streamState = saved` later draws the same masks from there. */
+  get streamState(): RngState {
+    return this.stream.state();
+  }
+  set streamState(state: RngState) {
+    this.stream = restoreRng(state);
   }
 
   private maskShape(input: tf.Tensor): number[] {

@@ -1,0 +1,111 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'chai';
+import { readCheckpoint, writeCheckpoint } from '../../src/runs/checkpoint.js';
+import type { StepInfo } from '../../src/core/types.js';
+import { loadDataset, type Dataset } from '../../src/data/dataset.js';
+import { DropoutEnv, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
+
+const withoutTiming = ({ stepMs: _drop, ...rest }: StepInfo) => rest;
+
+/** A fixed action pattern for any number of layers: down, keep, up in turn. */
+const actionAt = (t: number, layers: number) => Array.from({ length: layers }, (_, i) => (t + i) % 3);
+
+/** Steps from the env's current epoch to the end; everything each step returns, minus timings. */
+async function rest(env: DropoutEnv, from: number) {
+  const trace: unknown[] = [];
+  for (let t = from; ; t++) {
+    const r = await env.step(actionAt(t, env.numLayers));
+    trace.push(r.observation, r.reward, r.terminated, r.truncated, withoutTiming(r.info));
+    if (r.terminated || r.truncated) return trace;
+  }
+}
+
+/** Trains k epochs, snapshots, finishes; then a fresh env restores the snapshot and finishes too. */
+async function roundTrip(data: Dataset, config: Partial<DropoutEnvConfig>, k: number) {
+  const a = new DropoutEnv(data, config);
+  await a.reset({ seed: 11 });
+  for (let t = 0; t < k; t++) await a.step(actionAt(t, a.numLayers));
+  const snapshot = a.snapshot();
+  const straight = await rest(a, k);
+  a.dispose();
+  const b = new DropoutEnv(data, config);
+  b.restore(structuredClone(snapshot) as EnvSnapshot);
+  const resumed = await rest(b, k);
+  b.dispose();
+  return { straight, resumed, snapshot };
+}
+
+describe('DropoutEnv snapshot and restore', () => {
+  let data: Dataset;
+  before(() => {
+    data = loadDataset({ dataset: 'synthetic', trainSize: 192, valSize: 64, testSize: 64, seed: 3 });
+  });
+
+  it('continues bit-identically after a restore into a fresh env (MLP with BatchNorm)', async () => {
+    const { straight, resumed, snapshot } = await roundTrip(data, { model: 'mlp:24,12', batchNorm: true, batchSize: 32, lr: 0.01, maxEpochs: 5 }, 2);
+    expect(resumed).to.deep.equal(straight);
+    // BatchNorm's moving statistics are part of it, and Adam's moments for every trainable weight.
+    expect(snapshot.weights.some((w) => /moving_mean/.test(w.name))).to.equal(true);
+    expect(snapshot.optimizer.step).to.equal(2 * Math.ceil(192 / 32));
+    expect(snapshot.optimizer.m.length).to.be.greaterThan(0);
+  });
+
+  it('continues bit-identically for a CNN with spatial dropout', async () => {
+    const { straight, resumed } = await roundTrip(data, { model: 'cnn:4/8', batchSize: 64, lr: 0.01, maxEpochs: 3 }, 1);
+    expect(resumed).to.deep.equal(straight);
+  });
+
+  it('differs when the snapshot is not restored (the check can fail)', async () => {
+    const config = { model: 'mlp:24,12', batchSize: 32, lr: 0.01, maxEpochs: 4 };
+    const { straight } = await roundTrip(data, config, 2);
+    const c = new DropoutEnv(data, config);
+    await c.reset({ seed: 12 });
+    for (let t = 0; t < 2; t++) await c.step(actionAt(t, c.numLayers));
+    expect(await rest(c, 2)).to.not.deep.equal(straight);
+    c.dispose();
+  });
+
+  it('continues bit-identically in another process, from the checkpoint on disk', async function () {
+    if (tf.getBackend() !== 'wasm') this.skip(); // the child runs on wasm: bit-identity holds per backend
+    const config = { model: 'mlp:24,12', batchNorm: true, batchSize: 32, lr: 0.01, maxEpochs: 4 };
+    const { straight, snapshot } = await roundTrip(data, config, 2);
+    const dir = mkdtempSync(path.join(tmpdir(), 'droptune-ckpt-'));
+    try {
+      writeCheckpoint(dir, 'env', snapshot);
+      writeCheckpoint(dir, 'env', snapshot); // replacing it leaves one binary
+      expect(readdirSync(dir).sort()).to.have.lengthOf(2);
+      expect(readCheckpoint(dir, 'env')).to.deep.equal(snapshot);
+      const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/continue-from-checkpoint.ts', dir, JSON.stringify(config)], { encoding: 'utf8' });
+      // JSON has no NaN/undefined: compare through the same encoding.
+      expect(JSON.parse(out.trim().split('\n').pop()!)).to.deep.equal(JSON.parse(JSON.stringify(straight)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a snapshot taken with another model', async () => {
+    const a = new DropoutEnv(data, { model: 'mlp:24,12', maxEpochs: 2 });
+    await a.reset({ seed: 1 });
+    const snapshot = a.snapshot();
+    a.dispose();
+    const b = new DropoutEnv(data, { model: 'mlp:24,13', maxEpochs: 2 });
+    expect(() => b.restore(snapshot)).to.throw(/another model/);
+    b.dispose();
+  });
+
+  it('leaks no tensors across snapshot and restore', async () => {
+    const env = new DropoutEnv(data, { model: 'mlp:24,12', batchNorm: true, maxEpochs: 3 });
+    await env.reset({ seed: 1 });
+    await env.step([1, 1]);
+    const snapshot = env.snapshot();
+    env.restore(snapshot);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) env.restore(env.snapshot());
+    expect(tf.memory().numTensors).to.equal(before);
+    env.dispose();
+  });
+});
