@@ -1,0 +1,64 @@
+/**
+ * A Job is one fully resolved run as plain JSON: the options `resolveRun` accepts, its seed and its
+ * run folder. Being plain data, the same job runs in this thread, in a worker thread or (later) on
+ * another machine through a queue, and writes the same run folder wherever it runs (the run log is
+ * the one source of truth: Optuna's storage model).
+ *
+ * `runJob` runs one here, on the requested tfjs backend, and keeps the last datasets it loaded in this
+ * thread, keyed by their data config, since consecutive jobs mostly share one.
+ */
+import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { foldDataset } from '../data/folds.js';
+import { initBackend } from '../nn/backend.js';
+import { executeRun, resolveRun, type ResolvedRun, type RunResult } from './run.js';
+import type { StopFlag } from './stop.js';
+
+export interface Job {
+  /** Options by key, as `resolveRun` accepts them, without `seed` and `out` (the fields below). */
+  options: Record<string, unknown>;
+  seed: number;
+  /** The run folder it writes: absent or empty before the job starts. */
+  out: string;
+  /** Train on fold `fold` of `folds` over train ∪ validation (test untouched); absent: the fixed split. */
+  fold?: { fold: number; folds: number };
+}
+
+/** What a job returns: what its run wrote (plain data, so it crosses threads unchanged). */
+export type JobResult = RunResult;
+
+/** Checks every option of the job; touches nothing but reading a --load-agent file. Throws ConfigError. */
+export function resolveJob(job: Job): ResolvedRun {
+  return resolveRun({ ...job.options, seed: job.seed, out: job.out });
+}
+
+/** Datasets kept per thread: the current seed's and the previous one's. */
+const DATASETS_KEPT = 2;
+const datasets = new Map<string, Dataset>();
+
+function datasetFor(config: DataConfig): Dataset {
+  const key = JSON.stringify(config);
+  let data = datasets.get(key);
+  if (data) {
+    datasets.delete(key); // re-inserted below: the map's order is the order of last use
+  } else {
+    data = loadDataset(config);
+    if (datasets.size >= DATASETS_KEPT) datasets.delete(datasets.keys().next().value!);
+  }
+  datasets.set(key, data);
+  return data;
+}
+
+/** Trains the job's run in this thread and writes its folder. A stop ends it after the epoch in progress. */
+export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<JobResult> {
+  const run = resolveJob(job);
+  // Cheap when already in use; asked per job since a caller in this thread may have switched it.
+  const backendInUse = await initBackend(run.backend);
+  const dataset = datasetFor(run.data);
+  const stop$ = opts.stop?.stop$();
+  if (!job.fold) return executeRun(run, { backendInUse, dataset, stop$ });
+  const { fold, folds } = job.fold;
+  const foldData = foldDataset(dataset, folds, fold);
+  // config.json records the sizes the fold actually trains and validates on.
+  const options = { ...run.options, fold, folds, trainSize: foldData.train.n, valSize: foldData.val.n };
+  return executeRun({ ...run, options }, { backendInUse, dataset: foldData, stop$ });
+}

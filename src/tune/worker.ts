@@ -1,0 +1,32 @@
+/**
+ * The piscina worker entry: one Job per task, run in this thread with its own tfjs backend.
+ *
+ * The job code is loaded with require, as the thread starts. Under Node 20, tsx's ESM hooks do not
+ * reach worker threads (privatenumber/tsx#354) but its CommonJS hook does, and piscina loads this file
+ * through it: a dynamic import() here would find no .ts loader. A failure to load is kept and thrown
+ * by each task, so the task fails with the real error; thrown at the top level it would be hidden by
+ * piscina's retry of the file as ESM ("Unknown file extension .ts").
+ */
+import { createRequire } from 'node:module';
+import type { WorkerTask } from './executor.js';
+import type * as JobModule from './job.js';
+import type * as StopModule from './stop.js';
+
+function load(): { job: typeof JobModule; stop: typeof StopModule } {
+  const require = createRequire(import.meta.url);
+  return { job: require('./job.js') as typeof JobModule, stop: require('./stop.js') as typeof StopModule };
+}
+
+let code: ReturnType<typeof load> | undefined;
+let loadError: unknown;
+try {
+  code = load();
+} catch (err) {
+  loadError = err;
+}
+
+export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult> {
+  if (!code) throw loadError;
+  const { job: { runJob }, stop: { StopFlag } } = code;
+  return runJob(task.job, task.stopBuffer ? { stop: new StopFlag(task.stopBuffer) } : {});
+}
