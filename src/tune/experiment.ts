@@ -1,0 +1,393 @@
+/**
+ * The experiment the product exists for, as a library: learned schedules against the best static rate
+ * of a grid search, same seeds and (about) the same epoch budget. `npm run experiment` parses options,
+ * wires this to an executor and prints.
+ *
+ * Every method gets G episodes of E epochs per seed, where G is the size of the static-rate grid:
+ *   grid       constant rates, one run per grid rate (rate shared by all layers), dropout off to evaluate;
+ *              with folds K > 1, each rate is scored by K-fold cross-validation over train ∪ validation
+ *              (the GridSearchCV case) and the chosen rate is retrained once on the train split for test
+ *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
+ *   rules      plateau (seed 000's validation-loss rule), random: G episodes
+ *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them
+ * Each method recommends the episode with the best validation accuracy among all it trained; the figure
+ * that matters is that episode's test accuracy (the test split is never seen while choosing), against
+ * the grid's pick, paired by seed.
+ *
+ * Every run is an independent Job except: with `carry`, a learner's run on seed k starts from the
+ * agent.json its run on seed k − 1 ended with, so it comes after that run; with folds, the retrain of
+ * the chosen rate comes after the fold runs that chose it. Results are gathered in plan order (seed,
+ * then method), whatever order the runs finish in, so every executor writes the same files.
+ */
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkBoolean, checkInt, checkOneOf, checkString } from '../core/check.js';
+import { ConfigError } from '../core/errors.js';
+import { bestEpisode } from '../core/run-log.js';
+import { DATASETS, DATA_DEFAULTS } from '../data/dataset.js';
+import { BACKENDS, type BackendChoice } from '../nn/backend.js';
+import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../runs/compare.js';
+import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
+import { readRuns } from '../runs/read-run.js';
+import { writeComparison } from '../runs/report.js';
+import { RUN_FILES } from '../runs/run-writer.js';
+import { estimate, pairedDifference } from '../runs/stats.js';
+import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from './executor.js';
+import { resolveJob, type Job, type JobResult } from './job.js';
+import { runTasks, type Outcome, type Task } from './scheduler.js';
+import type { StopFlag } from './stop.js';
+
+export interface Preset {
+  dataset: (typeof DATASETS)[number];
+  model: string;
+  trainSize: number;
+  valSize: number;
+  testSize: number;
+  epochs: number;
+  grid: number[];
+  seeds: number;
+}
+
+export const PRESETS: Record<'quick' | 'standard', Preset> = {
+  quick: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 1000, valSize: 500, testSize: 1000, epochs: 5, grid: [0.1, 0.3, 0.5], seeds: 2 },
+  standard: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 2000, valSize: 1000, testSize: 2000, epochs: 10, grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], seeds: 5 },
+};
+export const PRESET_NAMES = ['quick', 'standard'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/** A method: the runs it makes for one seed. Options are agent options by key. */
+export interface Method {
+  name: string;
+  kind: 'grid' | 'schedule' | 'rule' | 'learner';
+  runs(p: Preset): { name: string; options: Record<string, unknown> }[];
+}
+
+const slug = (r: number) => `r${Math.round(r * 100).toString().padStart(2, '0')}`;
+const overGrid = (p: Preset, skipZero: boolean, options: (rate: number) => Record<string, unknown>) =>
+  p.grid.filter((r) => !(skipZero && r === 0)).map((rate) => ({ name: slug(rate), options: options(rate) }));
+const episodesOf = (agent: string) => (p: Preset) => [{ name: agent, options: { agent, episodes: p.grid.length } }];
+
+export const METHODS: Method[] = [
+  { name: 'grid', kind: 'grid', runs: (p) => overGrid(p, false, (rate) => ({ agent: 'constant', rate, episodes: 1 })) },
+  ...(['curriculum', 'annealed', 'early', 'late'] as const).map((schedule): Method => ({
+    name: schedule,
+    kind: 'schedule',
+    runs: (p) => overGrid(p, true, (rate) => ({ agent: 'schedule', schedule, rate, episodes: 1, cutoff: Math.ceil(p.epochs / 2), annealEpochs: p.epochs })),
+  })),
+  { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
+  { name: 'random', kind: 'rule', runs: episodesOf('random') },
+  ...['epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+];
+
+// config
+
+export interface ExperimentConfig {
+  /** Size of the experiment. @default 'quick' */
+  preset: PresetName;
+  /** Seeds 0..N−1. @default the preset's */
+  seeds: number;
+  /** Data. @default the preset's */
+  dataset: Preset['dataset'];
+  /** Model spec. @default the preset's */
+  model: string;
+  /** K-fold cross-validation for the grid (1: the fixed validation split). @default 1 */
+  folds: number;
+  /** Learners start each seed from the agent.json the previous seed ended with. @default false */
+  carry: boolean;
+  /** The methods to run, in METHODS order; must include grid. @default every method */
+  methods: string[];
+  /** Folder for the runs and the report. @default runs/experiment-<preset>-<date> */
+  out: string;
+  /** tfjs backend. @default 'auto' */
+  backend: BackendChoice;
+  /** Folder of the fashion-mnist IDX files. @default DATA_DEFAULTS.dataDir */
+  dataDir: string;
+  /** Runs at once, one worker thread each; 1 runs them in this thread. @default the number of cores */
+  workers: number;
+}
+
+export const EXPERIMENT_DEFAULTS = {
+  preset: 'quick',
+  folds: 1,
+  carry: false,
+  methods: METHODS.map((m) => m.name),
+  backend: 'auto',
+  dataDir: DATA_DEFAULTS.dataDir,
+  workers: DEFAULT_WORKERS,
+} as const satisfies Partial<ExperimentConfig>;
+
+const defaultOut = (preset: string) => path.join('runs', `experiment-${preset}-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}`);
+
+/** The fully resolved config, or a ConfigError naming the option, the value and what is allowed. */
+export function checkExperimentConfig(partial: Partial<ExperimentConfig>): ExperimentConfig {
+  const preset = checkOneOf('--preset', partial.preset ?? EXPERIMENT_DEFAULTS.preset, PRESET_NAMES);
+  const methods = partial.methods ?? [...EXPERIMENT_DEFAULTS.methods];
+  for (const name of methods) checkOneOf('--methods', name, METHODS.map((m) => m.name));
+  if (!methods.includes('grid')) throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
+  return {
+    preset,
+    seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
+    dataset: checkOneOf('--dataset', partial.dataset ?? PRESETS[preset].dataset, DATASETS),
+    model: checkString('--model', partial.model ?? PRESETS[preset].model),
+    folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
+    carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
+    methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
+    out: checkString('--out', partial.out ?? defaultOut(preset)),
+    backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
+    dataDir: checkString('--data-dir', partial.dataDir ?? EXPERIMENT_DEFAULTS.dataDir),
+    workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
+  };
+}
+
+// plan
+
+/** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
+export interface Pick {
+  method: string;
+  seed: number;
+  valAcc: number;
+  testAcc: number;
+  epochs: number;
+  schedule: number[][];
+  from: string;
+}
+
+/** One method on one seed: its tasks, and how their results make its pick. */
+export interface Group {
+  method: Method;
+  seed: number;
+  tasks: Task[];
+  pick(done: ReadonlyMap<string, JobResult>): Pick;
+}
+
+export interface ExperimentPlan {
+  config: ExperimentConfig;
+  /** The preset with the config's dataset and model. */
+  preset: Preset;
+  methods: Method[];
+  /** Per seed, then per method: the order of the report. */
+  groups: Group[];
+  /** Every task, in the order they are dispatched. */
+  tasks: Task[];
+  /** Epochs of every run, fold runs excluded. */
+  totalEpochs: number;
+}
+
+function pickBest(method: string, seed: number, results: JobResult[]): Pick {
+  const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
+  const best = bestEpisode(episodes)!;
+  return { method, seed, valAcc: best.valAcc, testAcc: best.testAcc, epochs: episodes.reduce((s, e) => s + e.epochs, 0), schedule: best.schedule, from: best.from };
+}
+
+/** Checks every run of the experiment (a bad option fails before hours of training) and lays out its jobs. */
+export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPlan {
+  const config = checkExperimentConfig(partial);
+  const preset: Preset = { ...PRESETS[config.preset], dataset: config.dataset, model: config.model, seeds: config.seeds };
+  const methods = METHODS.filter((m) => config.methods.includes(m.name));
+  const common = { dataset: preset.dataset, model: preset.model, trainSize: preset.trainSize, valSize: preset.valSize, testSize: preset.testSize, epochs: preset.epochs, dataDir: config.dataDir, backend: config.backend };
+  const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
+  const groups: Group[] = [];
+  let totalEpochs = 0;
+  for (let seed = 0; seed < config.seeds; seed++) {
+    for (const method of methods) {
+      const jobs = method.runs(preset).map((r): Job => ({
+        options: { ...common, ...r.options, label: method.kind === 'grid' || method.kind === 'schedule' ? `${method.name} ${r.name}` : method.name },
+        seed,
+        out: path.join(runsDir(seed), `${method.name}-${r.name}`),
+      }));
+      const resolved = jobs.map(resolveJob);
+      totalEpochs += resolved.reduce((s, r) => s + r.episodes * preset.epochs, 0);
+      if (method.kind === 'grid' && config.folds > 1) {
+        groups.push(kFoldGrid(method, seed, jobs, config.folds));
+        continue;
+      }
+      const carried = config.carry && method.kind === 'learner' && seed > 0;
+      const tasks = jobs.map((job): Task => {
+        if (!carried) return { id: job.out, job };
+        // --carry: a learner goes on from what it learned on the previous seed (another split, other weights).
+        const previous = path.join(runsDir(seed - 1), path.basename(job.out));
+        return { id: job.out, after: [previous], job: { ...job, options: { ...job.options, loadAgent: path.join(previous, RUN_FILES.agent) } } };
+      });
+      groups.push({ method, seed, tasks, pick: (done) => pickBest(method.name, seed, tasks.map((t) => done.get(t.id)!)) });
+    }
+  }
+  return { config, preset, methods, groups, tasks: groups.flatMap((g) => g.tasks), totalEpochs };
+}
+
+/** GridSearchCV-style: each rate scored by mean validation accuracy over K folds, the winner retrained for test. */
+function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Group {
+  const foldTasks = jobs.map((job) =>
+    Array.from({ length: folds }, (_, fold): Task => {
+      const foldJob: Job = { ...job, out: `${job.out}-fold${fold}`, options: { ...job.options, label: 'grid-cv' }, fold: { fold, folds } };
+      resolveJob(foldJob);
+      return { id: foldJob.out, job: foldJob };
+    }),
+  );
+  const choose = (done: ReadonlyMap<string, JobResult>) => {
+    let best: { job: Job; score: number } | undefined;
+    jobs.forEach((job, i) => {
+      const score = foldTasks[i]!.reduce((s, t) => s + done.get(t.id)!.records[0]!.valAcc, 0) / folds;
+      if (!best || score > best.score) best = { job, score };
+    });
+    return best!;
+  };
+  const retrain: Task = { id: `${path.dirname(jobs[0]!.out)}/grid-cv-retrain`, after: foldTasks.flat().map((t) => t.id), job: (done) => choose(done).job };
+  return {
+    method,
+    seed,
+    tasks: [...foldTasks.flat(), retrain],
+    pick: (done) => {
+      const { job, score } = choose(done);
+      const record = done.get(retrain.id)!.records[0]!;
+      const foldEpochs = foldTasks.flat().reduce((s, t) => s + done.get(t.id)!.records[0]!.epochs, 0);
+      return { method: 'grid', seed, valAcc: score, testAcc: record.testAcc, epochs: foldEpochs + record.epochs, schedule: record.schedule, from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)` };
+    },
+  };
+}
+
+// run
+
+/** One method on one seed, reported in plan order: its pick, or why it has none. */
+export type GroupReport =
+  | { method: string; seed: number; pick: Pick; seconds: number }
+  | { method: string; seed: number; missing: string };
+
+export interface RunExperimentOptions {
+  /** Where the jobs run. @default createExecutor(config.workers), closed at the end */
+  executor?: Executor;
+  /** Once requested, no run starts and the running ones end after their epoch in progress. */
+  stop?: StopFlag;
+  /** Each method on each seed as soon as it and every one before it in the plan is settled. */
+  onGroup?: (report: GroupReport) => void;
+  /** Each job as it settles (completion order): a failure's `error` is one line naming the run. */
+  onOutcome?: (task: Task, outcome: Outcome) => void;
+}
+
+export interface ExperimentResult {
+  /** In plan order: seed, then method. */
+  picks: Pick[];
+  /** Method/seeds left out of the tables, in plan order, with the reason. */
+  missing: { method: string; seed: number; reason: string }[];
+  /** Runs that failed, one line each. */
+  failures: string[];
+  interrupted: boolean;
+  wallMs: number;
+}
+
+const why = (o: Outcome | undefined): string | undefined =>
+  o === undefined ? 'not run'
+    : o.status === 'failed' ? o.error
+      : o.status === 'not started' ? `a run was not started (${o.reason})`
+        : o.result.interrupted ? `${o.result.out} was interrupted`
+          : undefined;
+
+/** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
+export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
+  const started = performance.now();
+  const executor = opts.executor ?? createExecutor(Math.min(plan.config.workers, plan.tasks.length));
+  const reports: GroupReport[] = [];
+  const outcomes = new Map<string, Outcome>();
+  const failures: string[] = [];
+
+  // A group is reported once it and every group before it are settled: plan order, not completion order.
+  const report = (group: Group): GroupReport => {
+    const reason = group.tasks.map((t) => why(outcomes.get(t.id))).find((r) => r !== undefined);
+    if (reason !== undefined) return { method: group.method.name, seed: group.seed, missing: reason };
+    const done = new Map(group.tasks.map((t) => [t.id, (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).result]));
+    const seconds = group.tasks.reduce((s, t) => s + (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).seconds, 0);
+    return { method: group.method.name, seed: group.seed, pick: group.pick(done), seconds };
+  };
+  const flush = () => {
+    for (let next = plan.groups[reports.length]; next && next.tasks.every((t) => outcomes.has(t.id)); next = plan.groups[reports.length]) {
+      const r = report(next);
+      reports.push(r);
+      opts.onGroup?.(r);
+    }
+  };
+
+  try {
+    await runTasks(plan.tasks, executor, {
+      stop: opts.stop,
+      onOutcome: (task, outcome) => {
+        outcomes.set(task.id, outcome);
+        if (outcome.status === 'failed') failures.push(outcome.error);
+        opts.onOutcome?.(task, outcome);
+        flush();
+      },
+    });
+  } finally {
+    if (!opts.executor) await executor.close();
+  }
+  flush();
+  return {
+    picks: reports.flatMap((r) => ('pick' in r ? [r.pick] : [])),
+    missing: reports.flatMap((r) => ('missing' in r ? [{ method: r.method, seed: r.seed, reason: r.missing }] : [])),
+    failures,
+    interrupted: opts.stop?.requested ?? false,
+    wallMs: performance.now() - started,
+  };
+}
+
+// report
+
+/** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
+export function experimentTable(picks: readonly Pick[], methods: readonly string[], folds: number, missing: ExperimentResult['missing'] = []): Table {
+  const bySeed = (method: string) => new Map(picks.filter((p) => p.method === method).map((p) => [p.seed, p.testAcc]));
+  const grid = bySeed('grid');
+  const rows = methods.map((method) => {
+    const mine = picks.filter((p) => p.method === method);
+    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—'];
+    const diff = pairedDifference(bySeed(method), grid);
+    const wins = diff.differences.filter((d) => d > 0).length;
+    return [
+      method,
+      String(mine.length),
+      String(Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length)),
+      formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
+      formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
+      method === 'grid' || !diff.estimate ? '—' : formatEstimate(diff.estimate, 2, 100, true),
+      method === 'grid' ? '—' : `${wins}/${diff.keys.length}`,
+    ];
+  });
+  const left = missing.length > 0 ? `; left out, a run did not finish: ${missing.map((m) => `${m.method} seed ${m.seed}`).join(', ')}` : '';
+  return {
+    title: 'Recommended schedule per method (mean ± 95% CI over seeds)',
+    note: `valAcc chooses the episode; testAcc is that episode's held-out accuracy; Δ test is paired by seed against the grid's pick${folds > 1 ? ` (grid scored by ${folds}-fold CV)` : ''}, in points${left}`,
+    headers: ['method', 'seeds', 'epochs/seed', 'valAcc (picked)', 'testAcc', 'Δ test vs grid (pts)', 'wins'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    rows,
+  };
+}
+
+export interface ExperimentFiles {
+  table: Table;
+  /** experiment.json, experiment.md, schedules.svg. */
+  files: string[];
+  /** The compare report's files: none when interrupted (its runs are partial) or when no run started. */
+  compareFiles: string[];
+}
+
+/**
+ * Writes experiment.json, experiment.md, schedules.svg and, unless the experiment was interrupted,
+ * the compare report over every run (tables per run and per label, plots, report.html).
+ */
+export async function writeExperiment(plan: ExperimentPlan, result: ExperimentResult, backend: string): Promise<ExperimentFiles> {
+  const { config, preset } = plan;
+  const names = plan.methods.map((m) => m.name);
+  const table = experimentTable(result.picks, names, config.folds, result.missing);
+  mkdirSync(config.out, { recursive: true });
+  const json = path.join(config.out, 'experiment.json');
+  const md = path.join(config.out, 'experiment.md');
+  const svg = path.join(config.out, 'schedules.svg');
+  const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
+  writeFileSync(json, JSON.stringify({ preset: config.preset, config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry }, backend, wallMs: result.wallMs, picks: result.picks, ...incomplete }, null, 2) + '\n');
+  writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n`);
+  writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
+  let compareFiles: string[] = [];
+  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter((dir) => existsSync(dir) && statSync(dir).isDirectory());
+  if (!result.interrupted && seedDirs.length > 0) {
+    const read = readRuns(seedDirs);
+    compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);
+  }
+  return { table, files: [json, md, svg], compareFiles };
+}
