@@ -17,5 +17,12 @@ export { run$, episodeRecord, episodeSeed, type LoopEvent } from './loop/loop.js
 export { RunWriter } from './runs/run-writer.js';
 export { readRun, readRuns } from './runs/read-run.js';
 export { compareRuns } from './runs/compare.js';
+export { resolveRun, executeRun, type ResolvedRun, type RunResult } from './tune/run.js';
+export { runJob, resolveJob, type Job, type JobResult } from './tune/job.js';
+export { InProcessExecutor, PoolExecutor, createExecutor, DEFAULT_WORKERS, type Executor } from './tune/executor.js';
+export { runTasks, type Task, type Outcome } from './tune/scheduler.js';
+export { StopFlag } from './tune/stop.js';
+export { planExperiment, runExperiment, writeExperiment, checkExperimentConfig, type ExperimentConfig, type ExperimentResult, type Pick } from './tune/experiment.js';
+export { episodesPerMinute } from './tune/throughput.js';
 export { DropoutEnv, ENV_DEFAULTS, type DropoutEnvConfig } from '../envs/dropout-env.js';
 export { AGENTS, agentNames, checkAgentOptions } from '../agents/index.js';
