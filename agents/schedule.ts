@@ -12,7 +12,7 @@
  *   early       rate(t) = t < c ? r : 0              Liu et al. 2023: dropout in the first --cutoff c epochs only
  *   late        rate(t) = t < c ? 0 : r              the reverse: dropout from epoch c on
  * --schedule FILE: a JSON file holding a ScheduleFile `{ "rates": number[][] }`, a bare `number[][]`, or a
- *   run's summary.json (its `best.schedule`). Row t holds the per-layer rates of epoch t + 1 (a row of one
+ *   run's summary.json (its `best.schedule`); or `runs/<run>/episodes.jsonl#N`, episode N's schedule. Row t holds the per-layer rates of epoch t + 1 (a row of one
  *   rate applies to every layer); the last row repeats past the end.
  *
  * --rate, --final-rate and a file's rates must lie within [--min-rate, --max-rate]; the zeros the named
@@ -85,12 +85,20 @@ function isScheduleName(value: string): value is ScheduleName {
 /** Reads a schedule file's rows: a ScheduleFile, a bare number[][], or a RunSummary's best.schedule. */
 export function readScheduleFile(file: string): number[][] {
   const fail = (why: string) => new ConfigError(`--schedule ${file}: ${why}`);
+  // FILE.jsonl#N: episode N of a run's episodes.jsonl.
+  const episodeRef = /^(.+\.jsonl)#(\d+)$/.exec(file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(episodeRef ? episodeRef[1]! : file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw fail(`not a schedule name (${SCHEDULE_NAMES.join(', ')}) and not a readable file (${code})`);
+  }
+  if (episodeRef) {
+    const episode = Number(episodeRef[2]);
+    const line = text.split('\n').find((l) => l.trim() !== '' && (JSON.parse(l) as { episode?: unknown }).episode === episode);
+    if (line === undefined) throw fail(`no episode ${episode} in ${episodeRef[1]}`);
+    text = JSON.stringify({ rates: (JSON.parse(line) as { schedule?: unknown }).schedule });
   }
   let parsed: unknown;
   try {

@@ -3,16 +3,19 @@
  * Everything the user asked for is checked before anything is trained or written, so a mistake
  * costs one line on stderr, exit code 2, and leaves nothing in runs/.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
 import { agentNames } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
-import type { RunSummary } from '../core/run-log.js';
+import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-log.js';
+import { flagOf } from '../core/options.js';
+import { episodeSeed } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter } from './progress.js';
-import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, type ResolvedRun } from '../tune/run.js';
+import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, runOptionsFromConfig, type ResolvedRun } from '../tune/run.js';
 import { runCli } from './run-cli.js';
 
 const USAGE = 'usage: npm run agent -- [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.';
@@ -37,7 +40,41 @@ function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRu
   } else if (run.agent !== 'constant') {
     console.log('No constant-rate baseline beside this run (same data, model, epochs, seed); `--agent constant --rate R --episodes 1` makes one.');
   }
-  console.log(`Replay the best schedule: npm run agent -- --agent schedule --schedule ${path.join(run.out, RUN_FILES.summary)} --episodes 1`);
+  console.log(`Replay the best episode exactly (same schedule, same seed): npm run agent -- --replay ${run.out}#${best.episode}`);
+}
+
+/** The run folder and episode of a `--replay RUN[#EPISODE]`, and how to train that episode again. */
+function replayPlan(spec: string, given: Record<string, unknown>): { options: Record<string, unknown>; envSeed: number; recorded: EpisodeRecord; from: string } {
+  const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
+  const dir = match[1]!;
+  const config = readJson<{ options: Record<string, unknown>; seed: number }>(path.join(dir, RUN_FILES.config), `--replay ${dir}: not a run folder`);
+  const episodes = existsSync(path.join(dir, RUN_FILES.episodes))
+    ? readFileSync(path.join(dir, RUN_FILES.episodes), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpisodeRecord)
+    : [];
+  const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
+  const recorded = episodes.find((e) => e.episode === wanted);
+  if (wanted === undefined || recorded === undefined) {
+    throw new ConfigError(`--replay ${spec}: ${wanted === undefined ? 'the run has no finished episode' : `no finished episode ${wanted} (it has ${episodes.map((e) => e.episode).join(', ') || 'none'})`}`);
+  }
+  if (config.options['fold'] !== undefined) throw new ConfigError(`--replay ${spec}: a cross-validation fold trains on a fold of the data; replay the experiment's own runs instead`);
+  const { agent: _agent, episodes: _n, action: _action, loadAgent: _load, label: _label, out: _out, ...task } = runOptionsFromConfig(config.options);
+  // Only the task is kept; the agent's own options do not apply to the schedule agent that replays.
+  const agentKeys = new Set(agentOptionSpecs().map((o) => o.key));
+  const options = Object.fromEntries(Object.entries(task).filter(([key]) => !agentKeys.has(key)));
+  return {
+    options: { ...options, ...given, agent: 'schedule', schedule: `${path.join(dir, RUN_FILES.episodes)}#${recorded.episode}`, episodes: 1, label: given['label'] ?? `replay ${path.basename(dir)}#${recorded.episode}` },
+    envSeed: recorded.seed ?? episodeSeed(config.seed, recorded.episode),
+    recorded,
+    from: `${dir}#${recorded.episode}`,
+  };
+}
+
+function readJson<T>(file: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    throw new ConfigError(`${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -52,34 +89,75 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (options start with --, see --help)`);
-  const run = resolveRun(args.values);
+  const { resume: resumeDir, replay, ...given } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  if (resumeDir !== undefined && replay !== undefined) throw new ConfigError('--resume and --replay do not go together: resume continues a run, replay starts a new one');
+
+  let run: ResolvedRun;
+  let replaying: ReturnType<typeof replayPlan> | undefined;
+  if (resumeDir !== undefined) {
+    const others = Object.keys(given).filter((k) => k !== 'backend');
+    if (others.length > 0) throw new ConfigError(`--resume takes no other options but --backend (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`);
+    const config = readJson<{ options: Record<string, unknown> }>(path.join(resumeDir, RUN_FILES.config), `--resume ${resumeDir}: not a run folder`);
+    if (config.options['fold'] !== undefined) throw new ConfigError(`--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (npm run experiment -- --resume <folder>)`);
+    run = resolveRun({ ...runOptionsFromConfig(config.options), ...given, out: resumeDir }, { resume: true });
+    const summaryFile = path.join(resumeDir, RUN_FILES.summary);
+    if (existsSync(summaryFile) && readJson<RunSummary>(summaryFile, 'summary').interrupted === false) {
+      console.log(`${resumeDir} has finished: nothing to resume (its summary is ${summaryFile})`);
+      return 0;
+    }
+  } else if (replay !== undefined) {
+    replaying = replayPlan(replay, given);
+    run = resolveRun(replaying.options);
+    run.options['replay'] = { from: replaying.from, envSeed: replaying.envSeed };
+  } else {
+    run = resolveRun(given);
+  }
 
   const backend = await initBackend(run.backend);
   console.log(`backend: ${backend}`);
-  console.log(`run: ${run.out}  (${run.agent}, ${run.episodes} episodes × ${run.envConfig.maxEpochs} epochs, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})`);
+  console.log(`run: ${run.out}  (${run.agent}, ${run.episodes} episodes × ${run.envConfig.maxEpochs} epochs, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resumeDir !== undefined ? ', resuming' : ''}`);
+  if (replaying) {
+    const r = replaying.recorded;
+    console.log(`replaying ${replaying.from} under its env seed ${replaying.envSeed} (recorded: validation ${r.valAcc.toFixed(4)}, test ${r.testAcc.toFixed(4)})`);
+  }
 
-  // Ctrl-C: finish the epoch in progress, flush, say what was saved, exit non-zero. A second Ctrl-C quits now.
+  // SIGINT (Ctrl-C) and SIGTERM: finish the epoch in progress, flush, say how to resume, exit 130 / 143.
+  // A second signal quits at once: the log and the last checkpoint are on disk, only that epoch is lost.
   const stop$ = new Subject<void>();
-  let stopping = false;
-  const onSigint = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    process.stderr.write('\ninterrupted: finishing the current epoch (Ctrl-C again to quit at once)\n');
+  const resumeHint = `npm run agent -- --resume ${run.out}`;
+  let stopping: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`\nquit: the epoch in progress is lost; continue with: ${resumeHint}\n`);
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    stopping = signal;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: finishing the current epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
     stop$.next();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
-  const result = await executeRun(run, { backendInUse: backend, stop$, onEvent: (e) => progress.next(e) });
-  process.off('SIGINT', onSigint);
+  const envSeed = replaying ? ((k: number) => (k === 0 ? replaying.envSeed : episodeSeed(run.seed, k))) : undefined;
+  const result = await executeRun(run, { backendInUse: backend, stop$, onEvent: (e) => progress.next(e), resume: resumeDir !== undefined, envSeed });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  const stopCode = stopping === 'SIGTERM' ? 143 : 130;
 
   if (!result.summary) {
-    console.log(`\nno episode finished: the epochs trained are in ${path.join(run.out, RUN_FILES.steps)}; no summary.json, so the run is marked incomplete`);
-    return 130;
+    console.log(`\nno episode finished: the epochs trained are in ${path.join(run.out, RUN_FILES.steps)}; continue with: ${resumeHint}`);
+    return stopCode;
+  }
+  if (replaying) {
+    const [now, then] = [result.records[0]!, replaying.recorded];
+    const same = now.valAcc === then.valAcc && now.testAcc === then.testAcc;
+    console.log(`\nreplay of ${replaying.from} under env seed ${replaying.envSeed}: validation ${now.valAcc.toFixed(4)}, test ${now.testAcc.toFixed(4)} — ${same ? 'reproduced exactly' : `recorded ${then.valAcc.toFixed(4)} / ${then.testAcc.toFixed(4)}: differs (another backend or droptune version?)`}`);
   }
   printSummary(result.summary, result.layerNames, run);
   const files = Object.values(RUN_FILES).map((f) => path.join(run.out, f));
   console.log(`\nsaved: ${files.join(', ')}`);
-  return result.interrupted ? 130 : 0;
+  if (result.interrupted) console.log(`stopped before the last episode; continue with: ${resumeHint}`);
+  return result.interrupted ? stopCode : 0;
 }
 
 runCli('agent', main);

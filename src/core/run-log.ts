@@ -50,6 +50,8 @@ export interface StepRecord {
 
 export interface EpisodeRecord {
   episode: number;
+  /** The env seed the episode was reset with: `--replay` trains it again under the same one. */
+  seed?: number;
   /** Sum of the episode's rewards. */
   return: number;
   /** Epochs trained in the episode. */

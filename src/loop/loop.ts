@@ -44,6 +44,15 @@ export interface RunOptions {
   seed: number;
   /** Number of the first episode (a continued run starts after the episodes it already has). @default 0 */
   firstEpisode?: number;
+  /** The env seed of each episode. @default (k) => episodeSeed(seed, k) */
+  envSeed?: (episode: number) => number;
+  /**
+   * Continue the first episode in the middle: the env has been restored to the end of `transitions`
+   * (its snapshot), and the agent to its state at the episode's start. The loop replays the agent's
+   * side (beginEpisode, then act and learn for each transition, checking that each action is the one
+   * logged) and trains on from there. Replayed steps are not emitted again.
+   */
+  resume?: { reset: { observation: number[]; info: StepInfo }; transitions: readonly Transition[] };
   /** Emits to stop gracefully after the epoch in progress. */
   stop$?: Observable<unknown>;
 }
@@ -58,10 +67,11 @@ export function episodeSeed(runSeed: number, episode: number): number {
 }
 
 /** Sums an episode's steps into its log record. */
-export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Transition[], episodeMs: number): EpisodeRecord {
+export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Transition[], episodeMs: number, envSeed?: number): EpisodeRecord {
   const last = transitions[transitions.length - 1]?.info ?? initial;
   return {
     episode,
+    ...(envSeed !== undefined ? { seed: envSeed } : {}),
     return: transitions.reduce((sum, t) => sum + t.reward, 0),
     epochs: transitions.length,
     initialValAcc: initial.valAcc,
@@ -85,20 +95,33 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
     const first = opts.firstEpisode ?? 0;
 
     (async () => {
+      const seedOf = opts.envSeed ?? ((k: number) => episodeSeed(opts.seed, k));
       for (let episode = first; episode < first + opts.episodes && !halted(); episode++) {
         const started = performance.now();
-        const reset = await env.reset({ seed: episodeSeed(opts.seed, episode) });
+        const resume = episode === first ? opts.resume : undefined;
+        const reset = resume ? { ...resume.reset, type: 'reset' as const, episode } : await env.reset({ seed: seedOf(episode) });
         if (subscriber.closed) return;
-        subscriber.next({ type: 'reset', episode, observation: reset.observation, info: reset.info });
+        if (!resume) subscriber.next({ type: 'reset', episode, observation: reset.observation, info: reset.info });
         agent.beginEpisode?.(reset.observation, reset.info, episode);
 
         const transitions: Transition[] = [];
         let observation = reset.observation;
         let info = reset.info;
-        for (let done = false; !done; ) {
+        for (const logged of resume?.transitions ?? []) {
+          const action = await agent.act(observation, info);
+          if (JSON.stringify(action) !== JSON.stringify(logged.action)) {
+            throw new Error(`resume: the agent chose ${JSON.stringify(action)} at episode ${episode} epoch ${logged.epoch}, the log has ${JSON.stringify(logged.action)}: it does not replay deterministically`);
+          }
+          await agent.learn?.(logged);
+          transitions.push(logged);
+          ({ nextObservation: observation, info } = logged);
+        }
+        for (let done = transitions.at(-1)?.terminated === true || transitions.at(-1)?.truncated === true; !done; ) {
           // wasm kernels run synchronously and data() resolves as a microtask, so without this a run
           // never returns to the event loop: no Ctrl-C handler, timer or I/O callback would run.
           await new Promise((resolve) => setImmediate(resolve));
+          // A stop that arrived during the epoch just trained takes effect here, before another one starts.
+          if (halted()) break;
           const action = await agent.act(observation, info);
           const result = await env.step(action);
           const transition: Transition = {
@@ -123,7 +146,7 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
         if (!transitions.at(-1)?.terminated && !transitions.at(-1)?.truncated) break;
         await agent.endEpisode?.(transitions);
         if (subscriber.closed) return;
-        subscriber.next({ type: 'episode', episode, record: episodeRecord(episode, reset.info, transitions, performance.now() - started), transitions });
+        subscriber.next({ type: 'episode', episode, record: episodeRecord(episode, reset.info, transitions, performance.now() - started, seedOf(episode)), transitions });
       }
       subscriber.complete();
     })().catch((err: unknown) => subscriber.error(err));

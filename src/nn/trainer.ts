@@ -65,6 +65,8 @@ export async function trainEpoch(
   const batchCorrect: tf.Scalar[] = [];
   try {
     for (let start = 0; start < n; start += batchSize) {
+      // Back to the event loop between batches: a signal handler (a second Ctrl-C) runs within a batch.
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const size = Math.min(batchSize, n - start);
       // Fresh arrays per batch: some backends keep a reference to the array a tensor was made from.
       const xb = new Float32Array(size * features);

@@ -6,6 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { writeFileAtomic } from './checkpoint.js';
 import { bestEpisode, type EpisodeRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
 import type { Transition } from '../core/types.js';
 
@@ -24,14 +25,19 @@ export function checkRunDir(dir: string): void {
   }
 }
 
-/** Writes JSON through a temporary file and a rename, so a reader never sees half a file. */
+/** Writes JSON through a temporary file, fsync and a rename, so a reader never sees half a file. */
 function writeJsonAtomic(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 export class RunWriter {
   private constructor(readonly dir: string) {}
+
+  /** A folder an earlier process started (for --resume): its config.json must be there. */
+  static open(dir: string): RunWriter {
+    if (!existsSync(path.join(dir, RUN_FILES.config))) throw new ConfigError(`--resume ${dir}: not a run folder (no ${RUN_FILES.config})`);
+    return new RunWriter(dir);
+  }
 
   /** Creates the folder and writes config.json. */
   static create(dir: string, config: RunConfig): RunWriter {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
-import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig } from '../../envs/dropout-env.js';
+import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -19,6 +19,7 @@ import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig,
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
+import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
 
 /** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
 export const DEFAULT_AGENT = 'thompson';
@@ -38,6 +39,8 @@ export const RUN_OPTIONS: OptionSpec[] = [
   spec('config', 'string', undefined, 'JSON file of options (same keys); the command line wins'),
   spec('loadAgent', 'string', undefined, 'start from an agent.json of an earlier run'),
   spec('label', 'string', undefined, 'name this run in comparisons (default: agent and its options)'),
+  spec('resume', 'string', undefined, 'continue the run in this folder from its last epoch (its own options apply)'),
+  spec('replay', 'string', undefined, "train a run's episode again under its seed: RUN[#EPISODE] (default: its best)"),
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
@@ -102,8 +105,22 @@ function defaultOut(agent: string, seed: number): string {
   }
 }
 
-/** Checks and resolves options given by key (from argv, --config or code). Touches nothing. */
-export function resolveRun(given: Record<string, unknown>): ResolvedRun {
+/**
+ * The options a run folder's config.json recorded, keyed as resolveRun takes them, so the same run can
+ * be resolved again (--resume). Derived or display-only entries are left out.
+ */
+export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<string, unknown> {
+  const { actionMode, initialRates, trendWindow: _trend, fold: _fold, folds: _folds, replay: _replay, ...rest } = recorded;
+  const given: Record<string, unknown> = { ...rest, action: actionMode, initialRate: initialRates };
+  for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
+  return given;
+}
+
+/**
+ * Checks and resolves options given by key (from argv, --config or code). Touches nothing. With
+ * `resume`, `out` is an existing run folder rather than one to create.
+ */
+export function resolveRun(given: Record<string, unknown>, opts: { resume?: boolean } = {}): ResolvedRun {
   const specs = allRunSpecs();
   const opt = (key: string) => (key in given ? given[key] : specs.find((s) => s.key === key)!.default);
   const agent = checkOneOf('--agent', opt('agent'), agentNames());
@@ -158,7 +175,7 @@ export function resolveRun(given: Record<string, unknown>): ResolvedRun {
     }
   }
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
-  checkRunDir(out);
+  if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
   const { spec: _spec, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
   const options: Record<string, unknown> = {
@@ -204,10 +221,44 @@ export interface ExecuteOptions {
   stop$?: Observable<unknown>;
   /** Sees every loop event (progress display). */
   onEvent?: (event: LoopEvent) => void;
+  /** Continue the run already in `run.out` from its checkpoint, instead of starting a new folder. */
+  resume?: boolean;
+  /** Where resume notes go (a torn line repaired, a stale lock taken over). @default stderr */
+  warn?: (message: string) => void;
+  /** The env seed of each episode (replay). @default the run seed's episode seeds */
+  envSeed?: (episode: number) => number;
 }
 
-/** Trains the run and writes its folder; returns what it wrote. */
+/** What a resumed run starts from. */
+interface Start {
+  episode: number;
+  stepsLines: number;
+  episodesLines: number;
+  epochsTrained: number;
+  records: EpisodeRecord[];
+  checkpoint: RunCheckpoint | undefined;
+}
+
+/** Cuts the logs back to the checkpoint and reads what stays. */
+function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
+  const checkpoint = readRunCheckpoint(writer.dir);
+  const stepsLines = checkpoint?.stepsLines ?? 0;
+  const episodesLines = checkpoint?.episodesLines ?? 0;
+  for (const [name, keep] of [['steps', stepsLines], ['episodes', episodesLines]] as const) {
+    const { dropped, torn } = truncateLines(writer.file(name), keep);
+    if (torn) warn(`${writer.file(name)}: repaired a torn last line (the process died while writing it)`);
+    else if (dropped > 0) warn(`${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`);
+  }
+  const records = episodesLines === 0 ? [] : readFileSync(writer.file('episodes'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpisodeRecord);
+  return { episode: checkpoint?.episode ?? 0, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
+}
+
+/**
+ * Trains the run and writes its folder; returns what it wrote. After every epoch the folder gets a
+ * checkpoint, so a run killed at any moment continues with `resume: true` and ends with the same logs.
+ */
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
+  const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
   const { envConfig } = run;
@@ -223,47 +274,78 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     rng: createRng(`agent:${run.seed}`),
   };
   const agent = AGENTS[run.agent]!.create(run.agentOptions, ctx);
+  const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);
+  let release: (() => void) | undefined;
   try {
     if (run.loadedState !== undefined) agent.loadState(run.loadedState);
-    const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);
-    const writer = RunWriter.create(run.out, {
-      options: run.options,
-      seed: run.seed,
-      backend: opts.backendInUse,
-      versions: packageVersions(),
-      observationNames: [...env.observationNames],
-      layerNames,
-      startedAtMs: Date.now(),
-    });
+    const writer = opts.resume
+      ? RunWriter.open(run.out)
+      : RunWriter.create(run.out, {
+          options: run.options,
+          seed: run.seed,
+          backend: opts.backendInUse,
+          versions: packageVersions(),
+          observationNames: [...env.observationNames],
+          layerNames,
+          startedAtMs: Date.now(),
+        });
+    release = acquireRunLock(run.out, warn);
+    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 0, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
+    const mid = start.checkpoint?.midEpisode;
+    if (start.checkpoint) agent.loadState(start.checkpoint.agent);
+    if (mid) env.restore(mid.env as EnvSnapshot);
+
     const started = performance.now();
-    const records: EpisodeRecord[] = [];
-    let interrupted = false;
-    let epochsTrained = 0;
-    const stopSub = opts.stop$?.subscribe(() => (interrupted = true));
-    await new Promise<void>((resolve, reject) => {
-      run$(env, agent, { episodes: run.episodes, seed: run.seed, stop$: opts.stop$ }).subscribe({
-        next: (event) => {
-          // Log first, so what the progress display shows is already on disk.
-          if (event.type === 'step') {
-            writer.step(stepRecord(event.transition));
-            epochsTrained += 1;
-          }
-          if (event.type === 'episode') {
-            writer.episode(event.record);
-            writer.agentState(agent.saveState());
-            records.push(event.record);
-          }
-          opts.onEvent?.(event);
-        },
-        error: reject,
-        complete: resolve,
+    const records = [...start.records];
+    let { stepsLines, episodesLines, epochsTrained } = start;
+    // The episode in progress, as a checkpoint needs it: the agent at its start, its transitions so far.
+    let agentAtStart = start.checkpoint?.agent;
+    let current = mid ? { reset: mid.reset, transitions: [...mid.transitions] } : undefined;
+    const remaining = run.episodes - start.episode;
+    if (remaining > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const loop$ = run$(env, agent, {
+          episodes: remaining, firstEpisode: start.episode, seed: run.seed, stop$: opts.stop$, envSeed: opts.envSeed,
+          resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
+        });
+        loop$.subscribe({
+          next: (event) => {
+            // Log first, so what the progress display shows is already on disk; the checkpoint last,
+            // so it never counts a line that is not written.
+            if (event.type === 'reset') {
+              agentAtStart = agent.saveState();
+              current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
+            }
+            if (event.type === 'step') {
+              writer.step(stepRecord(event.transition));
+              stepsLines += 1;
+              epochsTrained += 1;
+              current!.transitions.push(event.transition);
+              writeRunCheckpoint(run.out, { version: 1, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
+            }
+            if (event.type === 'episode') {
+              writer.episode(event.record);
+              episodesLines += 1;
+              const state = agent.saveState();
+              writer.agentState(state);
+              records.push(event.record);
+              writeRunCheckpoint(run.out, { version: 1, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
+            }
+            opts.onEvent?.(event);
+          },
+          error: reject,
+          complete: resolve,
+        });
       });
-    });
-    stopSub?.unsubscribe();
-    const summary = records.length > 0 ? summarize(run.agent, records, epochsTrained, interrupted, performance.now() - started) : undefined;
+    }
+    const finished = records.length >= run.episodes;
+    const summary = records.length > 0 ? summarize(run.agent, records, epochsTrained, !finished, performance.now() - started) : undefined;
     if (summary) writer.summary(summary);
-    return { out: run.out, layerNames, records, summary, interrupted };
+    // A finished run needs no checkpoint; a stopped one keeps it for --resume.
+    if (finished) removeRunCheckpoint(run.out);
+    return { out: run.out, layerNames, records, summary, interrupted: !finished };
   } finally {
+    release?.();
     env.dispose();
     agent.dispose?.();
   }

@@ -1,0 +1,118 @@
+/**
+ * What makes a run folder safe to stop and continue:
+ *   run.lock         one writer at a time; a lock whose process is gone is taken over, with a warning
+ *   checkpoint.json  the run's commit point, rewritten after every epoch (src/runs/checkpoint.ts):
+ *                    where the loop stands, how many log lines belong to it, the agent's state at the
+ *                    start of the current episode, and mid-episode the env snapshot and the episode's
+ *                    transitions so far
+ * `--resume` cuts steps.jsonl and episodes.jsonl back to the checkpoint's line counts (dropping a torn
+ * last line, or lines of the epoch that was in progress) and continues from it.
+ */
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import type { StepInfo, Transition } from '../core/types.js';
+import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+
+export const LOCK_FILE = 'run.lock';
+export const CHECKPOINT = 'checkpoint';
+
+export interface RunCheckpoint {
+  version: 1;
+  /** The episode in progress, or the next one to start. */
+  episode: number;
+  /** Lines of steps.jsonl and episodes.jsonl written up to this checkpoint. */
+  stepsLines: number;
+  episodesLines: number;
+  /** Epochs trained so far in the run, cut episodes included. */
+  epochsTrained: number;
+  /** The agent's saveState() at the start of `episode`. */
+  agent: unknown;
+  /** Present in the middle of an episode. */
+  midEpisode?: {
+    reset: { observation: number[]; info: StepInfo };
+    transitions: Transition[];
+    /** The env's snapshot after the last transition (DropoutEnv's EnvSnapshot). */
+    env: unknown;
+  };
+}
+
+export function writeRunCheckpoint(dir: string, checkpoint: RunCheckpoint): void {
+  writeCheckpoint(dir, CHECKPOINT, checkpoint);
+}
+
+export function readRunCheckpoint(dir: string): RunCheckpoint | undefined {
+  const value = readCheckpoint(dir, CHECKPOINT) as RunCheckpoint | undefined;
+  if (value !== undefined && value.version !== 1) throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
+  return value;
+}
+
+export function removeRunCheckpoint(dir: string): void {
+  removeCheckpoint(dir, CHECKPOINT);
+}
+
+// lock
+
+interface LockInfo {
+  pid: number;
+  hostname: string;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the folder's lock, or throws a ConfigError naming the process that holds it. A lock left by a
+ * process that is gone (this host, pid not running) is taken over; `warn` says so.
+ */
+export function acquireRunLock(dir: string, warn: (message: string) => void): () => void {
+  const file = path.join(dir, LOCK_FILE);
+  const mine: LockInfo = { pid: process.pid, hostname: hostname() };
+  try {
+    writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    let held: Partial<LockInfo> = {};
+    try {
+      held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+    } catch {
+      // A lock torn by a crash while it was written: nobody can be holding it.
+    }
+    const sameHost = held.hostname === undefined || held.hostname === mine.hostname;
+    if (held.pid !== undefined && (!sameHost || processAlive(held.pid))) {
+      const where = sameHost ? `process ${held.pid}` : `process ${held.pid} on ${held.hostname}`;
+      throw new ConfigError(`--out ${dir} is being written by ${where} (${file}): wait for it to end, or stop it`);
+    }
+    warn(`taking over the lock of ${dir}: its process ${held.pid ?? '(unknown)'} is gone`);
+    writeFileAtomic(file, JSON.stringify(mine) + '\n');
+  }
+  return () => rmSync(file, { force: true });
+}
+
+// logs
+
+/**
+ * Keeps the first `keep` complete lines of a .jsonl file and drops the rest; returns what was dropped.
+ * A torn last line (no newline: the process died while writing it) is among what is dropped.
+ */
+export function truncateLines(file: string, keep: number): { dropped: number; torn: boolean } {
+  if (!existsSync(file)) {
+    if (keep > 0) throw new ConfigError(`${file}: missing, but the checkpoint counts ${keep} lines in it`);
+    return { dropped: 0, torn: false };
+  }
+  const text = readFileSync(file, 'utf8');
+  const torn = text.length > 0 && !text.endsWith('\n');
+  const lines = text.split('\n');
+  if (!torn) lines.pop(); // the empty string after the last newline
+  const complete = torn ? lines.length - 1 : lines.length;
+  if (complete < keep) throw new ConfigError(`${file}: ${complete} complete lines, but the checkpoint counts ${keep}: the folder was changed by hand`);
+  if (lines.length > keep) writeFileAtomic(file, lines.slice(0, keep).map((l) => l + '\n').join(''));
+  return { dropped: lines.length - keep, torn };
+}
