@@ -103,12 +103,12 @@ describe('a pool of 2 worker threads', () => {
     }
   });
 
-  it('fails a run whose folder cannot be created with one line naming the cause, and finishes the others', async () => {
+  it('fails a job that throws in its worker with one line naming the cause, and finishes the others', async () => {
     writeFileSync(path.join(tmp, 'a-file'), 'not a folder\n');
     const jobs = ['ok-1', 'a-file/run', 'ok-2'].map((name): Job => ({ options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 2 }, seed: 1, out: path.join(tmp, name) }));
     const settled = await within(60_000, settle(pool, jobs));
     expect(settled[0]).to.equal(`done ${jobs[0]!.out}`);
-    expect(settled[1]).to.equal(`failed: ENOTDIR: not a directory, mkdir '${jobs[1]!.out}'`);
+    expect(settled[1]).to.equal(`failed: --out ${jobs[1]!.out} lies under ${path.join(tmp, 'a-file')}, which is a file: choose a folder path`);
     expect(settled[2]).to.equal(`done ${jobs[2]!.out}`);
     expect(readFileSync(path.join(jobs[2]!.out, 'episodes.jsonl'), 'utf8').trim().split('\n')).to.have.length(1);
   });
@@ -185,14 +185,18 @@ describe('runExperiment', () => {
 
   it('leaves out the method/seeds whose runs failed, with one line per failed run, and keeps the rest', async () => {
     const out = path.join(tmp, 'failing');
+    const plan = planExperiment({ ...TINY, methods: ['grid', 'late'], out, workers: 1 });
+    // after the plan was checked, something takes the place of seed 1's folder: its runs fail as they start
     mkdirSync(path.join(out, 'runs'), { recursive: true });
     writeFileSync(path.join(out, 'runs', 's1'), 'a file where seed 1 would put its runs\n');
     const groups: GroupReport[] = [];
-    const { result, written } = await experimentInto({ ...TINY, methods: ['grid', 'late'], out, workers: 1 }, { onGroup: (r) => groups.push(r) });
+    const result = await runExperiment(plan, { onGroup: (r) => groups.push(r) });
+    const written = await writeExperiment(plan, result, 'wasm');
     expect(result.picks.map((p) => `${p.method}/${p.seed}`)).to.deep.equal(['grid/0', 'late/0']);
     expect(result.missing.map((m) => `${m.method}/${m.seed}`)).to.deep.equal(['grid/1', 'late/1']);
     expect(result.failures).to.have.length(6);
-    expect(result.failures[0]).to.equal(`run ${path.join(out, 'runs', 's1', 'grid-r10')} failed: ENOTDIR: not a directory, mkdir '${path.join(out, 'runs', 's1', 'grid-r10')}'`);
+    const first = path.join(out, 'runs', 's1', 'grid-r10');
+    expect(result.failures[0]).to.equal(`run ${first} failed: --out ${first} lies under ${path.join(out, 'runs', 's1')}, which is a file: choose a folder path`);
     expect(groups.map((g) => ('missing' in g ? `${g.method}/${g.seed} missing` : `${g.method}/${g.seed}`))).to.deep.equal(['grid/0', 'late/0', 'grid/1 missing', 'late/1 missing']);
     expect(written.table.note).to.match(/left out, a run did not finish: grid seed 1, late seed 1$/);
     expect(written.table.rows.map((row) => row.slice(0, 2))).to.deep.equal([['grid', '1'], ['late', '1']]);
