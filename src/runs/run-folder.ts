@@ -8,7 +8,7 @@
  * `--resume` cuts steps.jsonl and episodes.jsonl back to the checkpoint's line counts (dropping a torn
  * last line, or lines of the epoch that was in progress) and continues from it.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
@@ -97,6 +97,11 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
 }
 
 // logs
+
+/** Removes the temporary files of atomic writes (`.<name>.<pid>.tmp`) that a killed process left. */
+export function removeTempFiles(dir: string): void {
+  for (const file of readdirSync(dir)) if (file.startsWith('.') && file.endsWith('.tmp')) rmSync(path.join(dir, file), { force: true });
+}
 
 /**
  * Keeps the first `keep` complete lines of a .jsonl file and drops the rest; returns what was dropped.

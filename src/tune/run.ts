@@ -19,7 +19,7 @@ import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig,
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
-import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
+import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
 
 /** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
 export const DEFAULT_AGENT = 'thompson';
@@ -241,6 +241,7 @@ interface Start {
 
 /** Cuts the logs back to the checkpoint and reads what stays. */
 function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
+  removeTempFiles(writer.dir); // left by a process killed in the middle of an atomic write
   const checkpoint = readRunCheckpoint(writer.dir);
   const stepsLines = checkpoint?.stepsLines ?? 0;
   const episodesLines = checkpoint?.episodesLines ?? 0;
