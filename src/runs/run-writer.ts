@@ -3,7 +3,7 @@
  * appendFileSync, so each is on disk before the next epoch starts: a crash loses at most the epoch
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
@@ -18,10 +18,43 @@ export const RUN_FILES = {
   summary: 'summary.json',
 } as const;
 
-/** Fails unless `dir` can become a new run folder (absent, or an empty folder). */
+/**
+ * Fails unless `dir` can become a new run folder: an empty folder, or a path whose nearest existing
+ * ancestor is a folder we may write in. Checked before any training, so a bad --out costs one line.
+ * (Root passes every permission check: only a read-only file system stops it here.)
+ */
 export function checkRunDir(dir: string): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
+  if (dir === '') throw new ConfigError(`--out must be a folder path, got ''`);
+  const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
+  // the nearest path that exists, walking up; ENOTDIR means a parent is a file, so keep walking to it
+  let existing = path.resolve(dir);
+  let stats: Stats | undefined;
+  for (;;) {
+    try {
+      stats = statSync(existing, { throwIfNoEntry: false });
+    } catch (err) {
+      if (code(err) !== 'ENOTDIR') throw new ConfigError(`--out ${dir}: cannot look at ${existing} (${code(err) ?? String(err)}): choose another folder`);
+    }
+    if (stats !== undefined) break;
+    existing = path.dirname(existing);
+  }
+  const given = existing === path.resolve(dir);
+  if (!stats.isDirectory()) {
+    throw new ConfigError(given ? `--out ${dir} exists and is not a folder: choose a new or empty folder` : `--out ${dir} lies under ${existing}, which is a file: choose a folder path`);
+  }
+  if (given) {
+    let entries: string[];
+    try {
+      entries = readdirSync(dir);
+    } catch (err) {
+      throw new ConfigError(`--out ${dir} cannot be read (${code(err) ?? String(err)}): choose another folder`);
+    }
+    if (entries.length > 0) throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
+  }
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(`--out ${dir}: ${existing} is not writable (${code(err) ?? String(err)}): choose a folder you can write to`);
   }
 }
 
