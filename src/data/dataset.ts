@@ -65,9 +65,16 @@ export const DATA_DEFAULTS: DataConfig = {
   dataDir: DEFAULT_FASHION_DIR,
 };
 
+/**
+ * The most samples a run may ask for, train + val + test. mnist (10,000) and fashion-mnist (70,000) are
+ * bounded by their files; synthetic makes what it is asked for, and at this bound a run peaks near
+ * 0.8 GB (8×8 samples, each held about three times: pool, split, tensor), far from the typed-array limit.
+ */
+export const MAX_SAMPLES = 1_000_000;
+
 export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
   const c = { ...DATA_DEFAULTS, ...partial };
-  return {
+  const checked: DataConfig = {
     dataset: checkOneOf('--dataset', c.dataset, DATASETS),
     trainSize: checkInt('--train-size', c.trainSize, 1),
     valSize: checkInt('--val-size', c.valSize, 1),
@@ -75,6 +82,12 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
     seed: checkInt('--seed', c.seed, 0, 2 ** 32 - 1),
     dataDir: c.dataDir,
   };
+  // one bound on the sum: it also catches a single size too large, before anything is allocated
+  const total = checked.trainSize + checked.valSize + checked.testSize;
+  if (total > MAX_SAMPLES) {
+    throw new ConfigError(`--train-size + --val-size + --test-size must be at most ${MAX_SAMPLES} in all, got ${total}`);
+  }
+  return checked;
 }
 
 function take(pool: { x: Float32Array; y: Int32Array }, features: number, indices: Int32Array): Split {
