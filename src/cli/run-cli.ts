@@ -5,7 +5,30 @@
  */
 import { ConfigError } from '../core/errors.js';
 
+let outputGuarded = false;
+
+/**
+ * Output must never kill a run: a reader that goes away (`| head`) makes the next write fail with
+ * EPIPE, and an 'error' event nobody listens to ends the process (through the wasm module's handler,
+ * with its source on stderr). The first error on stdout or stderr silences that stream for good:
+ * later writes are dropped, their callbacks still called, and the command goes on to its own exit code.
+ */
+export function dropOutputOnError(): void {
+  if (outputGuarded) return;
+  outputGuarded = true;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', () => {
+      stream.write = ((_chunk: unknown, encodingOrDone?: unknown, done?: unknown): boolean => {
+        const callback = typeof encodingOrDone === 'function' ? encodingOrDone : done;
+        if (typeof callback === 'function') process.nextTick(callback as () => void);
+        return true;
+      }) as typeof stream.write;
+    });
+  }
+}
+
 export function runCli(command: string, main: (argv: string[]) => Promise<number>): void {
+  dropOutputOnError();
   main(process.argv.slice(2))
     .then((code) => process.exit(code))
     .catch((err: unknown) => {
