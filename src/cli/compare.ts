@@ -11,7 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { compareRuns, comparisonTables, renderText } from '../runs/compare.js';
 import { readRuns } from '../runs/read-run.js';
-import { writeComparison } from '../runs/report.js';
+import { checkOutPath, writeComparison } from '../runs/report.js';
+import { dropOutputOnError } from './run-cli.js';
 
 const HELP = `Compare droptune runs: per-run and per-group tables (mean ± 95% CI over seeds), plots, an HTML report.
 
@@ -70,6 +71,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     if (args.paths.length === 0) throw new ConfigError('give at least one run folder or folder of runs (see --help)');
+    const outDir = args.out ?? defaultOutDir(args.paths);
+    // before reading (and printing) anything, so a bad --out costs one line
+    try {
+      checkOutPath(outDir);
+    } catch (err) {
+      if (args.out !== undefined || !(err instanceof ConfigError)) throw err;
+      throw new ConfigError(`${err.message} (this is the default output folder; give another with --out)`);
+    }
     const read = readRuns(args.paths);
     const comparison = compareRuns(read.value, { baseline: args.baseline });
     comparison.warnings.unshift(...read.warnings);
@@ -77,7 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
     const color = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
     process.stdout.write(renderText(comparisonTables(comparison), { color }) + '\n\n');
-    const files = await writeComparison(args.out ?? defaultOutDir(args.paths), comparison, read.value);
+    const files = await writeComparison(outDir, comparison, read.value);
     process.stdout.write(`wrote:\n${files.map((f) => `  ${f}`).join('\n')}\n`);
     return 0;
   } catch (err) {
@@ -91,5 +100,6 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 // run only as the entry point, so tests can import parseArgs and defaultOutDir
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  dropOutputOnError();
   process.exitCode = await main(process.argv.slice(2));
 }

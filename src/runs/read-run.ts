@@ -3,7 +3,8 @@
  *
  * A run killed mid-write leaves a last .jsonl line with no newline that does not parse: that line is
  * dropped with a warning. Anything else that does not parse or lacks a field compare needs is a
- * ConfigError naming the file and line. A missing summary.json only marks the run incomplete.
+ * ConfigError naming the file and line. A missing summary.json only marks the run incomplete; without
+ * episodes.jsonl as well, the run was killed during its first episode and has no finished episode.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -128,8 +129,12 @@ export function readRun(dir: string): ReadResult<RunData> {
   const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
   if (typeof config.options['agent'] !== 'string') throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
 
-  const episodesFile = need('episodes.jsonl');
-  const read = readJsonl<EpisodeRecord>(episodesFile, EPISODE_FIELDS);
+  // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
+  // that it has no finished episode). With summary.json the run claims to have ended: then it is an error.
+  const summaryFile = join(dir, 'summary.json');
+  const episodesFile = join(dir, 'episodes.jsonl');
+  const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
+  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readJsonl<EpisodeRecord>(need('episodes.jsonl'), EPISODE_FIELDS);
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {
@@ -148,7 +153,6 @@ export function readRun(dir: string): ReadResult<RunData> {
     warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
   }
 
-  const summaryFile = join(dir, 'summary.json');
   const summary = existsSync(summaryFile) ? readJson<RunSummary>(summaryFile, SUMMARY_FIELDS) : undefined;
 
   return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary }, warnings };

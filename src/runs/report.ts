@@ -2,8 +2,8 @@
  * Writes a comparison to an output folder: compare.json, compare.md, one .svg per plot, and
  * report.html, a single self-contained page (inline SVG and CSS, no scripts) that opens offline.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { accessSync, constants, mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
 import { comparisonJson, comparisonTables, escapeHtml, renderHtmlTables, renderMarkdown, type Comparison } from './compare.js';
@@ -72,8 +72,38 @@ function checkOutDir(outDir: string, runs: readonly RunData[]): void {
   }
 }
 
+/**
+ * Fails unless `outDir` is a folder or can be made one: the nearest part of it that exists must be a
+ * folder we may write in. Cheap and touches nothing, so compare checks it before reading any run.
+ */
+export function checkOutPath(outDir: string): void {
+  if (outDir === '') throw new ConfigError(`--out must be a folder path, got ''`);
+  const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
+  let existing = resolve(outDir);
+  let stats: Stats | undefined;
+  for (;;) {
+    try {
+      stats = statSync(existing, { throwIfNoEntry: false });
+    } catch (err) {
+      // ENOTDIR: a parent is a file; walk up to it
+      if (code(err) !== 'ENOTDIR') throw new ConfigError(`--out ${outDir}: cannot look at ${existing} (${code(err)})`);
+    }
+    if (stats !== undefined) break;
+    existing = dirname(existing);
+  }
+  if (!stats.isDirectory()) {
+    throw new ConfigError(existing === resolve(outDir) ? `--out ${outDir} exists and is not a folder: choose a folder` : `--out ${outDir} lies under ${existing}, which is a file: choose a folder path`);
+  }
+  try {
+    accessSync(existing, constants.W_OK);
+  } catch (err) {
+    throw new ConfigError(`--out ${outDir}: ${existing} is not writable (${code(err)}): choose a folder you can write to`);
+  }
+}
+
 /** Writes every output file; returns their paths in the order written. */
 export async function writeComparison(outDir: string, comparison: Comparison, runs: readonly RunData[]): Promise<string[]> {
+  checkOutPath(outDir);
   checkOutDir(outDir, runs);
   const compared = new Set(comparison.runs.map((r) => r.dir));
   const plotted = runs.filter((r) => compared.has(r.dir));
