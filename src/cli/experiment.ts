@@ -3,6 +3,7 @@
  * and how it scores: src/tune/experiment.ts). This file parses options, wires the runs to an executor
  * (--workers N: a pool of N worker threads; 1: this process), handles Ctrl-C and prints.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -10,7 +11,7 @@ import { DATASETS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PRESET_NAMES, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESET_NAMES, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
@@ -27,7 +28,21 @@ const OPTIONS: OptionSpec[] = [
   { key: 'backend', flag: flagOf('backend'), type: 'string', default: EXPERIMENT_DEFAULTS.backend, help: 'tfjs backend', choices: BACKENDS },
   { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: EXPERIMENT_DEFAULTS.dataDir, help: 'folder of the fashion-mnist IDX files' },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
+  { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change)' },
 ];
+
+/** The options of the experiment to resume in `dir`, with `--workers` and `--backend` as given now. */
+function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
+  const others = Object.keys(given).filter((k) => k !== 'workers' && k !== 'backend');
+  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers and --backend (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
+  let saved: Partial<ExperimentConfig>;
+  try {
+    saved = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8')) as Partial<ExperimentConfig>;
+  } catch (err) {
+    throw new ConfigError(`--resume ${dir}: not an experiment folder (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PLAN_FILE}` : `${PLAN_FILE} is not valid JSON`})`);
+  }
+  return { ...saved, ...given, out: dir, resume: true };
+}
 
 /** Exit codes of a stop by signal, as a shell reports them (128 + the signal's number). */
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
@@ -46,8 +61,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
-  const methods = args.values['methods'] === undefined || args.values['methods'] === 'all' ? undefined : String(args.values['methods']).split(',');
-  const plan = planExperiment({ ...args.values, methods } as Partial<ExperimentConfig>);
+  const { resume: resumeDir, ...given } = args.values;
+  const methods = given['methods'] === undefined || given['methods'] === 'all' ? undefined : String(given['methods']).split(',');
+  const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), given) : ({ ...given, methods } as Partial<ExperimentConfig>));
   const { config, preset } = plan;
   const workers = Math.min(config.workers, plan.tasks.length);
 
@@ -85,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (signal) {
     const finished = result.picks.length;
-    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}`);
+    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: npm run experiment -- --resume ${config.out}`);
     return SIGNAL_EXIT[signal] ?? 130;
   }
   if (result.failures.length > 0) {

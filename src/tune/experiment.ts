@@ -21,6 +21,7 @@
  */
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../runs/checkpoint.js';
 import { checkBoolean, checkInt, checkOneOf, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
@@ -104,6 +105,8 @@ export interface ExperimentConfig {
   dataDir: string;
   /** Runs at once, one worker thread each; 1 runs them in this thread. @default the number of cores */
   workers: number;
+  /** Continue the experiment already in `out`: finished runs are read back, the others resumed. @default false */
+  resume: boolean;
 }
 
 export const EXPERIMENT_DEFAULTS = {
@@ -136,6 +139,7 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
     dataDir: checkString('--data-dir', partial.dataDir ?? EXPERIMENT_DEFAULTS.dataDir),
     workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
+    resume: partial.resume ?? false,
   };
 }
 
@@ -194,6 +198,7 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
         options: { ...common, ...r.options, label: method.kind === 'grid' || method.kind === 'schedule' ? `${method.name} ${r.name}` : method.name },
         seed,
         out: path.join(runsDir(seed), `${method.name}-${r.name}`),
+        ...(config.resume ? { resume: true } : {}),
       }));
       const resolved = jobs.map(resolveJob);
       totalEpochs += resolved.reduce((s, r) => s + r.episodes * preset.epochs, 0);
@@ -282,8 +287,16 @@ const why = (o: Outcome | undefined): string | undefined =>
           : undefined;
 
 /** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
+/** The experiment's checked options, written before any run starts, so that --resume plans the same runs. */
+export const PLAN_FILE = 'experiment-plan.json';
+
 export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const started = performance.now();
+  if (!plan.config.resume) {
+    mkdirSync(plan.config.out, { recursive: true });
+    const { resume: _resume, workers: _workers, ...options } = plan.config;
+    writeFileAtomic(path.join(plan.config.out, PLAN_FILE), JSON.stringify(options, null, 2) + '\n');
+  }
   const executor = opts.executor ?? createExecutor(Math.min(plan.config.workers, plan.tasks.length));
   const reports: GroupReport[] = [];
   const outcomes = new Map<string, Outcome>();

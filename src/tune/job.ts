@@ -7,7 +7,11 @@
  * `runJob` runs one here, on the requested tfjs backend, and keeps the last datasets it loaded in this
  * thread, keyed by their data config, since consecutive jobs mostly share one.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { EpisodeRecord, RunConfig, RunSummary } from '../core/run-log.js';
 import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { RUN_FILES } from '../runs/run-writer.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
 import { executeRun, resolveRun, type ResolvedRun, type RunResult } from './run.js';
@@ -21,6 +25,11 @@ export interface Job {
   out: string;
   /** Train on fold `fold` of `folds` over train ∪ validation (test untouched); absent: the fixed split. */
   fold?: { fold: number; folds: number };
+  /**
+   * The folder may hold this run already (an experiment resumed): a finished run is read back, not
+   * trained again; a stopped or killed one continues from its checkpoint; a missing one starts.
+   */
+  resume?: boolean;
 }
 
 /** What a job returns: what its run wrote (plain data, so it crosses threads unchanged). */
@@ -28,7 +37,18 @@ export type JobResult = RunResult;
 
 /** Checks every option of the job; touches nothing but reading a --load-agent file. Throws ConfigError. */
 export function resolveJob(job: Job): ResolvedRun {
-  return resolveRun({ ...job.options, seed: job.seed, out: job.out });
+  return resolveRun({ ...job.options, seed: job.seed, out: job.out }, { resume: job.resume });
+}
+
+/** What a finished run folder holds, as its job would have returned it; undefined if it did not finish. */
+export function finishedResult(out: string): JobResult | undefined {
+  const file = (name: keyof typeof RUN_FILES) => path.join(out, RUN_FILES[name]);
+  if (!existsSync(file('summary'))) return undefined;
+  const summary = JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary;
+  if (summary.interrupted) return undefined;
+  const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
+  const records = readFileSync(file('episodes'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as EpisodeRecord);
+  return { out, layerNames: config.layerNames, records, summary, interrupted: false };
 }
 
 /** Datasets kept per thread: the current seed's and the previous one's. */
@@ -50,15 +70,20 @@ function datasetFor(config: DataConfig): Dataset {
 
 /** Trains the job's run in this thread and writes its folder. A stop ends it after the epoch in progress. */
 export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<JobResult> {
+  if (job.resume) {
+    const done = finishedResult(job.out);
+    if (done) return done;
+  }
   const run = resolveJob(job);
+  const resume = job.resume === true && existsSync(path.join(job.out, RUN_FILES.config));
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.
   const backendInUse = await initBackend(run.backend);
   const dataset = datasetFor(run.data);
   const stop$ = opts.stop?.stop$();
-  if (!job.fold) return executeRun(run, { backendInUse, dataset, stop$ });
+  if (!job.fold) return executeRun(run, { backendInUse, dataset, stop$, resume });
   const { fold, folds } = job.fold;
   const foldData = foldDataset(dataset, folds, fold);
   // config.json records the sizes the fold actually trains and validates on.
   const options = { ...run.options, fold, folds, trainSize: foldData.train.n, valSize: foldData.val.n };
-  return executeRun({ ...run, options }, { backendInUse, dataset: foldData, stop$ });
+  return executeRun({ ...run, options }, { backendInUse, dataset: foldData, stop$, resume });
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
@@ -137,6 +137,38 @@ describe('a pool of 2 worker threads', () => {
     expect(r.stdout).to.include('in 2 worker threads');
     const printed = r.stdout.split('\n').flatMap((line) => /^seed (\d+) +(\S+) +valAcc/.exec(line)?.slice(1, 3).join(' ') ?? []);
     expect(printed.map((p) => `seed ${p}`)).to.deep.equal(referenceGroups);
+    expect(r.stdout).to.include(referenceTable);
+    expectSameLogs(reference, out);
+  });
+
+  it('continues an experiment SIGKILLed midway with --resume, to the same folders and reports', async function () {
+    rmSync(out, { recursive: true, force: true });
+    const args = ['--import', 'tsx', 'src/cli/experiment.ts', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '2', '--methods', 'grid,ucb', '--carry', '--folds', '2', '--workers', '2', '--out', out];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' });
+    // Counted while the experiment writes (and rotates checkpoint files): a file may vanish mid-walk.
+    const finishedRuns = () => {
+      try {
+        return readdirSync(path.join(out, 'runs'), { recursive: true }).filter((f) => String(f).endsWith('summary.json')).length;
+      } catch {
+        return 0;
+      }
+    };
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (finishedRuns() >= 5) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 5);
+      child.on('exit', (code, signal) => {
+        clearInterval(poll);
+        if (signal === 'SIGKILL') resolve();
+        else reject(new Error(`the experiment ended (${code}) before it could be killed`));
+      });
+    });
+    expect(finishedRuns()).to.be.below(16);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', '--resume', out, '--workers', '2'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.include(referenceTable);
     expectSameLogs(reference, out);
   });
