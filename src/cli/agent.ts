@@ -12,6 +12,7 @@ import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-lo
 import { flagOf } from '../core/options.js';
 import { episodeSeed } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
+import { tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter } from './progress.js';
@@ -102,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     run = resolveRun({ ...runOptionsFromConfig(config.options), ...given, out: resumeDir }, { resume: true });
     const summaryFile = path.join(resumeDir, RUN_FILES.summary);
     if (existsSync(summaryFile) && readJson<RunSummary>(summaryFile, 'summary').interrupted === false) {
+      tidyFinishedRun(resumeDir);
       console.log(`${resumeDir} has finished: nothing to resume (its summary is ${summaryFile})`);
       return 0;
     }

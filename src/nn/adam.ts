@@ -11,7 +11,7 @@
  * tensor id, so a weight changed in place would be multiplied with its stale packed copy.
  */
 import * as tf from '@tensorflow/tfjs';
-import { hostValues } from './wasm-heap.js';
+import { hostValues } from './wasm-kernels.js';
 
 export interface AdamConfig {
   /** Learning rate. */

@@ -12,7 +12,7 @@ import { dirname, join, sep } from 'node:path';
 
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { asWasmBackend, heapFloats } from './wasm-heap.js';
+import { asWasmBackend, heapFloats, runWasmKernel, stockKernel } from './wasm-kernels.js';
 
 const KERNEL = 'Conv2DBackpropFilter';
 const BACKEND = 'wasm';
@@ -55,14 +55,6 @@ type Pair = [number, number];
 /** Largest filter height × width × input channels for which the filter gradient goes through im2col. */
 const IM2COL_MAX_ROWS = 32;
 
-/** Run another wasm kernel directly on the backend (no engine bookkeeping; caller disposes). */
-function run(name: string, backend: tf.KernelBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo {
-  const config = tf.getKernel(name, BACKEND);
-  if (config === undefined) throw new Error(`wasm backend has no ${name} kernel`);
-  const out = config.kernelFunc({ inputs, backend, attrs });
-  if (Array.isArray(out)) throw new Error(`wasm ${name} kernel returned several tensors`);
-  return out;
-}
 
 /**
  * NHWC: dW = Pᵀ · dY, with dY as [B·outH·outW, outC] (a free reshape) and Pᵀ the image patches laid out
@@ -104,11 +96,11 @@ function filterGradIm2col(backend: tf.KernelBackend, x: tf.TensorInfo, dy: tf.Te
         }
       }
     }
-    const dyRows = run('Reshape', backend, { x: dy }, { shape: [1, K, O] });
+    const dyRows = runWasmKernel(stockKernel('Reshape'), backend, { x: dy }, { shape: [1, K, O] });
     temps.push(dyRows);
-    const product = run('BatchMatMul', backend, { a: patchesT, b: dyRows }, { transposeA: false, transposeB: false });
+    const product = runWasmKernel(stockKernel('BatchMatMul'), backend, { a: patchesT, b: dyRows }, { transposeA: false, transposeB: false });
     temps.push(product);
-    return run('Reshape', backend, { x: product }, { shape: [fh, fw, C, O] });
+    return runWasmKernel(stockKernel('Reshape'), backend, { x: product }, { shape: [fh, fw, C, O] });
   } finally {
     for (const t of temps) backend.disposeData(t.dataId);
   }
@@ -163,11 +155,11 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     return t;
   };
   try {
-    const xT = keep(run('Transpose', backend, { x }, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] }));
-    const dyT = keep(run('Transpose', backend, { x: dy }, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] }));
+    const xT = keep(runWasmKernel(stockKernel('Transpose'), backend, { x }, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] }));
+    const dyT = keep(runWasmKernel(stockKernel('Transpose'), backend, { x: dy }, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] }));
     const explicitPad = [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]] as tf.backend_util.ExplicitPadding;
     let grad = keep(
-      run('Conv2D', backend, { x: xT, filter: dyT }, {
+      runWasmKernel(stockKernel('Conv2D'), backend, { x: xT, filter: dyT }, {
         strides: [1, 1] as Pair,
         pad: explicitPad,
         dataFormat: 'NHWC',
@@ -175,11 +167,11 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
       } as unknown as tf.NamedAttrMap),
     );
     if (grad.shape[1] !== fh || grad.shape[2] !== fw) {
-      grad = keep(run('Slice', backend, { x: grad }, { begin: [0, 0, 0, 0], size: [info.inChannels, fh, fw, info.outChannels] }));
+      grad = keep(runWasmKernel(stockKernel('Slice'), backend, { x: grad }, { begin: [0, 0, 0, 0], size: [info.inChannels, fh, fw, info.outChannels] }));
     }
     // The result may share its buffer with `grad` (Transpose is a copy-free identity for some
     // shapes); the refcount keeps it alive when the temporaries are released below.
-    return run('Transpose', backend, { x: grad }, { perm: [1, 2, 0, 3] });
+    return runWasmKernel(stockKernel('Transpose'), backend, { x: grad }, { perm: [1, 2, 0, 3] });
   } finally {
     for (const t of temps) backend.disposeData(t.dataId);
   }

@@ -13,14 +13,7 @@
  * tfjs's cpu kernel does), in one JS pass over the heap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { runWasmKernel } from './wasm-matmul.js';
-import { asWasmBackend, heapFloats } from './wasm-heap.js';
-
-const BACKEND = 'wasm';
-type KernelFunc = tf.KernelConfig['kernelFunc'];
-type KernelArgs = Parameters<KernelFunc>[0];
-type Wrapped = KernelFunc & { stock: KernelFunc };
-const isWrapped = (kernel: KernelFunc): kernel is Wrapped => 'stock' in kernel;
+import { asWasmBackend, heapFloats, replaceWasmKernels, runWasmKernel, stockKernel, wrapped, type KernelArgs, type KernelFunc, type Wrapped } from './wasm-kernels.js';
 
 function conv2dBackpropInput(stock: KernelFunc): Wrapped {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
@@ -79,7 +72,7 @@ function conv2dBackpropInput(stock: KernelFunc): Wrapped {
         }
       }
       const pad = [[0, 0], [top, bottom], [left, right], [0, 0]] as tf.backend_util.ExplicitPadding;
-      const conv2d = tf.getKernel('Conv2D', BACKEND)!.kernelFunc;
+      const conv2d = stockKernel('Conv2D');
       return runWasmKernel(conv2d, args.backend as tf.KernelBackend, { x: source, filter: flipped }, {
         strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1],
       } as unknown as tf.NamedAttrMap);
@@ -87,7 +80,7 @@ function conv2dBackpropInput(stock: KernelFunc): Wrapped {
       for (const t of temps) backend.disposeData(t.dataId);
     }
   };
-  return Object.assign(kernel as KernelFunc, { stock });
+  return wrapped(kernel, stock);
 }
 
 function maxPoolGrad(stock: KernelFunc): Wrapped {
@@ -145,7 +138,7 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
     }
     return dx;
   };
-  return Object.assign(kernel as KernelFunc, { stock });
+  return wrapped(kernel, stock);
 }
 
 /** MaxPoolGrad for the common 2×2 window, stride 2, no padding: four candidates per entry, no bounds checks. */
@@ -176,18 +169,7 @@ function maxPool2x2Grad(
   }
 }
 
-/**
- * Replace wasm's Conv2DBackpropInput and MaxPoolGrad with the kernels above (the stock ones stay
- * reachable as `.stock`). Safe to call any number of times. Returns true if this call registered them.
- */
+/** Replace wasm's Conv2DBackpropInput and MaxPoolGrad with the kernels above (see replaceWasmKernels). */
 export function registerWasmConvInputGrad(): boolean {
-  let registered = false;
-  for (const [name, wrap] of [['Conv2DBackpropInput', conv2dBackpropInput], ['MaxPoolGrad', maxPoolGrad]] as const) {
-    const config = tf.getKernel(name, BACKEND);
-    if (config === undefined || isWrapped(config.kernelFunc)) continue;
-    tf.unregisterKernel(name, BACKEND);
-    tf.registerKernel({ ...config, kernelFunc: wrap(config.kernelFunc) });
-    registered = true;
-  }
-  return registered;
+  return replaceWasmKernels([['Conv2DBackpropInput', conv2dBackpropInput], ['MaxPoolGrad', maxPoolGrad]]);
 }

@@ -14,28 +14,7 @@
  * their own kernels (tfjs-node has a native one).
  */
 import * as tf from '@tensorflow/tfjs';
-
-const BACKEND = 'wasm';
-type KernelFunc = tf.KernelConfig['kernelFunc'];
-type KernelArgs = Parameters<KernelFunc>[0];
-
-/** A kernel registered here keeps the stock one it wraps, so registering twice never wraps a wrapper. */
-type Wrapped = KernelFunc & { stock: KernelFunc };
-const wrapped = (kernel: (args: KernelArgs) => tf.TensorInfo, stock: KernelFunc): Wrapped => Object.assign(kernel as KernelFunc, { stock });
-const isWrapped = (kernel: KernelFunc): kernel is Wrapped => 'stock' in kernel;
-
-/** Runs a kernel of the wasm backend directly (no engine bookkeeping; the caller disposes the result). */
-export function runWasmKernel(kernel: KernelFunc, backend: tf.KernelBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo {
-  const out = kernel({ inputs, backend, attrs });
-  if (Array.isArray(out)) throw new Error('expected a kernel with one output');
-  return out;
-}
-
-function stockKernel(name: string): KernelFunc {
-  const config = tf.getKernel(name, BACKEND);
-  if (config === undefined) throw new Error(`wasm backend has no ${name} kernel`);
-  return config.kernelFunc;
-}
+import { replaceWasmKernels, runWasmKernel, stockKernel, wrapped, type KernelArgs, type KernelFunc, type Wrapped } from './wasm-kernels.js';
 
 /** A copy of `x` with its last two axes swapped. */
 function swapLastTwo(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo {
@@ -53,7 +32,7 @@ const cols = (x: tf.TensorInfo) => x.shape[x.shape.length - 1]!;
  * Cᵀ = op(B)ᵀ·op(A)ᵀ with the other operands transposed and transpose the result, whichever moves fewer
  * elements.
  */
-function batchMatMul(stock: KernelFunc): KernelFunc {
+function batchMatMul(stock: KernelFunc): Wrapped {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs;
@@ -103,7 +82,7 @@ const ACTIVATIONS: Record<string, (x: tf.TensorInfo, attrs: Record<string, unkno
  * rank-1 bias by row·cols + col, clamped) and applies bias and activation to each 48-wide block of the
  * inner sum; with a batch dimension the bias and activation are therefore applied as separate kernels.
  */
-function fusedMatMul(stock: KernelFunc): KernelFunc {
+function fusedMatMul(stock: KernelFunc): Wrapped {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { a, b, bias } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo };
     const attrs = args.attrs as unknown as tf.BatchMatMulAttrs & { activation: string };
@@ -132,25 +111,12 @@ function fusedMatMul(stock: KernelFunc): KernelFunc {
   return wrapped(kernel, stock);
 }
 
-/**
- * Replace wasm's BatchMatMul and _FusedMatMul with the wrappers above. Safe to call any number of
- * times, before or after the wasm backend starts. Returns true if this call registered them.
- */
+/** Replace wasm's BatchMatMul and _FusedMatMul with the wrappers above (see replaceWasmKernels). */
 export function registerWasmMatMul(): boolean {
-  let registered = false;
-  for (const [name, wrap] of [['BatchMatMul', batchMatMul], ['_FusedMatMul', fusedMatMul]] as const) {
-    const config = tf.getKernel(name, BACKEND);
-    if (config === undefined || isWrapped(config.kernelFunc)) continue;
-    tf.unregisterKernel(name, BACKEND);
-    // The stock setupFunc binds the wasm function the stock kernelFunc calls; keep it for a backend that starts later.
-    tf.registerKernel({ ...config, kernelFunc: wrap(config.kernelFunc) });
-    registered = true;
-  }
-  return registered;
+  return replaceWasmKernels([['BatchMatMul', batchMatMul], ['_FusedMatMul', fusedMatMul]]);
 }
 
-/** The stock kernels, for tests and the benchmark (throws if they were never registered). */
+/** The stock kernels, for tests and the benchmark. */
 export function stockWasmMatMul(name: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
-  const kernel = stockKernel(name);
-  return isWrapped(kernel) ? kernel.stock : kernel;
+  return stockKernel(name);
 }

@@ -96,6 +96,24 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
   return () => rmSync(file, { force: true });
 }
 
+/**
+ * A run killed after writing its summary but before removing its checkpoint and lock is finished, with
+ * leftovers: removes them (the lock only when its process is gone).
+ */
+export function tidyFinishedRun(dir: string): void {
+  removeRunCheckpoint(dir);
+  removeTempFiles(dir);
+  const lock = path.join(dir, LOCK_FILE);
+  if (!existsSync(lock)) return;
+  try {
+    const held = JSON.parse(readFileSync(lock, 'utf8')) as Partial<LockInfo>;
+    if (held.pid !== undefined && held.hostname === hostname() && processAlive(held.pid)) return;
+  } catch {
+    // torn: nobody holds it
+  }
+  rmSync(lock, { force: true });
+}
+
 // logs
 
 /** Removes the temporary files of atomic writes (`.<name>.<pid>.tmp`) that a killed process left. */

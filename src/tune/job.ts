@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EpisodeRecord, RunConfig, RunSummary } from '../core/run-log.js';
 import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
@@ -72,7 +73,10 @@ function datasetFor(config: DataConfig): Dataset {
 export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<JobResult> {
   if (job.resume) {
     const done = finishedResult(job.out);
-    if (done) return done;
+    if (done) {
+      tidyFinishedRun(job.out);
+      return done;
+    }
   }
   const run = resolveJob(job);
   const resume = job.resume === true && existsSync(path.join(job.out, RUN_FILES.config));

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { killWhen } from '../helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // Big enough that an epoch takes a visible moment (so a kill can land inside one), small enough for a test.
@@ -23,22 +24,10 @@ function withoutTimings(dir: string, file: string): unknown[] {
 
 const lineCount = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0);
 
-/** Starts the agent and SIGKILLs it once `when(dir)` holds (polled); resolves when it is dead. */
-function killWhen(dir: string, when: (dir: string) => boolean): Promise<void> {
+/** Starts the agent and SIGKILLs it once `when(dir)` holds. */
+function killAgentWhen(dir: string, when: (dir: string) => boolean): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...RUN, '--out', dir], { cwd: ROOT, stdio: 'ignore' });
-  return new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      if (when(dir)) {
-        clearInterval(poll);
-        child.kill('SIGKILL');
-      }
-    }, 5);
-    child.on('exit', (code, signal) => {
-      clearInterval(poll);
-      if (signal === 'SIGKILL') resolve();
-      else reject(new Error(`the run ended (${code}) before it could be killed: make the condition earlier`));
-    });
-  });
+  return killWhen(child, () => when(dir));
 }
 
 describe('npm run agent --resume', function () {
@@ -64,7 +53,7 @@ describe('npm run agent --resume', function () {
   for (const [label, when] of points) {
     it(`continues a run SIGKILLed ${label} to the same logs`, async () => {
       const dir = path.join(tmp, label.replace(/\W+/g, '-'));
-      await killWhen(dir, when);
+      await killAgentWhen(dir, when);
       const r = agent(['--resume', dir]);
       expect(r.status, r.stderr).to.equal(0);
       expectSameAsReference(dir);
@@ -73,10 +62,10 @@ describe('npm run agent --resume', function () {
 
   it('repairs a torn last line and takes over a stale lock, with warnings', async () => {
     const dir = path.join(tmp, 'torn');
-    await killWhen(dir, (d) => lineCount(path.join(d, 'steps.jsonl')) >= 3);
+    await killAgentWhen(dir, (d) => lineCount(path.join(d, 'steps.jsonl')) >= 3);
     // As if the process had died while writing: half a line, and the lock of a process that is gone.
     appendFileSync(path.join(dir, 'steps.jsonl'), '{"episode":0,"epoch":');
-    writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: (await import('node:os')).hostname() }));
+    writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
     const r = agent(['--resume', dir]);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.match(/steps\.jsonl: repaired a torn last line/);
@@ -95,10 +84,16 @@ describe('npm run agent --resume', function () {
     expect(r.stderr).to.match(/--out .* is being written by process \d+/);
   });
 
-  it('says a finished run has nothing to resume, and takes no other options', () => {
-    const done = agent(['--resume', reference]);
+  it('says a finished run has nothing to resume, tidies what a kill after its summary left, and takes no other options', () => {
+    const dir = path.join(tmp, 'finished-with-leftovers');
+    cpSync(reference, dir, { recursive: true });
+    // Killed after writing its summary, before removing its checkpoint and lock.
+    for (const file of ['checkpoint.json', 'checkpoint-1-2.bin', '.summary.json.123.tmp']) writeFileSync(path.join(dir, file), '{}');
+    writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
+    const done = agent(['--resume', dir]);
     expect(done.status).to.equal(0);
     expect(done.stdout).to.match(/has finished: nothing to resume/);
+    expect(readdirSync(dir).sort()).to.deep.equal(readdirSync(reference).sort());
     const mixed = agent(['--resume', reference, '--episodes', '9']);
     expect(mixed.status).to.equal(2);
     expect(mixed.stderr).to.match(/--resume takes no other options but --backend \(got --episodes\)/);

@@ -2,42 +2,14 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 
 import { registerWasmConvGrad, useWasmBackend } from '../../src/nn/wasm-conv-grad.js';
+import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-/** mulberry32: small seeded generator, values in [-1, 1). */
-function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
 
-const size = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
 
-/** max |a - b| / max |b| (b is the cpu reference). */
-function relError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).to.equal(b.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < b.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((a[i] ?? NaN) - (b[i] ?? NaN)));
-    maxRef = Math.max(maxRef, Math.abs(b[i] ?? 0));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
-async function onBackend<T>(name: string, fn: () => T): Promise<T> {
-  expect(await tf.setBackend(name)).to.equal(true);
-  return fn();
-}
 
 interface Case {
   x: Shape4;

@@ -3,39 +3,14 @@ import * as tf from '@tensorflow/tfjs';
 
 import { registerWasmConvInputGrad } from '../../src/nn/wasm-conv-input-grad.js';
 import { useWasmBackend } from '../../src/nn/wasm-conv-grad.js';
+import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-/** mulberry32: seeded values in [-1, 1). */
-function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  });
-}
 
-const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
 
-/** max |a − b| / max |b| (b is the cpu reference). */
-function relError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).to.equal(b.length);
-  let diff = 0;
-  let ref = 0;
-  b.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(a[i]! - v));
-    ref = Math.max(ref, Math.abs(v));
-  });
-  return diff / Math.max(ref, 1e-12);
-}
 
-async function onBackend<T>(name: string, fn: () => T): Promise<T> {
-  expect(await tf.setBackend(name)).to.equal(true);
-  return fn();
-}
 
 interface ConvCase { x: Shape4; w: Shape4; strides: number | [number, number]; pad: Pad }
 

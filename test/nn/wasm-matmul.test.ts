@@ -2,45 +2,18 @@ import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 
 import { initBackend } from '../../src/nn/backend.js';
-import { registerWasmMatMul, runWasmKernel, stockWasmMatMul } from '../../src/nn/wasm-matmul.js';
+import { runWasmKernel } from '../../src/nn/wasm-kernels.js';
+import { registerWasmMatMul, stockWasmMatMul } from '../../src/nn/wasm-matmul.js';
+import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 
-/** mulberry32: small seeded generator, values in [-1, 1). */
-function randomValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** Seeded integers in 1..70. */
 const dims = (n: number, seed: number): number[] => Array.from(randomValues(n, seed), (v) => 1 + Math.floor(((v + 1) / 2) * 70));
-const size = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
 
-/** max |a - b| / max |b| (b is the reference). */
-function relError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).to.equal(b.length);
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < b.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs((a[i] ?? NaN) - (b[i] ?? NaN)));
-    maxRef = Math.max(maxRef, Math.abs(b[i] ?? 0));
-  }
-  return maxDiff / Math.max(maxRef, 1e-12);
-}
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const sameBits = (a: Float32Array, b: Float32Array): boolean => bytes(a).equals(bytes(b));
 
-async function onBackend<T>(name: string, fn: () => T): Promise<T> {
-  expect(await tf.setBackend(name)).to.equal(true);
-  return fn();
-}
 
 /** A product op(A)·op(B) of [..., M, K]·[..., K, N]; `a`, `b` are the stored shapes. */
 interface Case { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; n: number; seed: number; label: string }

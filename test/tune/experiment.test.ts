@@ -9,6 +9,7 @@ import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/tune/e
 import { checkExperimentConfig, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../../src/tune/experiment.js';
 import type { Job, JobResult } from '../../src/tune/job.js';
 import { StopFlag } from '../../src/tune/stop.js';
+import { killWhen } from '../helpers/processes.js';
 import { settle, within } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -153,19 +154,7 @@ describe('a pool of 2 worker threads', () => {
         return 0;
       }
     };
-    await new Promise<void>((resolve, reject) => {
-      const poll = setInterval(() => {
-        if (finishedRuns() >= 5) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-        }
-      }, 5);
-      child.on('exit', (code, signal) => {
-        clearInterval(poll);
-        if (signal === 'SIGKILL') resolve();
-        else reject(new Error(`the experiment ended (${code}) before it could be killed`));
-      });
-    });
+    await killWhen(child, () => finishedRuns() >= 5);
     expect(finishedRuns()).to.be.below(16);
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', '--resume', out, '--workers', '2'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
     expect(r.status, r.stderr).to.equal(0);
