@@ -96,7 +96,14 @@ export function readScheduleFile(file: string): number[][] {
   }
   if (episodeRef) {
     const episode = Number(episodeRef[2]);
-    const line = text.split('\n').find((l) => l.trim() !== '' && (JSON.parse(l) as { episode?: unknown }).episode === episode);
+    const episodeOf = (l: string): unknown => {
+      try {
+        return (JSON.parse(l) as { episode?: unknown }).episode;
+      } catch {
+        return undefined; // a line cut off by a kill, or not a record
+      }
+    };
+    const line = text.split('\n').find((l) => l.trim() !== '' && episodeOf(l) === episode);
     if (line === undefined) throw fail(`no episode ${episode} in ${episodeRef[1]}`);
     text = JSON.stringify({ rates: (JSON.parse(line) as { schedule?: unknown }).schedule });
   }

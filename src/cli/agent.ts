@@ -49,9 +49,16 @@ function replayPlan(spec: string, given: Record<string, unknown>): { options: Re
   const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
   const dir = match[1]!;
   const config = readJson<{ options: Record<string, unknown>; seed: number }>(path.join(dir, RUN_FILES.config), `--replay ${dir}: not a run folder`);
-  const episodes = existsSync(path.join(dir, RUN_FILES.episodes))
-    ? readFileSync(path.join(dir, RUN_FILES.episodes), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EpisodeRecord)
-    : [];
+  const episodesFile = path.join(dir, RUN_FILES.episodes);
+  const lines = existsSync(episodesFile) ? readFileSync(episodesFile, 'utf8').split('\n') : [];
+  // A last line without its newline was cut off by a kill: only complete lines count.
+  const episodes = lines.slice(0, -1).filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as EpisodeRecord;
+    } catch {
+      throw new ConfigError(`--replay ${spec}: ${episodesFile} line ${i + 1} is not valid JSON`);
+    }
+  });
   const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
   const recorded = episodes.find((e) => e.episode === wanted);
   if (wanted === undefined || recorded === undefined) {
@@ -100,7 +107,13 @@ async function main(argv: string[]): Promise<number> {
     if (others.length > 0) throw new ConfigError(`--resume takes no other options but --backend (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`);
     const config = readJson<{ options: Record<string, unknown> }>(path.join(resumeDir, RUN_FILES.config), `--resume ${resumeDir}: not a run folder`);
     if (config.options['fold'] !== undefined) throw new ConfigError(`--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (npm run experiment -- --resume <folder>)`);
-    run = resolveRun({ ...runOptionsFromConfig(config.options), ...given, out: resumeDir }, { resume: true });
+    const recorded = runOptionsFromConfig(config.options);
+    // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
+    if (existsSync(path.join(resumeDir, 'checkpoint.json'))) delete recorded['loadAgent'];
+    run = resolveRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
+    // A resumed replay keeps training its episode under the seed it replays.
+    const replayed = config.options['replay'] as { from: string; envSeed: number } | undefined;
+    if (replayed) run.options['replay'] = replayed;
     const summaryFile = path.join(resumeDir, RUN_FILES.summary);
     if (existsSync(summaryFile) && readJson<RunSummary>(summaryFile, 'summary').interrupted === false) {
       tidyFinishedRun(resumeDir);
@@ -140,7 +153,8 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
-  const envSeed = replaying ? ((k: number) => (k === 0 ? replaying.envSeed : episodeSeed(run.seed, k))) : undefined;
+  const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;
+  const envSeed = replaySeed !== undefined ? (k: number) => (k === 0 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
   const result = await executeRun(run, { backendInUse: backend, stop$, onEvent: (e) => progress.next(e), resume: resumeDir !== undefined, envSeed });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

@@ -60,15 +60,20 @@ export class FusedAdam {
     this.epsilon = config.epsilon ?? 1e-7;
   }
 
-  /** One update of `weights` (in the same order every call) from their gradients. */
-  apply(weights: tf.Variable[], grads: tf.Tensor[]): void {
+  /**
+   * One update of `weights` (in the same order every call) from their gradients. A weight the loss does
+   * not reach has no gradient: it and its moments are left as they are, as tf.train.adam does.
+   */
+  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[]): void {
     const { beta1, beta2, epsilon, lr } = this;
     const s = this.state;
     s.step += 1;
     const c1 = 1 - beta1 ** s.step;
     const c2 = 1 - beta2 ** s.step;
     weights.forEach((weight, i) => {
-      const g = hostValues(grads[i]!);
+      const grad = grads[i];
+      if (grad === undefined) return;
+      const g = hostValues(grad);
       const w = hostValues(weight);
       const m = (s.m[i] ??= new Float32Array(g.length));
       const v = (s.v[i] ??= new Float32Array(g.length));

@@ -84,7 +84,7 @@ export async function trainEpoch(
           batchCorrect.push(tf.keep(correctCount(probs, ys)));
           return lossOf(probs, ys, built, l2);
         }, vars);
-        optimizer.apply(vars, vars.map((v) => grads[v.name]!));
+        optimizer.apply(vars, vars.map((v) => grads[v.name]));
         batchLosses.push(tf.keep(value));
       });
     }

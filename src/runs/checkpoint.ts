@@ -10,10 +10,11 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 /** Writes `data` to `file` through a temporary file in the same folder, flushed, then renamed. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${threadId}.tmp`);
   const fd = openSync(temp, 'w');
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
@@ -59,6 +60,9 @@ function decode(json: string, floats: Float32Array): unknown {
   });
 }
 
+/** Checkpoints written by this thread: two in the same millisecond still get different binaries. */
+let writes = 0;
+
 /** Writes `value` as the checkpoint `<dir>/<name>`, replacing the previous one atomically. */
 export function writeCheckpoint(dir: string, name: string, value: unknown): void {
   const { json, arrays } = encode(value);
@@ -69,7 +73,8 @@ export function writeCheckpoint(dir: string, name: string, value: unknown): void
     floats.set(a, at);
     at += a.length;
   }
-  const binary = `${name}-${Date.now()}-${process.pid}.bin`;
+  writes += 1;
+  const binary = `${name}-${Date.now()}-${process.pid}-${threadId}-${writes}.bin`;
   writeFileAtomic(path.join(dir, binary), new Uint8Array(floats.buffer));
   writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify({ binary, floats: total, value: JSON.parse(json) as unknown }) + '\n');
   // Older binaries are no longer named by the JSON.

@@ -9,6 +9,7 @@
  * last line, or lines of the epoch that was in progress) and continues from it.
  */
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
@@ -57,6 +58,21 @@ export function removeRunCheckpoint(dir: string): void {
 interface LockInfo {
   pid: number;
   hostname: string;
+  /** This process's, shared by its worker threads: a lock with our pid but another token is a dead process's (a pid reused after a restart). */
+  token: string;
+}
+
+// Set before any worker thread starts, so the threads inherit it with the environment.
+const TOKEN_VAR = 'DROPTUNE_LOCK_TOKEN';
+process.env[TOKEN_VAR] ??= randomUUID();
+const processToken = (): string => process.env[TOKEN_VAR]!;
+
+/** Whether the lock's process is still running (on this host; a lock from another host is taken as held). */
+function lockHeld(held: Partial<LockInfo>): boolean {
+  if (held.pid === undefined) return false;
+  if (held.hostname !== undefined && held.hostname !== hostname()) return true;
+  if (held.pid === process.pid) return held.token === undefined || held.token === processToken();
+  return processAlive(held.pid);
 }
 
 function processAlive(pid: number): boolean {
@@ -74,7 +90,7 @@ function processAlive(pid: number): boolean {
  */
 export function acquireRunLock(dir: string, warn: (message: string) => void): () => void {
   const file = path.join(dir, LOCK_FILE);
-  const mine: LockInfo = { pid: process.pid, hostname: hostname() };
+  const mine: LockInfo = { pid: process.pid, hostname: hostname(), token: processToken() };
   try {
     writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
   } catch (err) {
@@ -85,10 +101,10 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
     } catch {
       // A lock torn by a crash while it was written: nobody can be holding it.
     }
-    const sameHost = held.hostname === undefined || held.hostname === mine.hostname;
-    if (held.pid !== undefined && (!sameHost || processAlive(held.pid))) {
-      const where = sameHost ? `process ${held.pid}` : `process ${held.pid} on ${held.hostname}`;
-      throw new ConfigError(`--out ${dir} is being written by ${where} (${file}): wait for it to end, or stop it`);
+    if (lockHeld(held)) {
+      const sameHost = held.hostname === undefined || held.hostname === mine.hostname;
+      const where = sameHost ? `process ${held.pid}` : `process ${held.pid} on host ${held.hostname}`;
+      throw new ConfigError(`--out ${dir} is being written by ${where}: wait for it to end or stop it; if no process writes it any more, delete ${file}`);
     }
     warn(`taking over the lock of ${dir}: its process ${held.pid ?? '(unknown)'} is gone`);
     writeFileAtomic(file, JSON.stringify(mine) + '\n');
@@ -106,8 +122,7 @@ export function tidyFinishedRun(dir: string): void {
   const lock = path.join(dir, LOCK_FILE);
   if (!existsSync(lock)) return;
   try {
-    const held = JSON.parse(readFileSync(lock, 'utf8')) as Partial<LockInfo>;
-    if (held.pid !== undefined && held.hostname === hostname() && processAlive(held.pid)) return;
+    if (lockHeld(JSON.parse(readFileSync(lock, 'utf8')) as Partial<LockInfo>)) return;
   } catch {
     // torn: nobody holds it
   }

@@ -49,7 +49,8 @@ export function checkRunDir(dir: string): void {
     } catch (err) {
       throw new ConfigError(`--out ${dir} cannot be read (${code(err) ?? String(err)}): choose another folder`);
     }
-    if (entries.length > 0) throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
+    // The lock of the process creating the run is all a new run folder may hold.
+    if (entries.some((e) => e !== 'run.lock')) throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
   }
   try {
     accessSync(existing, constants.W_OK);

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EpisodeRecord, RunConfig, RunSummary } from '../core/run-log.js';
 import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
-import { tidyFinishedRun } from '../runs/run-folder.js';
+import { removeTempFiles, tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
@@ -80,6 +80,8 @@ export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<
   }
   const run = resolveJob(job);
   const resume = job.resume === true && existsSync(path.join(job.out, RUN_FILES.config));
+  // Killed before its config.json was in place: at most a temporary file (and a stale lock) to clear.
+  if (job.resume && !resume && existsSync(job.out)) removeTempFiles(job.out);
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.
   const backendInUse = await initBackend(run.backend);
   const dataset = datasetFor(run.data);

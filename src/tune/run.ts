@@ -3,7 +3,7 @@
  * `executeRun` trains and writes the run folder. `npm run agent` and every executor of src/tune use it
  * (it lived in src/cli/run-agent.ts; it moved down so that src/tune never imports a command).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Observable } from 'rxjs';
@@ -279,6 +279,9 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
   let release: (() => void) | undefined;
   try {
     if (run.loadedState !== undefined) agent.loadState(run.loadedState);
+    // The lock first, then config.json: two processes started on one empty folder cannot both write it.
+    if (!opts.resume) mkdirSync(run.out, { recursive: true });
+    release = acquireRunLock(run.out, warn);
     const writer = opts.resume
       ? RunWriter.open(run.out)
       : RunWriter.create(run.out, {
@@ -290,7 +293,12 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           layerNames,
           startedAtMs: Date.now(),
         });
-    release = acquireRunLock(run.out, warn);
+    if (opts.resume) {
+      const trainedOn = (JSON.parse(readFileSync(writer.file('config'), 'utf8')) as { backend?: string }).backend;
+      if (trainedOn !== undefined && trainedOn !== opts.backendInUse) {
+        throw new ConfigError(`--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`);
+      }
+    }
     const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 0, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
     const mid = start.checkpoint?.midEpisode;
     if (start.checkpoint) agent.loadState(start.checkpoint.agent);

@@ -156,7 +156,7 @@ describe('stopping npm run agent', function () {
 
 describe('npm run agent --replay', function () {
   this.timeout(120_000);
-  it('trains a recorded episode again under its seed and reproduces its accuracies and losses exactly', () => {
+  it('trains a recorded episode again under its seed and reproduces its accuracies and losses exactly, also when resumed', async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-replay-'));
     const source = path.join(tmp, 'source');
     expect(agent([...RUN, '--out', source]).status).to.equal(0);
@@ -170,5 +170,11 @@ describe('npm run agent --replay', function () {
     for (const key of ['seed', 'valAcc', 'valLoss', 'testAcc', 'testLoss', 'initialValAcc', 'schedule']) expect(again[key], key).to.deep.equal(recorded[key]);
     const steps = (dir: string, episode: number) => (withoutTimings(dir, 'steps.jsonl') as Record<string, unknown>[]).filter((s) => s['episode'] === episode).map((s) => [s['trainLoss'], s['valLoss'], s['rates']]);
     expect(steps(replay, 0)).to.deep.equal(steps(source, 1));
+    // A replay killed in its first epoch, before any checkpoint, resumes under the seed it replays.
+    const killed = path.join(tmp, 'killed-replay');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--replay', `${source}#1`, '--out', killed], { cwd: ROOT, stdio: 'ignore' });
+    await killWhen(child, () => existsSync(path.join(killed, 'config.json')));
+    expect(agent(['--resume', killed]).status).to.equal(0);
+    expect(withoutTimings(killed, 'episodes.jsonl')).to.deep.equal(withoutTimings(replay, 'episodes.jsonl'));
   });
 });

@@ -59,6 +59,15 @@ describe('FusedAdam', () => {
     split.forEach((arr, i) => expect(Array.from(arr)).to.deep.equal(Array.from(straight[i]!)));
   });
 
+  it('leaves a weight without a gradient, and its moments, as they are', () => {
+    const w = tf.variable(tf.tensor1d([1, 2, 3]));
+    const fused = new FusedAdam({ lr: 0.1 });
+    fused.apply([w], [undefined]);
+    expect(Array.from(w.dataSync())).to.deep.equal([1, 2, 3]);
+    expect(fused.getState().m).to.deep.equal([]);
+    w.dispose();
+  });
+
   it('leaks no tensors', () => {
     const fused = new FusedAdam({ lr: 0.01 });
     train(1, (vars, grads) => fused.apply(vars, grads));
