@@ -122,7 +122,11 @@ export function dropoutMask(size: number, rate: number, seed: number): Float32Ar
   return mask;
 }
 
-/** The TunableDropout layers of a model, in order from input to output. */
+/**
+ * The TunableDropout layers of a model, in order from input to output. Found by class name, not
+ * instanceof: a program that loads this module twice (once as CommonJS, once as ESM) has two classes,
+ * and a model deserialized by one holds instances of the other.
+ */
 export function dropoutLayersOf(model: tf.LayersModel): TunableDropout[] {
-  return model.layers.filter((l): l is TunableDropout => l instanceof TunableDropout);
+  return model.layers.filter((l): l is TunableDropout => l.getClassName() === TunableDropout.className);
 }
