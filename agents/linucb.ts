@@ -9,7 +9,8 @@
  * per-epoch arm sets: the observation already carries the progress and the current rates. α is in
  * reward units, like ucb's c (delta rewards move by ~0.01), hence the default 0.1.
  */
-import { add, dot, inv, multiply, transpose } from 'mathjs';
+import { createRequire } from 'node:module';
+import type * as MathJs from 'mathjs';
 import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Action, Agent, AgentContext, StepInfo, Transition } from '../src/core/types.js';
@@ -17,6 +18,10 @@ import { argmax } from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 import { armValues } from './rates.js';
 import { readArray, readState, SavedRng, stateError } from './state.js';
+
+// mathjs takes ~2 s to load: only a run of this agent pays for it, not every command that lists agents.
+let mathjs: typeof MathJs | undefined;
+const math = (): typeof MathJs => (mathjs ??= createRequire(import.meta.url)('mathjs') as typeof MathJs);
 
 // config
 
@@ -64,7 +69,7 @@ export class LinUcbAgent implements Agent {
 
   /** θ = A⁻¹ b: the fitted reward weights of one arm (the last entry is the bias). */
   estimate(layer: number, arm: number): number[] {
-    return multiply(inv(this.A[layer]![arm]!), this.b[layer]![arm]!) as number[];
+    return math().multiply(math().inv(this.A[layer]![arm]!), this.b[layer]![arm]!) as number[];
   }
 
   beginEpisode(): void {
@@ -82,10 +87,10 @@ export class LinUcbAgent implements Agent {
   }
 
   private score(layer: number, arm: number, x: number[]): number {
-    const Ainv = inv(this.A[layer]![arm]!);
-    const theta = multiply(Ainv, this.b[layer]![arm]!) as number[];
-    const width = dot(x, multiply(Ainv, x) as number[]);
-    return dot(theta, x) + this.config.alpha * Math.sqrt(Math.max(0, width));
+    const Ainv = math().inv(this.A[layer]![arm]!);
+    const theta = math().multiply(Ainv, this.b[layer]![arm]!) as number[];
+    const width = math().dot(x, math().multiply(Ainv, x) as number[]);
+    return math().dot(theta, x) + this.config.alpha * Math.sqrt(Math.max(0, width));
   }
 
   // learn: A += x xᵀ, b += r x for the arm each layer pulled
@@ -93,11 +98,11 @@ export class LinUcbAgent implements Agent {
   learn(transition: Transition): void {
     if (this.pending === null) return;
     const { x, arms } = this.pending;
-    const xxT = multiply(transpose([x]), [x]) as number[][];
-    const rx = multiply(transition.reward, x) as number[];
+    const xxT = math().multiply(math().transpose([x]), [x]) as number[][];
+    const rx = math().multiply(transition.reward, x) as number[];
     arms.forEach((k, layer) => {
-      this.A[layer]![k] = add(this.A[layer]![k]!, xxT) as number[][];
-      this.b[layer]![k] = add(this.b[layer]![k]!, rx) as number[];
+      this.A[layer]![k] = math().add(this.A[layer]![k]!, xxT) as number[][];
+      this.b[layer]![k] = math().add(this.b[layer]![k]!, rx) as number[];
     });
     this.pending = null;
   }
