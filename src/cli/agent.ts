@@ -12,6 +12,7 @@ import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-lo
 import { flagOf } from '../core/options.js';
 import { episodeSeed } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
+import { readEpisodes } from '../runs/read-run.js';
 import { tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
@@ -50,15 +51,7 @@ function replayPlan(spec: string, given: Record<string, unknown>): { options: Re
   const dir = match[1]!;
   const config = readJson<{ options: Record<string, unknown>; seed: number }>(path.join(dir, RUN_FILES.config), `--replay ${dir}: not a run folder`);
   const episodesFile = path.join(dir, RUN_FILES.episodes);
-  const lines = existsSync(episodesFile) ? readFileSync(episodesFile, 'utf8').split('\n') : [];
-  // A last line without its newline was cut off by a kill: only complete lines count.
-  const episodes = lines.slice(0, -1).filter((l) => l.trim() !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as EpisodeRecord;
-    } catch {
-      throw new ConfigError(`--replay ${spec}: ${episodesFile} line ${i + 1} is not valid JSON`);
-    }
-  });
+  const episodes = existsSync(episodesFile) ? readEpisodes(episodesFile).value : [];
   const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
   const recorded = episodes.find((e) => e.episode === wanted);
   if (wanted === undefined || recorded === undefined) {

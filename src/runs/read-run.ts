@@ -117,6 +117,11 @@ export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadR
   return { value: records, warnings };
 }
 
+/** A run's episodes.jsonl: checked records, a torn last line dropped with a warning. */
+export function readEpisodes(file: string): ReadResult<EpisodeRecord[]> {
+  return readJsonl<EpisodeRecord>(file, EPISODE_FIELDS);
+}
+
 /** Reads one run folder. */
 export function readRun(dir: string): ReadResult<RunData> {
   const warnings: string[] = [];
@@ -134,7 +139,7 @@ export function readRun(dir: string): ReadResult<RunData> {
   const summaryFile = join(dir, 'summary.json');
   const episodesFile = join(dir, 'episodes.jsonl');
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
-  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readJsonl<EpisodeRecord>(need('episodes.jsonl'), EPISODE_FIELDS);
+  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'));
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {

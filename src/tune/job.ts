@@ -9,8 +9,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { EpisodeRecord, RunConfig, RunSummary } from '../core/run-log.js';
+import type { RunConfig, RunSummary } from '../core/run-log.js';
 import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { readEpisodes } from '../runs/read-run.js';
 import { removeTempFiles, tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { foldDataset } from '../data/folds.js';
@@ -48,7 +49,7 @@ export function finishedResult(out: string): JobResult | undefined {
   const summary = JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary;
   if (summary.interrupted) return undefined;
   const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
-  const records = readFileSync(file('episodes'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as EpisodeRecord);
+  const records = readEpisodes(file('episodes')).value;
   return { out, layerNames: config.layerNames, records, summary, interrupted: false };
 }
 

@@ -18,6 +18,7 @@ import { ACTION_MODES, type ActionMode, type AgentContext } from '../core/types.
 import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
+import { readEpisodes } from '../runs/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
 import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
 
@@ -250,7 +251,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
     if (torn) warn(`${writer.file(name)}: repaired a torn last line (the process died while writing it)`);
     else if (dropped > 0) warn(`${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`);
   }
-  const records = episodesLines === 0 ? [] : readFileSync(writer.file('episodes'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpisodeRecord);
+  const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
   return { episode: checkpoint?.episode ?? 0, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
 }
 
