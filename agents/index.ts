@@ -8,6 +8,7 @@ import { constantEntry } from './constant.js';
 import type { AgentEntry } from './entry.js';
 import { epsilonGreedyEntry } from './epsilon-greedy.js';
 import { linUcbEntry } from './linucb.js';
+import { pbtEntry } from './pbt.js';
 import { plateauEntry } from './plateau.js';
 import { randomEntry } from './random.js';
 import { reinforceEntry } from './reinforce.js';
@@ -27,6 +28,7 @@ export const AGENTS: Record<string, AgentEntry> = {
   thompson: thompsonEntry,
   linucb: linUcbEntry,
   reinforce: reinforceEntry,
+  pbt: pbtEntry,
 };
 
 export function agentNames(): string[] {

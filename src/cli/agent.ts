@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
-import { agentNames } from '../../agents/index.js';
+import { AGENTS, agentNames } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-log.js';
 import { flagOf } from '../core/options.js';
@@ -18,6 +18,10 @@ import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter } from './progress.js';
 import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, runOptionsFromConfig, type ResolvedRun } from '../tune/run.js';
+import type { PbtConfig } from '../../agents/pbt.js';
+import { InProcessExecutor, PoolExecutor } from '../tune/executor.js';
+import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../tune/pbt.js';
+import { StopFlag } from '../tune/stop.js';
 import { runCli } from './run-cli.js';
 
 const USAGE = 'usage: npm run agent -- [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.';
@@ -70,12 +74,84 @@ function replayPlan(spec: string, given: Record<string, unknown>): { options: Re
   };
 }
 
+/** A PBT member's copies, as `member 3 after epoch 4, …`; empty for an episode that trained on its own. */
+const inherited = (e: EpisodeRecord): string => (e.lineage ?? []).map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', ');
+
 function readJson<T>(file: string, what: string): T {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as T;
   } catch (err) {
     throw new ConfigError(`${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`);
   }
+}
+
+/** Per layer, joined: `0.30/0.50`. */
+const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
+
+/**
+ * --agent pbt: the population trains on `--workers` threads (this one when 1). Ctrl-C and SIGTERM
+ * stop every member after its epoch in progress; --resume continues from there.
+ */
+async function trainPopulation(run: ResolvedRun, backend: string, resume: boolean): Promise<number> {
+  const config = run.agentOptions as unknown as PbtConfig;
+  const workers = Math.min(config.workers, config.population);
+  console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
+  console.log(`run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`);
+  console.log(`members start at rates ${config.populationRates.join(', ')}`);
+  const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
+  const stop = new StopFlag();
+  const resumeHint = `npm run agent -- --resume ${run.out}`;
+  let stopping: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`\nquit: the epochs in progress are lost; continue with: ${resumeHint}\n`);
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    stopping = signal;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: every member finishes its epoch in progress (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
+    stop.request();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result;
+  try {
+    result = await runPbt(run, {
+      runSegment: (segment) => executor.runSegment(segment, { stop }),
+      backendInUse: backend,
+      resume,
+      stopRequested: () => stop.requested,
+      onGeneration: (e) => {
+        const ranked = e.members.map((m, i) => ({ ...m, i })).sort((a, b) => b.valAcc - a.valAcc);
+        const best = ranked[0]!;
+        const copies = e.exploits.map((x) => `${x.member}←${x.from} (${showRates(x.rates)})`).join(', ');
+        console.log(`epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await executor.close();
+  }
+  if (!result.summary) {
+    console.log(`\nstopped: every member's last epoch is checkpointed in ${path.join(run.out, POPULATION_DIR)}; continue with: ${resumeHint}`);
+    return stopping === 'SIGTERM' ? 143 : 130;
+  }
+  const { best } = result.summary;
+  const member = result.records.find((r) => r.episode === best.episode)!;
+  const lineage = member.lineage ?? [];
+  console.log(`\nFinished ${result.records.length} members (${result.summary.totalEpochs} epochs).`);
+  console.log(`Best member ${best.episode}: validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}${lineage.length > 0 ? `; its weights came from ${lineage.map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', then ')}` : ''}`);
+  console.log(scheduleTable(best.schedule, result.layerNames));
+  const sorted = result.records.map((r) => r.valAcc).sort((a, b) => a - b);
+  console.log(`Members' final validation accuracy: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(4)}, worst ${sorted[0]!.toFixed(4)}`);
+  const baseline = findConstantBaseline(run);
+  if (baseline) {
+    const b = baseline.summary.best;
+    console.log(`Constant-rate baseline ${baseline.dir} (rate ${String(baseline.rate)}): validation ${b.valAcc.toFixed(4)}, test ${b.testAcc.toFixed(4)}`);
+  }
+  console.log(`Train the best member's schedule from scratch as a fixed schedule: npm run agent -- --replay ${run.out}#${best.episode}`);
+  console.log(`\nsaved: ${[...Object.values(RUN_FILES), LINEAGE_FILE].map((f) => path.join(run.out, f)).join(', ')}`);
+  return 0;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -96,9 +172,11 @@ async function main(argv: string[]): Promise<number> {
   let run: ResolvedRun;
   let replaying: ReturnType<typeof replayPlan> | undefined;
   if (resumeDir !== undefined) {
-    const others = Object.keys(given).filter((k) => k !== 'backend');
-    if (others.length > 0) throw new ConfigError(`--resume takes no other options but --backend (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`);
     const config = readJson<{ options: Record<string, unknown> }>(path.join(resumeDir, RUN_FILES.config), `--resume ${resumeDir}: not a run folder`);
+    // A population may continue on another number of threads: its results do not depend on it.
+    const allowed = AGENTS[String(config.options['agent'])]?.population ? ['backend', 'workers'] : ['backend'];
+    const others = Object.keys(given).filter((k) => !allowed.includes(k));
+    if (others.length > 0) throw new ConfigError(`--resume takes no other options but ${allowed.map(flagOf).join(' and ')} (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`);
     if (config.options['fold'] !== undefined) throw new ConfigError(`--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (npm run experiment -- --resume <folder>)`);
     const recorded = runOptionsFromConfig(config.options);
     // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
@@ -122,11 +200,13 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const backend = await initBackend(run.backend);
+  if (AGENTS[run.agent]!.population) return trainPopulation(run, backend, resumeDir !== undefined);
   console.log(`backend: ${backend}`);
   console.log(`run: ${run.out}  (${run.agent}, ${run.episodes} episodes × ${run.envConfig.maxEpochs} epochs, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resumeDir !== undefined ? ', resuming' : ''}`);
   if (replaying) {
     const r = replaying.recorded;
     console.log(`replaying ${replaying.from} under its env seed ${replaying.envSeed} (recorded: validation ${r.valAcc.toFixed(4)}, test ${r.testAcc.toFixed(4)})`);
+    if (inherited(r)) console.log(`note: this PBT member continued from other members' weights (${inherited(r)}); trained from scratch, its schedule is a new run and need not reproduce those accuracies`);
   }
 
   // SIGINT (Ctrl-C) and SIGTERM: finish the epoch in progress, flush, say how to resume, exit 130 / 143.
@@ -160,7 +240,8 @@ async function main(argv: string[]): Promise<number> {
   if (replaying) {
     const [now, then] = [result.records[0]!, replaying.recorded];
     const same = now.valAcc === then.valAcc && now.testAcc === then.testAcc;
-    console.log(`\nreplay of ${replaying.from} under env seed ${replaying.envSeed}: validation ${now.valAcc.toFixed(4)}, test ${now.testAcc.toFixed(4)} — ${same ? 'reproduced exactly' : `recorded ${then.valAcc.toFixed(4)} / ${then.testAcc.toFixed(4)}: differs (another backend or droptune version?)`}`);
+    const why = inherited(then) ? 'the member inherited weights, see above' : 'another backend or droptune version?';
+    console.log(`\nreplay of ${replaying.from} under env seed ${replaying.envSeed}: validation ${now.valAcc.toFixed(4)}, test ${now.testAcc.toFixed(4)} — ${same ? 'reproduced exactly' : `recorded ${then.valAcc.toFixed(4)} / ${then.testAcc.toFixed(4)}: differs (${why})`}`);
   }
   printSummary(result.summary, result.layerNames, run);
   const files = Object.values(RUN_FILES).map((f) => path.join(run.out, f));

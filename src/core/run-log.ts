@@ -7,6 +7,7 @@
  *   episodes.jsonl  EpisodeRecord / line appended and flushed per episode
  *   agent.json      the agent's saveState(), rewritten after every episode
  *   summary.json    RunSummary           written when the run ends (absent: the run was cut short)
+ *   lineage.jsonl   LineageRecord / line PBT runs only: who copied whom (episodes are its members)
  *
  * Timing values live only in fields whose names end in `Ms`; everything else is identical for the
  * same seed and backend.
@@ -66,7 +67,28 @@ export interface EpisodeRecord {
   diverged: boolean;
   /** Per epoch, the per-layer rates used: schedule[epoch - 1][layer]. */
   schedule: number[][];
+  /** PBT: each time the member copied another's weights and rates, after which epoch and from whom. */
+  lineage?: { epoch: number; from: number }[];
   episodeMs: number;
+}
+
+/** lineage.jsonl (PBT runs): one line per exploit, in the order they happened. */
+export interface LineageRecord {
+  /** The generation that starts from the copy. */
+  generation: number;
+  /** Epochs trained when the copy was made. */
+  epoch: number;
+  /** The bottom member that copies, and the top member it copies. */
+  member: number;
+  from: number;
+  /** Their validation accuracies at the ranking. */
+  valAcc: number;
+  fromValAcc: number;
+  /** The member's rates before, and the rates it goes on with (the source's, explored). */
+  ratesBefore: number[];
+  rates: number[];
+  /** Per layer: drawn afresh (true) or perturbed ×0.8/×1.2 (false). */
+  resampled: boolean[];
 }
 
 export interface RunSummary {

@@ -6,7 +6,7 @@
 import { basename, extname } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import { bestEpisode, type EpisodeRecord, type RunConfig } from '../core/run-log.js';
+import { bestEpisode, type EpisodeRecord, type LineageRecord, type RunConfig } from '../core/run-log.js';
 import type { RunData } from './read-run.js';
 import { estimate, pairedDifference, type Estimate } from './stats.js';
 
@@ -64,6 +64,8 @@ export interface Comparison {
   runs: RunRow[];
   groups: GroupRow[];
   baseline: BaselineComparison | undefined;
+  /** PBT runs: who copied whom, run by run (runs without exploits are left out). */
+  lineage: { run: string; exploits: LineageRecord[] }[];
   warnings: string[];
 }
 
@@ -221,7 +223,11 @@ export function compareRuns(runs: readonly RunData[], opts: { baseline?: string 
         }),
     };
   }
-  return { runs: rows, groups, baseline, warnings };
+  const lineage = rows.flatMap((row) => {
+    const exploits = finished.find((run) => run.dir === row.dir)?.lineage ?? [];
+    return exploits.length > 0 ? [{ run: row.run, exploits }] : [];
+  });
+  return { runs: rows, groups, baseline, lineage, warnings };
 }
 
 // tables: built once, rendered as text, Markdown or HTML
@@ -284,6 +290,21 @@ export function comparisonTables(c: Comparison): Table[] {
         b.diff ? formatEstimate(b.diff, ACC, 1, true) : DASH,
         b.diff?.half !== undefined ? `[${signed(b.diff.mean - b.diff.half, ACC)}, ${signed(b.diff.mean + b.diff.half, ACC)}]` : DASH,
       ]),
+    });
+  }
+  if (c.lineage.length > 0) {
+    const rates = (r: readonly number[]) => r.map((x) => fixed(x, 2)).join('/');
+    tables.push({
+      title: 'PBT lineage',
+      note: 'after the epoch shown, the member copied the weights and rates of a top member, then explored its rates (* = redrawn, else ×0.8 or ×1.2)',
+      headers: ['run', 'gen', 'after epoch', 'member ← from', 'valAcc (member, from)', 'rates before → after'],
+      align: ['l', 'r', 'r', 'l', 'l', 'l'],
+      rows: c.lineage.flatMap(({ run, exploits }) =>
+        exploits.map((e) => [
+          run, String(e.generation), String(e.epoch), `${e.member} ← ${e.from}`, `${fixed(e.valAcc, ACC)}, ${fixed(e.fromValAcc, ACC)}`,
+          `${rates(e.ratesBefore)} → ${e.rates.map((x, i) => `${fixed(x, 2)}${e.resampled[i] ? '*' : ''}`).join('/')}`,
+        ]),
+      ),
     });
   }
   return tables;

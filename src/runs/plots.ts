@@ -159,9 +159,61 @@ export function learningCurvePlot(runs: readonly RunData[]): Plot {
   };
 }
 
+const isPopulation = (run: RunData): boolean => run.config.options['agent'] === 'pbt';
+
+/**
+ * (e) PBT runs: every member's schedule, the history it inherited included, one panel per run. A copy
+ * shows as a member's line leaving its source's: the triangles mark the rates it explored to.
+ */
+export function populationPlot(runs: readonly RunData[]): Plot {
+  const pbt = runs.filter(isPopulation);
+  const schedules = pbt.flatMap((run) =>
+    run.episodes.flatMap((m) =>
+      m.schedule.flatMap((rates, e) => rates.map((rate, layer) => ({ run: run.name, member: `member ${m.episode}`, layer: layerName(run, layer), epoch: e + 1, rate: finite(rate), valAcc: m.valAcc }))),
+    ),
+  );
+  const exploits = pbt.flatMap((run) =>
+    run.lineage.flatMap((x) =>
+      x.rates.map((rate, layer) => ({ kind: 'exploit', run: run.name, member: `member ${x.member}`, layer: layerName(run, layer), epoch: x.epoch + 1, rate, copied: `member ${x.member} ← member ${x.from} after epoch ${x.epoch}` })),
+    ),
+  );
+  const x = { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } };
+  const y = { field: 'rate', type: 'quantitative' as const, title: 'dropout rate', scale: { zero: true } };
+  const color = { field: 'member', type: 'nominal' as const, title: 'member', sort: { field: 'member' } };
+  return {
+    file: 'population.svg',
+    title: 'PBT: every member\'s schedule (inherited history included); triangles: the rates a copy explored to',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: "PBT members' schedules and lineage",
+      data: { values: [...schedules, ...exploits] },
+      facet: { field: 'run', type: 'nominal', title: null, sort: pbt.map((r) => r.name) },
+      columns: 2,
+      spec: {
+        width: 320,
+        height: 180,
+        layer: [
+          {
+            transform: [{ filter: "datum.kind === 'schedule'" }],
+            mark: { type: 'line', point: true, opacity: 0.8 },
+            encoding: { x, y, color, strokeDash: { field: 'layer', type: 'nominal', title: 'layer' }, tooltip: [{ field: 'member' }, { field: 'layer' }, { field: 'epoch' }, { field: 'rate' }, { field: 'valAcc', title: 'final valAcc' }] },
+          },
+          {
+            transform: [{ filter: "datum.kind === 'exploit'" }],
+            mark: { type: 'point', shape: 'triangle-up', size: 90, filled: true, stroke: 'black', strokeWidth: 0.5 },
+            encoding: { x, y, color, tooltip: [{ field: 'copied' }, { field: 'layer' }, { field: 'rate', title: 'explored rate' }] },
+          },
+        ],
+      },
+      background: 'white',
+    },
+  };
+}
+
 /** Every plot of a comparison, in report order. Runs must each have a finished episode. */
 export function comparisonPlots(runs: readonly RunData[]): Plot[] {
-  return [schedulePlot(runs), epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), learningCurvePlot(runs)];
+  const plots = [schedulePlot(runs), epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), learningCurvePlot(runs)];
+  return runs.some(isPopulation) ? [...plots, populationPlot(runs)] : plots;
 }
 
 /** The schedule each method recommended, one panel per method, one line per seed and layer. */

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import type { EpisodeRecord, RunConfig, RunSummary, StepRecord } from '../core/run-log.js';
+import type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, StepRecord } from '../core/run-log.js';
 
 /** One run folder as read from disk. */
 export interface RunData {
@@ -25,6 +25,8 @@ export interface RunData {
   episodes: EpisodeRecord[];
   /** Absent when the run did not end (killed, still running). */
   summary: RunSummary | undefined;
+  /** PBT runs: every exploit, in order (lineage.jsonl); empty for other runs. */
+  lineage: LineageRecord[];
 }
 
 export interface ReadResult<T> {
@@ -58,6 +60,7 @@ const EPISODE_FIELDS: Record<string, Check> = {
   schedule: isRows,
   episodeMs: isNumber,
 };
+const LINEAGE_FIELDS: Record<string, Check> = { generation: isInt, epoch: isInt, member: isInt, from: isInt, ratesBefore: isNumbers, rates: isNumbers };
 const CONFIG_FIELDS: Record<string, Check> = { options: isObject, seed: isNumber, layerNames: isStrings };
 const SUMMARY_FIELDS: Record<string, Check> = { agent: isString, wallMs: isNumber, interrupted: isBoolean };
 
@@ -122,6 +125,12 @@ export function readEpisodes(file: string): ReadResult<EpisodeRecord[]> {
   return readJsonl<EpisodeRecord>(file, EPISODE_FIELDS);
 }
 
+/** A PBT run's lineage.jsonl (who copied whom); empty for a run without one. */
+export function readLineage(dir: string): ReadResult<LineageRecord[]> {
+  const file = join(dir, 'lineage.jsonl');
+  return existsSync(file) ? readJsonl<LineageRecord>(file, LINEAGE_FIELDS) : { value: [], warnings: [] };
+}
+
 /** Reads one run folder. */
 export function readRun(dir: string): ReadResult<RunData> {
   const warnings: string[] = [];
@@ -159,8 +168,10 @@ export function readRun(dir: string): ReadResult<RunData> {
   }
 
   const summary = existsSync(summaryFile) ? readJson<RunSummary>(summaryFile, SUMMARY_FIELDS) : undefined;
+  const lineage = readLineage(dir);
+  warnings.push(...lineage.warnings);
 
-  return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary }, warnings };
+  return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value }, warnings };
 }
 
 const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();

@@ -94,6 +94,11 @@ export class RunWriter {
     appendFileSync(this.file('episodes'), JSON.stringify(record) + '\n');
   }
 
+  /** Appends one JSON line to a log of its own (lineage.jsonl). */
+  appendLine(file: string, record: unknown): void {
+    appendFileSync(file, JSON.stringify(record) + '\n');
+  }
+
   agentState(state: unknown): void {
     writeJsonAtomic(this.file('agent'), state);
   }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { checkInt } from '../core/check.js';
 import { runJob, type Job, type JobResult } from './job.js';
+import { runSegment, type SegmentJob, type SegmentResult } from './segment.js';
 import type { StopFlag } from './stop.js';
 
 export interface RunJobOptions {
@@ -22,6 +23,8 @@ export interface Executor {
   readonly concurrency: number;
   /** Runs the job to its end; rejects with the job's (or its worker's) error. */
   run(job: Job, opts?: RunJobOptions): Promise<JobResult>;
+  /** Trains one population member's segment (PBT) to its end, or to the epoch a stop comes after. */
+  runSegment(job: SegmentJob, opts?: RunJobOptions): Promise<SegmentResult>;
   /** Frees what it holds (threads); call it once every run has settled. */
   close(): Promise<void>;
 }
@@ -44,7 +47,15 @@ export class InProcessExecutor implements Executor {
   private queue: Promise<unknown> = Promise.resolve();
 
   run(job: Job, opts: RunJobOptions = {}): Promise<JobResult> {
-    const result = this.queue.then(() => runJob(job, opts));
+    return this.next(() => runJob(job, opts));
+  }
+
+  runSegment(job: SegmentJob, opts: RunJobOptions = {}): Promise<SegmentResult> {
+    return this.next(() => runSegment(job, opts));
+  }
+
+  private next<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work);
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -52,12 +63,11 @@ export class InProcessExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
-/** What the main thread posts to a worker for one job (see worker.ts). */
-export interface WorkerTask {
-  job: Job;
+/** What the main thread posts to a worker: one job or one segment (see worker.ts). */
+export type WorkerTask = ({ job: Job; segment?: undefined } | { segment: SegmentJob; job?: undefined }) & {
   /** The StopFlag's buffer, shared with the worker. */
   stopBuffer?: SharedArrayBuffer;
-}
+};
 
 export const WORKER_FILE = fileURLToPath(new URL('./worker.ts', import.meta.url));
 
@@ -80,7 +90,7 @@ export interface PoolOptions {
 
 export class PoolExecutor implements Executor {
   readonly concurrency: number;
-  private readonly pool: Piscina<WorkerTask, JobResult>;
+  private readonly pool: Piscina<WorkerTask, JobResult | SegmentResult>;
   /** Rejects when the pool itself fails (no worker that can start is left): no task would ever start. */
   private readonly broken: Promise<never>;
   private closing = false;
@@ -88,7 +98,7 @@ export class PoolExecutor implements Executor {
   constructor(opts: PoolOptions) {
     this.concurrency = checkWorkers(opts.workers);
     const filename = opts.filename ?? WORKER_FILE;
-    this.pool = new Piscina<WorkerTask, JobResult>({
+    this.pool = new Piscina<WorkerTask, JobResult | SegmentResult>({
       filename,
       minThreads: this.concurrency,
       maxThreads: this.concurrency,
@@ -106,7 +116,14 @@ export class PoolExecutor implements Executor {
   }
 
   async run(job: Job, opts: RunJobOptions = {}): Promise<JobResult> {
-    const task: WorkerTask = { job, ...(opts.stop ? { stopBuffer: opts.stop.buffer } : {}) };
+    return (await this.post({ job, ...(opts.stop ? { stopBuffer: opts.stop.buffer } : {}) })) as JobResult;
+  }
+
+  async runSegment(segment: SegmentJob, opts: RunJobOptions = {}): Promise<SegmentResult> {
+    return (await this.post({ segment, ...(opts.stop ? { stopBuffer: opts.stop.buffer } : {}) })) as SegmentResult;
+  }
+
+  private post(task: WorkerTask): Promise<JobResult | SegmentResult> {
     return Promise.race([this.pool.run(task), this.broken]);
   }
 

@@ -10,6 +10,8 @@
  *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
  *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them
+ *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
+ *              every ~E/5 epochs (src/tune/pbt.ts); its episodes are its members
  * Each method recommends the episode with the best validation accuracy among all it trained; the figure
  * that matters is that episode's test accuracy (the test split is never seen while choosing), against
  * the grid's pick, paired by seed.
@@ -59,7 +61,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 /** A method: the runs it makes for one seed. Options are agent options by key. */
 export interface Method {
   name: string;
-  kind: 'grid' | 'schedule' | 'rule' | 'learner';
+  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population';
   runs(p: Preset): { name: string; options: Record<string, unknown> }[];
 }
 
@@ -78,7 +80,16 @@ export const METHODS: Method[] = [
   { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
   { name: 'random', kind: 'rule', runs: episodesOf('random') },
   ...['epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+  {
+    name: 'pbt',
+    kind: 'population',
+    // One member per grid rate, starting where the grid's runs start: the grid's budget, G × E epochs.
+    runs: (p) => [{ name: 'pbt', options: { agent: 'pbt', populationRates: p.grid, interval: pbtInterval(p.epochs) } }],
+  },
 ];
+
+/** Epochs between PBT's exploit/explore steps in an experiment: about five steps per run. */
+export const pbtInterval = (epochs: number) => Math.max(1, Math.round(epochs / 5));
 
 // config
 

@@ -16,7 +16,10 @@ import { removeTempFiles, tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
+import { AGENTS } from '../../agents/index.js';
+import { runPbt } from './pbt.js';
 import { executeRun, resolveRun, type ResolvedRun, type RunResult } from './run.js';
+import { runSegment } from './segment.js';
 import type { StopFlag } from './stop.js';
 
 export interface Job {
@@ -86,6 +89,10 @@ export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.
   const backendInUse = await initBackend(run.backend);
   const dataset = datasetFor(run.data);
+  if (AGENTS[run.agent]!.population) {
+    // An experiment's population trains its members one after another in this thread.
+    return runPbt(run, { runSegment: (segment) => runSegment(segment, opts), backendInUse, dataset, resume, stopRequested: () => opts.stop?.requested ?? false });
+  }
   const stop$ = opts.stop?.stop$();
   if (!job.fold) return executeRun(run, { backendInUse, dataset, stop$, resume });
   const { fold, folds } = job.fold;

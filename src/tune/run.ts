@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
+import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
 import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
@@ -114,6 +115,8 @@ export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<
   const { actionMode, initialRates, trendWindow: _trend, fold: _fold, folds: _folds, replay: _replay, ...rest } = recorded;
   const given: Record<string, unknown> = { ...rest, action: actionMode, initialRate: initialRates };
   for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
+  // A population records its members as episodes; --population says how many.
+  if (AGENTS[String(given['agent'])]?.population) delete given['episodes'];
   return given;
 }
 
@@ -132,8 +135,10 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
       throw new ConfigError(`${s.flag} does not apply to --agent ${agent} (its options: ${[...ownFlags].join(', ') || 'none'})`);
     }
   }
-  const agentOptions = checkAgentOptions(agent, Object.fromEntries(entry.options.filter((s) => s.key in given).map((s) => [s.key, given[s.key]])));
-  const episodes = checkInt('--episodes', opt('episodes'), 1);
+  const ownOptions = Object.fromEntries(entry.options.filter((s) => s.key in given).map((s) => [s.key, given[s.key]]));
+  let agentOptions = checkAgentOptions(agent, ownOptions);
+  if (entry.population && 'episodes' in given) throw new ConfigError(`--episodes does not apply to --agent ${agent}: it trains --population members of --epochs epochs each`);
+  const episodes = entry.population ? (agentOptions['population'] as number) : checkInt('--episodes', opt('episodes'), 1);
   const seed = checkInt('--seed', opt('seed'), 0, 2 ** 32 - 1);
   const backend = requestedBackend(given['backend'] as string | undefined);
   const actionMode = (given['action'] as ActionMode | undefined) ?? entry.defaultActionMode;
@@ -166,6 +171,8 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
   };
   const envConfig = checkEnvConfig(env);
+  // A population's starting rates must lie within the env's rate bounds.
+  if (entry.population) agentOptions = { ...checkPbtConfig(ownOptions as Partial<PbtConfig>, envConfig) };
   const loadAgent = (given['loadAgent'] as string | undefined) ?? null;
   let loadedState: unknown;
   if (loadAgent !== null) {
@@ -179,8 +186,10 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
   const { spec: _spec, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
+  // --workers changes where a population trains, never what it logs: config.json leaves it out.
+  const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
-    agent, episodes, epochs: maxEpochs, ...data, ...envRest, initialRates: rates, backend, out, loadAgent, label, ...agentOptions,
+    agent, episodes, epochs: maxEpochs, ...data, ...envRest, initialRates: rates, backend, out, loadAgent, label, ...(entry.population ? recordedAgentOptions : agentOptions),
   };
   return { agent, agentOptions, episodes, seed, backend, data, env, envConfig, loadedState, loadAgent, label, out, options };
 }
@@ -260,6 +269,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
  * checkpoint, so a run killed at any moment continues with `resume: true` and ends with the same logs.
  */
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
+  if (AGENTS[run.agent]!.population) throw new Error(`executeRun: --agent ${run.agent} trains a population: use runPbt (src/tune/pbt.ts)`);
   const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);

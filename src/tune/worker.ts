@@ -1,5 +1,6 @@
 /**
- * The piscina worker entry: one Job per task, run in this thread with its own tfjs backend.
+ * The piscina worker entry: one Job (or one PBT segment) per task, run in this thread with its own
+ * tfjs backend.
  *
  * The job code is loaded with require, as the thread starts. Under Node 20, tsx's ESM hooks do not
  * reach worker threads (privatenumber/tsx#354) but its CommonJS hook does, and piscina loads this file
@@ -10,11 +11,12 @@
 import { createRequire } from 'node:module';
 import type { WorkerTask } from './executor.js';
 import type * as JobModule from './job.js';
+import type * as SegmentModule from './segment.js';
 import type * as StopModule from './stop.js';
 
-function load(): { job: typeof JobModule; stop: typeof StopModule } {
+function load(): { job: typeof JobModule; segment: typeof SegmentModule; stop: typeof StopModule } {
   const require = createRequire(import.meta.url);
-  return { job: require('./job.js') as typeof JobModule, stop: require('./stop.js') as typeof StopModule };
+  return { job: require('./job.js') as typeof JobModule, segment: require('./segment.js') as typeof SegmentModule, stop: require('./stop.js') as typeof StopModule };
 }
 
 let code: ReturnType<typeof load> | undefined;
@@ -25,8 +27,9 @@ try {
   loadError = err;
 }
 
-export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult> {
+export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult | SegmentModule.SegmentResult> {
   if (!code) throw loadError;
-  const { job: { runJob }, stop: { StopFlag } } = code;
-  return runJob(task.job, task.stopBuffer ? { stop: new StopFlag(task.stopBuffer) } : {});
+  const { job: { runJob }, segment: { runSegment }, stop: { StopFlag } } = code;
+  const opts = task.stopBuffer ? { stop: new StopFlag(task.stopBuffer) } : {};
+  return task.segment ? runSegment(task.segment, opts) : runJob(task.job, opts);
 }

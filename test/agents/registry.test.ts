@@ -26,7 +26,7 @@ describe('agent registry', () => {
   });
 
   it('lists every agent, each defaulting to a mode it supports', () => {
-    expect(agentNames()).to.deep.equal(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce']);
+    expect(agentNames()).to.deep.equal(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce', 'pbt']);
     for (const name of agentNames()) expect(AGENTS[name]!.supports, name).to.include(AGENTS[name]!.defaultActionMode);
     expect(AGENTS['constant']!.defaultActionMode).to.equal('absolute');
     expect(AGENTS['schedule']!.defaultActionMode).to.equal('absolute');
@@ -36,7 +36,12 @@ describe('agent registry', () => {
     for (const actionMode of ['discrete', 'continuous', 'absolute'] as const) await checkEnv(new TargetPathEnv({ actionMode, rewardNoise: 0.1 }));
   });
 
-  for (const name of agentNames()) {
+  it('refuses to create a population method as a one-env agent, saying how to run it', () => {
+    expect(AGENTS['pbt']!.population).to.equal(true);
+    expect(() => AGENTS['pbt']!.create({}, new TargetPathEnv({ actionMode: 'absolute' }).context(0))).to.throw(ConfigError, /--agent pbt/);
+  });
+
+  for (const name of agentNames().filter((n) => !AGENTS[n]!.population)) {
     describe(name, () => {
       for (const actionMode of AGENTS[name]!.supports) {
         const env = () => new TargetPathEnv({ actionMode, rewardNoise: 0.05 });

@@ -7,6 +7,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { renderText } from '../../src/runs/compare.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/tune/executor.js';
 import { checkExperimentConfig, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../../src/tune/experiment.js';
+import type { SegmentJob, SegmentResult } from '../../src/tune/segment.js';
 import type { Job, JobResult } from '../../src/tune/job.js';
 import { StopFlag } from '../../src/tune/stop.js';
 import { killWhen } from '../helpers/processes.js';
@@ -171,6 +172,10 @@ class ReversingExecutor implements Executor {
   private readonly held: { job: Job; resolve: (r: JobResult) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(private readonly expected: number) {}
+
+  runSegment(segment: SegmentJob): Promise<SegmentResult> {
+    return this.inner.runSegment(segment);
+  }
 
   run(job: Job): Promise<JobResult> {
     return new Promise((resolve, reject) => {

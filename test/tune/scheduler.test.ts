@@ -29,6 +29,9 @@ function fakeExecutor(concurrency: number, opts: { delays?: Record<string, numbe
       if (opts.failing?.includes(j.out)) throw new Error(`cannot write ${j.out}\n    at somewhere (stack line)`);
       return result(j.out);
     },
+    runSegment() {
+      throw new Error('the scheduler runs jobs, never segments');
+    },
     async close() {},
   };
   return executor;
