@@ -2,13 +2,14 @@
  * Writes a comparison to an output folder: compare.json, compare.md, one .svg per plot, and
  * report.html, a single self-contained page (inline SVG and CSS, no scripts) that opens offline.
  */
-import { accessSync, constants, mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
 import { comparisonJson, comparisonTables, escapeHtml, renderHtmlTables, renderMarkdown, type Comparison } from './compare.js';
 import { comparisonPlots, renderSvg } from './plots.js';
 import type { RunData } from './read-run.js';
+import { writeRefused } from './run-writer.js';
 
 /**
  * Several SVGs inlined in one page share one id namespace: vega names its clip paths clip1, clip2, …
@@ -94,11 +95,8 @@ export function checkOutPath(outDir: string): void {
   if (!stats.isDirectory()) {
     throw new ConfigError(existing === resolve(outDir) ? `--out ${outDir} exists and is not a folder: choose a folder` : `--out ${outDir} lies under ${existing}, which is a file: choose a folder path`);
   }
-  try {
-    accessSync(existing, constants.W_OK);
-  } catch (err) {
-    throw new ConfigError(`--out ${outDir}: ${existing} is not writable (${code(err)}): choose a folder you can write to`);
-  }
+  const refused = writeRefused(existing);
+  if (refused) throw new ConfigError(`--out ${outDir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
 }
 
 /** Writes every output file; returns their paths in the order written. */

@@ -3,7 +3,7 @@
  * appendFileSync, so each is on disk before the next epoch starts: a crash loses at most the epoch
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
@@ -21,7 +21,7 @@ export const RUN_FILES = {
 /**
  * Fails unless `dir` can become a new run folder: an empty folder, or a path whose nearest existing
  * ancestor is a folder we may write in. Checked before any training, so a bad --out costs one line.
- * (Root passes every permission check: only a read-only file system stops it here.)
+ * Writability is probed by creating (and removing) a folder there.
  */
 export function checkRunDir(dir: string): void {
   if (dir === '') throw new ConfigError(`--out must be a folder path, got ''`);
@@ -52,10 +52,20 @@ export function checkRunDir(dir: string): void {
     // The lock of the process creating the run is all a new run folder may hold.
     if (entries.some((e) => e !== 'run.lock')) throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
   }
+  const refused = writeRefused(existing);
+  if (refused) throw new ConfigError(`--out ${dir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
+}
+
+/**
+ * Why nothing can be written in the folder `dir` (an error code), or undefined if it can. A real write
+ * rather than access(): root passes every permission check, even under /proc or /sys.
+ */
+export function writeRefused(dir: string): string | undefined {
   try {
-    accessSync(existing, constants.W_OK);
+    rmdirSync(mkdtempSync(path.join(dir, '.droptune-probe-')));
+    return undefined;
   } catch (err) {
-    throw new ConfigError(`--out ${dir}: ${existing} is not writable (${code(err) ?? String(err)}): choose a folder you can write to`);
+    return (err as NodeJS.ErrnoException).code ?? String(err);
   }
 }
 

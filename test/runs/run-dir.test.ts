@@ -74,6 +74,12 @@ describe('checkRunDir (--out of a new run)', () => {
     expect(configErrorMessage(() => checkRunDir(out))).to.match(new RegExp(`^--out ${out}: ${blocked} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`));
   });
 
+  it('rejects /proc and /sys, which pass a permission check as root but take no new folder', () => {
+    for (const dir of ['/proc', '/sys']) {
+      expect(configErrorMessage(() => checkRunDir(`${dir}/droptune-run`))).to.match(new RegExp(`^--out ${dir}/droptune-run: ${dir} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`));
+    }
+  });
+
   it('stops `npm run agent` with one line and exit code 2 before the backend starts', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--dataset', 'synthetic', '--out', file], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).to.equal(2);
