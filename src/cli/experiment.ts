@@ -11,7 +11,8 @@ import { DATASETS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESET_NAMES, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, experimentTable, planExperiment, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { ENV_OPTIONS } from '../tune/run.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
@@ -21,6 +22,11 @@ const OPTIONS: OptionSpec[] = [
   { key: 'seeds', flag: '--seeds', type: 'int', default: undefined, help: 'seeds 0..N-1 (default: the preset\'s)' },
   { key: 'dataset', flag: '--dataset', type: 'string', default: undefined, help: "data (default: the preset's)", choices: DATASETS },
   { key: 'model', flag: '--model', type: 'string', default: undefined, help: "model spec (default: the preset's)" },
+  { key: 'trainSize', flag: '--train-size', type: 'int', default: undefined, help: "training samples (default: the preset's)" },
+  { key: 'valSize', flag: '--val-size', type: 'int', default: undefined, help: "validation samples (default: the preset's)" },
+  { key: 'testSize', flag: '--test-size', type: 'int', default: undefined, help: "test samples (default: the preset's)" },
+  { key: 'epochs', flag: '--epochs', type: 'int', default: undefined, help: "epochs per run (default: the preset's)" },
+  { key: 'grid', flag: '--grid', type: 'numbers', default: undefined, help: "static rates of the grid, comma-separated (default: the preset's)" },
   { key: 'folds', flag: '--folds', type: 'int', default: EXPERIMENT_DEFAULTS.folds, help: 'K-fold cross-validation for the grid (1: the fixed validation split)' },
   { key: 'carry', flag: '--carry', type: 'boolean', default: EXPERIMENT_DEFAULTS.carry, help: 'learners start each seed from the agent.json the previous seed ended with' },
   { key: 'methods', flag: '--methods', type: 'string', default: 'all', help: `comma-separated subset of: ${METHODS.map((m) => m.name).join(', ')}` },
@@ -31,9 +37,12 @@ const OPTIONS: OptionSpec[] = [
   { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change)' },
 ];
 
+/** Env options every run of the experiment takes (the preset's, overridden here); --model is above. */
+const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model' && o.key !== 'action').map((o) => ({ ...o, default: undefined, help: `${o.help} (default: the preset's, else ${JSON.stringify(o.default)})` }));
+
 /** The options of the experiment to resume in `dir`, with `--workers` and `--backend` as given now. */
 function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
-  const others = Object.keys(given).filter((k) => k !== 'workers' && k !== 'backend');
+  const others = [...Object.keys(given).filter((k) => k !== 'workers' && k !== 'backend' && k !== 'options'), ...Object.keys((given['options'] as object | undefined) ?? {})];
   if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers and --backend (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
   let saved: Partial<ExperimentConfig>;
   try {
@@ -55,20 +64,30 @@ function groupLine(r: GroupReport): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, OPTIONS);
+  const args = parseArgs(argv, [...OPTIONS, ...RUN_ENV_OPTIONS]);
   if (args.help) {
-    console.log(helpText('usage: npm run experiment -- --preset quick|standard [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.', [{ title: 'Options', specs: OPTIONS }]));
+    const presets = PRESET_NAMES.map((name) => {
+      const p = PRESETS[name];
+      return `  ${name.padEnd(12)} ${p.dataset} ${p.model}, ${p.trainSize} train, ${p.epochs} epochs, grid ${p.grid.join(',')}, ${p.seeds} seeds${p.options && Object.keys(p.options).length > 0 ? `, ${Object.entries(p.options).map(([k, v]) => `${flagOf(k)} ${String(v)}`).join(' ')}` : ''}${p.about ? `\n${' '.repeat(15)}${p.about}` : ''}`;
+    });
+    console.log(helpText(`usage: npm run experiment -- --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${presets.join('\n')}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
-  const { resume: resumeDir, ...given } = args.values;
+  const { resume: resumeDir, ...all } = args.values;
+  // Env options go to every run, under `options`; the rest are the experiment's own.
+  const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));
+  const given = Object.fromEntries(Object.entries(all).filter(([k]) => !envKeys.has(k)));
+  const envGiven = Object.fromEntries(Object.entries(all).filter(([k]) => envKeys.has(k)));
+  if (Object.keys(envGiven).length > 0) given['options'] = envGiven;
   const methods = given['methods'] === undefined || given['methods'] === 'all' ? undefined : String(given['methods']).split(',');
   const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), given) : ({ ...given, methods } as Partial<ExperimentConfig>));
   const { config, preset } = plan;
   const workers = Math.min(config.workers, plan.tasks.length);
 
   const backend = await initBackend(config.backend);
-  console.log(`experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`);
+  const extra = Object.entries(config.options).map(([k, v]) => `${flagOf(k)} ${String(v)}`).join(' ');
+  console.log(`experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`);
   console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`);
 
   const started = performance.now();
@@ -94,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
 
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
+  console.log(`\n${verdictText(result.picks, config.methods)}`);
   const written = await writeExperiment(plan, result, backend);
   const [json, md] = written.files;
   const compareDir = path.join(config.out, 'compare');

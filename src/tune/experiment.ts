@@ -24,7 +24,7 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../runs/checkpoint.js';
-import { checkBoolean, checkInt, checkOneOf, checkString } from '../core/check.js';
+import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
 import { DATASETS, DATA_DEFAULTS } from '../data/dataset.js';
@@ -34,7 +34,7 @@ import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
 import { readRuns } from '../runs/read-run.js';
 import { writeComparison } from '../runs/report.js';
 import { RUN_FILES } from '../runs/run-writer.js';
-import { estimate, pairedDifference } from '../runs/stats.js';
+import { estimate, pairedDifference, type Estimate } from '../runs/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from './executor.js';
 import { resolveJob, type Job, type JobResult } from './job.js';
 import { runTasks, type Outcome, type Task } from './scheduler.js';
@@ -49,6 +49,10 @@ export interface Preset {
   epochs: number;
   grid: number[];
   seeds: number;
+  /** Further run options every run of the experiment gets (env options by key: lr, batchSize, …). */
+  options?: Record<string, unknown>;
+  /** One line for --help: what the preset is for. */
+  about?: string;
 }
 
 export const PRESETS: Record<'quick' | 'standard', Preset> = {
@@ -102,6 +106,16 @@ export interface ExperimentConfig {
   dataset: Preset['dataset'];
   /** Model spec. @default the preset's */
   model: string;
+  /** Split sizes. @default the preset's */
+  trainSize: number;
+  valSize: number;
+  testSize: number;
+  /** Epochs per run. @default the preset's */
+  epochs: number;
+  /** The static rates of the grid (and the population's starting rates). @default the preset's */
+  grid: number[];
+  /** Env options every run gets (lr, batchSize, l2, …), over the preset's own. @default the preset's */
+  options: Record<string, unknown>;
   /** K-fold cross-validation for the grid (1: the fixed validation split). @default 1 */
   folds: number;
   /** Learners start each seed from the agent.json the previous seed ended with. @default false */
@@ -143,6 +157,12 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
     dataset: checkOneOf('--dataset', partial.dataset ?? PRESETS[preset].dataset, DATASETS),
     model: checkString('--model', partial.model ?? PRESETS[preset].model),
+    trainSize: checkInt('--train-size', partial.trainSize ?? PRESETS[preset].trainSize, 1),
+    valSize: checkInt('--val-size', partial.valSize ?? PRESETS[preset].valSize, 1),
+    testSize: checkInt('--test-size', partial.testSize ?? PRESETS[preset].testSize, 1),
+    epochs: checkInt('--epochs', partial.epochs ?? PRESETS[preset].epochs, 1),
+    grid: checkGrid(partial.grid ?? PRESETS[preset].grid),
+    options: { ...PRESETS[preset].options, ...partial.options },
     folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
     carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
@@ -152,6 +172,13 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
     resume: partial.resume ?? false,
   };
+}
+
+function checkGrid(grid: unknown): number[] {
+  if (!Array.isArray(grid) || grid.length === 0) throw new ConfigError(`--grid must be a comma-separated list of rates, got ${JSON.stringify(grid)}`);
+  const rates = grid.map((r) => checkRate('--grid', r));
+  if (new Set(rates).size !== rates.length) throw new ConfigError(`--grid must not repeat a rate, got ${rates.join(',')}`);
+  return rates;
 }
 
 // plan
@@ -197,9 +224,10 @@ function pickBest(method: string, seed: number, results: JobResult[]): Pick {
 /** Checks every run of the experiment (a bad option fails before hours of training) and lays out its jobs. */
 export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPlan {
   const config = checkExperimentConfig(partial);
-  const preset: Preset = { ...PRESETS[config.preset], dataset: config.dataset, model: config.model, seeds: config.seeds };
+  const { dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options } = config;
+  const preset: Preset = { ...PRESETS[config.preset], dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options };
   const methods = METHODS.filter((m) => config.methods.includes(m.name));
-  const common = { dataset: preset.dataset, model: preset.model, trainSize: preset.trainSize, valSize: preset.valSize, testSize: preset.testSize, epochs: preset.epochs, dataDir: config.dataDir, backend: config.backend };
+  const common = { ...options, dataset, model, trainSize, valSize, testSize, epochs, dataDir: config.dataDir, backend: config.backend };
   const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
   const groups: Group[] = [];
   let totalEpochs = 0;
@@ -354,33 +382,103 @@ export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOpt
 
 // report
 
+export type Verdict = 'beats the grid' | 'worse' | 'no detectable difference';
+
+/**
+ * What a paired difference in test accuracy (method − grid, by seed) supports: "beats the grid" only
+ * when its 95% interval lies above 0, "worse" when below, otherwise no detectable difference (with
+ * one seed there is no interval, so nothing is detectable).
+ */
+export function verdictOf(diff: Estimate | undefined): Verdict {
+  if (diff?.half === undefined) return 'no detectable difference';
+  if (diff.mean - diff.half > 0) return 'beats the grid';
+  if (diff.mean + diff.half < 0) return 'worse';
+  return 'no detectable difference';
+}
+
+/** Per method: its verdict against the grid, and the epochs it used per seed against the grid's. */
+export interface MethodVerdict {
+  method: string;
+  seeds: number;
+  /** Test accuracy, method − grid, paired by seed, in accuracy units (×100 for points). */
+  diff: Estimate | undefined;
+  wins: number;
+  verdict: Verdict;
+  epochs: number;
+  gridEpochs: number;
+  /** Methods that picked the same episodes (same schedule and accuracies) on every seed. */
+  sameAs: string[];
+}
+
+const samePick = (a: Pick, b: Pick) => a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
+
+export function methodVerdicts(picks: readonly Pick[], methods: readonly string[]): MethodVerdict[] {
+  const of = (method: string) => picks.filter((p) => p.method === method);
+  const bySeed = (method: string) => new Map(of(method).map((p) => [p.seed, p.testAcc]));
+  const meanEpochs = (method: string) => Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
+  const grid = bySeed('grid');
+  return methods.filter((m) => m !== 'grid' && of(m).length > 0).map((method) => {
+    const diff = pairedDifference(bySeed(method), grid);
+    const mine = of(method);
+    const sameAs = methods.filter((other) => {
+      if (other === method || other === 'grid') return false;
+      const theirs = new Map(of(other).map((p) => [p.seed, p]));
+      return mine.every((p) => theirs.has(p.seed) && samePick(p, theirs.get(p.seed)!)) && theirs.size === mine.length;
+    });
+    return {
+      method,
+      seeds: diff.keys.length,
+      diff: diff.estimate,
+      wins: diff.differences.filter((d) => d > 0).length,
+      verdict: verdictOf(diff.estimate),
+      epochs: meanEpochs(method),
+      gridEpochs: meanEpochs('grid'),
+      sameAs,
+    };
+  });
+}
+
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
 export function experimentTable(picks: readonly Pick[], methods: readonly string[], folds: number, missing: ExperimentResult['missing'] = []): Table {
-  const bySeed = (method: string) => new Map(picks.filter((p) => p.method === method).map((p) => [p.seed, p.testAcc]));
-  const grid = bySeed('grid');
+  const verdicts = new Map(methodVerdicts(picks, methods).map((v) => [v.method, v]));
   const rows = methods.map((method) => {
     const mine = picks.filter((p) => p.method === method);
-    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—'];
-    const diff = pairedDifference(bySeed(method), grid);
-    const wins = diff.differences.filter((d) => d > 0).length;
+    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—'];
+    const v = verdicts.get(method);
+    const epochs = Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length);
     return [
       method,
       String(mine.length),
-      String(Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length)),
+      v ? `${epochs} (${(epochs / v.gridEpochs).toFixed(2)}×)` : String(epochs),
       formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
       formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
-      method === 'grid' || !diff.estimate ? '—' : formatEstimate(diff.estimate, 2, 100, true),
-      method === 'grid' ? '—' : `${wins}/${diff.keys.length}`,
+      v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
+      v ? `${v.wins}/${v.seeds}` : '—',
+      v ? `${v.verdict}${v.sameAs.length > 0 ? ` (same picks as ${v.sameAs.join(', ')})` : ''}` : '—',
     ];
   });
   const left = missing.length > 0 ? `; left out, a run did not finish: ${missing.map((m) => `${m.method} seed ${m.seed}`).join(', ')}` : '';
   return {
     title: 'Recommended schedule per method (mean ± 95% CI over seeds)',
-    note: `valAcc chooses the episode; testAcc is that episode's held-out accuracy; Δ test is paired by seed against the grid's pick${folds > 1 ? ` (grid scored by ${folds}-fold CV)` : ''}, in points${left}`,
-    headers: ['method', 'seeds', 'epochs/seed', 'valAcc (picked)', 'testAcc', 'Δ test vs grid (pts)', 'wins'],
-    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    note: `valAcc chooses the episode; testAcc is that episode's held-out accuracy; Δ test is paired by seed against the grid's pick${folds > 1 ? ` (grid scored by ${folds}-fold CV)` : ''}, in points; epochs/seed against the grid's; "beats the grid" only when Δ's 95% interval lies above 0${left}`,
+    headers: ['method', 'seeds', 'epochs/seed', 'valAcc (picked)', 'testAcc', 'Δ test vs grid (pts)', 'wins', 'verdict'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     rows,
   };
+}
+
+/** The verdict in sentences: what beats the grid, what is worse, what cannot be told apart. */
+export function verdictText(picks: readonly Pick[], methods: readonly string[]): string {
+  const verdicts = methodVerdicts(picks, methods);
+  if (verdicts.length === 0) return 'Verdict: no method besides the grid finished.';
+  const list = (vs: MethodVerdict[]) => vs.map((v) => `${v.method} (${v.diff ? formatEstimate(v.diff, 2, 100, true) : '—'} pts, ${(v.epochs / v.gridEpochs).toFixed(2)}× the grid's epochs)`).join(', ');
+  const group = (verdict: Verdict) => verdicts.filter((v) => v.verdict === verdict);
+  const lines = [
+    `beats the grid: ${group('beats the grid').length > 0 ? list(group('beats the grid')) : 'none'}`,
+    `worse than the grid: ${group('worse').length > 0 ? list(group('worse')) : 'none'}`,
+    `no detectable difference: ${group('no detectable difference').length > 0 ? group('no detectable difference').map((v) => v.method).join(', ') : 'none'}`,
+  ];
+  return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}`;
 }
 
 export interface ExperimentFiles {
@@ -405,7 +503,7 @@ export async function writeExperiment(plan: ExperimentPlan, result: ExperimentRe
   const svg = path.join(config.out, 'schedules.svg');
   const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
   writeFileSync(json, JSON.stringify({ preset: config.preset, config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry }, backend, wallMs: result.wallMs, picks: result.picks, ...incomplete }, null, 2) + '\n');
-  writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n`);
+  writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`);
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
   let compareFiles: string[] = [];
   const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter((dir) => existsSync(dir) && statSync(dir).isDirectory());

@@ -29,7 +29,11 @@ describe('npm run experiment', () => {
     const finals = gridRuns.map((d) => JSON.parse(readFileSync(path.join(out, 'runs', 's0', d, 'episodes.jsonl'), 'utf8').trim()));
     const best = finals.reduce((b, e) => (e.valAcc > b.valAcc ? e : b));
     expect(result.picks[0]).to.include({ valAcc: best.valAcc, testAcc: best.testAcc });
-    expect(readFileSync(path.join(out, 'experiment.md'), 'utf8')).to.match(/\| ucb \| 2 \| 15 \|/);
+    const md = readFileSync(path.join(out, 'experiment.md'), 'utf8');
+    expect(md).to.match(/\| ucb \| 2 \| 15 \(1\.00×\) \|/);
+    // the verdict, in the file and on the terminal
+    expect(md).to.match(/^Verdict \(test accuracy, paired by seed against the grid's pick, 95% CI\):$/m);
+    expect(r.stdout).to.match(/^- (beats the grid|worse than the grid|no detectable difference): .*\bucb\b/m);
     expect(existsSync(path.join(out, 'compare', 'report.html'))).to.equal(true);
   });
 

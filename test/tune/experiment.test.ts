@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import { renderText } from '../../src/runs/compare.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/tune/executor.js';
-import { checkExperimentConfig, experimentTable, planExperiment, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../../src/tune/experiment.js';
+import { checkExperimentConfig, experimentTable, methodVerdicts, planExperiment, runExperiment, verdictOf, verdictText, writeExperiment, type ExperimentConfig, type GroupReport, type Pick } from '../../src/tune/experiment.js';
 import type { SegmentJob, SegmentResult } from '../../src/tune/segment.js';
 import type { Job, JobResult } from '../../src/tune/job.js';
 import { StopFlag } from '../../src/tune/stop.js';
@@ -255,6 +255,58 @@ describe('runExperiment', () => {
 
   it('prints a table over the picks it has, with a dash for a method with none', () => {
     const table = experimentTable([], ['grid'], 1, [{ method: 'grid', seed: 0, reason: 'x' }]);
-    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—']]);
+    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—', '—']]);
+  });
+});
+
+describe('experiment preset fields', () => {
+  it('lets every preset field be overridden, env options included, and passes them to every run', () => {
+    const plan = planExperiment({ ...TINY, trainSize: 48, valSize: 24, testSize: 24, epochs: 3, grid: [0, 0.4], options: { lr: 0.01, batchSize: 16 }, methods: ['grid', 'ucb', 'pbt'], out: path.join(tmpdir(), 'droptune-unused-plan') });
+    expect(plan.preset).to.include({ trainSize: 48, valSize: 24, testSize: 24, epochs: 3 });
+    expect(plan.tasks.map((t) => path.basename((t.job as Job).out))).to.deep.equal(['grid-r00', 'grid-r40', 'ucb-ucb', 'pbt-pbt', 'grid-r00', 'grid-r40', 'ucb-ucb', 'pbt-pbt']);
+    for (const task of plan.tasks) expect((task.job as Job).options).to.include({ trainSize: 48, epochs: 3, lr: 0.01, batchSize: 16 });
+    // the population starts on the grid, and every method is charged the grid's 2 × 3 epochs per seed
+    expect((plan.tasks[3]!.job as Job).options['populationRates']).to.deep.equal([0, 0.4]);
+    expect(plan.totalEpochs).to.equal(2 * 3 * 6);
+  });
+
+  it('names the field and what is allowed for a bad value', () => {
+    expect(() => checkExperimentConfig({ grid: [0.2, 1.2] })).to.throw(ConfigError, '--grid must be in [0, 1), got 1.2');
+    expect(() => checkExperimentConfig({ grid: [0.2, 0.2] })).to.throw(ConfigError, '--grid must not repeat a rate, got 0.2,0.2');
+    expect(() => checkExperimentConfig({ epochs: 0 })).to.throw(ConfigError, '--epochs must be an integer >= 1, got 0');
+    expect(() => planExperiment({ ...TINY, options: { lr: -1 } })).to.throw(ConfigError, /^--lr must be in/);
+  });
+});
+
+describe('experiment verdict', () => {
+  /** Picks of `method` whose test accuracy is the grid's 0.9 plus `diffs[seed]`. */
+  const picks = (method: string, diffs: number[], schedule = [[0.3]], epochs = 80): Pick[] =>
+    diffs.map((d, seed) => ({ method, seed, valAcc: 0.9, testAcc: 0.9 + d, epochs, schedule, from: `${method}/${seed}` }));
+  const grid = picks('grid', [0, 0, 0, 0, 0]);
+
+  it('says "beats the grid" only when the paired 95% interval lies above 0', () => {
+    const all = [...grid, ...picks('up', [0.010, 0.012, 0.008, 0.011, 0.009]), ...picks('mixed', [0.02, -0.02, 0.01, -0.01, 0.005]), ...picks('down', [-0.010, -0.012, -0.008, -0.011, -0.009])];
+    const verdicts = methodVerdicts(all, ['grid', 'up', 'mixed', 'down']);
+    expect(verdicts.map((v) => [v.method, v.verdict])).to.deep.equal([['up', 'beats the grid'], ['mixed', 'no detectable difference'], ['down', 'worse']]);
+    expect(verdicts[0]!.diff!.mean).to.be.closeTo(0.01, 1e-12);
+    expect(verdicts[0]!.wins).to.equal(5);
+    expect(verdictOf(undefined)).to.equal('no detectable difference');
+    expect(verdictText(all, ['grid', 'up', 'mixed', 'down'])).to.equal([
+      "Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):",
+      "- beats the grid: up (+1.00 ± 0.20 pts, 1.00× the grid's epochs)",
+      "- worse than the grid: down (-1.00 ± 0.20 pts, 1.00× the grid's epochs)",
+      '- no detectable difference: mixed',
+    ].join('\n'));
+  });
+
+  it('shows the epochs against the grid\'s and names methods that picked identical episodes', () => {
+    const all = [...grid, ...picks('ucb', [0.01, 0, 0, 0, 0], [[0.1]], 80), ...picks('random', [0.01, 0, 0, 0, 0], [[0.1]], 80), ...picks('policy', [0, 0, 0, 0, 0.01], [[0.2]], 10)];
+    const table = experimentTable(all, ['grid', 'ucb', 'random', 'policy'], 1);
+    expect(table.rows.map((r) => [r[0], r[2], r[7]])).to.deep.equal([
+      ['grid', '80', '—'],
+      ['ucb', '80 (1.00×)', 'no detectable difference (same picks as random)'],
+      ['random', '80 (1.00×)', 'no detectable difference (same picks as ucb)'],
+      ['policy', '10 (0.13×)', 'no detectable difference'],
+    ]);
   });
 });
