@@ -4,7 +4,8 @@
  *
  * Arms are the per-layer adjustments of `armValues` (discrete: down/keep/up; continuous: −δmax/0/+δmax;
  * absolute: the rate grid). Every layer has its own arm set; with --per-epoch there is one per (layer,
- * epoch index), so the bandit learns a schedule, otherwise one per layer shared by all epochs. At each step
+ * epoch index), so the bandit learns a schedule, otherwise one per layer shared by all epochs; with
+ * --phases K one per (layer, phase), held through the phase and credited with its summed reward. At each step
  * every layer picks from its set for t = info.epoch (the epoch about to be trained; epochs past
  * maxEpochs use the last set), and `credit` gives every picked arm the step's reward. Statistics carry
  * over from episode to episode.
@@ -12,6 +13,7 @@
  * Per arm: pulls n, mean reward, and m2 = Σ (reward − mean)² (Welford's update), for Thompson's variance.
  * `TableBandit` is the agent itself; each bandit's file supplies only its `PickArm` rule.
  */
+import { checkBoolean, checkInt } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Rng } from '../src/core/rng.js';
 import type { Action, Agent, AgentContext, StepInfo, Transition } from '../src/core/types.js';
@@ -23,6 +25,32 @@ export const PER_EPOCH_OPTION: OptionSpec = {
   key: 'perEpoch', flag: '--per-epoch', type: 'boolean', default: true,
   help: 'bandits: separate arms for every epoch (learn a schedule); false: one set per layer',
 };
+
+/** --phases, shared by the three bandits. */
+export const PHASES_OPTION: OptionSpec = {
+  key: 'phases', flag: '--phases', type: 'int', default: 0,
+  help: 'bandits: split the epochs into this many phases, one arm held per phase (0: see --per-epoch)',
+};
+
+/** How a bandit lays out its arm sets over the epochs. */
+export interface ArmSetConfig {
+  /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
+  perEpoch: boolean;
+  /**
+   * With K > 0, the episode is split into K phases of about E/K epochs: each layer picks one arm per phase,
+   * holds it through the phase, and credits it once with the phase's summed reward. A few phases over a
+   * few arms (e.g. --rate-step 0.25 in absolute mode) is a short action set a bandit can learn in the
+   * grid's handful of episodes. @default 0
+   */
+  phases: number;
+}
+
+export const ARM_SET_DEFAULTS: ArmSetConfig = { perEpoch: true, phases: 0 };
+export const ARM_SET_OPTIONS: OptionSpec[] = [PER_EPOCH_OPTION, PHASES_OPTION];
+
+export function checkArmSet(c: ArmSetConfig): ArmSetConfig {
+  return { perEpoch: checkBoolean('--per-epoch', c.perEpoch), phases: checkInt('--phases', c.phases, 0, 1000) };
+}
 
 export interface ArmStats {
   readonly n: number;
@@ -40,8 +68,14 @@ export interface ArmTableState {
   n: number[][][];
   mean: number[][][];
   m2: number[][][];
-  /** Arms picked at the last act, not yet credited. */
-  pending: { slot: number; arms: number[] } | null;
+  /** Arms picked at the last act, not yet credited (with phases: held, and the phase's reward so far). */
+  pending: Pending | null;
+}
+
+interface Pending {
+  slot: number;
+  arms: number[];
+  reward?: number;
 }
 
 const filled = (layers: number, slots: number, arms: number): number[][][] =>
@@ -52,24 +86,31 @@ const copy3 = (a: readonly number[][][]): number[][][] => a.map((perSlot) => per
 export class ArmTable {
   /** values[layer][arm]. */
   readonly values: number[][];
-  /** Arm sets per layer: maxEpochs with --per-epoch, else 1. */
+  /** Arm sets per layer: --phases when set, else maxEpochs with --per-epoch, else 1. */
   readonly slots: number;
+  /** Phases hold their arms and credit once per phase. */
+  private readonly phased: boolean;
+  private readonly maxEpochs: number;
   private n: number[][][];
   private mean: number[][][];
   private m2: number[][][];
-  private pending: { slot: number; arms: number[] } | null = null;
+  private pending: Pending | null = null;
 
-  constructor(ctx: AgentContext, perEpoch: boolean) {
+  constructor(ctx: AgentContext, arms: ArmSetConfig) {
     this.values = Array.from({ length: ctx.numLayers }, (_, layer) => armValues(ctx, layer));
-    this.slots = perEpoch ? ctx.maxEpochs : 1;
-    const arms = this.values[0]?.length ?? 0;
-    this.n = filled(ctx.numLayers, this.slots, arms);
-    this.mean = filled(ctx.numLayers, this.slots, arms);
-    this.m2 = filled(ctx.numLayers, this.slots, arms);
+    this.phased = arms.phases > 0;
+    this.maxEpochs = ctx.maxEpochs;
+    this.slots = this.phased ? Math.min(arms.phases, ctx.maxEpochs) : arms.perEpoch ? ctx.maxEpochs : 1;
+    const count = this.values[0]?.length ?? 0;
+    this.n = filled(ctx.numLayers, this.slots, count);
+    this.mean = filled(ctx.numLayers, this.slots, count);
+    this.m2 = filled(ctx.numLayers, this.slots, count);
   }
 
+  /** The arm set of the epoch about to be trained (0-based). */
   slotOf(epoch: number): number {
-    return Math.min(Math.max(epoch, 0), this.slots - 1);
+    const e = Math.max(epoch, 0);
+    return Math.min(this.phased ? Math.floor((e * this.slots) / this.maxEpochs) : e, this.slots - 1);
   }
 
   /** The statistics of one arm set. */
@@ -84,16 +125,28 @@ export class ArmTable {
 
   choose(info: StepInfo, pick: PickArm, rng: Rng): Action {
     const slot = this.slotOf(info.epoch);
+    if (this.phased && this.pending?.slot === slot) return this.pending.arms.map((k, layer) => this.values[layer]![k]!);
+    this.settle();
     const arms = this.values.map((_, layer) => pick(this.stats(layer, slot), rng));
-    this.pending = { slot, arms };
+    this.pending = this.phased ? { slot, arms, reward: 0 } : { slot, arms };
     return arms.map((k, layer) => this.values[layer]![k]!);
   }
 
-  // learn: the step's reward goes to every arm picked for it
+  // learn: the step's reward goes to every arm picked for it (with phases, the phase's sum, once)
 
   credit(reward: number): void {
     if (this.pending === null) return;
-    const { slot, arms } = this.pending;
+    if (this.phased) this.pending.reward = (this.pending.reward ?? 0) + reward;
+    else this.update(this.pending, reward);
+  }
+
+  /** Credits a phase that has ended (the next phase starts, or the episode ends). */
+  settle(): void {
+    if (this.phased && this.pending !== null) this.update(this.pending, this.pending.reward ?? 0);
+    if (this.phased) this.pending = null;
+  }
+
+  private update({ slot, arms }: Pending, reward: number): void {
     arms.forEach((k, layer) => {
       const n = this.n[layer]![slot]!;
       const mean = this.mean[layer]![slot]!;
@@ -119,7 +172,7 @@ export class ArmTable {
       n: copy3(this.n),
       mean: copy3(this.mean),
       m2: copy3(this.m2),
-      pending: this.pending && { slot: this.pending.slot, arms: [...this.pending.arms] },
+      pending: this.pending && { ...this.pending, arms: [...this.pending.arms] },
     };
   }
 
@@ -148,7 +201,7 @@ export class ArmTable {
     this.m2 = copy3(m2);
   }
 
-  private readPending(agent: string, pending: unknown, layers: number, arms: number): ArmTableState['pending'] {
+  private readPending(agent: string, pending: unknown, layers: number, arms: number): Pending | null {
     if (pending === null) return null;
     if (typeof pending !== 'object' || pending === undefined) throw stateError(agent, `table.pending must be null or {slot, arms}, got ${JSON.stringify(pending)}`);
     const p = pending as Record<string, unknown>;
@@ -158,7 +211,9 @@ export class ArmTable {
     picked.forEach((k, layer) => {
       if (!Number.isInteger(k) || k < 0 || k >= arms) throw stateError(agent, `table.pending.arms[${layer}] must be an arm index < ${arms}, got ${k}`);
     });
-    return { slot, arms: [...picked] };
+    if (p['reward'] === undefined) return { slot, arms: [...picked] };
+    if (typeof p['reward'] !== 'number' || !Number.isFinite(p['reward'])) throw stateError(agent, `table.pending.reward must be a finite number, got ${JSON.stringify(p['reward'])}`);
+    return { slot, arms: [...picked], reward: p['reward'] };
   }
 }
 
@@ -169,13 +224,17 @@ export class TableBandit implements Agent {
   private rng: SavedRng;
   readonly table: ArmTable;
 
-  constructor(readonly name: string, ctx: AgentContext, perEpoch: boolean, private readonly pick: PickArm) {
+  constructor(readonly name: string, ctx: AgentContext, arms: ArmSetConfig, private readonly pick: PickArm) {
     this.rng = SavedRng.from(ctx.rng);
-    this.table = new ArmTable(ctx, perEpoch);
+    this.table = new ArmTable(ctx, arms);
   }
 
   beginEpisode(): void {
     this.table.clearPending();
+  }
+
+  endEpisode(): void {
+    this.table.settle();
   }
 
   act(_observation: number[], info: StepInfo): Action {

@@ -4,31 +4,29 @@
  * every arm has an estimate before greedy choices start; ties are drawn uniformly.
  * Arms, arm sets (--per-epoch), crediting and saving: see bandit-table.ts.
  */
-import { checkBoolean, checkKnownKeys, checkNumber } from '../src/core/check.js';
+import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
-import { argmax, PER_EPOCH_OPTION, TableBandit, underPulled, type PickArm } from './bandit-table.js';
+import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type PickArm } from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
 
-export interface EpsilonGreedyConfig {
+export interface EpsilonGreedyConfig extends ArmSetConfig {
   /** Probability of a random arm. @default 0.1 */
   epsilon: number;
-  /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
-  perEpoch: boolean;
 }
 
-export const DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, perEpoch: true };
+export const DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, ...ARM_SET_DEFAULTS };
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'epsilon', flag: '--epsilon', type: 'number', default: DEFAULTS.epsilon, help: 'epsilon-greedy: probability of a random arm' },
-  PER_EPOCH_OPTION,
+  ...ARM_SET_OPTIONS,
 ];
 
 export function checkConfig(partial: Partial<EpsilonGreedyConfig>): EpsilonGreedyConfig {
   checkKnownKeys('epsilon-greedy', partial, Object.keys(DEFAULTS));
   const c = { ...DEFAULTS, ...partial };
-  return { epsilon: checkNumber('--epsilon', c.epsilon, 0, 1), perEpoch: checkBoolean('--per-epoch', c.perEpoch) };
+  return { epsilon: checkNumber('--epsilon', c.epsilon, 0, 1), ...checkArmSet(c) };
 }
 
 // act: the pick rule
@@ -51,6 +49,6 @@ export const epsilonGreedyEntry: AgentEntry = {
   create(options, ctx) {
     const c = checkConfig(options as Partial<EpsilonGreedyConfig>);
     checkActionMode('epsilon-greedy', ctx, ALL_MODES);
-    return new TableBandit('epsilon-greedy', ctx, c.perEpoch, pickEpsilonGreedy(c.epsilon));
+    return new TableBandit('epsilon-greedy', ctx, c, pickEpsilonGreedy(c.epsilon));
   },
 };

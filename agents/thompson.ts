@@ -10,22 +10,20 @@
  * pulled twice first; then each layer, each step, draws one μ per arm and takes the largest.
  * Arms, arm sets (--per-epoch), crediting and saving: see bandit-table.ts.
  */
-import { checkBoolean, checkKnownKeys } from '../src/core/check.js';
+import { checkKnownKeys } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Rng } from '../src/core/rng.js';
-import { argmax, PER_EPOCH_OPTION, TableBandit, underPulled, type ArmStats, type PickArm } from './bandit-table.js';
+import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type ArmStats, type PickArm } from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
 
-export interface ThompsonConfig {
-  /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
-  perEpoch: boolean;
-}
+/** Thompson has no options of its own: only how its arm sets are laid out. */
+export type ThompsonConfig = ArmSetConfig;
 
-export const DEFAULTS: ThompsonConfig = { perEpoch: true };
+export const DEFAULTS: ThompsonConfig = { ...ARM_SET_DEFAULTS };
 
-export const OPTIONS: OptionSpec[] = [PER_EPOCH_OPTION];
+export const OPTIONS: OptionSpec[] = [...ARM_SET_OPTIONS];
 
 /** Pulls of every arm before sampling: the posterior is proper from 2 on. */
 export const MIN_PULLS = 2;
@@ -33,7 +31,7 @@ export const MIN_PULLS = 2;
 export function checkConfig(partial: Partial<ThompsonConfig>): ThompsonConfig {
   checkKnownKeys('thompson', partial, Object.keys(DEFAULTS));
   const c = { ...DEFAULTS, ...partial };
-  return { perEpoch: checkBoolean('--per-epoch', c.perEpoch) };
+  return { ...checkArmSet(c) };
 }
 
 // posterior sampling
@@ -75,6 +73,6 @@ export const thompsonEntry: AgentEntry = {
   create(options, ctx) {
     const c = checkConfig(options as Partial<ThompsonConfig>);
     checkActionMode('thompson', ctx, ALL_MODES);
-    return new TableBandit('thompson', ctx, c.perEpoch, pickThompson);
+    return new TableBandit('thompson', ctx, c, pickThompson);
   },
 };

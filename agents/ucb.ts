@@ -5,31 +5,29 @@
  * rewards (a change of validation accuracy) move by ~0.01 after the first epoch, hence the default 0.1.
  * Arms, arm sets (--per-epoch), crediting and saving: see bandit-table.ts.
  */
-import { checkBoolean, checkKnownKeys, checkNumber } from '../src/core/check.js';
+import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
-import { argmax, PER_EPOCH_OPTION, TableBandit, underPulled, type PickArm } from './bandit-table.js';
+import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type PickArm } from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
 
-export interface UcbConfig {
+export interface UcbConfig extends ArmSetConfig {
   /** c: weight of the exploration bonus, in reward units. @default 0.1 */
   ucbC: number;
-  /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
-  perEpoch: boolean;
 }
 
-export const DEFAULTS: UcbConfig = { ucbC: 0.1, perEpoch: true };
+export const DEFAULTS: UcbConfig = { ucbC: 0.1, ...ARM_SET_DEFAULTS };
 
 export const OPTIONS: OptionSpec[] = [
   { key: 'ucbC', flag: '--ucb-c', type: 'number', default: DEFAULTS.ucbC, help: 'ucb: exploration constant c (reward units)' },
-  PER_EPOCH_OPTION,
+  ...ARM_SET_OPTIONS,
 ];
 
 export function checkConfig(partial: Partial<UcbConfig>): UcbConfig {
   checkKnownKeys('ucb', partial, Object.keys(DEFAULTS));
   const c = { ...DEFAULTS, ...partial };
-  return { ucbC: checkNumber('--ucb-c', c.ucbC, 0, 1e6), perEpoch: checkBoolean('--per-epoch', c.perEpoch) };
+  return { ucbC: checkNumber('--ucb-c', c.ucbC, 0, 1e6), ...checkArmSet(c) };
 }
 
 // act: the pick rule
@@ -54,6 +52,6 @@ export const ucbEntry: AgentEntry = {
   create(options, ctx) {
     const c = checkConfig(options as Partial<UcbConfig>);
     checkActionMode('ucb', ctx, ALL_MODES);
-    return new TableBandit('ucb', ctx, c.perEpoch, pickUcb(c.ucbC));
+    return new TableBandit('ucb', ctx, c, pickUcb(c.ucbC));
   },
 };

@@ -19,6 +19,7 @@ import { ACTION_MODES, type ActionMode, type AgentContext } from '../core/types.
 import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
+import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes } from '../runs/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
 import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
@@ -56,8 +57,11 @@ export const DATA_OPTIONS: OptionSpec[] = [
 export const ENV_OPTIONS: OptionSpec[] = [
   spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128' or 'cnn:16,32/64'"),
   spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
+  spec('inputDropout', 'boolean', ENV_DEFAULTS.inputDropout, 'a tunable dropout layer on the input too (the first rate)'),
   spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
-  spec('lr', 'number', ENV_DEFAULTS.lr, 'Adam learning rate'),
+  spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
+  spec('lr', 'number', ENV_DEFAULTS.lr, 'learning rate of the optimizer'),
+  spec('momentum', 'number', ENV_DEFAULTS.momentum, 'momentum of --optimizer sgd'),
   spec('batchSize', 'int', ENV_DEFAULTS.batchSize, 'minibatch size'),
   spec('action', 'string', undefined, "how actions change rates (default: the agent's own)", ACTION_MODES),
   spec('rateStep', 'number', ENV_DEFAULTS.rateStep, 'δ of a discrete action'),
@@ -157,8 +161,11 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const env: Partial<DropoutEnvConfig> = {
     model: opt('model') as string,
     batchNorm: opt('batchNorm') as boolean,
+    inputDropout: opt('inputDropout') as boolean,
     l2: opt('l2') as number,
+    optimizer: opt('optimizer') as DropoutEnvConfig['optimizer'],
     lr: opt('lr') as number,
+    momentum: opt('momentum') as number,
     batchSize: opt('batchSize') as number,
     actionMode,
     rateStep: opt('rateStep') as number,
@@ -283,7 +290,8 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     maxRate: envConfig.maxRate,
     rateStep: envConfig.rateStep,
     maxEpochs: envConfig.maxEpochs,
-    rng: createRng(`agent:${run.seed}`),
+    // Named per agent: bandits that explore by uniform draws would otherwise explore identically.
+    rng: createRng(`agent:${run.agent}:${run.seed}`),
   };
   const agent = AGENTS[run.agent]!.create(run.agentOptions, ctx);
   const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);

@@ -123,6 +123,35 @@ describe('--per-epoch', () => {
   }
 });
 
+describe('--phases', () => {
+  // A rising target (none early, 0.6 late): two phases of three epochs over the arms 0, 0.2, …, 0.8.
+  const target = [0, 0, 0, 0.6, 0.6, 0.6];
+  const env = () => new TargetPathEnv({ actionMode: 'absolute', numLayers: 1, rateStep: 0.2, target });
+
+  for (const name of ['epsilon-greedy', 'ucb', 'thompson']) {
+    it(`${name} holds one arm per phase, credits it once per episode, and learns the rising schedule`, async () => {
+      const agent = AGENTS[name]!.create({ phases: 2 }, env().context(1));
+      const episodes = 60;
+      const { rates } = await runEpisodes(agent, env(), episodes);
+      for (const episode of rates) {
+        const flat = episode.flat();
+        expect(new Set(flat.slice(0, 3)).size, 'one rate through phase 1').to.equal(1);
+        expect(new Set(flat.slice(3)).size, 'one rate through phase 2').to.equal(1);
+      }
+      const { table } = agent.saveState() as { table: ArmTableState };
+      // one credit per phase and episode: the pulls of each phase's arm set add up to the episodes
+      expect(table.n[0]!.map((pulls) => pulls.reduce((a, b) => a + b, 0))).to.deep.equal([episodes, episodes]);
+      const best = table.mean[0]!.map((means) => table.values[0]![means.indexOf(Math.max(...means))]!);
+      expect(best).to.deep.equal([0, 0.6]);
+      if (name !== 'epsilon-greedy') expect(rates.at(-1)!.flat()).to.deep.equal(target);
+    });
+  }
+
+  it('names --phases and what is allowed for a bad value', () => {
+    expect(() => AGENTS['ucb']!.check({ phases: -1 })).to.throw('--phases must be an integer in [0, 1000], got -1');
+  });
+});
+
 describe('linucb on a linear contextual bandit', () => {
   // Context x ∈ [−1, 1]³, 3 arms (discrete mode: down/keep/up), reward θ_kᵀ[x, 1] + N(0, 0.1²).
   const THETA = [
