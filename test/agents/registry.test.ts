@@ -26,7 +26,7 @@ describe('agent registry', () => {
   });
 
   it('lists every agent, each defaulting to a mode it supports', () => {
-    expect(agentNames()).to.deep.equal(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce', 'pbt']);
+    expect(agentNames()).to.deep.equal(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce', 'pbt', 'policy']);
     for (const name of agentNames()) expect(AGENTS[name]!.supports, name).to.include(AGENTS[name]!.defaultActionMode);
     expect(AGENTS['constant']!.defaultActionMode).to.equal('absolute');
     expect(AGENTS['schedule']!.defaultActionMode).to.equal('absolute');
@@ -125,7 +125,7 @@ describe('agent options', () => {
 
   const bad: [string, Record<string, unknown>, string | RegExp][] = [
     ['nope', {}, /^--agent must be one of constant, schedule, /],
-    ['ucb', { epsilon: 0.2 }, '--epsilon does not apply to --agent ucb (its options: --ucb-c, --per-epoch)'],
+    ['ucb', { epsilon: 0.2 }, '--epsilon does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases)'],
     ['random', { rate: 0.2 }, '--rate does not apply to --agent random (its options: none)'],
     ['constant', { rate: 1.5 }, '--rate must be in [0, 1), got 1.5'],
     ['schedule', { finalRate: -0.1 }, '--final-rate must be in [0, 1), got -0.1'],
