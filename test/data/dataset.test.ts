@@ -102,14 +102,3 @@ describe('fashion-mnist IDX reader', () => {
     expect(() => parseIdx(idx([2, 2, 2], [1, 2, 3]), 'x')).to.throw(ConfigError, 'x is truncated: 3 of 8 bytes');
   });
 });
-
-describe('synthetic', () => {
-  it('is seeded and 8×8×1 with 4 classes', () => {
-    const a = loadDataset({ dataset: 'synthetic', trainSize: 40, valSize: 10, testSize: 10, seed: 2 });
-    const b = loadDataset({ dataset: 'synthetic', trainSize: 40, valSize: 10, testSize: 10, seed: 2 });
-    expect(a.imageShape).to.deep.equal([8, 8, 1]);
-    expect(a.numClasses).to.equal(4);
-    expect(a.train.x).to.deep.equal(b.train.x);
-    expect(loadDataset({ dataset: 'synthetic', trainSize: 40, valSize: 10, testSize: 10, seed: 3 }).train.x).to.not.deep.equal(a.train.x);
-  });
-});
