@@ -140,6 +140,33 @@ describe('pbt population', function () {
   });
 });
 
+describe('pbt on a task where the rate matters', function () {
+  this.timeout(300_000);
+  // The synthetic task memorizes its noisy labels at rate 0 and underfits at 0.8: the best static rate
+  // lies in between (src/data/synthetic.ts). The static members are the same population with no
+  // perturbation step (an interval as long as the run): the grid.
+  const TASK = { dataset: 'synthetic', trainSize: 200, valSize: 300, testSize: 100, model: 'mlp:64,32', lr: 0.01, batchSize: 32, epochs: 16, populationRates: [0, 0.2, 0.4, 0.6, 0.8] };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+  for (const seed of [0, 2, 3]) {
+    it(`ends with a member better than the median static member (seed ${seed})`, async () => {
+      const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-pbt-task-'));
+      const finals = async (interval: number) => {
+        const run = resolveRun({ ...TASK, seed, agent: 'pbt', interval, out: path.join(tmp, `i${interval}`) });
+        const executor = new InProcessExecutor();
+        const result = await runPbt(run, { runSegment: (s) => executor.runSegment(s), backendInUse: await backendName(), warn: () => undefined });
+        return result.records.map((r) => r.valAcc);
+      };
+      const statics = await finals(16);
+      const population = await finals(4);
+      // the static members differ: the rate matters here
+      expect(Math.max(...statics) - Math.min(...statics)).to.be.above(0.1);
+      expect(Math.max(...population), `pbt ${population.join(', ')} vs static ${statics.join(', ')}`).to.be.above(median(statics));
+      expect(median(population)).to.be.at.least(median(statics));
+    });
+  }
+});
+
 describe('npm run agent --agent pbt: bad options', () => {
   const agent = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'pbt', '--dataset', 'synthetic', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
 
