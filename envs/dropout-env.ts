@@ -28,7 +28,7 @@ import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
 import { ACTION_MODES, type Action, type ActionMode, type Env, type ResetResult, type StepInfo, type StepResult } from '../src/core/types.js';
 import type { Dataset, Split } from '../src/data/dataset.js';
 import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type BuiltModel, type ModelSpec } from '../src/nn/models.js';
-import { FusedAdam, type AdamState } from '../src/nn/adam.js';
+import { OPTIMIZERS, createOptimizer, type Optimizer, type OptimizerName, type OptimizerState } from '../src/nn/optimizer.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { checkRate } from '../src/nn/tunable-dropout.js';
 
@@ -40,10 +40,16 @@ export interface DropoutEnvConfig {
   model: string;
   /** BatchNorm before each dropout layer. @default false */
   batchNorm: boolean;
+  /** A tunable dropout layer on the input too: the first of the rates (`dropout_1`). @default false */
+  inputDropout: boolean;
   /** L2 weight decay on dense and conv kernels. @default 0 */
   l2: number;
-  /** Adam learning rate. @default 0.001 */
+  /** 'adam', or 'sgd' with momentum (as the dropout papers trained). @default 'adam' */
+  optimizer: OptimizerName;
+  /** Learning rate of the optimizer. @default 0.001 */
   lr: number;
+  /** SGD's momentum (`optimizer: 'sgd'` only). @default 0.9 */
+  momentum: number;
   /** @default 64 */
   batchSize: number;
   /** Epochs per episode (steps until `truncated`). @default 10 */
@@ -71,8 +77,11 @@ export interface DropoutEnvConfig {
 export const ENV_DEFAULTS: DropoutEnvConfig = {
   model: 'mlp:256,128',
   batchNorm: false,
+  inputDropout: false,
   l2: 0,
+  optimizer: 'adam',
   lr: 0.001,
+  momentum: 0.9,
   batchSize: 64,
   maxEpochs: 10,
   actionMode: 'discrete',
@@ -88,7 +97,7 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
 
 /** Option names as the command line spells them, for error messages. */
 const FLAG: Record<keyof DropoutEnvConfig, string> = {
-  model: '--model', batchNorm: '--batch-norm', l2: '--l2', lr: '--lr', batchSize: '--batch-size', maxEpochs: '--epochs',
+  model: '--model', batchNorm: '--batch-norm', inputDropout: '--input-dropout', l2: '--l2', optimizer: '--optimizer', lr: '--lr', momentum: '--momentum', batchSize: '--batch-size', maxEpochs: '--epochs',
   actionMode: '--action', rateStep: '--rate-step', maxDelta: '--max-delta', minRate: '--min-rate', maxRate: '--max-rate',
   initialRates: '--initial-rate', reward: '--reward', divergencePenalty: '--divergence-penalty', trendWindow: '--trend-window',
 };
@@ -97,13 +106,14 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
   checkKnownKeys('DropoutEnv', partial, Object.keys(ENV_DEFAULTS));
   const c = { ...ENV_DEFAULTS, ...partial };
   const spec = parseModelSpec(checkString(FLAG.model, c.model));
-  const layers = countDropoutLayers(spec);
+  const inputDropout = checkBoolean(FLAG.inputDropout, c.inputDropout);
+  const layers = countDropoutLayers(spec, inputDropout);
   const minRate = checkRate(c.minRate, FLAG.minRate);
   const maxRate = checkRate(c.maxRate, FLAG.maxRate);
   if (minRate > maxRate) throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
   const initial = Array.isArray(c.initialRates) ? c.initialRates : Array<number>(layers).fill(c.initialRates);
   if (initial.length !== layers) {
-    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${c.model}, got ${initial.length}`);
+    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${c.model}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`);
   }
   const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
   return {
@@ -111,8 +121,11 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
     spec,
     rates,
     batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
+    inputDropout,
     l2: checkNumber(FLAG.l2, c.l2, 0, 1),
+    optimizer: checkOneOf(FLAG.optimizer, c.optimizer, OPTIMIZERS),
     lr: checkNumber(FLAG.lr, c.lr, 1e-7, 10),
+    momentum: checkNumber(FLAG.momentum, c.momentum, 0, 1, true),
     batchSize: checkInt(FLAG.batchSize, c.batchSize, 1),
     maxEpochs: checkInt(FLAG.maxEpochs, c.maxEpochs, 1),
     actionMode: checkOneOf(FLAG.actionMode, c.actionMode, ACTION_MODES),
@@ -145,7 +158,8 @@ export interface EnvSnapshot {
   dropouts: { rate: number; stream: RngState }[];
   /** Every model weight, trainable or not (BatchNorm's moving statistics included), in model order. */
   weights: { name: string; shape: number[]; values: Float32Array }[];
-  optimizer: AdamState;
+  /** Adam's moments or SGD's velocity, per trainable weight. */
+  optimizer: OptimizerState;
 }
 
 /** Least-squares slope of the last `window` values against their index (0 with fewer than two). */
@@ -194,7 +208,7 @@ export class DropoutEnv implements Env {
 
   private rng: Rng = createRng(0);
   private built: BuiltModel | null = null;
-  private optimizer: FusedAdam | null = null;
+  private optimizer: Optimizer | null = null;
   private readonly sampleShape: number[];
   private epoch = 0;
   private done = true;
@@ -203,7 +217,7 @@ export class DropoutEnv implements Env {
   constructor(readonly dataset: Dataset, partial: Partial<DropoutEnvConfig> = {}) {
     this.config = checkEnvConfig(partial);
     const { spec, actionMode, maxDelta, minRate, maxRate } = this.config;
-    this.numLayers = countDropoutLayers(spec);
+    this.numLayers = countDropoutLayers(spec, this.config.inputDropout);
     const L = this.numLayers;
     this.actionSpace =
       actionMode === 'discrete'
@@ -243,9 +257,10 @@ export class DropoutEnv implements Env {
       numClasses: this.dataset.numClasses,
       rates: this.config.rates,
       batchNorm: this.config.batchNorm,
+      inputDropout: this.config.inputDropout,
       rng: this.rng.fork(),
     });
-    this.optimizer = new FusedAdam({ lr: this.config.lr });
+    this.optimizer = createOptimizer(this.config);
     this.epoch = 0;
     this.done = false;
     // The untrained model, measured the same way as after a step (dropout off for both here).
@@ -339,6 +354,7 @@ export class DropoutEnv implements Env {
       numClasses: this.dataset.numClasses,
       rates: snapshot.dropouts.map((d) => d.rate),
       batchNorm: this.config.batchNorm,
+      inputDropout: this.config.inputDropout,
       rng: createRng(0),
     });
     const weights = this.built.model.weights;
@@ -355,7 +371,7 @@ export class DropoutEnv implements Env {
       d.rate = snapshot.dropouts[i]!.rate;
       d.streamState = snapshot.dropouts[i]!.stream;
     });
-    this.optimizer = new FusedAdam({ lr: this.config.lr });
+    this.optimizer = createOptimizer(this.config);
     this.optimizer.setState(snapshot.optimizer);
     this.rng = restoreRng(snapshot.rng);
     this.epoch = snapshot.epoch;
@@ -363,11 +379,19 @@ export class DropoutEnv implements Env {
     this.history = snapshot.history.map((h) => ({ ...h, rates: [...h.rates] }));
   }
 
-  /** What a snapshot must agree on: everything that shapes the model, the data and the updates. */
+  /**
+   * What a snapshot must agree on: everything that shapes the model, the data and the updates. Input
+   * dropout and the optimizer appear only when they differ from the defaults, so that checkpoints
+   * written before they existed still restore.
+   */
   private fingerprint(): string {
-    const { model, batchNorm, l2, lr, batchSize } = this.config;
+    const { model, batchNorm, inputDropout, l2, optimizer, lr, momentum, batchSize } = this.config;
     const d = this.dataset;
-    return JSON.stringify({ model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses] });
+    return JSON.stringify({
+      model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
+      ...(inputDropout ? { inputDropout } : {}),
+      ...(optimizer === 'sgd' ? { optimizer, momentum } : {}),
+    });
   }
 
   dispose(): void {

@@ -92,6 +92,7 @@ export class FusedAdam {
   }
 
   setState(state: AdamState): void {
+    if (!Array.isArray(state.m) || !Array.isArray(state.v)) throw new Error('FusedAdam.setState: the state has no moments (was it saved by another optimizer?)');
     this.state = { step: state.step, m: state.m.map((a) => a.slice()), v: state.v.map((a) => a.slice()) };
   }
 }

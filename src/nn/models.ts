@@ -3,6 +3,8 @@
  * - `mlp:256,128`   Dense(256) → [BatchNorm] → ReLU → Dropout, Dense(128) → … , Dense(classes, softmax)
  * - `cnn:16,32/64`  per conv block Conv3×3(16) → [BatchNorm] → ReLU → MaxPool2×2 → SpatialDropout, then
  *                   Flatten → Dense(64) → [BatchNorm] → ReLU → Dropout → Dense(classes, softmax)
+ * With `inputDropout`, one more TunableDropout on the input itself (per pixel, never spatial), as
+ * Srivastava et al. 2014 used with keep 0.8: it is the first dropout layer, `dropout_1`.
  * BatchNorm sits before dropout: dropout ahead of it would skew the batch statistics (seed 003).
  * No dropout after the output layer.
  */
@@ -33,9 +35,9 @@ export function parseModelSpec(spec: string): ModelSpec {
   return { kind, filters: sizes(convPart, spec), dense: sizes(densePart, spec) };
 }
 
-/** Number of dropout layers (= entries in an action) a spec builds. */
-export function countDropoutLayers(spec: ModelSpec): number {
-  return spec.kind === 'mlp' ? spec.dense.length : spec.filters.length + spec.dense.length;
+/** Number of dropout layers (= entries in an action) a spec builds, with or without input dropout. */
+export function countDropoutLayers(spec: ModelSpec, inputDropout = false): number {
+  return (inputDropout ? 1 : 0) + (spec.kind === 'mlp' ? spec.dense.length : spec.filters.length + spec.dense.length);
 }
 
 /** Input shape of one sample for a spec: MLPs take flat vectors, CNNs NHWC images. */
@@ -50,6 +52,8 @@ export interface BuildOptions {
   rates: number[];
   /** @default false */
   batchNorm?: boolean;
+  /** A dropout layer on the input, before the first dense or conv layer. @default false */
+  inputDropout?: boolean;
   /** Every initializer and dropout stream draws its seed from here. */
   rng: Rng;
 }
@@ -64,9 +68,9 @@ export interface BuiltModel {
 /** Builds a seeded model; every initializer and dropout stream draws its seed from `rng`. */
 export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   const { rng } = opts;
-  if (opts.rates.length !== countDropoutLayers(spec)) {
-    throw new Error(`buildModel: ${opts.rates.length} rates for ${countDropoutLayers(spec)} dropout layers`);
-  }
+  const inputDropout = opts.inputDropout ?? false;
+  const layers = countDropoutLayers(spec, inputDropout);
+  if (opts.rates.length !== layers) throw new Error(`buildModel: ${opts.rates.length} rates for ${layers} dropout layers`);
   const model = tf.sequential();
   const dropouts: TunableDropout[] = [];
   const kernels: tf.LayerVariable[] = [];
@@ -81,6 +85,13 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   const init = () => tf.initializers.glorotUniform({ seed: rng.seed() });
   // Without BatchNorm the ReLU goes inside the dense/conv layer, where tfjs fuses it with the matmul.
   const activation = opts.batchNorm ? undefined : ('relu' as const);
+  // Dropout layers are numbered input to output, as the rates and the run logs number them.
+  const addDropout = (spatial: boolean) => {
+    const index = dropouts.length;
+    const dropout = new TunableDropout({ rate: opts.rates[index]!, spatial, seed: rng.seed(), name: `dropout_${index + 1}`, inputShape });
+    dropouts.push(dropout);
+    add(dropout);
+  };
   const dropoutAfter = (spatial: boolean) => {
     block += 1;
     if (opts.batchNorm) {
@@ -88,11 +99,11 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
       add(tf.layers.activation({ activation: 'relu', name: `relu_${block}` }));
     }
     if (spatial) add(tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${block}` }));
-    const dropout = new TunableDropout({ rate: opts.rates[block - 1]!, spatial, seed: rng.seed(), name: `dropout_${block}` });
-    dropouts.push(dropout);
-    add(dropout);
+    addDropout(spatial);
   };
 
+  // Per pixel even before a conv: a one-channel image has no channels to drop.
+  if (inputDropout) addDropout(false);
   if (spec.kind === 'cnn') {
     for (const filters of spec.filters) {
       const conv = tf.layers.conv2d({ inputShape, filters, kernelSize: 3, padding: 'same', activation, kernelInitializer: init(), name: `conv_${block + 1}` });

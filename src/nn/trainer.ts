@@ -4,7 +4,7 @@
  * batch loop would stall the backend on every batch.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { FusedAdam } from './adam.js';
+import type { Optimizer } from './optimizer.js';
 import type { BuiltModel } from './models.js';
 
 export interface EpochStats {
@@ -50,7 +50,7 @@ export interface HostSplit {
  */
 export async function trainEpoch(
   built: BuiltModel,
-  optimizer: FusedAdam,
+  optimizer: Optimizer,
   train: HostSplit,
   sampleShape: readonly number[],
   numClasses: number,

@@ -24,6 +24,10 @@ export interface TunableDropoutArgs {
   seed?: number;
   /** Layer name (tfjs's usual `name` argument). */
   name?: string;
+  /** Shape of one sample, when this is a model's first layer (tfjs's usual `inputShape`). */
+  inputShape?: number[];
+  /** The same with the batch dimension; what a saved model's config holds. */
+  batchInputShape?: (number | null)[];
 }
 
 export function checkRate(rate: unknown, what = 'rate'): number {
@@ -43,7 +47,7 @@ export class TunableDropout extends tf.layers.Layer {
   private stream: Rng;
 
   constructor(args: TunableDropoutArgs) {
-    super({ name: args.name });
+    super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape });
     this.rateValue = checkRate(args.rate);
     this.spatial = args.spatial ?? false;
     this.noiseShape = args.noiseShape ?? null;

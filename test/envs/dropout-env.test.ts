@@ -67,6 +67,16 @@ describe('DropoutEnv', () => {
     env.dispose();
   });
 
+  it('learns the synthetic task with SGD and momentum as well', async () => {
+    const env = new DropoutEnv(data, { ...SMALL, optimizer: 'sgd', momentum: 0.9, lr: 0.05, maxEpochs: 6 });
+    const { info: start } = await env.reset({ seed: 1 });
+    let last = start;
+    for (let t = 0; t < 6; t++) last = (await env.step([1, 1])).info;
+    expect(start.valAcc).to.be.below(0.5);
+    expect(last.valAcc).to.be.above(0.6);
+    env.dispose();
+  });
+
   it('returns, under delta rewards, the final minus the initial validation accuracy', async () => {
     const env = new DropoutEnv(data, SMALL);
     const { info } = await env.reset({ seed: 2 });
@@ -168,6 +178,8 @@ describe('DropoutEnv', () => {
     expect(() => new DropoutEnv(data, { maxRate: 1 })).to.throw(ConfigError, '--max-rate must be in [0, 1), got 1');
     expect(() => new DropoutEnv(data, { batchSize: 0 })).to.throw(ConfigError, '--batch-size must be an integer >= 1, got 0');
     expect(() => new DropoutEnv(data, { actionMode: 'up' as never })).to.throw(ConfigError, '--action must be one of discrete, continuous, absolute');
+    expect(() => new DropoutEnv(data, { optimizer: 'rmsprop' as never })).to.throw(ConfigError, "--optimizer must be one of adam, sgd, got 'rmsprop'");
+    expect(() => new DropoutEnv(data, { momentum: 1 })).to.throw(ConfigError, '--momentum must be in [0, 1), got 1');
   });
 });
 

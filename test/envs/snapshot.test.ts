@@ -51,7 +51,29 @@ describe('DropoutEnv snapshot and restore', () => {
     // BatchNorm's moving statistics are part of it, and Adam's moments for every trainable weight.
     expect(snapshot.weights.some((w) => /moving_mean/.test(w.name))).to.equal(true);
     expect(snapshot.optimizer.step).to.equal(2 * Math.ceil(192 / 32));
-    expect(snapshot.optimizer.m.length).to.be.greaterThan(0);
+    expect(snapshot.optimizer).to.have.property('m').with.length.greaterThan(0);
+  });
+
+  it('continues bit-identically with SGD and momentum, and input dropout', async () => {
+    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', inputDropout: true, optimizer: 'sgd', momentum: 0.9, lr: 0.05, batchSize: 32, maxEpochs: 5 };
+    const { straight, resumed, snapshot } = await roundTrip(data, config, 2);
+    expect(resumed).to.deep.equal(straight);
+    // The velocity is part of it (one per trainable weight), and the input layer's rate and stream.
+    expect(snapshot.optimizer).to.have.property('velocity').with.lengthOf(6);
+    expect(snapshot.optimizer.step).to.equal(2 * Math.ceil(192 / 32));
+    expect(snapshot.dropouts).to.have.lengthOf(3);
+  });
+
+  it('differs without the velocity: restoring SGD with it zeroed changes the rest (the check can fail)', async () => {
+    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', optimizer: 'sgd', lr: 0.05, batchSize: 32, maxEpochs: 4 };
+    const { straight, snapshot } = await roundTrip(data, config, 2);
+    const zeroed = structuredClone(snapshot);
+    if (!('velocity' in zeroed.optimizer)) throw new Error('expected an SGD snapshot');
+    zeroed.optimizer.velocity.forEach((v) => v.fill(0));
+    const c = new DropoutEnv(data, config);
+    c.restore(zeroed);
+    expect(await rest(c, 2)).to.not.deep.equal(straight);
+    c.dispose();
   });
 
   it('continues bit-identically for a CNN with spatial dropout', async () => {
@@ -85,6 +107,27 @@ describe('DropoutEnv snapshot and restore', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses a snapshot taken with another optimizer, momentum or input dropout', async () => {
+    const base = { model: 'mlp:24,12', maxEpochs: 2 };
+    const a = new DropoutEnv(data, base);
+    await a.reset({ seed: 1 });
+    const snapshot = a.snapshot();
+    a.dispose();
+    const sgd = { ...base, optimizer: 'sgd' as const };
+    for (const other of [sgd, { ...base, inputDropout: true }]) {
+      const b = new DropoutEnv(data, other);
+      expect(() => b.restore(snapshot)).to.throw(/another model, data or optimizer/);
+      b.dispose();
+    }
+    const c = new DropoutEnv(data, sgd);
+    await c.reset({ seed: 1 });
+    const sgdSnapshot = c.snapshot();
+    c.dispose();
+    const d = new DropoutEnv(data, { ...sgd, momentum: 0.5 });
+    expect(() => d.restore(sgdSnapshot)).to.throw(/another model, data or optimizer/);
+    d.dispose();
   });
 
   it('refuses a snapshot taken with another model', async () => {

@@ -101,6 +101,21 @@ describe('TunableDropout', () => {
     out.dispose();
   });
 
+  it("takes a model's input shape as its first layer, and keeps it through a save and load", async () => {
+    const model = tf.sequential({ layers: [new TunableDropout({ rate: 0.2, seed: 5, name: 'drop_in', inputShape: [6] }), tf.layers.dense({ units: 2 })] });
+    expect(model.inputs[0]!.shape).to.deep.equal([null, 6]);
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
+    expect(loaded.inputs[0]!.shape).to.deep.equal([null, 6]);
+    expect(dropoutLayersOf(loaded).map((l) => [l.name, l.rate, l.seed])).to.deep.equal([['drop_in', 0.2, 5]]);
+    model.dispose();
+    loaded.dispose();
+  });
+
   it('keeps rate, mode and seed through a save and load', async () => {
     const model = tf.sequential({
       layers: [
