@@ -9,7 +9,8 @@
  *              (the GridSearchCV case) and the chosen rate is retrained once on the train split for test
  *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
- *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them
+ *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
+ *              three bandits over a short action set: one of 4 rates per layer for each half of the run)
  *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
  *              every ~E/5 epochs (src/tune/pbt.ts); its episodes are its members
  * Each method recommends the episode with the best validation accuracy among all it trained; the figure
@@ -83,7 +84,14 @@ export const METHODS: Method[] = [
   })),
   { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
   { name: 'random', kind: 'rule', runs: episodesOf('random') },
-  ...['epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+  // The bandits pick one rate per layer for each half of the run from 0, 0.25, 0.5, 0.75: 8 arms a layer,
+  // few enough to learn in the grid's G episodes, and able to say "early" or "late" dropout.
+  ...['epsilon-greedy', 'ucb', 'thompson'].map((agent): Method => ({
+    name: agent,
+    kind: 'learner',
+    runs: (p) => [{ name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } }],
+  })),
+  ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
   {
     name: 'pbt',
     kind: 'population',
