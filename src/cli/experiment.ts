@@ -34,23 +34,29 @@ const OPTIONS: OptionSpec[] = [
   { key: 'backend', flag: flagOf('backend'), type: 'string', default: EXPERIMENT_DEFAULTS.backend, help: 'tfjs backend', choices: BACKENDS },
   { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: EXPERIMENT_DEFAULTS.dataDir, help: 'folder of the fashion-mnist IDX files' },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
-  { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change)' },
+  { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
 ];
 
 /** Env options every run of the experiment takes (the preset's, overridden here); --model is above. */
 const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model' && o.key !== 'action').map((o) => ({ ...o, default: undefined, help: `${o.help} (default: the preset's, else ${JSON.stringify(o.default)})` }));
 
-/** The options of the experiment to resume in `dir`, with `--workers` and `--backend` as given now. */
+/**
+ * The options of the experiment to resume in `dir`, with `--workers` and `--backend` as given now, and
+ * `--methods` when it adds methods: the finished runs are read back and only the new methods train.
+ */
 function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
-  const others = [...Object.keys(given).filter((k) => k !== 'workers' && k !== 'backend' && k !== 'options'), ...Object.keys((given['options'] as object | undefined) ?? {})];
-  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers and --backend (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
+  const others = [...Object.keys(given).filter((k) => !['workers', 'backend', 'options', 'methods'].includes(k)), ...Object.keys((given['options'] as object | undefined) ?? {})];
+  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
   let saved: Partial<ExperimentConfig>;
   try {
     saved = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8')) as Partial<ExperimentConfig>;
   } catch (err) {
     throw new ConfigError(`--resume ${dir}: not an experiment folder (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PLAN_FILE}` : `${PLAN_FILE} is not valid JSON`})`);
   }
-  return { ...saved, ...given, out: dir, resume: true };
+  const methods = given['methods'] as string[] | undefined;
+  const dropped = (saved.methods ?? []).filter((m) => methods !== undefined && !methods.includes(m));
+  if (dropped.length > 0) throw new ConfigError(`--methods with --resume may only add methods: ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} in ${path.join(dir, PLAN_FILE)}`);
+  return { ...saved, ...given, methods: methods ?? saved.methods, out: dir, resume: true };
 }
 
 /** Exit codes of a stop by signal, as a shell reports them (128 + the signal's number). */
@@ -81,7 +87,7 @@ async function main(argv: string[]): Promise<number> {
   const envGiven = Object.fromEntries(Object.entries(all).filter(([k]) => envKeys.has(k)));
   if (Object.keys(envGiven).length > 0) given['options'] = envGiven;
   const methods = given['methods'] === undefined || given['methods'] === 'all' ? undefined : String(given['methods']).split(',');
-  const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), given) : ({ ...given, methods } as Partial<ExperimentConfig>));
+  const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), { ...given, ...(methods ? { methods } : {}) }) : ({ ...given, methods } as Partial<ExperimentConfig>));
   const { config, preset } = plan;
   const workers = Math.min(config.workers, plan.tasks.length);
 

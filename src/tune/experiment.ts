@@ -349,11 +349,10 @@ export const PLAN_FILE = 'experiment-plan.json';
 
 export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const started = performance.now();
-  if (!plan.config.resume) {
-    mkdirSync(plan.config.out, { recursive: true });
-    const { resume: _resume, workers: _workers, ...options } = plan.config;
-    writeFileAtomic(path.join(plan.config.out, PLAN_FILE), JSON.stringify(options, null, 2) + '\n');
-  }
+  // Written again on a resume: it may have added methods.
+  mkdirSync(plan.config.out, { recursive: true });
+  const { resume: _resume, workers: _workers, ...options } = plan.config;
+  writeFileAtomic(path.join(plan.config.out, PLAN_FILE), JSON.stringify(options, null, 2) + '\n');
   const executor = opts.executor ?? createExecutor(Math.min(plan.config.workers, plan.tasks.length));
   const reports: GroupReport[] = [];
   const outcomes = new Map<string, Outcome>();

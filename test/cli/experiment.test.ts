@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { foldDataset } from '../../src/data/folds.js';
@@ -57,6 +57,21 @@ describe('npm run experiment', () => {
     expect(config(0).loadAgent).to.equal(null);
     expect(config(1).loadAgent).to.equal(path.join(out, 'runs', 's0', 'ucb-ucb', 'agent.json'));
     expect(config(1).loadAgent && existsSync(config(1).loadAgent)).to.equal(true);
+  });
+
+  it('adds methods to a finished experiment with --resume --methods, training only the new ones', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'add');
+    expect(experiment([...TINY, '--seeds', '1', '--methods', 'grid', '--out', out]).status).to.equal(0);
+    const gridRun = path.join(out, 'runs', 's0', 'grid-r10', 'steps.jsonl');
+    const before = statSync(gridRun).mtimeMs;
+    const r = experiment(['--resume', out, '--methods', 'grid,pbt']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(statSync(gridRun).mtimeMs, 'the grid is read back, not trained again').to.equal(before);
+    const picks = (JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as { picks: { method: string }[] }).picks;
+    expect(picks.map((p) => p.method)).to.deep.equal(['grid', 'pbt']);
+    const dropped = experiment(['--resume', out, '--methods', 'grid']);
+    expect(dropped.status).to.equal(2);
+    expect(dropped.stderr).to.equal(`experiment: --methods with --resume may only add methods: pbt is in ${path.join(out, 'experiment-plan.json')}\n`);
   });
 
   it('rejects a method list without the grid', () => {
