@@ -11,7 +11,7 @@ import { DATASETS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, experimentTable, planExperiment, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
 import { ENV_OPTIONS } from '../tune/run.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
@@ -121,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
   console.log(`\n${verdictText(result.picks, config.methods)}`);
   const written = await writeExperiment(plan, result, backend);
+  const sweep = gridSweep(plan);
+  if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);
   const [json, md] = written.files;
   const compareDir = path.join(config.out, 'compare');
   console.log(`\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: npm run compare -- ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`);

@@ -238,3 +238,34 @@ export function recommendedSchedulesPlot(picks: readonly { method: string; seed:
     },
   };
 }
+
+/** One grid run's final accuracies: what the sweep plot draws. */
+export interface SweepPoint {
+  rate: number;
+  seed: number;
+  valAcc: number;
+  testAcc: number;
+}
+
+/** The grid as a sweep: test and validation accuracy against the static rate, one faint point per seed, the mean bold. */
+export function sweepPlot(points: readonly SweepPoint[], title: string): TopLevelSpec {
+  const values = points.flatMap((p) => [
+    { rate: p.rate, seed: `seed ${p.seed}`, split: 'test', acc: finite(p.testAcc) },
+    { rate: p.rate, seed: `seed ${p.seed}`, split: 'validation', acc: finite(p.valAcc) },
+  ]);
+  const x = { field: 'rate', type: 'quantitative' as const, title: 'dropout rate (every layer)', scale: { nice: false } };
+  const color = { field: 'split', type: 'nominal' as const, title: null, scale: { domain: ['test', 'validation'] } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 420,
+    height: 240,
+    data: { values },
+    layer: [
+      { mark: { type: 'point', opacity: 0.35, size: 30 }, encoding: { x, y: { field: 'acc', type: 'quantitative', title: 'final accuracy', scale: { zero: false } }, color, tooltip: [{ field: 'seed' }, { field: 'split' }, { field: 'rate' }, { field: 'acc' }] } },
+      { mark: { type: 'errorbar', extent: 'ci' }, encoding: { x, y: { field: 'acc', type: 'quantitative' }, color } },
+      { mark: { type: 'line', point: true, strokeWidth: 2.5 }, encoding: { x, y: { aggregate: 'mean', field: 'acc', type: 'quantitative' }, color } },
+    ],
+    background: 'white',
+  };
+}

@@ -22,7 +22,7 @@
  * the chosen rate comes after the fold runs that chose it. Results are gathered in plan order (seed,
  * then method), whatever order the runs finish in, so every executor writes the same files.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../runs/checkpoint.js';
 import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
@@ -31,13 +31,13 @@ import { bestEpisode } from '../core/run-log.js';
 import { DATASETS, DATA_DEFAULTS } from '../data/dataset.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
 import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../runs/compare.js';
-import { recommendedSchedulesPlot, renderSvg } from '../runs/plots.js';
+import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../runs/plots.js';
 import { readRuns } from '../runs/read-run.js';
 import { writeComparison } from '../runs/report.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { estimate, pairedDifference, type Estimate } from '../runs/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from './executor.js';
-import { resolveJob, type Job, type JobResult } from './job.js';
+import { finishedResult, resolveJob, type Job, type JobResult } from './job.js';
 import { runTasks, type Outcome, type Task } from './scheduler.js';
 import type { StopFlag } from './stop.js';
 
@@ -498,9 +498,38 @@ export function verdictText(picks: readonly Pick[], methods: readonly string[]):
   return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}`;
 }
 
+/** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
+export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
+  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
+  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
+    plan.preset.grid.flatMap((rate) => {
+      const record = finishedResult(path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`))?.records[0];
+      return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
+    }),
+  );
+}
+
+/** The sweep as a table: per rate, mean ± 95% CI over seeds, and test minus rate 0's, paired by seed. */
+export function sweepTable(points: readonly SweepPoint[]): Table {
+  const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
+  const lowest = rates[0]!;
+  const testBySeed = (rate: number) => new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, p.testAcc]));
+  return {
+    title: 'The grid as a sweep: final accuracy per static rate (mean ± 95% CI over seeds)',
+    note: `Δ test is paired by seed against rate ${lowest}, in points`,
+    headers: ['rate', 'seeds', 'valAcc', 'testAcc', `Δ test vs ${lowest} (pts)`],
+    align: ['r', 'r', 'r', 'r', 'r'],
+    rows: rates.map((rate) => {
+      const mine = points.filter((p) => p.rate === rate);
+      const diff = pairedDifference(testBySeed(rate), testBySeed(lowest)).estimate;
+      return [String(rate), String(mine.length), formatEstimate(estimate(mine.map((p) => p.valAcc)), 4), formatEstimate(estimate(mine.map((p) => p.testAcc)), 4), rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true)];
+    }),
+  };
+}
+
 export interface ExperimentFiles {
   table: Table;
-  /** experiment.json, experiment.md, schedules.svg. */
+  /** experiment.json, experiment.md, schedules.svg, sweep.svg (when the grid has runs). */
   files: string[];
   /** The compare report's files: none when interrupted (its runs are partial) or when no run started. */
   compareFiles: string[];
@@ -522,11 +551,19 @@ export async function writeExperiment(plan: ExperimentPlan, result: ExperimentRe
   writeFileSync(json, JSON.stringify({ preset: config.preset, config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry }, backend, wallMs: result.wallMs, picks: result.picks, ...incomplete }, null, 2) + '\n');
   writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`);
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
+  const sweep = gridSweep(plan);
+  const files = [json, md, svg];
+  if (sweep.length > 0) {
+    const sweepSvg = path.join(config.out, 'sweep.svg');
+    writeFileSync(sweepSvg, await renderSvg(sweepPlot(sweep, `${config.preset}: ${preset.dataset} ${preset.model}, ${preset.trainSize} train, ${preset.epochs} epochs`)));
+    appendFileSync(md, `\n${renderMarkdown([sweepTable(sweep)])}\n`);
+    files.push(sweepSvg);
+  }
   let compareFiles: string[] = [];
   const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter((dir) => existsSync(dir) && statSync(dir).isDirectory());
   if (!result.interrupted && seedDirs.length > 0) {
     const read = readRuns(seedDirs);
     compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);
   }
-  return { table, files: [json, md, svg], compareFiles };
+  return { table, files, compareFiles };
 }

@@ -34,6 +34,10 @@ describe('npm run experiment', () => {
     // the verdict, in the file and on the terminal
     expect(md).to.match(/^Verdict \(test accuracy, paired by seed against the grid's pick, 95% CI\):$/m);
     expect(r.stdout).to.match(/^- (beats the grid|worse than the grid|no detectable difference): .*\bucb\b/m);
+    // the grid as a sweep: one row per rate, in the file and on the terminal
+    expect(md).to.match(/^\| 0\.5 \| 2 \| /m);
+    expect(r.stdout).to.match(/^The grid as a sweep/m);
+    expect(existsSync(path.join(out, 'sweep.svg'))).to.equal(true);
     expect(existsSync(path.join(out, 'compare', 'report.html'))).to.equal(true);
   });
 
