@@ -19,6 +19,10 @@
  * Reward: `delta` (default) = valAcc after the step − valAcc before it, so an episode's return is the
  * final minus the initial validation accuracy; `terminal` = 0 until the last step, then the final valAcc.
  * Divergence (a NaN/Inf training loss) ends the episode with `terminated` and reward `divergencePenalty`.
+ *
+ * With `concreteDropout` the rates are learned by gradient in the run (Gal et al. 2017, see
+ * TunableDropout): actions are checked against the action space but change no rate, and `info.rates`
+ * reports the learned ones after each epoch.
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
@@ -42,6 +46,11 @@ export interface DropoutEnvConfig {
   batchNorm: boolean;
   /** A tunable dropout layer on the input too: the first of the rates (`dropout_1`). @default false */
   inputDropout: boolean;
+  /**
+   * Concrete dropout: every layer learns its rate by gradient from `initialRates` (in (0, 1)), and
+   * actions change no rate. @default false
+   */
+  concreteDropout: boolean;
   /** L2 weight decay on dense and conv kernels. @default 0 */
   l2: number;
   /** 'adam', or 'sgd' with momentum (as the dropout papers trained). @default 'adam' */
@@ -78,6 +87,7 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
   model: 'mlp:256,128',
   batchNorm: false,
   inputDropout: false,
+  concreteDropout: false,
   l2: 0,
   optimizer: 'adam',
   lr: 0.001,
@@ -97,7 +107,7 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
 
 /** Option names as the command line spells them, for error messages. */
 const FLAG: Record<keyof DropoutEnvConfig, string> = {
-  model: '--model', batchNorm: '--batch-norm', inputDropout: '--input-dropout', l2: '--l2', optimizer: '--optimizer', lr: '--lr', momentum: '--momentum', batchSize: '--batch-size', maxEpochs: '--epochs',
+  model: '--model', batchNorm: '--batch-norm', inputDropout: '--input-dropout', concreteDropout: '--concrete-dropout', l2: '--l2', optimizer: '--optimizer', lr: '--lr', momentum: '--momentum', batchSize: '--batch-size', maxEpochs: '--epochs',
   actionMode: '--action', rateStep: '--rate-step', maxDelta: '--max-delta', minRate: '--min-rate', maxRate: '--max-rate',
   initialRates: '--initial-rate', reward: '--reward', divergencePenalty: '--divergence-penalty', trendWindow: '--trend-window',
 };
@@ -116,12 +126,16 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
     throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${c.model}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`);
   }
   const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
+  const concreteDropout = checkBoolean(FLAG.concreteDropout, c.concreteDropout);
+  const noLogit = rates.find((r) => r <= 0);
+  if (concreteDropout && noLogit !== undefined) throw new ConfigError(`${FLAG.initialRates} must be in (0, 1) with ${FLAG.concreteDropout}, got ${noLogit}`);
   return {
     model: c.model,
     spec,
     rates,
     batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
     inputDropout,
+    concreteDropout,
     l2: checkNumber(FLAG.l2, c.l2, 0, 1),
     optimizer: checkOneOf(FLAG.optimizer, c.optimizer, OPTIMIZERS),
     lr: checkNumber(FLAG.lr, c.lr, 1e-7, 10),
@@ -258,6 +272,7 @@ export class DropoutEnv implements Env {
       rates: this.config.rates,
       batchNorm: this.config.batchNorm,
       inputDropout: this.config.inputDropout,
+      concrete: this.config.concreteDropout,
       rng: this.rng.fork(),
     });
     this.optimizer = createOptimizer(this.config);
@@ -285,7 +300,7 @@ export class DropoutEnv implements Env {
     if (!built || !this.optimizer || this.done) throw new Error('DropoutEnv.step: call reset() first (the episode has ended or not begun)');
     if (!this.actionSpace.contains(action)) throw new Error(`DropoutEnv.step: action ${JSON.stringify(action)} is not in the action space`);
     const started = performance.now();
-    this.applyAction(built, action);
+    if (!this.config.concreteDropout) this.applyAction(built, action);
 
     const order = permutation(this.dataset.train.n, this.rng);
     const epochStats = await trainEpoch(built, this.optimizer, this.dataset.train, this.sampleShape, this.dataset.numClasses, order, this.config.batchSize, this.config.l2);
@@ -355,7 +370,13 @@ export class DropoutEnv implements Env {
       rates: snapshot.dropouts.map((d) => d.rate),
       batchNorm: this.config.batchNorm,
       inputDropout: this.config.inputDropout,
+      concrete: this.config.concreteDropout,
       rng: createRng(0),
+    });
+    // Rates before weights: a concrete layer's rate is its logit weight, which the saved value then sets exactly.
+    this.built.dropouts.forEach((d, i) => {
+      d.rate = snapshot.dropouts[i]!.rate;
+      d.streamState = snapshot.dropouts[i]!.stream;
     });
     const weights = this.built.model.weights;
     if (weights.length !== snapshot.weights.length) throw new Error(`DropoutEnv.restore: ${snapshot.weights.length} weights in the snapshot, ${weights.length} in the model`);
@@ -367,10 +388,6 @@ export class DropoutEnv implements Env {
       w.write(value);
       value.dispose();
     });
-    this.built.dropouts.forEach((d, i) => {
-      d.rate = snapshot.dropouts[i]!.rate;
-      d.streamState = snapshot.dropouts[i]!.stream;
-    });
     this.optimizer = createOptimizer(this.config);
     this.optimizer.setState(snapshot.optimizer);
     this.rng = restoreRng(snapshot.rng);
@@ -381,15 +398,16 @@ export class DropoutEnv implements Env {
 
   /**
    * What a snapshot must agree on: everything that shapes the model, the data and the updates. Input
-   * dropout and the optimizer appear only when they differ from the defaults, so that checkpoints
-   * written before they existed still restore.
+   * dropout, concrete dropout and the optimizer appear only when they differ from the defaults, so that
+   * checkpoints written before they existed still restore.
    */
   private fingerprint(): string {
-    const { model, batchNorm, inputDropout, l2, optimizer, lr, momentum, batchSize } = this.config;
+    const { model, batchNorm, inputDropout, concreteDropout, l2, optimizer, lr, momentum, batchSize } = this.config;
     const d = this.dataset;
     return JSON.stringify({
       model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
       ...(inputDropout ? { inputDropout } : {}),
+      ...(concreteDropout ? { concreteDropout } : {}),
       ...(optimizer === 'sgd' ? { optimizer, momentum } : {}),
     });
   }

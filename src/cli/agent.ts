@@ -66,8 +66,12 @@ function replayPlan(spec: string, given: Record<string, unknown>): { options: Re
   // Only the task is kept; the agent's own options do not apply to the schedule agent that replays.
   const agentKeys = new Set(agentOptionSpecs().map((o) => o.key));
   const options = Object.fromEntries(Object.entries(task).filter(([key]) => !agentKeys.has(key)));
+  // A concrete-dropout run learned its rates by gradient, which a schedule cannot replay: its own agent under its seed does.
+  const replayer = task['concreteDropout'] === true
+    ? { agent: 'constant', rate: config.options['rate'] }
+    : { agent: 'schedule', schedule: `${path.join(dir, RUN_FILES.episodes)}#${recorded.episode}` };
   return {
-    options: { ...options, ...given, agent: 'schedule', schedule: `${path.join(dir, RUN_FILES.episodes)}#${recorded.episode}`, episodes: 1, label: given['label'] ?? `replay ${path.basename(dir)}#${recorded.episode}` },
+    options: { ...options, ...given, ...replayer, episodes: 1, label: given['label'] ?? `replay ${path.basename(dir)}#${recorded.episode}` },
     envSeed: recorded.seed ?? episodeSeed(config.seed, recorded.episode),
     recorded,
     from: `${dir}#${recorded.episode}`,

@@ -7,6 +7,7 @@
  * Srivastava et al. 2014 used with keep 0.8: it is the first dropout layer, `dropout_1`.
  * BatchNorm sits before dropout: dropout ahead of it would skew the batch statistics (seed 003).
  * No dropout after the output layer.
+ * With `concrete`, every dropout layer learns its rate by gradient (concrete dropout, see TunableDropout).
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
@@ -54,6 +55,8 @@ export interface BuildOptions {
   batchNorm?: boolean;
   /** A dropout layer on the input, before the first dense or conv layer. @default false */
   inputDropout?: boolean;
+  /** Every dropout layer learns its rate (concrete dropout); `rates` are the initial ones, in (0, 1). @default false */
+  concrete?: boolean;
   /** Every initializer and dropout stream draws its seed from here. */
   rng: Rng;
 }
@@ -63,6 +66,8 @@ export interface BuiltModel {
   dropouts: TunableDropout[];
   /** Dense and conv kernels: what L2 weight decay applies to. */
   kernels: tf.LayerVariable[];
+  /** Per dropout layer, the kernel of the dense or conv layer its output feeds (concrete dropout's regularizer weighs it). */
+  fedKernels: tf.LayerVariable[];
 }
 
 /** Builds a seeded model; every initializer and dropout stream draws its seed from `rng`. */
@@ -88,7 +93,7 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   // Dropout layers are numbered input to output, as the rates and the run logs number them.
   const addDropout = (spatial: boolean) => {
     const index = dropouts.length;
-    const dropout = new TunableDropout({ rate: opts.rates[index]!, spatial, seed: rng.seed(), name: `dropout_${index + 1}`, inputShape });
+    const dropout = new TunableDropout({ rate: opts.rates[index]!, spatial, concrete: opts.concrete, seed: rng.seed(), name: `dropout_${index + 1}`, inputShape });
     dropouts.push(dropout);
     add(dropout);
   };
@@ -118,8 +123,13 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   }
   add(tf.layers.dense({ units: opts.numClasses, activation: 'softmax', kernelInitializer: init(), name: 'output' }));
 
+  const fedKernels: tf.LayerVariable[] = [];
   for (const layer of model.layers) {
-    if (layer.getClassName() === 'Dense' || layer.getClassName() === 'Conv2D') kernels.push(layer.trainableWeights[0]!);
+    if (layer.getClassName() !== 'Dense' && layer.getClassName() !== 'Conv2D') continue;
+    const kernel = layer.trainableWeights[0]!;
+    kernels.push(kernel);
+    // Every dropout layer since the last kernel feeds this one (through pooling or flatten at most).
+    while (fedKernels.length < dropouts.length && model.layers.indexOf(dropouts[fedKernels.length]!) < model.layers.indexOf(layer)) fedKernels.push(kernel);
   }
-  return { model, dropouts, kernels };
+  return { model, dropouts, kernels, fedKernels };
 }

@@ -22,12 +22,36 @@ export interface EvalStats {
   acc: number;
 }
 
+/**
+ * Concrete dropout's regularizer weights for N training samples, from Gal, Hron & Kendall 2017 with their
+ * default prior length-scale l = 1e-4 and τ = 1: weightRegularizer = l²/(τN), dropoutRegularizer =
+ * 2/(τN) are their values for the Euclidean (MSE) loss. Their code notes that the factor 2 is to be
+ * dropped for cross-entropy: it comes from writing the Gaussian likelihood τ/2·‖y−ŷ‖² as MSE. With a
+ * mean cross-entropy the objective is CE + KL/N, so here weightRegularizer = l²/(2N), dropoutRegularizer = 1/N.
+ */
+export function concreteRegularizers(trainSize: number): { weight: number; dropout: number } {
+  const lengthScale = 1e-4;
+  return { weight: lengthScale ** 2 / (2 * trainSize), dropout: 1 / trainSize };
+}
+
 /** Mean categorical cross-entropy of softmax outputs against one-hot labels, plus L2 on the kernels. */
 function lossOf(probs: tf.Tensor, labels: tf.Tensor, built: BuiltModel, l2: number): tf.Scalar {
   const ce = tf.mean(tf.metrics.categoricalCrossentropy(labels, probs)) as tf.Scalar;
   if (l2 === 0) return ce;
   const penalty = tf.addN(built.kernels.map((k) => tf.sum(tf.square(k.read()))));
   return tf.add(ce, tf.mul(penalty, l2));
+}
+
+/**
+ * What training minimizes: the loss, plus each concrete dropout layer's regularizer (N = `trainSize`).
+ * The regularizer stays out of the reported loss: its dropout term is negative, and the losses of
+ * concrete and fixed-rate runs should measure the same thing.
+ */
+function objectiveOf(loss: tf.Scalar, built: BuiltModel, trainSize: number): tf.Scalar {
+  const concrete = built.dropouts.flatMap((d, i) => (d.concrete ? [{ d, kernel: built.fedKernels[i]! }] : []));
+  if (concrete.length === 0) return loss;
+  const { weight, dropout } = concreteRegularizers(trainSize);
+  return tf.addN([loss, ...concrete.map(({ d, kernel }) => d.concreteRegularizer(kernel.read(), weight, dropout))]);
 }
 
 function correctCount(probs: tf.Tensor, labels: tf.Tensor): tf.Scalar {
@@ -79,13 +103,14 @@ export async function trainEpoch(
       tf.tidy(() => {
         const xs = tf.tensor(xb, [size, ...sampleShape], 'float32');
         const ys = tf.tensor2d(yb, [size, numClasses], 'float32');
-        const { value, grads } = tf.variableGrads(() => {
+        const { grads } = tf.variableGrads(() => {
           const probs = built.model.apply(xs, { training: true }) as tf.Tensor;
           batchCorrect.push(tf.keep(correctCount(probs, ys)));
-          return lossOf(probs, ys, built, l2);
+          const loss = lossOf(probs, ys, built, l2);
+          batchLosses.push(tf.keep(loss));
+          return objectiveOf(loss, built, train.n);
         }, vars);
         optimizer.apply(vars, vars.map((v) => grads[v.name]));
-        batchLosses.push(tf.keep(value));
       });
     }
     // One read-back per epoch: the batch losses, the total of correct predictions, and whether every

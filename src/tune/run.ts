@@ -58,6 +58,7 @@ export const ENV_OPTIONS: OptionSpec[] = [
   spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128' or 'cnn:16,32/64'"),
   spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
   spec('inputDropout', 'boolean', ENV_DEFAULTS.inputDropout, 'a tunable dropout layer on the input too (the first rate)'),
+  spec('concreteDropout', 'boolean', ENV_DEFAULTS.concreteDropout, 'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate'),
   spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
   spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
   spec('lr', 'number', ENV_DEFAULTS.lr, 'learning rate of the optimizer'),
@@ -121,6 +122,8 @@ export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<
   for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
   // A population records its members as episodes; --population says how many.
   if (AGENTS[String(given['agent'])]?.population) delete given['episodes'];
+  // Concrete dropout starts from the constant agent's --rate, which config.json records too.
+  if (given['concreteDropout'] === true) delete given['initialRate'];
   return given;
 }
 
@@ -157,11 +160,20 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     dataDir: opt('dataDir') as string,
     seed,
   });
-  const initialRate = opt('initialRate') as number | number[];
+  const concreteDropout = opt('concreteDropout') as boolean;
+  if (concreteDropout === true) {
+    // The rates are learned in the run: only a constant agent leaves them alone, and its --rate is where they start.
+    if (agent !== 'constant') throw new ConfigError(`--concrete-dropout learns the rates itself: it needs --agent constant (whose --rate is the initial rate), got --agent ${agent}`);
+    if ('initialRate' in given) throw new ConfigError('--initial-rate does not apply with --concrete-dropout: --rate of --agent constant is the initial rate of every layer');
+    const rate = agentOptions['rate'] as number;
+    if (!(rate > 0)) throw new ConfigError(`--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`);
+  }
+  const initialRate = concreteDropout === true ? (agentOptions['rate'] as number) : (opt('initialRate') as number | number[]);
   const env: Partial<DropoutEnvConfig> = {
     model: opt('model') as string,
     batchNorm: opt('batchNorm') as boolean,
     inputDropout: opt('inputDropout') as boolean,
+    concreteDropout,
     l2: opt('l2') as number,
     optimizer: opt('optimizer') as DropoutEnvConfig['optimizer'],
     lr: opt('lr') as number,
@@ -389,7 +401,8 @@ export function findConstantBaseline(run: ResolvedRun): { dir: string; summary: 
     const dir = path.join(parent, name);
     try {
       const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { options: Record<string, unknown> };
-      if (path.resolve(dir) === path.resolve(run.out) || config.options['agent'] !== 'constant') continue;
+      // A concrete-dropout run uses the constant agent but learns its rates: not a constant rate.
+      if (path.resolve(dir) === path.resolve(run.out) || config.options['agent'] !== 'constant' || config.options['concreteDropout'] === true) continue;
       if (!same.every((k) => JSON.stringify(config.options[k]) === JSON.stringify(run.options[k]))) continue;
       const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
       if (!best || summary.best.valAcc > best.summary.best.valAcc) best = { dir, summary, rate: config.options['rate'] };

@@ -81,6 +81,17 @@ describe('DropoutEnv snapshot and restore', () => {
     expect(resumed).to.deep.equal(straight);
   });
 
+  it('continues bit-identically with concrete dropout: the learned rates travel as weights', async () => {
+    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', concreteDropout: true, initialRates: 0.2, batchSize: 32, lr: 0.01, maxEpochs: 5 };
+    const { straight, resumed, snapshot } = await roundTrip(data, config, 2);
+    expect(resumed).to.deep.equal(straight);
+    // One logit per dropout layer among the weights, with Adam's moments for it; the reported rates moved.
+    expect(snapshot.weights.filter((w) => /logit/.test(w.name))).to.have.lengthOf(2);
+    expect(snapshot.dropouts.map((d) => d.rate)).to.not.deep.equal([0.2, 0.2]);
+    const cnn = await roundTrip(data, { model: 'cnn:4/8', concreteDropout: true, initialRates: 0.2, batchSize: 64, lr: 0.01, maxEpochs: 3 }, 1);
+    expect(cnn.resumed).to.deep.equal(cnn.straight);
+  });
+
   it('differs when the snapshot is not restored (the check can fail)', async () => {
     const config = { model: 'mlp:24,12', batchSize: 32, lr: 0.01, maxEpochs: 4 };
     const { straight } = await roundTrip(data, config, 2);
@@ -109,14 +120,14 @@ describe('DropoutEnv snapshot and restore', () => {
     }
   });
 
-  it('refuses a snapshot taken with another optimizer, momentum or input dropout', async () => {
+  it('refuses a snapshot taken with another optimizer, momentum, input or concrete dropout', async () => {
     const base = { model: 'mlp:24,12', maxEpochs: 2 };
     const a = new DropoutEnv(data, base);
     await a.reset({ seed: 1 });
     const snapshot = a.snapshot();
     a.dispose();
     const sgd = { ...base, optimizer: 'sgd' as const };
-    for (const other of [sgd, { ...base, inputDropout: true }]) {
+    for (const other of [sgd, { ...base, inputDropout: true }, { ...base, concreteDropout: true }]) {
       const b = new DropoutEnv(data, other);
       expect(() => b.restore(snapshot)).to.throw(/another model, data or optimizer/);
       b.dispose();
