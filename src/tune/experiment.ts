@@ -11,6 +11,8 @@
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
  *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
  *              three bandits over a short action set: one of 4 rates per layer for each half of the run)
+ *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
+ *              E epochs, 1/G of the grid's budget
  *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
  *              every ~E/5 epochs (src/tune/pbt.ts); its episodes are its members
  * Each method recommends the episode with the best validation accuracy among all it trained; the figure
@@ -76,7 +78,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 /** A method: the runs it makes for one seed. Options are agent options by key. */
 export interface Method {
   name: string;
-  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population';
+  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population' | 'one-run';
   runs(p: Preset): { name: string; options: Record<string, unknown> }[];
 }
 
@@ -102,6 +104,8 @@ export const METHODS: Method[] = [
     runs: (p) => [{ name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } }],
   })),
   ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+  // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient.
+  { name: 'concrete', kind: 'one-run', runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }] },
   {
     name: 'pbt',
     kind: 'population',
