@@ -10,6 +10,7 @@ import { epsilonGreedyEntry } from './epsilon-greedy.js';
 import { linUcbEntry } from './linucb.js';
 import { pbtEntry } from './pbt.js';
 import { plateauEntry } from './plateau.js';
+import { policyEntry } from './policy.js';
 import { randomEntry } from './random.js';
 import { reinforceEntry } from './reinforce.js';
 import { scheduleEntry } from './schedule.js';
@@ -29,6 +30,7 @@ export const AGENTS: Record<string, AgentEntry> = {
   linucb: linUcbEntry,
   reinforce: reinforceEntry,
   pbt: pbtEntry,
+  policy: policyEntry,
 };
 
 export function agentNames(): string[] {

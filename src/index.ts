@@ -26,3 +26,5 @@ export { planExperiment, runExperiment, writeExperiment, checkExperimentConfig, 
 export { episodesPerMinute } from './tune/throughput.js';
 export { DropoutEnv, ENV_DEFAULTS, type DropoutEnvConfig } from '../envs/dropout-env.js';
 export { AGENTS, agentNames, checkAgentOptions } from '../agents/index.js';
+export { loadPolicyFile, controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
+export { trainPolicy, checkTrainPolicyConfig, writePolicyFile, TASK_SETS, type TrainingTask, type TrainPolicyConfig } from './tune/train-policy.js';

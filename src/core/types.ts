@@ -90,6 +90,8 @@ export interface AgentContext {
   rateStep: number;
   /** Epochs per episode. */
   maxEpochs: number;
+  /** The first rate is a dropout layer on the input, not after a hidden layer. @default false */
+  inputDropout?: boolean;
   /** The agent's own stream, forked from the run seed. */
   rng: import('./rng.js').Rng;
 }

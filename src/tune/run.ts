@@ -302,6 +302,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     maxRate: envConfig.maxRate,
     rateStep: envConfig.rateStep,
     maxEpochs: envConfig.maxEpochs,
+    inputDropout: envConfig.inputDropout,
     // Named per agent: bandits that explore by uniform draws would otherwise explore identically.
     rng: createRng(`agent:${run.agent}:${run.seed}`),
   };

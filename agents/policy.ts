@@ -1,0 +1,266 @@
+/**
+ * policy: applies a controller trained beforehand (`npm run train-policy`) zero-shot in one run. It does
+ * not learn during the run and draws nothing at random: the same observations give the same rates.
+ *
+ * The controller is shared by every dropout layer, so one policy file fits a model with any number of
+ * them. Before each epoch t, for hidden dropout layer l of L (relDepth_l = l / (L − 1): 0 for the
+ * first, 1 for the last; 1 when L = 1; a dropout layer on the input, --input-dropout, is not counted
+ * among them), from the env's StepInfo (not the observation vector, so the env's layout and loss
+ * scaling do not matter):
+ *   progress   t / maxEpochs                                                fraction of the run done
+ *   gap        clip(trainAcc − valAcc, ±0.5) / 0.1                           generalization gap (trainAcc is
+ *                                                                            measured with dropout on)
+ *   rise       clip(ln(valLoss / lowest valLoss so far), 0, 0.5) / 0.1     how far the validation loss has
+ *                                                                            climbed from its best: overfitting
+ *   z_l        = bias + depth·(relDepth_l − 1) + progress·progress + gap·gap + rise·rise
+ *   z_input    = bias + input + progress·progress + gap·gap + rise·rise     the input layer, if any
+ *   target_l   = rateCap · σ(z_l)
+ *   rate_l    ← rate_l + smoothing · (target_l − rate_l)                    rate_l: the layer's current rate
+ * The weights, rateCap and smoothing come from the policy file. `bias` is the logit of the last layer's
+ * target at the start of a run with no gap; a negative `depth` weight gives earlier layers more
+ * dropout, a positive one less; `input` is the input layer's offset from the last hidden layer; a
+ * positive `progress` weight makes a rising schedule.
+ * In absolute mode (the default) the new rates are the action; in discrete and continuous modes the
+ * rates move toward them as fast as the action space allows. Rates stay within [--min-rate, --max-rate].
+ *
+ * --policy FILE: a JSON policy file (PolicyFile below). A relative FILE is looked up in the current
+ * folder, then in the package, so the default `policies/default.json` (the shipped policy) works from
+ * anywhere. A file that cannot apply (not a policy, another format version, an unknown controller, a
+ * policy saved for another number of dropout layers) is refused with a one-line ConfigError naming
+ * --policy and the reason.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkKnownKeys, checkString } from '../src/core/check.js';
+import { ConfigError } from '../src/core/errors.js';
+import type { OptionSpec } from '../src/core/options.js';
+import type { Action, Agent, AgentContext, StepInfo } from '../src/core/types.js';
+import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
+import { clamp, towardRates } from './rates.js';
+import { readState, stateError } from './state.js';
+
+// the controller
+
+/** What a policy file's `format` says; anything else is not one. */
+export const POLICY_FORMAT = 'droptune-policy';
+/** The policy file version this droptune reads and writes. */
+export const POLICY_VERSION = 1;
+export const CONTROLLER_KIND = 'shared-logistic';
+export const WEIGHT_NAMES = ['bias', 'depth', 'input', 'progress', 'gap', 'rise'] as const;
+export type WeightName = (typeof WEIGHT_NAMES)[number];
+/** A gap of 0.1 (ten points of accuracy) and a 10% climb of the validation loss are one unit each. */
+export const GAP_SCALE = 0.1;
+export const RISE_SCALE = 0.1;
+const GAP_CLIP = 0.5;
+const RISE_CLIP = 0.5;
+
+export interface Controller {
+  kind: typeof CONTROLLER_KIND;
+  /** Targets lie in (0, rateCap). */
+  rateCap: number;
+  weights: Record<WeightName, number>;
+  /** In (0, 1]: the fraction of the way to the target a rate moves per epoch (1: straight there). */
+  smoothing: number;
+}
+
+/** The run-wide inputs, each of order one (see the header). */
+export interface GlobalFeatures {
+  progress: number;
+  gap: number;
+  rise: number;
+}
+
+export function globalFeatures(info: StepInfo, maxEpochs: number, lowestValLoss: number): GlobalFeatures {
+  const ratio = Math.log(info.valLoss / lowestValLoss);
+  return {
+    progress: info.epoch / maxEpochs,
+    gap: clamp(info.trainAcc - info.valAcc, -GAP_CLIP, GAP_CLIP) / GAP_SCALE,
+    // a NaN loss (training diverged) counts as the largest climb
+    rise: (Number.isNaN(ratio) ? RISE_CLIP : clamp(ratio, 0, RISE_CLIP)) / RISE_SCALE,
+  };
+}
+
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/** The next rate of every layer, given their current rates (input to output; the first on the input with `inputDropout`). */
+export function controllerRates(c: Controller, f: GlobalFeatures, rates: readonly number[], inputDropout = false): number[] {
+  const w = c.weights;
+  const first = inputDropout ? 1 : 0;
+  const last = rates.length - 1;
+  const shared = w.bias + w.progress * f.progress + w.gap * f.gap + w.rise * f.rise;
+  return rates.map((rate, l) => {
+    const relDepth = last === first ? 1 : (l - first) / (last - first);
+    const target = c.rateCap * sigmoid(shared + (l < first ? w.input : w.depth * (relDepth - 1)));
+    return rate + c.smoothing * (target - rate);
+  });
+}
+
+// the policy file
+
+/** A policy file as `npm run train-policy` writes it. */
+export interface PolicyFile {
+  format: typeof POLICY_FORMAT;
+  version: typeof POLICY_VERSION;
+  controller: Controller;
+  /** The number of dropout layers the policy is for; null: any (a shared controller). */
+  layers: number | null;
+  /** How it was made: command, options, tasks, seed, cost. Recorded, never read by the agent. */
+  training?: unknown;
+}
+
+const show = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks a controller; `fail(what)` makes the error (it names the file or the state). */
+export function readController(value: unknown, fail: (what: string) => ConfigError): Controller {
+  if (!isObject(value)) throw fail(`controller must be an object, got ${show(value)}`);
+  if (value['kind'] !== CONTROLLER_KIND) throw fail(`controller kind ${show(value['kind'])} is not supported (this droptune knows '${CONTROLLER_KIND}')`);
+  const rateCap = value['rateCap'];
+  if (typeof rateCap !== 'number' || !(rateCap > 0 && rateCap < 1)) throw fail(`controller.rateCap must be in (0, 1), got ${show(rateCap)}`);
+  const smoothing = value['smoothing'];
+  if (typeof smoothing !== 'number' || !(smoothing > 0 && smoothing <= 1)) throw fail(`controller.smoothing must be in (0, 1], got ${show(smoothing)}`);
+  const weights = value['weights'];
+  if (!isObject(weights)) throw fail(`controller.weights must be an object of ${WEIGHT_NAMES.join(', ')}, got ${show(weights)}`);
+  const extra = Object.keys(weights).find((k) => !(WEIGHT_NAMES as readonly string[]).includes(k));
+  if (extra !== undefined) throw fail(`controller.weights.${extra} is not an input of this controller (it has ${WEIGHT_NAMES.join(', ')})`);
+  const read = (name: WeightName): number => {
+    const v = weights[name];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`controller.weights.${name} must be a finite number, got ${show(v)}`);
+    return v;
+  };
+  const checked = Object.fromEntries(WEIGHT_NAMES.map((n) => [n, read(n)])) as Record<WeightName, number>;
+  return { kind: CONTROLLER_KIND, rateCap, smoothing, weights: checked };
+}
+
+/** Checks a parsed policy file; `where` starts every message (`--policy FILE`). */
+export function readPolicy(value: unknown, where: string): PolicyFile {
+  const fail = (what: string) => new ConfigError(`${where}: ${what}`);
+  if (!isObject(value)) throw fail(`must hold a JSON object, got ${show(value)}`);
+  if (value['format'] !== POLICY_FORMAT) {
+    // the likeliest mix-up: an agent.json handed to --policy instead of --load-agent
+    if (typeof value['agent'] === 'string') throw fail(`is a saved ${value['agent']} agent (a --load-agent file), not a policy file from npm run train-policy`);
+    throw fail(`not a policy file ("format" must be "${POLICY_FORMAT}", got ${show(value['format'])})`);
+  }
+  if (value['version'] !== POLICY_VERSION) throw fail(`policy version ${show(value['version'])} is not supported (this droptune reads version ${POLICY_VERSION})`);
+  const layers = value['layers'] ?? null;
+  if (layers !== null && (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1)) throw fail(`layers must be null or a whole number >= 1, got ${show(layers)}`);
+  return { format: POLICY_FORMAT, version: POLICY_VERSION, controller: readController(value['controller'], fail), layers, training: value['training'] };
+}
+
+/** The package's root folder: where the shipped policies/ live. */
+export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** A relative file is looked up in the current folder, then in the package. */
+export function resolvePolicyPath(file: string): string {
+  if (path.isAbsolute(file) || existsSync(file)) return path.resolve(file);
+  return path.join(PACKAGE_ROOT, file);
+}
+
+/** Reads and checks a policy file; every problem is a ConfigError naming --policy and the file. */
+export function loadPolicyFile(file: string): PolicyFile {
+  const where = `--policy ${file}`;
+  let text: string;
+  try {
+    text = readFileSync(resolvePolicyPath(file), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${where}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? String(err)})`}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${where}: not valid JSON`);
+  }
+  return readPolicy(parsed, where);
+}
+
+/** The policy, or a ConfigError when it was saved for another number of dropout layers. */
+export function checkPolicyFits(policy: PolicyFile, file: string, numLayers: number): PolicyFile {
+  if (policy.layers !== null && policy.layers !== numLayers) {
+    throw new ConfigError(`--policy ${file}: it was saved for ${policy.layers} dropout layer${policy.layers === 1 ? '' : 's'} and this model has ${numLayers}`);
+  }
+  return policy;
+}
+
+// config
+
+export interface PolicyConfig {
+  /** The policy file to apply. @default 'policies/default.json' (the shipped policy) */
+  policy: string;
+}
+
+export const DEFAULT_POLICY_FILE = 'policies/default.json';
+export const DEFAULTS: PolicyConfig = { policy: DEFAULT_POLICY_FILE };
+
+export const OPTIONS: OptionSpec[] = [
+  { key: 'policy', flag: '--policy', type: 'string', default: DEFAULTS.policy, help: 'policy: a policy file from npm run train-policy (relative: from here, else from the package)' },
+];
+
+/** Checks the options and that the policy file loads; returns the options as given (config.json records the file named). */
+export function checkConfig(partial: Partial<PolicyConfig>): PolicyConfig {
+  checkKnownKeys('policy', partial, Object.keys(DEFAULTS));
+  const c = { ...DEFAULTS, ...partial };
+  const policy = checkString('--policy', c.policy);
+  loadPolicyFile(policy);
+  return { policy };
+}
+
+// agent
+
+export class PolicyAgent implements Agent {
+  readonly name = 'policy';
+  private controller: Controller;
+  /** The lowest validation loss of this episode so far (the `rise` input). */
+  private lowestValLoss = Number.POSITIVE_INFINITY;
+
+  constructor(controller: Controller, private readonly ctx: AgentContext) {
+    this.controller = controller;
+  }
+
+  beginEpisode(): void {
+    this.lowestValLoss = Number.POSITIVE_INFINITY;
+  }
+
+  // act
+
+  act(_observation: number[], info: StepInfo): Action {
+    // an episode begun without beginEpisode starts over too
+    if (info.epoch === 0) this.lowestValLoss = Number.POSITIVE_INFINITY;
+    if (info.valLoss < this.lowestValLoss) this.lowestValLoss = info.valLoss;
+    const features = globalFeatures(info, this.ctx.maxEpochs, this.lowestValLoss);
+    return towardRates(controllerRates(this.controller, features, info.rates, this.ctx.inputDropout ?? false), info, this.ctx);
+  }
+
+  // save/load: nothing is learned; the state records the controller that was applied
+
+  saveState(): unknown {
+    return { agent: this.name, version: 1, controller: structuredClone(this.controller) };
+  }
+
+  loadState(state: unknown): void {
+    const s = readState(this.name, state);
+    this.controller = readController(s['controller'], (what) => stateError(this.name, what));
+  }
+}
+
+// registry entry
+
+export const policyEntry: AgentEntry = {
+  description: 'a controller trained beforehand on other tasks (npm run train-policy), applied zero-shot in one run',
+  options: OPTIONS,
+  defaultActionMode: 'absolute',
+  supports: ALL_MODES,
+  check: (options) => ({ ...checkConfig(options as Partial<PolicyConfig>) }),
+  create(options, ctx) {
+    const c = checkConfig(options as Partial<PolicyConfig>);
+    checkActionMode('policy', ctx, ALL_MODES);
+    const policy = checkPolicyFits(loadPolicyFile(c.policy), c.policy, ctx.numLayers);
+    return new PolicyAgent(policy.controller, ctx);
+  },
+};
