@@ -11,6 +11,7 @@
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
  *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
  *              three bandits over a short action set: one of 4 rates per layer for each half of the run)
+ *   policy     one run of the shipped policy (policies/default.json), applied zero-shot: E epochs
  *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
  *              E epochs, 1/G of the grid's budget
  *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
@@ -104,6 +105,9 @@ export const METHODS: Method[] = [
     runs: (p) => [{ name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } }],
   })),
   ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+  // One run, charged its E epochs (1/G of the grid's budget): the shipped policy, trained beforehand on
+  // other tasks (npm run train-policy; its own cost is in the policy file), applied zero-shot.
+  { name: 'policy', kind: 'one-run', runs: () => [{ name: 'policy', options: { agent: 'policy', episodes: 1 } }] },
   // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient.
   { name: 'concrete', kind: 'one-run', runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }] },
   {
