@@ -28,6 +28,21 @@
  * anywhere. A file that cannot apply (not a policy, another format version, an unknown controller, a
  * policy saved for another number of dropout layers) is refused with a one-line ConfigError naming
  * --policy and the reason.
+ *
+ * Measured zero-shot, the shipped policy (npm run train-policy, seed 0) in one run per seed against
+ * constant rates on the same seeds: held-out tasks, 1,000 val and 2,000 test samples, Adam 0.001,
+ * batch 64, wasm, final-epoch test accuracy, mean over seeds 0–2, Δ = policy − constant paired by seed
+ * (± its standard deviation); "grid pick" is whichever of the three constants had the best validation
+ * accuracy on each seed:
+ *   task                                            policy   rate 0   rate 0.3 rate 0.5 Δ grid pick
+ *   MNIST 1,000, mlp:512,512, input dropout, 30 ep  0.9150   0.9108   0.9168   0.9180   −0.0027 ± 0.0070
+ *   MNIST 1,000, mlp:512,512, 40 ep                 0.9105   0.9112   0.9135   0.9108   −0.0003 ± 0.0075
+ *   Fashion-MNIST 500, cnn:16,32/64, 40 ep          0.7783   0.7780   0.7775   0.7542   −0.0035 ± 0.0048
+ * Level with the constants within seed noise on all three, in one run (a third of this three-rate
+ * grid's compute), and 2.4 points above rate 0.5 on the CNN, where 0.5 hurts; it does not beat them.
+ * With input dropout on MNIST it ends with the input at 0.12–0.23 and the first hidden layer at
+ * 0.37–0.49, raised as the validation loss climbs; on the CNN the rates rise for ten epochs (conv 1 to
+ * 0.48, the dense layer to 0.34) and then fall to 0.25 / 0.17 / 0.11 by the end.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
