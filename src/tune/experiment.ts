@@ -10,7 +10,7 @@
  *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
  *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
- *              three bandits over a short action set: one of 4 rates per layer for each half of the run)
+ *              three bandits over a short action set: one of 5 rates per layer for each half of the run)
  *   policy     one run of the shipped policy (policies/default.json), applied zero-shot: E epochs
  *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
  *              E epochs, 1/G of the grid's budget
@@ -97,8 +97,9 @@ export const METHODS: Method[] = [
   })),
   { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
   { name: 'random', kind: 'rule', runs: episodesOf('random') },
-  // The bandits pick one rate per layer for each half of the run from 0, 0.25, 0.5, 0.75: 8 arms a layer,
-  // few enough to learn in the grid's G episodes, and able to say "early" or "late" dropout.
+  // The bandits pick one rate per layer for each half of the run from 0, 0.25, 0.5, 0.75, 0.8 (the rate
+  // grid ends at --max-rate): 10 arm estimates a layer, few enough to learn in the grid's G episodes, and
+  // able to say "early" or "late" dropout.
   ...['epsilon-greedy', 'ucb', 'thompson'].map((agent): Method => ({
     name: agent,
     kind: 'learner',
