@@ -504,7 +504,9 @@ export function verdictText(picks: readonly Pick[], methods: readonly string[]):
     `worse than the grid: ${group('worse').length > 0 ? list(group('worse')) : 'none'}`,
     `no detectable difference: ${group('no detectable difference').length > 0 ? group('no detectable difference').map((v) => v.method).join(', ') : 'none'}`,
   ];
-  return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}`;
+  const seeds = Math.min(...verdicts.map((v) => v.seeds));
+  const caveat = seeds < 5 ? `\n(${seeds} seed${seeds === 1 ? '' : 's'}: an interval rests on a spread estimated from ${seeds} difference${seeds === 1 ? '' : 's'}; read this as a smoke test, not a finding)` : '';
+  return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}${caveat}`;
 }
 
 /** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */

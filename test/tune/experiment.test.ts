@@ -297,6 +297,8 @@ describe('experiment verdict', () => {
       "- worse than the grid: down (-1.00 ± 0.20 pts, 1.00× the grid's epochs)",
       '- no detectable difference: mixed',
     ].join('\n'));
+    // fewer than 5 seeds: said plainly
+    expect(verdictText(all.filter((p) => p.seed < 3), ['grid', 'up'])).to.match(/\n\(3 seeds: an interval rests on a spread estimated from 3 differences; read this as a smoke test, not a finding\)$/);
   });
 
   it('shows the epochs against the grid\'s and names methods that picked identical episodes', () => {
