@@ -14,7 +14,7 @@
 import { Observable, type Subscription } from 'rxjs';
 import { createRng } from '../core/rng.js';
 import type { EpisodeRecord } from '../core/run-log.js';
-import type { Agent, Env, StepInfo, Transition } from '../core/types.js';
+import type { Action, Agent, Env, StepInfo, StepResult, Transition } from '../core/types.js';
 
 export interface ResetEvent {
   type: 'reset';
@@ -66,8 +66,23 @@ export function episodeSeed(runSeed: number, episode: number): number {
   return createRng(`episode:${runSeed}:${episode}`).seed();
 }
 
-/** Sums an episode's steps into its log record. */
-export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Transition[], episodeMs: number, envSeed?: number): EpisodeRecord {
+/** One env step, as an agent learns from it and the run log records it. */
+export function transitionOf(episode: number, observation: number[], action: Action, result: StepResult): Transition {
+  return {
+    episode,
+    epoch: result.info.epoch,
+    observation,
+    action,
+    reward: result.reward,
+    nextObservation: result.observation,
+    terminated: result.terminated,
+    truncated: result.truncated,
+    info: result.info,
+  };
+}
+
+/** Sums an episode's steps into its log record (a PBT member's steps include those it inherited). */
+export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Pick<Transition, 'reward' | 'info'>[], episodeMs: number, envSeed?: number): EpisodeRecord {
   const last = transitions[transitions.length - 1]?.info ?? initial;
   return {
     episode,
@@ -124,17 +139,7 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
           if (halted()) break;
           const action = await agent.act(observation, info);
           const result = await env.step(action);
-          const transition: Transition = {
-            episode,
-            epoch: result.info.epoch,
-            observation,
-            action,
-            reward: result.reward,
-            nextObservation: result.observation,
-            terminated: result.terminated,
-            truncated: result.truncated,
-            info: result.info,
-          };
+          const transition = transitionOf(episode, observation, action, result);
           await agent.learn?.(transition);
           transitions.push(transition);
           if (subscriber.closed) return;

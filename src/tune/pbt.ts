@@ -27,7 +27,7 @@ import { createRng, restoreRng, type RngState } from '../core/rng.js';
 import type { EpisodeRecord, LineageRecord, RunSummary } from '../core/run-log.js';
 import type { StepInfo, Transition } from '../core/types.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
-import { episodeSeed } from '../loop/loop.js';
+import { episodeRecord, episodeSeed } from '../loop/loop.js';
 import { writeFileAtomic } from '../runs/checkpoint.js';
 import { acquireRunLock, removeTempFiles, truncateLines } from '../runs/run-folder.js';
 import { RunWriter, stepRecord, summarize } from '../runs/run-writer.js';
@@ -46,7 +46,7 @@ interface MemberState {
   /** Its reset (generation 0 trains it): the initial validation accuracy. */
   reset?: { observation: number[]; info: StepInfo };
   /** Its effective history, epoch by epoch: what it inherited with a copy, then its own. */
-  trajectory: { rates: number[]; reward: number; info: StepInfo }[];
+  trajectory: Pick<Transition, 'reward' | 'info'>[];
   lineage: { epoch: number; from: number }[];
   /** This generation starts from a copy of that member's checkpoint (done before any segment trains). */
   copyFrom?: number;
@@ -158,7 +158,7 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
         for (const t of result.transitions) writer.step(stepRecord(t));
         stepsLines += result.transitions.length;
         epochsTrained += result.transitions.length;
-        const trajectory = [...m.trajectory, ...result.transitions.map((t) => ({ rates: t.info.rates, reward: t.reward, info: t.info }))];
+        const trajectory = [...m.trajectory, ...result.transitions.map((t) => ({ reward: t.reward, info: t.info }))];
         return { ...m, copyFrom: undefined, reset: m.reset ?? result.reset, trajectory };
       });
       const rng = restoreRng(state.rng);
@@ -189,25 +189,10 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
   }
 }
 
-/** A member's log record: its whole effective schedule, as if it had been one episode. */
-function memberRecord(member: number, m: MemberState, seed: number): EpisodeRecord & { lineage: MemberState['lineage'] } {
-  const initial = m.reset!.info;
-  const last = m.trajectory.at(-1)?.info ?? initial;
-  return {
-    episode: member,
-    seed,
-    return: m.trajectory.reduce((s, t) => s + t.reward, 0),
-    epochs: m.trajectory.length,
-    initialValAcc: initial.valAcc,
-    valAcc: last.valAcc,
-    valLoss: last.valLoss,
-    testAcc: last.testAcc ?? Number.NaN,
-    testLoss: last.testLoss ?? Number.NaN,
-    diverged: last.diverged,
-    schedule: m.trajectory.map((t) => t.rates),
-    lineage: m.lineage,
-    episodeMs: m.trajectory.reduce((s, t) => s + (t.info.stepMs ?? 0), 0),
-  };
+/** A member's log record: its whole effective schedule, as if it had been one episode, and its lineage. */
+function memberRecord(member: number, m: MemberState, seed: number): EpisodeRecord {
+  const episodeMs = m.trajectory.reduce((s, t) => s + (t.info.stepMs ?? 0), 0);
+  return { ...episodeRecord(member, m.reset!.info, m.trajectory, episodeMs, seed), lineage: m.lineage };
 }
 
 function interrupted(run: ResolvedRun, layerNames: string[]): RunResult {

@@ -12,6 +12,7 @@
 import { mkdirSync } from 'node:fs';
 import { DropoutEnv, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import type { StepInfo, Transition } from '../core/types.js';
+import { transitionOf } from '../loop/loop.js';
 import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
 import { initBackend, type BackendChoice } from '../nn/backend.js';
 import { readCheckpoint, writeCheckpoint } from '../runs/checkpoint.js';
@@ -113,17 +114,7 @@ export async function runSegment(job: SegmentJob, opts: { stop?: StopFlag } = {}
       if (opts.stop?.requested) return { member: job.member, ...(reset ? { reset } : {}), transitions, interrupted: true };
       const action = [...job.rates];
       const result = await env.step(action);
-      transitions.push({
-        episode: job.member,
-        epoch: result.info.epoch,
-        observation,
-        action,
-        reward: result.reward,
-        nextObservation: result.observation,
-        terminated: result.terminated,
-        truncated: result.truncated,
-        info: result.info,
-      });
+      transitions.push(transitionOf(job.member, observation, action, result));
       observation = result.observation;
       snapshot = env.snapshot();
       writeMemberCheckpoint(job.dir, job.member, { generation: job.generation, env: snapshot, observation, ...(reset ? { reset } : {}), transitions });
