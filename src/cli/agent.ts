@@ -89,6 +89,33 @@ function readJson<T>(file: string, what: string): T {
   }
 }
 
+/**
+ * SIGINT (Ctrl-C) and SIGTERM: `onStop` ends the run after the epoch in progress, which flushes and says
+ * how to resume; `exitCode()` is then 130 / 143. A second signal quits at once: the log and the last
+ * checkpoint are on disk, only the epoch in progress is lost.
+ */
+function stopOnSignals(resumeHint: string, say: { finishing: string; lost: string }, onStop: () => void): { exitCode: () => number; release: () => void } {
+  let stopping: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`\nquit: ${say.lost}; continue with: ${resumeHint}\n`);
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    stopping = signal;
+    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: ${say.finishing} (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
+    onStop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    exitCode: () => (stopping === 'SIGTERM' ? 143 : 130),
+    release: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** Per layer, joined: `0.30/0.50`. */
 const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
 
@@ -105,18 +132,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
   const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
   const stop = new StopFlag();
   const resumeHint = `npm run agent -- --resume ${run.out}`;
-  let stopping: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`\nquit: the epochs in progress are lost; continue with: ${resumeHint}\n`);
-      process.exit(signal === 'SIGTERM' ? 143 : 130);
-    }
-    stopping = signal;
-    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: every member finishes its epoch in progress (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
-    stop.request();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = stopOnSignals(resumeHint, { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' }, () => stop.request());
   let result;
   try {
     result = await runPbt(run, {
@@ -132,13 +148,12 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
       },
     });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
     await executor.close();
   }
   if (!result.summary) {
     console.log(`\nstopped: every member's last epoch is checkpointed in ${path.join(run.out, POPULATION_DIR)}; continue with: ${resumeHint}`);
-    return stopping === 'SIGTERM' ? 143 : 130;
+    return signals.exitCode();
   }
   const { best } = result.summary;
   const member = result.records.find((r) => r.episode === best.episode)!;
@@ -213,29 +228,15 @@ async function main(argv: string[]): Promise<number> {
     if (inherited(r)) console.log(`note: this PBT member continued from other members' weights (${inherited(r)}); trained from scratch, its schedule is a new run and need not reproduce those accuracies`);
   }
 
-  // SIGINT (Ctrl-C) and SIGTERM: finish the epoch in progress, flush, say how to resume, exit 130 / 143.
-  // A second signal quits at once: the log and the last checkpoint are on disk, only that epoch is lost.
   const stop$ = new Subject<void>();
   const resumeHint = `npm run agent -- --resume ${run.out}`;
-  let stopping: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`\nquit: the epoch in progress is lost; continue with: ${resumeHint}\n`);
-      process.exit(signal === 'SIGTERM' ? 143 : 130);
-    }
-    stopping = signal;
-    process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: finishing the current epoch (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
-    stop$.next();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = stopOnSignals(resumeHint, { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost' }, () => stop$.next());
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
   const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;
   const envSeed = replaySeed !== undefined ? (k: number) => (k === 0 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
   const result = await executeRun(run, { backendInUse: backend, stop$, onEvent: (e) => progress.next(e), resume: resumeDir !== undefined, envSeed });
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  const stopCode = stopping === 'SIGTERM' ? 143 : 130;
+  signals.release();
+  const stopCode = signals.exitCode();
 
   if (!result.summary) {
     console.log(`\nno episode finished: the epochs trained are in ${path.join(run.out, RUN_FILES.steps)}; continue with: ${resumeHint}`);
