@@ -4,13 +4,12 @@
  * another machine through a queue, and writes the same run folder wherever it runs (the run log is
  * the one source of truth: Optuna's storage model).
  *
- * `runJob` runs one here, on the requested tfjs backend, and keeps the last datasets it loaded in this
- * thread, keyed by their data config, since consecutive jobs mostly share one.
+ * `runJob` runs one here, on the requested tfjs backend, with the datasets this thread keeps
+ * (datasets.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RunConfig, RunSummary } from '../core/run-log.js';
-import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
 import { readEpisodes } from '../runs/read-run.js';
 import { removeTempFiles, tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
@@ -19,6 +18,7 @@ import { initBackend } from '../nn/backend.js';
 import { AGENTS } from '../../agents/index.js';
 import { runPbt } from './pbt.js';
 import { executeRun, resolveRun, type ResolvedRun, type RunResult } from './run.js';
+import { datasetFor } from './datasets.js';
 import { runSegment } from './segment.js';
 import type { StopFlag } from './stop.js';
 
@@ -54,23 +54,6 @@ export function finishedResult(out: string): JobResult | undefined {
   const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
   const records = readEpisodes(file('episodes')).value;
   return { out, layerNames: config.layerNames, records, summary, interrupted: false };
-}
-
-/** Datasets kept per thread: the current seed's and the previous one's. */
-const DATASETS_KEPT = 2;
-const datasets = new Map<string, Dataset>();
-
-function datasetFor(config: DataConfig): Dataset {
-  const key = JSON.stringify(config);
-  let data = datasets.get(key);
-  if (data) {
-    datasets.delete(key); // re-inserted below: the map's order is the order of last use
-  } else {
-    data = loadDataset(config);
-    if (datasets.size >= DATASETS_KEPT) datasets.delete(datasets.keys().next().value!);
-  }
-  datasets.set(key, data);
-  return data;
 }
 
 /** Trains the job's run in this thread and writes its folder. A stop ends it after the epoch in progress. */

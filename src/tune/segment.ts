@@ -13,9 +13,10 @@ import { mkdirSync } from 'node:fs';
 import { DropoutEnv, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import type { StepInfo, Transition } from '../core/types.js';
 import { transitionOf } from '../loop/loop.js';
-import { loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import type { DataConfig } from '../data/dataset.js';
 import { initBackend, type BackendChoice } from '../nn/backend.js';
 import { readCheckpoint, writeCheckpoint } from '../runs/checkpoint.js';
+import { datasetFor } from './datasets.js';
 import type { StopFlag } from './stop.js';
 
 export interface SegmentJob {
@@ -68,15 +69,6 @@ export function readMemberCheckpoint(dir: string, member: number): MemberCheckpo
 
 export function writeMemberCheckpoint(dir: string, member: number, checkpoint: MemberCheckpoint): void {
   writeCheckpoint(dir, memberCheckpoint(member), checkpoint);
-}
-
-/** The dataset of the last segment in this thread: consecutive segments share it. */
-let cached: { key: string; data: Dataset } | undefined;
-
-function datasetFor(config: DataConfig): Dataset {
-  const key = JSON.stringify(config);
-  if (cached?.key !== key) cached = { key, data: loadDataset(config) };
-  return cached.data;
 }
 
 /** Trains one member's segment in this thread. A stop ends it after the epoch in progress. */
