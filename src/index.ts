@@ -18,6 +18,7 @@ export { RunWriter } from './runs/run-writer.js';
 export { readRun, readRuns } from './runs/read-run.js';
 export { compareRuns } from './runs/compare.js';
 export { resolveRun, executeRun, type ResolvedRun, type RunResult } from './tune/run.js';
+export { makeAgent, agentContext, agentRng, type AgentTarget } from './tune/make-agent.js';
 export { runJob, resolveJob, type Job, type JobResult } from './tune/job.js';
 export { InProcessExecutor, PoolExecutor, createExecutor, DEFAULT_WORKERS, type Executor } from './tune/executor.js';
 export { runTasks, type Task, type Outcome } from './tune/scheduler.js';

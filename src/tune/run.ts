@@ -13,11 +13,11 @@ import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnv
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
-import { createRng } from '../core/rng.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
-import { ACTION_MODES, type ActionMode, type AgentContext } from '../core/types.js';
+import { ACTION_MODES, type ActionMode } from '../core/types.js';
 import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
+import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
 import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes } from '../runs/read-run.js';
@@ -292,21 +292,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
   const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
-  const { envConfig } = run;
-  const ctx: AgentContext = {
-    observationSpace: env.observationSpace,
-    actionSpace: env.actionSpace,
-    actionMode: envConfig.actionMode,
-    numLayers: env.numLayers,
-    minRate: envConfig.minRate,
-    maxRate: envConfig.maxRate,
-    rateStep: envConfig.rateStep,
-    maxEpochs: envConfig.maxEpochs,
-    inputDropout: envConfig.inputDropout,
-    // Named per agent: bandits that explore by uniform draws would otherwise explore identically.
-    rng: createRng(`agent:${run.agent}:${run.seed}`),
-  };
-  const agent = AGENTS[run.agent]!.create(run.agentOptions, ctx);
+  const agent = AGENTS[run.agent]!.create(run.agentOptions, agentContext(env, agentRng(run.agent, run.seed)));
   const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);
   let release: (() => void) | undefined;
   try {

@@ -43,6 +43,7 @@ import type { Agent, AgentContext } from '../core/types.js';
 import { checkDataConfig, loadDataset, splitPool, type DataConfig, type Dataset, type DatasetName, type Pool } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { run$, type EpisodeEvent } from '../loop/loop.js';
+import { agentContext } from './make-agent.js';
 import { writeRefused } from '../runs/run-writer.js';
 import { packageVersions } from './run.js';
 
@@ -224,13 +225,6 @@ function envConfigOf(task: TrainingTask): Partial<DropoutEnvConfig> {
   return { model: task.model, inputDropout: task.inputDropout, maxEpochs: task.epochs, lr: task.lr, batchSize: task.batchSize, actionMode: 'absolute' };
 }
 
-function contextOf(env: DropoutEnv, rng: Rng): AgentContext {
-  const c = env.config;
-  return {
-    observationSpace: env.observationSpace, actionSpace: env.actionSpace, actionMode: c.actionMode, numLayers: env.numLayers,
-    minRate: c.minRate, maxRate: c.maxRate, rateStep: c.rateStep, maxEpochs: c.maxEpochs, inputDropout: c.inputDropout, rng,
-  };
-}
 
 export interface EpisodeScore {
   /** Mean validation accuracy over the last epochs (the fitness). */
@@ -266,7 +260,7 @@ async function scoreOnTask(task: TrainingTask, dataset: Dataset, envSeed: number
   try {
     const scores: EpisodeScore[] = [];
     for (const make of makeAgent) {
-      const agent = make(contextOf(env, createRng(0)));
+      const agent = make(agentContext(env, createRng(0)));
       try {
         scores.push(await scoreEpisode(env, agent, envSeed));
       } finally {
