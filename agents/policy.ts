@@ -46,9 +46,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { checkKnownKeys, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
+import { packageRoot } from '../src/core/package-root.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Action, Agent, AgentContext, StepInfo } from '../src/core/types.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
@@ -168,7 +168,7 @@ export function readPolicy(value: unknown, where: string): PolicyFile {
 }
 
 /** The package's root folder: where the shipped policies/ live. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const PACKAGE_ROOT = packageRoot();
 
 /** A relative file is looked up in the current folder, then in the package. */
 export function resolvePolicyPath(file: string): string {

@@ -17,6 +17,7 @@ export { run$, episodeRecord, episodeSeed, type LoopEvent } from './loop/loop.js
 export { RunWriter } from './runs/run-writer.js';
 export { readRun, readRuns } from './runs/read-run.js';
 export { compareRuns } from './runs/compare.js';
+export { tune, type TuneOptions, type TuneResult } from './tune/tune.js';
 export { resolveRun, executeRun, type ResolvedRun, type RunResult } from './tune/run.js';
 export { makeAgent, agentContext, agentRng, type AgentTarget } from './tune/make-agent.js';
 export { runJob, resolveJob, type Job, type JobResult } from './tune/job.js';

@@ -16,11 +16,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { DropoutEnv } from '../../envs/dropout-env.js';
 import { checkInt } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
+import { packageRoot } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { availableBackends, initBackend, type BackendName } from '../nn/backend.js';
@@ -33,7 +34,8 @@ import { runCli } from './run-cli.js';
 
 const SECTIONS = ['matmul', 'epoch', 'torch', 'workers'] as const;
 const TORCH_PYTHON = '/usr/bin/python3';
-const TORCH_SCRIPT = fileURLToPath(new URL('./torch-reference.py', import.meta.url));
+// Shipped as source beside the compiled code: found from the package root, not from this file.
+const TORCH_SCRIPT = path.join(packageRoot(), 'src', 'cli', 'torch-reference.py');
 
 const OPTIONS: OptionSpec[] = [
   { key: 'sections', flag: flagOf('sections'), type: 'string', default: SECTIONS.join(','), help: `comma-separated subset of ${SECTIONS.join(', ')}` },

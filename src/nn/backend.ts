@@ -33,13 +33,25 @@ async function tryTensorflow(): Promise<boolean> {
   }
 }
 
+/**
+ * droptune's kernels for the wasm backend: the conv filter and input gradients it lacks, and matmuls
+ * that avoid its slow transposed-operand path. Registering needs only the stock kernels, which
+ * importing tfjs-backend-wasm registers, not a running backend: so this runs when droptune is imported,
+ * and a user who picks wasm with `tf.setBackend('wasm')` gets them too. Safe to call again.
+ */
+export function registerWasmKernels(): void {
+  registerWasmConvGrad();
+  registerWasmMatMul();
+  registerWasmConvInputGrad();
+}
+
+registerWasmKernels();
+
 async function tryWasm(): Promise<boolean> {
   try {
     setWasmPaths(wasmBinaryDir());
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
-    registerWasmConvGrad();
-    registerWasmMatMul();
-    registerWasmConvInputGrad();
+    registerWasmKernels();
     return true;
   } catch (err) {
     unavailable.set('wasm', err instanceof Error ? err.message.split('\n')[0]! : String(err));

@@ -6,6 +6,7 @@
  * Both call `runJob`, so a job writes the same run folder whichever executor ran it.
  */
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { checkInt } from '../core/check.js';
@@ -69,7 +70,8 @@ export type WorkerTask = ({ job: Job; segment?: undefined } | { segment: Segment
   stopBuffer?: SharedArrayBuffer;
 };
 
-export const WORKER_FILE = fileURLToPath(new URL('./worker.ts', import.meta.url));
+// worker.ts under tsx in development, worker.js in the compiled package: the same extension as this file.
+export const WORKER_FILE = fileURLToPath(new URL(`./worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /**
  * Worker threads start with the parent's execArgv, which holds tsx's loader under `tsx` and

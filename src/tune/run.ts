@@ -12,6 +12,7 @@ import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.
 import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
+import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { ACTION_MODES, type ActionMode } from '../core/types.js';
@@ -222,9 +223,8 @@ export function packageVersions(): Record<string, string> {
       return 'not installed';
     }
   };
-  const own = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return {
-    droptune: own.version,
+    droptune: packageVersion(),
     node: process.versions.node,
     '@tensorflow/tfjs': version('@tensorflow/tfjs'),
     '@tensorflow/tfjs-backend-wasm': version('@tensorflow/tfjs-backend-wasm'),

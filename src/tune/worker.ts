@@ -2,11 +2,12 @@
  * The piscina worker entry: one Job (or one PBT segment) per task, run in this thread with its own
  * tfjs backend.
  *
- * The job code is loaded with require, as the thread starts. Under Node 20, tsx's ESM hooks do not
- * reach worker threads (privatenumber/tsx#354) but its CommonJS hook does, and piscina loads this file
- * through it: a dynamic import() here would find no .ts loader. A failure to load is kept and thrown
- * by each task, so the task fails with the real error; thrown at the top level it would be hidden by
- * piscina's retry of the file as ESM ("Unknown file extension .ts").
+ * In development (.ts under tsx) the job code is loaded with require, as the thread starts. Under
+ * Node 20, tsx's ESM hooks do not reach worker threads (privatenumber/tsx#354) but its CommonJS hook
+ * does, and piscina loads this file through it: a dynamic import() here would find no .ts loader.
+ * Compiled (.js, the published package) it is plain ESM, imported on the first task. A failure to load
+ * is kept and thrown by each task, so the task fails with the real error; thrown at the top level it
+ * would be hidden by piscina's retry of the file as ESM ("Unknown file extension .ts").
  */
 import { createRequire } from 'node:module';
 import type { WorkerTask } from './executor.js';
@@ -14,20 +15,31 @@ import type * as JobModule from './job.js';
 import type * as SegmentModule from './segment.js';
 import type * as StopModule from './stop.js';
 
-function load(): { job: typeof JobModule; segment: typeof SegmentModule; stop: typeof StopModule } {
+interface Code { job: typeof JobModule; segment: typeof SegmentModule; stop: typeof StopModule }
+
+function requireCode(): Code {
   const require = createRequire(import.meta.url);
   return { job: require('./job.js') as typeof JobModule, segment: require('./segment.js') as typeof SegmentModule, stop: require('./stop.js') as typeof StopModule };
 }
 
-let code: ReturnType<typeof load> | undefined;
+async function importCode(): Promise<Code> {
+  const [job, segment, stop] = await Promise.all([import('./job.js'), import('./segment.js'), import('./stop.js')]);
+  return { job, segment, stop };
+}
+
+const compiled = import.meta.url.endsWith('.js');
+let code: Code | undefined;
 let loadError: unknown;
-try {
-  code = load();
-} catch (err) {
-  loadError = err;
+if (!compiled) {
+  try {
+    code = requireCode();
+  } catch (err) {
+    loadError = err;
+  }
 }
 
 export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult | SegmentModule.SegmentResult> {
+  if (compiled) code ??= await importCode();
   if (!code) throw loadError;
   const { job: { runJob }, segment: { runSegment }, stop: { StopFlag } } = code;
   const opts = task.stopBuffer ? { stop: new StopFlag(task.stopBuffer) } : {};

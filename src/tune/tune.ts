@@ -1,0 +1,68 @@
+/**
+ * The library's one call for a whole run: `await tune({ agent: 'ucb', dataset: 'synthetic', … })`
+ * trains it and returns where its run folder is, as `npm run agent` would have written it.
+ */
+import type { Observable } from 'rxjs';
+import { AGENTS } from '../../agents/index.js';
+import type { PbtConfig } from '../../agents/pbt.js';
+import type { Dataset } from '../data/dataset.js';
+import type { LoopEvent } from '../loop/loop.js';
+import { initBackend } from '../nn/backend.js';
+import { InProcessExecutor, PoolExecutor } from './executor.js';
+import { runPbt, type GenerationEvent } from './pbt.js';
+import { executeRun, resolveRun, type RunResult } from './run.js';
+import { StopFlag } from './stop.js';
+
+export interface TuneOptions {
+  /**
+   * Any option of `npm run agent`, keyed as in code rather than as a flag: `agent`, `episodes`,
+   * `epochs`, `dataset`, `trainSize`, `model`, `seed`, `out`, `label`, an agent's own (`rate`,
+   * `epsilon`, `population`, …). Unset options take the CLI's defaults.
+   */
+  [option: string]: unknown;
+  /** Sees every reset, step and episode as it happens (a single run, not a population). */
+  onEvent?: (event: LoopEvent) => void;
+  /** Sees each generation of a population (`agent: 'pbt'`). */
+  onGeneration?: (event: GenerationEvent) => void;
+  /** Emitting stops the run after the epoch in progress; it can be continued with `--resume`. */
+  stop$?: Observable<unknown>;
+  /** A dataset loaded already (shared by several runs): must be the one `dataset` & co. name. */
+  data?: Dataset;
+}
+
+export interface TuneResult extends RunResult {
+  /** The tfjs backend it trained on. */
+  backend: string;
+}
+
+/**
+ * Resolves the options exactly as the CLI does (a bad one throws a ConfigError naming it), picks the
+ * backend (tensorflow → wasm → cpu, or `backend`), trains, and returns the run folder (`out`) with
+ * every episode record and the summary.
+ */
+export async function tune(options: TuneOptions): Promise<TuneResult> {
+  const { onEvent, onGeneration, stop$, data, ...given } = options;
+  for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
+  const run = resolveRun(given);
+  const backend = await initBackend(run.backend);
+  if (!AGENTS[run.agent]!.population) {
+    return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
+  }
+  const workers = Math.min((run.agentOptions as unknown as PbtConfig).workers, (run.agentOptions as unknown as PbtConfig).population);
+  const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
+  const stop = new StopFlag();
+  const subscription = stop$?.subscribe(() => stop.request());
+  try {
+    const result = await runPbt(run, {
+      runSegment: (segment) => executor.runSegment(segment, { stop }),
+      backendInUse: backend,
+      dataset: data,
+      stopRequested: () => stop.requested,
+      onGeneration,
+    });
+    return { ...result, backend };
+  } finally {
+    subscription?.unsubscribe();
+    await executor.close();
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The published package, as a user gets it: `npm pack`, installed into an empty project, used from
+ * plain Node JavaScript (no tsx) and from TypeScript checked by that project's own tsc. The examples
+ * the README shows (examples/) are what runs here.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { readRun } from '../../src/runs/read-run.js';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string; engines: { node: string }; devDependencies: Record<string, string> };
+const semver = createRequire(import.meta.url)('semver') as { minVersion(range: string): { version: string } | null; satisfies(v: string, range: string): boolean };
+
+/** The child's environment without tsx: what a user's `node file.mjs` gets. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['NODE_OPTIONS'];
+  return env;
+}
+
+function run(cwd: string, file: string, args: string[] = [], timeout = 120_000): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [file, ...args], { cwd, env: plainEnv(), encoding: 'utf8', timeout });
+}
+
+const failed = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
+
+describe('the npm package', function () {
+  // npm pack builds dist/ (tsc), then the install unpacks tfjs & co from npm's cache: a minute or two.
+  this.timeout(600_000);
+  let project: string;
+  let tarball: string;
+
+  before(function () {
+    project = mkdtempSync(path.join(tmpdir(), 'droptune-consumer-'));
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    tarball = path.join(project, packed.trim().split('\n').pop()!);
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    // The user's project: droptune from the tarball and a TypeScript of its own. Offline where the
+    // cache has it; tfjs-node (optional) would try to download libtensorflow.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', tarball, `typescript@${own.devDependencies['typescript']}`], {
+      cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: plainEnv(),
+    });
+    for (const file of ['tune-a-run.mjs', 'agent-loop.ts']) copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
+  });
+
+  after(() => rmSync(project, { recursive: true, force: true }));
+
+  it('ships the compiled code, its types, the default policy and nothing of the tests', () => {
+    const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/droptune.js', 'package/policies/default.json', 'package/src/cli/torch-reference.py']) {
+      expect(files, file).to.include(file);
+    }
+    expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).to.deep.equal([]);
+    expect(files.filter((f) => f.includes('/test/'))).to.deep.equal([]);
+  });
+
+  it('runs the JavaScript example with plain node and leaves a valid run folder', () => {
+    const out = path.join(project, 'runs', 'js-example');
+    const r = run(project, 'tune-a-run.mjs', [out]);
+    expect(r.status, failed(r)).to.equal(0);
+    expect(r.stdout).to.match(/read back: 3 episodes, 12 epochs logged/);
+    const { value: read, warnings } = readRun(out);
+    expect(warnings).to.deep.equal([]);
+    expect(read.summary?.episodes).to.equal(3);
+    expect(read.summary?.interrupted).to.equal(false);
+    expect(read.steps).to.have.length(12);
+    expect(read.config.options['agent']).to.equal('ucb');
+  });
+
+  it("type-checks the TypeScript example with the project's own tsc, then runs it", () => {
+    // strict, as users write it; skipLibCheck because tfjs-layers' own typings fail strict checks.
+    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' }, files: ['agent-loop.ts'] }));
+    const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
+    expect(tsc.status, failed(tsc)).to.equal(0);
+    const r = run(project, path.join('out', 'agent-loop.js'));
+    expect(r.status, failed(r)).to.equal(0);
+    expect(r.stdout.match(/^episode \d+ epoch \d+: rates [\d.]+\/[\d.]+, validation [\d.]+$/gm)).to.have.length(8);
+  });
+
+  it('a type error in user code is caught by that tsc (the check above can fail)', () => {
+    writeFileSync(path.join(project, 'wrong.ts'), "import { makeAgent } from 'droptune';\nmakeAgent(42);\n");
+    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, noEmit: true }, files: ['wrong.ts'] }));
+    const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
+    expect(tsc.status).to.not.equal(0);
+    expect(tsc.stdout).to.match(/wrong\.ts\(2,/);
+  });
+
+  it('npx droptune runs each command, and a wrong one gets one line and exit 2', () => {
+    const bin = path.join(project, 'node_modules', '.bin', 'droptune');
+    const help = spawnSync(bin, ['agent', '--help'], { cwd: project, env: plainEnv(), encoding: 'utf8' });
+    expect(help.status, failed(help)).to.equal(0);
+    expect(help.stdout).to.match(/--agent/);
+    const wrong = spawnSync(bin, ['agnet'], { cwd: project, env: plainEnv(), encoding: 'utf8' });
+    expect(wrong.status).to.equal(2);
+    expect(wrong.stderr.trim().split('\n')).to.have.length(1);
+    expect(wrong.stderr).to.match(/unknown command 'agnet'/);
+  });
+
+  it("registers droptune's wasm kernels on import, for a backend the user picks", () => {
+    // The conv filter gradient is not in tfjs-backend-wasm 4.22: without droptune this throws.
+    const script = (withDroptune: boolean) => `${withDroptune ? "import 'droptune';\n" : ''}import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+await tf.setBackend('wasm');
+const x = tf.randomNormal([2, 8, 8, 3]);
+const g = tf.grad((w) => tf.conv2d(x, w, 1, 'same').sum())(tf.randomNormal([3, 3, 3, 4]));
+console.log(tf.getBackend(), g.shape.join('x'));
+`;
+    writeFileSync(path.join(project, 'with.mjs'), script(true));
+    writeFileSync(path.join(project, 'without.mjs'), script(false));
+    const withIt = run(project, 'with.mjs');
+    expect(withIt.status, failed(withIt)).to.equal(0);
+    expect(withIt.stdout.trim()).to.equal('wasm 3x3x3x4');
+    const without = run(project, 'without.mjs');
+    expect(without.status).to.not.equal(0);
+    expect(without.stderr).to.match(/Kernel 'Conv2DBackpropFilter' not registered/);
+  });
+
+  it('every installed runtime dependency runs on the oldest Node its engines field admits', () => {
+    const oldest = semver.minVersion(own.engines.node)!.version;
+    const refusing: string[] = [];
+    const visit = (dir: string) => {
+      for (const name of existsSync(dir) ? readdirSync(dir) : []) {
+        if (name.startsWith('.')) continue;
+        if (name.startsWith('@')) { visit(path.join(dir, name)); continue; }
+        const file = path.join(dir, name, 'package.json');
+        if (!existsSync(file)) continue;
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name: string; version: string; engines?: { node?: string } };
+        if (pkg.engines?.node && !semver.satisfies(oldest, pkg.engines.node)) refusing.push(`${pkg.name}@${pkg.version} needs node ${pkg.engines.node}`);
+        visit(path.join(dir, name, 'node_modules'));
+      }
+    };
+    visit(path.join(project, 'node_modules'));
+    expect(refusing.filter((r) => !r.startsWith('typescript@')), `droptune declares node ${own.engines.node}`).to.deep.equal([]);
+  });
+});
