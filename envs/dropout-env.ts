@@ -23,7 +23,14 @@
  * With `concreteDropout` the rates are learned by gradient in the run (Gal et al. 2017, see
  * TunableDropout): actions are checked against the action space but change no rate, and `info.rates`
  * reports the learned ones after each epoch.
+ *
+ * Your own model (`model: tf.LayersModel` or `'file:PATH/model.json'`, see src/nn/user-model.ts): its
+ * dropout layers are the tuned ones, input to output. Every episode starts from the weights the model
+ * came with (as saved, or as they were when the env was made), so episodes differ only by the seeded
+ * shuffles and masks; its compile settings are not used (the env trains with its own optimizer and
+ * categorical cross-entropy, hence the softmax output it requires).
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
@@ -35,13 +42,17 @@ import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type B
 import { OPTIMIZERS, createOptimizer, type Optimizer, type OptimizerName, type OptimizerState } from '../src/nn/optimizer.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { checkRate } from '../src/nn/tunable-dropout.js';
+import { buildUserModel, checkHasDropout, readModelFile, userModelOf, type UserModel } from '../src/nn/user-model.js';
 
 export type RewardMode = 'delta' | 'terminal';
 export const REWARD_MODES: readonly RewardMode[] = ['delta', 'terminal'];
 
 export interface DropoutEnvConfig {
-  /** Model spec, see src/nn/models.ts. @default 'mlp:256,128' */
-  model: string;
+  /**
+   * Model spec (see src/nn/models.ts), `file:PATH` of a model.json saved by `model.save('file://…')`,
+   * or your own tf.LayersModel (its dropout layers are tuned; it is not changed). @default 'mlp:256,128'
+   */
+  model: string | tf.LayersModel;
   /** BatchNorm before each dropout layer. @default false */
   batchNorm: boolean;
   /** A tunable dropout layer on the input too: the first of the rates (`dropout_1`). @default false */
@@ -73,7 +84,7 @@ export interface DropoutEnvConfig {
   minRate: number;
   /** @default 0.8 */
   maxRate: number;
-  /** Rates at reset: one for every layer, or one per layer. @default 0.3 */
+  /** Rates at reset: one for every layer, or one per layer. @default 0.3 (your own model: its own rates) */
   initialRates: number | number[];
   /** @default 'delta' */
   reward: RewardMode;
@@ -112,18 +123,43 @@ const FLAG: Record<keyof DropoutEnvConfig, string> = {
   initialRates: '--initial-rate', reward: '--reward', divergencePenalty: '--divergence-penalty', trendWindow: '--trend-window',
 };
 
-export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvConfig & { spec: ModelSpec; rates: number[] } {
+/** The prefix of a model.json path given as --model. */
+export const MODEL_FILE_PREFIX = 'file:';
+
+/** A spec string, a model.json path or a model in code, as a spec or a UserModel. */
+function modelOf(model: unknown): { spec: ModelSpec; userModel: null } | { spec: null; userModel: UserModel } {
+  if (model instanceof tf.LayersModel) return { spec: null, userModel: userModelOf(model) };
+  const text = checkString(FLAG.model, model);
+  if (!text.startsWith(MODEL_FILE_PREFIX)) return { spec: parseModelSpec(text), userModel: null };
+  const file = text.slice(MODEL_FILE_PREFIX.length);
+  if (file === '') throw new ConfigError(`${FLAG.model} file: needs the path of a model.json, as in file:models/mine/model.json`);
+  return { spec: null, userModel: readModelFile(file, `${FLAG.model} ${text}`) };
+}
+
+export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvConfig & { spec: ModelSpec | null; userModel: UserModel | null; rates: number[] } {
   checkKnownKeys('DropoutEnv', partial, Object.keys(ENV_DEFAULTS));
   const c = { ...ENV_DEFAULTS, ...partial };
-  const spec = parseModelSpec(checkString(FLAG.model, c.model));
+  const { spec, userModel } = modelOf(c.model);
   const inputDropout = checkBoolean(FLAG.inputDropout, c.inputDropout);
-  const layers = countDropoutLayers(spec, inputDropout);
+  if (userModel) {
+    checkHasDropout(userModel);
+    if (userModel.outputActivation !== 'softmax') {
+      throw new ConfigError(`${userModel.source} must end in softmax (the env trains it with categorical cross-entropy on class probabilities); its output layer has activation '${userModel.outputActivation}'`);
+    }
+    // These options shape a built-in spec; your own model already has the layers it has.
+    for (const key of ['batchNorm', 'inputDropout', 'concreteDropout'] as const) {
+      if (c[key] === true) throw new ConfigError(`${FLAG[key]} applies to the built-in mlp:/cnn: models only: add the layer to your own model instead`);
+    }
+  }
+  const layers = userModel ? userModel.rates.length : countDropoutLayers(spec!, inputDropout);
   const minRate = checkRate(c.minRate, FLAG.minRate);
   const maxRate = checkRate(c.maxRate, FLAG.maxRate);
   if (minRate > maxRate) throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
-  const initial = Array.isArray(c.initialRates) ? c.initialRates : Array<number>(layers).fill(c.initialRates);
+  // Your own model starts from its own rates unless told otherwise.
+  const initialRates = partial.initialRates ?? (userModel ? userModel.rates : ENV_DEFAULTS.initialRates);
+  const initial = Array.isArray(initialRates) ? initialRates : Array<number>(layers).fill(initialRates);
   if (initial.length !== layers) {
-    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${c.model}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`);
+    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${userModel?.source ?? String(c.model)}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`);
   }
   const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
   const concreteDropout = checkBoolean(FLAG.concreteDropout, c.concreteDropout);
@@ -132,6 +168,7 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
   return {
     model: c.model,
     spec,
+    userModel,
     rates,
     batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
     inputDropout,
@@ -147,7 +184,7 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
     maxDelta: checkNumber(FLAG.maxDelta, c.maxDelta, 0, 1),
     minRate,
     maxRate,
-    initialRates: c.initialRates,
+    initialRates,
     reward: checkOneOf(FLAG.reward, c.reward, REWARD_MODES),
     divergencePenalty: checkNumber(FLAG.divergencePenalty, c.divergencePenalty, -1e6, 0),
     trendWindow: checkInt(FLAG.trendWindow, c.trendWindow, 2),
@@ -194,6 +231,70 @@ export function trendSlope(values: readonly number[], window: number): number {
 
 const clip = (v: number, lo: number, hi: number) => (Number.isNaN(v) ? hi : Math.min(hi, Math.max(lo, v)));
 
+/** The observation's entries and bounds for L dropout layers (see the top of this file). */
+export function observationLayout(L: number): { names: string[]; space: Box } {
+  const rateNames = Array.from({ length: L }, (_, i) => `rate_${i + 1}`);
+  const names = ['trainLoss', 'trainLossStd', 'trainAcc', 'valLoss', 'valAcc', 'lossGap', 'accGap', 'trainLossTrend', 'valLossTrend', 'valAccTrend', ...rateNames, 'progress'];
+  const low = [0, 0, 0, 0, 0, -10, -1, -10, -10, -1, ...Array<number>(L).fill(0), 0];
+  const high = [10, 10, 1, 10, 1, 10, 1, 10, 10, 1, ...Array<number>(L).fill(1), 1];
+  return { names, space: new Box(low, high) };
+}
+
+/** The action space for L layers under an action mode. */
+export function actionSpaceOf(L: number, c: Pick<DropoutEnvConfig, 'actionMode' | 'maxDelta' | 'minRate' | 'maxRate'>): Space {
+  return c.actionMode === 'discrete'
+    ? new MultiDiscrete(Array<number>(L).fill(3))
+    : c.actionMode === 'continuous'
+      ? new Box(Array<number>(L).fill(-c.maxDelta), Array<number>(L).fill(c.maxDelta))
+      : new Box(Array<number>(L).fill(c.minRate), Array<number>(L).fill(c.maxRate));
+}
+
+/**
+ * The observation after the epochs in `history` (history[0]: the state at the start), losses divided
+ * by `lossScale` (ln classes), clipped into `space`.
+ */
+export function observationOf(history: readonly StepInfo[], opts: { lossScale: number; trendWindow: number; epoch: number; maxEpochs: number; space: Box }): number[] {
+  const s = opts.lossScale;
+  const last = history[history.length - 1]!;
+  const w = opts.trendWindow;
+  const raw = [
+    last.trainLoss / s,
+    last.trainLossStd / s,
+    last.trainAcc,
+    last.valLoss / s,
+    last.valAcc,
+    (last.valLoss - last.trainLoss) / s,
+    last.trainAcc - last.valAcc,
+    trendSlope(history.map((h) => h.trainLoss / s), w),
+    trendSlope(history.map((h) => h.valLoss / s), w),
+    trendSlope(history.map((h) => h.valAcc), w),
+    ...last.rates,
+    opts.epoch / opts.maxEpochs,
+  ];
+  const { low, high } = opts.space;
+  return raw.map((v, i) => clip(v, low[i]!, high[i]!));
+}
+
+/** The rate a layer at `rate` moves to under action entry `a`, clamped to [minRate, maxRate]. */
+export function rateAfter(rate: number, a: number, c: Pick<DropoutEnvConfig, 'actionMode' | 'rateStep' | 'minRate' | 'maxRate'>): number {
+  const target = c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
+  // Rounding keeps repeated ±δ steps on the grid (0.3 − 0.05 − 0.05 is not 0.2 in floating point).
+  return Math.round(clip(target, c.minRate, c.maxRate) * 1e9) / 1e9;
+}
+
+/** Refuses a user model whose input or output does not fit the dataset. */
+function checkModelFitsData(model: UserModel, dataset: Dataset): void {
+  const user = { ...model.resolve(), source: model.source };
+  const values = user.inputShape.reduce((a, b) => a * b, 1);
+  const [h, w, ch] = dataset.imageShape;
+  if (values !== dataset.features) {
+    throw new ConfigError(`${user.source}: its input shape [${user.inputShape.join(', ')}] takes ${values} values per sample, but ${dataset.name} has ${dataset.features} features per sample (${h}×${w}×${ch}): give the model an input shape of [${dataset.features}] or [${h}, ${w}, ${ch}]`);
+  }
+  if (user.outputUnits !== dataset.numClasses) {
+    throw new ConfigError(`${user.source}: its output has ${user.outputUnits} units, but ${dataset.name} has ${dataset.numClasses} classes: end it in a softmax dense layer of ${dataset.numClasses} units`);
+  }
+}
+
 /** Tensors of one split: inputs shaped for the model, one-hot labels. */
 interface SplitTensors {
   x: tf.Tensor;
@@ -213,6 +314,8 @@ export class DropoutEnv implements Env {
   readonly observationSpace: Box;
   readonly actionSpace: Space;
   readonly observationNames: readonly string[];
+  /** Names of the dropout layers, input to output (`dropout_1` … for the built-in specs). */
+  readonly layerNames: readonly string[];
 
   private readonly val: SplitTensors;
   private readonly test: SplitTensors;
@@ -230,26 +333,18 @@ export class DropoutEnv implements Env {
 
   constructor(readonly dataset: Dataset, partial: Partial<DropoutEnvConfig> = {}) {
     this.config = checkEnvConfig(partial);
-    const { spec, actionMode, maxDelta, minRate, maxRate } = this.config;
-    this.numLayers = countDropoutLayers(spec, this.config.inputDropout);
+    const { spec, userModel } = this.config;
+    if (userModel) checkModelFitsData(userModel, dataset);
+    this.numLayers = userModel ? userModel.rates.length : countDropoutLayers(spec!, this.config.inputDropout);
     const L = this.numLayers;
-    this.actionSpace =
-      actionMode === 'discrete'
-        ? new MultiDiscrete(Array<number>(L).fill(3))
-        : actionMode === 'continuous'
-          ? new Box(Array<number>(L).fill(-maxDelta), Array<number>(L).fill(maxDelta))
-          : new Box(Array<number>(L).fill(minRate), Array<number>(L).fill(maxRate));
-    const rateNames = Array.from({ length: L }, (_, i) => `rate_${i + 1}`);
-    this.observationNames = [
-      'trainLoss', 'trainLossStd', 'trainAcc', 'valLoss', 'valAcc', 'lossGap', 'accGap',
-      'trainLossTrend', 'valLossTrend', 'valAccTrend', ...rateNames, 'progress',
-    ];
-    const low = [0, 0, 0, 0, 0, -10, -1, -10, -10, -1, ...Array<number>(L).fill(0), 0];
-    const high = [10, 10, 1, 10, 1, 10, 1, 10, 10, 1, ...Array<number>(L).fill(1), 1];
-    this.observationSpace = new Box(low, high);
+    this.actionSpace = actionSpaceOf(L, this.config);
+    const layout = observationLayout(L);
+    this.observationNames = layout.names;
+    this.observationSpace = layout.space;
+    this.layerNames = userModel ? [...userModel.dropoutNames] : Array.from({ length: L }, (_, i) => `dropout_${i + 1}`);
     this.lossScale = Math.log(dataset.numClasses);
 
-    const inputShape = modelInputShape(spec, dataset.imageShape);
+    const inputShape = userModel ? userModel.resolve().inputShape : modelInputShape(spec!, dataset.imageShape);
     this.sampleShape = inputShape;
     this.val = toTensors(dataset.val, inputShape, dataset.numClasses);
     this.test = toTensors(dataset.test, inputShape, dataset.numClasses);
@@ -266,15 +361,7 @@ export class DropoutEnv implements Env {
   async reset(opts: { seed?: number } = {}): Promise<ResetResult> {
     if (opts.seed !== undefined) this.rng = createRng(checkInt('seed', opts.seed, 0, 2 ** 32 - 1));
     this.disposeModel();
-    this.built = buildModel(this.config.spec, {
-      imageShape: this.dataset.imageShape,
-      numClasses: this.dataset.numClasses,
-      rates: this.config.rates,
-      batchNorm: this.config.batchNorm,
-      inputDropout: this.config.inputDropout,
-      concrete: this.config.concreteDropout,
-      rng: this.rng.fork(),
-    });
+    this.built = this.buildNetwork(this.config.rates, this.rng.fork());
     this.optimizer = createOptimizer(this.config);
     this.epoch = 0;
     this.done = false;
@@ -364,15 +451,7 @@ export class DropoutEnv implements Env {
     }
     this.disposeModel();
     // Built like a fresh episode's model, then every value is overwritten from the snapshot.
-    this.built = buildModel(this.config.spec, {
-      imageShape: this.dataset.imageShape,
-      numClasses: this.dataset.numClasses,
-      rates: snapshot.dropouts.map((d) => d.rate),
-      batchNorm: this.config.batchNorm,
-      inputDropout: this.config.inputDropout,
-      concrete: this.config.concreteDropout,
-      rng: createRng(0),
-    });
+    this.built = this.buildNetwork(snapshot.dropouts.map((d) => d.rate), createRng(0));
     // Rates before weights: a concrete layer's rate is its logit weight, which the saved value then sets exactly.
     this.built.dropouts.forEach((d, i) => {
       d.rate = snapshot.dropouts[i]!.rate;
@@ -402,8 +481,11 @@ export class DropoutEnv implements Env {
    * checkpoints written before they existed still restore.
    */
   private fingerprint(): string {
-    const { model, batchNorm, inputDropout, concreteDropout, l2, optimizer, lr, momentum, batchSize } = this.config;
+    const { batchNorm, inputDropout, concreteDropout, l2, optimizer, lr, momentum, batchSize } = this.config;
     const d = this.dataset;
+    // Your own model by its architecture, not by where it was read from.
+    const { userModel } = this.config;
+    const model = userModel ? `user:${createHash('sha256').update(JSON.stringify(userModel.topology)).digest('hex').slice(0, 16)}` : this.config.model;
     return JSON.stringify({
       model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
       ...(inputDropout ? { inputDropout } : {}),
@@ -417,36 +499,29 @@ export class DropoutEnv implements Env {
     tf.dispose([this.val.x, this.val.labels, this.test.x, this.test.labels, this.trainProbe.x, this.trainProbe.labels]);
   }
 
+  /** A fresh model at `rates`: a built-in spec seeded from `rng`, or your own model with its own weights. */
+  private buildNetwork(rates: number[], rng: Rng): BuiltModel {
+    const { spec, userModel } = this.config;
+    if (userModel) return buildUserModel(userModel, { rates, rng });
+    return buildModel(spec!, {
+      imageShape: this.dataset.imageShape,
+      numClasses: this.dataset.numClasses,
+      rates,
+      batchNorm: this.config.batchNorm,
+      inputDropout: this.config.inputDropout,
+      concrete: this.config.concreteDropout,
+      rng,
+    });
+  }
+
   private applyAction(built: BuiltModel, action: Action): void {
-    const { actionMode, rateStep, minRate, maxRate } = this.config;
     built.dropouts.forEach((layer, i) => {
-      const a = action[i]!;
-      const target = actionMode === 'discrete' ? layer.rate + (a - 1) * rateStep : actionMode === 'continuous' ? layer.rate + a : a;
-      // Rounding keeps repeated ±δ steps on the grid (0.3 − 0.05 − 0.05 is not 0.2 in floating point).
-      layer.rate = Math.round(clip(target, minRate, maxRate) * 1e9) / 1e9;
+      layer.rate = rateAfter(layer.rate, action[i]!, this.config);
     });
   }
 
   private observe(): number[] {
-    const s = this.lossScale;
-    const last = this.history[this.history.length - 1]!;
-    const w = this.config.trendWindow;
-    const raw = [
-      last.trainLoss / s,
-      last.trainLossStd / s,
-      last.trainAcc,
-      last.valLoss / s,
-      last.valAcc,
-      (last.valLoss - last.trainLoss) / s,
-      last.trainAcc - last.valAcc,
-      trendSlope(this.history.map((h) => h.trainLoss / s), w),
-      trendSlope(this.history.map((h) => h.valLoss / s), w),
-      trendSlope(this.history.map((h) => h.valAcc), w),
-      ...last.rates,
-      this.epoch / this.config.maxEpochs,
-    ];
-    const { low, high } = this.observationSpace;
-    return raw.map((v, i) => clip(v, low[i]!, high[i]!));
+    return observationOf(this.history, { lossScale: this.lossScale, trendWindow: this.config.trendWindow, epoch: this.epoch, maxEpochs: this.config.maxEpochs, space: this.observationSpace });
   }
 
   private disposeModel(): void {

@@ -7,6 +7,8 @@ export type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, ScheduleFile,
 export { loadDataset, DATASETS, type Dataset, type DataConfig, type Split } from './data/dataset.js';
 export { TunableDropout, dropoutLayersOf, type TunableDropoutArgs } from './nn/tunable-dropout.js';
 export { buildModel, parseModelSpec, countDropoutLayers, type BuiltModel, type ModelSpec } from './nn/models.js';
+export { makeDropoutTunable, userModelOf, readModelFile, loadModelFile, saveModelFile, buildUserModel, DROPOUT_CLASSES, type UserModel } from './nn/user-model.js';
+export { dropoutController, DropoutController, type DropoutControllerOptions } from './tune/controller.js';
 export { trainEpoch, evaluate, type HostSplit } from './nn/trainer.js';
 export { FusedAdam, type AdamConfig, type AdamState } from './nn/adam.js';
 export { initBackend, availableBackends, type BackendName } from './nn/backend.js';

@@ -62,7 +62,7 @@ export interface BuildOptions {
 }
 
 export interface BuiltModel {
-  model: tf.Sequential;
+  model: tf.LayersModel;
   dropouts: TunableDropout[];
   /** Dense and conv kernels: what L2 weight decay applies to. */
   kernels: tf.LayerVariable[];

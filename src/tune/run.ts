@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
 import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
-import { DropoutEnv, ENV_DEFAULTS, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
+import { DropoutEnv, ENV_DEFAULTS, MODEL_FILE_PREFIX, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
@@ -56,7 +56,7 @@ export const DATA_OPTIONS: OptionSpec[] = [
 ];
 
 export const ENV_OPTIONS: OptionSpec[] = [
-  spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128' or 'cnn:16,32/64'"),
+  spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'"),
   spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
   spec('inputDropout', 'boolean', ENV_DEFAULTS.inputDropout, 'a tunable dropout layer on the input too (the first rate)'),
   spec('concreteDropout', 'boolean', ENV_DEFAULTS.concreteDropout, 'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate'),
@@ -169,7 +169,9 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     const rate = agentOptions['rate'] as number;
     if (!(rate > 0)) throw new ConfigError(`--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`);
   }
-  const initialRate = concreteDropout === true ? (agentOptions['rate'] as number) : (opt('initialRate') as number | number[]);
+  // Your own model (--model file:…) starts from its own rates unless --initial-rate says otherwise.
+  const ownModel = String(opt('model')).startsWith(MODEL_FILE_PREFIX) && !('initialRate' in given);
+  const initialRate = concreteDropout === true ? (agentOptions['rate'] as number) : ownModel ? undefined : (opt('initialRate') as number | number[]);
   const env: Partial<DropoutEnvConfig> = {
     model: opt('model') as string,
     batchNorm: opt('batchNorm') as boolean,
@@ -205,7 +207,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
-  const { spec: _spec, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
+  const { spec: _spec, userModel: _userModel, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
   // --workers changes where a population trains, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
@@ -293,7 +295,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
   const agent = AGENTS[run.agent]!.create(run.agentOptions, agentContext(env, agentRng(run.agent, run.seed)));
-  const layerNames = Array.from({ length: env.numLayers }, (_, i) => `dropout_${i + 1}`);
+  const layerNames = [...env.layerNames];
   let release: (() => void) | undefined;
   try {
     if (run.loadedState !== undefined) agent.loadState(run.loadedState);

@@ -114,7 +114,7 @@ function checkTask(value: unknown, where: string): TrainingTask {
     const name = checkString('name', t['name']);
     const data = checkDataConfig({ dataset: t['dataset'] as DatasetName, trainSize: t['trainSize'] as number, valSize: t['valSize'] as number, testSize: t['testSize'] as number });
     const env = checkEnvConfig({ model: t['model'] as string, inputDropout: (t['inputDropout'] ?? false) as boolean, maxEpochs: t['epochs'] as number, lr: t['lr'] as number, batchSize: t['batchSize'] as number });
-    return { name, dataset: data.dataset, trainSize: data.trainSize, valSize: data.valSize, testSize: data.testSize, model: env.model, inputDropout: env.inputDropout, epochs: env.maxEpochs, lr: env.lr, batchSize: env.batchSize };
+    return { name, dataset: data.dataset, trainSize: data.trainSize, valSize: data.valSize, testSize: data.testSize, model: t['model'] as string, inputDropout: env.inputDropout, epochs: env.maxEpochs, lr: env.lr, batchSize: env.batchSize };
   } catch (err) {
     if (err instanceof ConfigError && !err.message.startsWith(where)) throw new ConfigError(`${where}: ${err.message}`);
     throw err;

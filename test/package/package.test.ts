@@ -44,7 +44,7 @@ describe('the npm package', function () {
     execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', tarball, `typescript@${own.devDependencies['typescript']}`], {
       cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: plainEnv(),
     });
-    for (const file of ['tune-a-run.mjs', 'agent-loop.ts']) copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
+    for (const file of ['tune-a-run.mjs', 'agent-loop.ts', 'own-model.ts']) copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
   });
 
   after(() => rmSync(project, { recursive: true, force: true }));
@@ -71,14 +71,27 @@ describe('the npm package', function () {
     expect(read.config.options['agent']).to.equal('ucb');
   });
 
-  it("type-checks the TypeScript example with the project's own tsc, then runs it", () => {
+  it("type-checks the TypeScript examples with the project's own tsc, then runs the env loop", () => {
     // strict, as users write it; skipLibCheck because tfjs-layers' own typings fail strict checks.
-    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' }, files: ['agent-loop.ts'] }));
+    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' }, files: ['agent-loop.ts', 'own-model.ts'] }));
     const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
     expect(tsc.status, failed(tsc)).to.equal(0);
     const r = run(project, path.join('out', 'agent-loop.js'));
     expect(r.status, failed(r)).to.equal(0);
     expect(r.stdout.match(/^episode \d+ epoch \d+: rates [\d.]+\/[\d.]+, validation [\d.]+$/gm)).to.have.length(8);
+  });
+
+  it('runs the own-model example: the fit callback writes a run compare reads, the saved model trains as the env', () => {
+    const dir = path.join(project, 'runs', 'own-model');
+    const r = run(project, path.join('out', 'own-model.js'), [dir]);
+    expect(r.status, failed(r)).to.equal(0);
+    const fit = readRun(path.join(dir, 'fit')).value;
+    expect(fit.config.options['agent']).to.equal('plateau');
+    expect(fit.episodes).to.have.length(1);
+    expect(fit.steps.map((s) => s.epoch)).to.deep.equal([1, 2, 3, 4, 5]);
+    // the rates the log says each epoch trained at are the ones the example prints
+    expect(r.stdout).to.include(`rates per epoch ${JSON.stringify(fit.episodes[0]!.schedule)}`);
+    expect(r.stdout).to.match(/env: \S+, \S+ tuned, episode valAcc 0\.\d{3}, schedule \[\[0\.4,0\.4\],\[0\.25,0\.25\],\[0\.1,0\.1\]\]/);
   });
 
   it('a type error in user code is caught by that tsc (the check above can fail)', () => {
