@@ -173,7 +173,7 @@ export const APP_JS = String.raw`'use strict';
 
   async function showRun(id) {
     const data = await getJson('/api/run?id=' + encodeURIComponent(id));
-    view.innerHTML = '<h1>' + esc(id) + '<span id="live" class="live off">○ connecting</span></h1><div class="facts" id="facts"></div><div id="run-warnings"></div>' +
+    view.innerHTML = '<h1>' + esc(data.name) + '<span id="live" class="live off">○ connecting</span></h1><div class="facts" id="facts"></div><div id="run-warnings"></div>' +
       '<div class="charts" id="charts"></div><h2>Best schedule</h2><div id="best"></div>';
     // draws are queued so an update never races the one before it
     let queue = renderRun(data);

@@ -18,6 +18,8 @@ export interface PlotView {
 }
 
 export interface RunView {
+  /** The run's folder name ('.' names the folder served itself). */
+  name: string;
   row: RunRowView;
   warnings: string[];
   plots: PlotView[];
@@ -37,6 +39,7 @@ export function runView(catalog: Catalog, id: string): RunView {
   if (run.config.options['agent'] === 'pbt' && run.episodes.length > 0) plots.push(populationPlot(runs));
   const best = bestEpisode(run.episodes);
   return {
+    name: run.name,
     row,
     warnings: warnings.map(relativeTo(catalog)),
     plots: plots.map(plotView),
