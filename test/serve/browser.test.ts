@@ -86,6 +86,7 @@ describe('dashboard in Chromium', function () {
     await page.waitForFunction(`${countMarks('rates', 'symbol')} === 6`, undefined, { timeout: 5000 });
     const seconds = (Date.now() - appended) / 1000;
     expect(seconds).to.be.below(5);
+    console.log(`      (drawn ${seconds.toFixed(2)} s after the append)`);
     expect(await marks(page, 'val-acc')).to.deep.equal({ lines: 1, points: 0 });
     expect(await page.textContent('#facts')).to.contain('epochs: 3');
     expect(await page.evaluate(() => performance.timeOrigin)).to.equal(loaded); // the same page: no reload
