@@ -23,6 +23,8 @@ import { InProcessExecutor, PoolExecutor } from '../tune/executor.js';
 import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../tune/pbt.js';
 import { StopFlag } from '../tune/stop.js';
 import { runCli } from './run-cli.js';
+import { startDashboard, type Dashboard } from '../serve/server.js';
+import type { OptionSpec } from '../core/options.js';
 
 const USAGE = 'usage: npm run agent -- [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.';
 
@@ -173,14 +175,47 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
   return 0;
 }
 
+/** Not run options (never recorded in config.json): how to watch this run. */
+const DASHBOARD_OPTIONS: OptionSpec[] = [
+  { key: 'dashboard', flag: '--dashboard', type: 'boolean', default: false, help: 'serve a live page of this run on 127.0.0.1 and print its address (npm run dashboard for all runs)' },
+  { key: 'dashboardPort', flag: '--dashboard-port', type: 'int', default: 0, help: 'port of --dashboard (0: a free one)' },
+];
+
+/** --dashboard: serves the run folder live while it trains, then until Ctrl-C. */
+async function serveRun(out: string, port: unknown): Promise<Dashboard> {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--dashboard-port must be a whole number in [0, 65535], got ${String(port)}`);
+  const dashboard = await startDashboard({ root: out, port });
+  console.log(`dashboard: ${dashboard.url}#/run/.  (live, read-only)`);
+  return dashboard;
+}
+
+async function keepServing(dashboard: Dashboard | undefined, code: number): Promise<number> {
+  if (!dashboard) return code;
+  // stopped by Ctrl-C or SIGTERM: the user is leaving, the page goes with the run
+  if (code === 130 || code === 143) {
+    await dashboard.close();
+    return code;
+  }
+  console.log(`\nthe dashboard stays at ${dashboard.url}#/run/. until Ctrl-C`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await dashboard.close();
+  return code;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, allRunSpecs());
+  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS]);
+  const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
+  const args = { ...parsed, values: runValues };
   if (args.help) {
     console.log(helpText(USAGE, [
       { title: 'Run', specs: RUN_OPTIONS },
       { title: 'Data', specs: DATA_OPTIONS },
       { title: 'Model and environment', specs: ENV_OPTIONS },
       { title: `Agents' own options (${agentNames().join(', ')})`, specs: agentOptionSpecs() },
+      { title: 'Watching', specs: DASHBOARD_OPTIONS },
     ]));
     return 0;
   }
@@ -218,8 +253,13 @@ async function main(argv: string[]): Promise<number> {
     run = resolveRun(given);
   }
 
+  const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
-  if (AGENTS[run.agent]!.population) return trainPopulation(run, backend, resumeDir !== undefined);
+  if (AGENTS[run.agent]!.population) return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined));
+  return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
+}
+
+async function trainRun(run: ResolvedRun, backend: string, resumeDir: string | undefined, replaying: ReturnType<typeof replayPlan> | undefined): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(`run: ${run.out}  (${run.agent}, ${run.episodes} episodes × ${run.envConfig.maxEpochs} epochs, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resumeDir !== undefined ? ', resuming' : ''}`);
   if (replaying) {

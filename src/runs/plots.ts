@@ -269,3 +269,33 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
     background: 'white',
   };
 }
+
+/**
+ * Every step's rates, one line per dropout layer, against the epoch counted over the whole run (episode
+ * after episode): what an agent tried, as it tried it.
+ */
+export function ratesPlot(runs: readonly RunData[]): Plot {
+  const values = runs.flatMap((run) =>
+    run.steps.flatMap((s, i) => s.rates.map((rate, layer) => ({ run: run.name, layer: layerName(run, layer), step: i + 1, episode: s.episode, epoch: s.epoch, rate: finite(rate) }))),
+  );
+  return {
+    file: 'rates.svg',
+    title: 'Dropout rate of every layer per epoch, over the whole run',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: 'Dropout rates per epoch (episode after episode)',
+      width: 480,
+      height: 200,
+      data: { values },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'epoch of the run', axis: { tickMinStep: 1 }, scale: { nice: false } },
+        y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { zero: true } },
+        color: { field: 'layer', type: 'nominal', title: 'layer' },
+        ...(runs.length > 1 ? { strokeDash: { field: 'run', type: 'nominal' as const } } : {}),
+        tooltip: [{ field: 'run' }, { field: 'episode' }, { field: 'epoch' }, { field: 'layer' }, { field: 'rate' }],
+      },
+      background: 'white',
+    },
+  };
+}

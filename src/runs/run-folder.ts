@@ -112,6 +112,15 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
   return () => rmSync(file, { force: true });
 }
 
+/** Whether a live process holds the folder's lock: the run is being written (read-only, for the dashboard). */
+export function runLockHeld(dir: string): boolean {
+  try {
+    return lockHeld(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')) as Partial<LockInfo>);
+  } catch {
+    return false; // no lock, or one torn by a crash: nobody holds it
+  }
+}
+
 /**
  * A run killed after writing its summary but before removing its checkpoint and lock is finished, with
  * leftovers: removes them (the lock only when its process is gone).

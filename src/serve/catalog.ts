@@ -1,0 +1,279 @@
+/**
+ * What the dashboard shows: the runs and experiments under one folder, found by walking it (symlinked
+ * folders are never followed), each named by its path relative to that folder. Every path a request
+ * names goes through `resolveRunId`/`resolveExperimentId`, which accept only what the walk found, so
+ * no request reaches a file outside the folder. Reads only: nothing here writes.
+ */
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+import { ConfigError } from '../core/errors.js';
+import { bestEpisode } from '../core/run-log.js';
+import { groupLabels } from '../runs/compare.js';
+import { readRun, type RunData } from '../runs/read-run.js';
+import { runLockHeld } from '../runs/run-folder.js';
+
+export type RunState = 'running' | 'finished' | 'interrupted';
+
+/** One row of the run list: a run's facts, or the error that keeps it from being read. */
+export interface RunRowView {
+  /** Its folder relative to the dashboard's folder, with `/` ('.' when the folder is the run). */
+  id: string;
+  /** The experiment holding it, by id. */
+  experiment: string | null;
+  label: string;
+  agent: string;
+  dataset: string;
+  model: string;
+  seed: number | null;
+  /** 'error' when the run cannot be read. */
+  status: RunState | 'error';
+  episodes: number;
+  epochs: number;
+  bestValAcc: number | null;
+  bestTestAcc: number | null;
+  startedAtMs: number | null;
+  /** Set when the run cannot be read: the row shows it instead of the figures. */
+  error?: string;
+}
+
+export interface ExperimentRowView {
+  id: string;
+  preset: string;
+  dataset: string;
+  model: string;
+  seeds: number | null;
+  picks: number;
+  runs: number;
+  error?: string;
+}
+
+/** Files of a run folder the dashboard reads: each must resolve inside the folder served. */
+const RUN_LOGS = ['config.json', 'steps.jsonl', 'episodes.jsonl', 'summary.json', 'lineage.jsonl', 'run.lock'];
+/** How deep the walk looks: runs/<experiment>/runs/s0/<run> is 4 below runs/. */
+const MAX_DEPTH = 5;
+
+export class Catalog {
+  /** The folder served, as given, and as the file system resolves it. */
+  readonly root: string;
+  private resolvedRoot: string | undefined;
+  /** Parsed runs by folder, kept while the files' sizes and times are unchanged. */
+  private readonly cache = new Map<string, { signature: string; run?: RunData; warnings: string[]; error?: string }>();
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** Resolved once it exists: `npm run agent -- --dashboard` serves a run folder about to be made. */
+  private get realRoot(): string | undefined {
+    if (this.resolvedRoot === undefined && existsSync(this.root)) this.resolvedRoot = realpathSync(this.root);
+    return this.resolvedRoot;
+  }
+
+  private scanned: { at: number; value: { runs: string[]; experiments: string[] } } | undefined;
+
+  /** Every run and experiment folder under the root, by id (walked again after a second). */
+  scan(): { runs: string[]; experiments: string[] } {
+    if (this.scanned !== undefined && Date.now() - this.scanned.at < 1000) return this.scanned.value;
+    const value = this.walk();
+    this.scanned = { at: Date.now(), value };
+    return value;
+  }
+
+  private walk(): { runs: string[]; experiments: string[] } {
+    const runs: string[] = [];
+    const experiments: string[] = [];
+    const visit = (rel: string, depth: number): void => {
+      const dir = this.abs(rel);
+      if (existsSync(path.join(dir, 'config.json'))) {
+        runs.push(rel);
+        return; // a run's own folders (population/) hold no further runs
+      }
+      if (existsSync(path.join(dir, 'experiment.json'))) experiments.push(rel);
+      if (depth >= MAX_DEPTH) return;
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+        // isDirectory() is false for a symlink: a link out of the folder is never followed
+        if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+        visit(rel === '.' ? entry.name : `${rel}/${entry.name}`, depth + 1);
+      }
+    };
+    if (this.realRoot !== undefined) visit('.', 0);
+    return { runs, experiments };
+  }
+
+  /** The folder of an id the walk found; 400 for a malformed id, 404 for one it did not find. */
+  resolveRunId(id: string): string {
+    checkId(id);
+    if (!this.scan().runs.includes(id)) throw new HttpError(404, `no run '${id}' under the dashboard's folder`);
+    return this.abs(id);
+  }
+
+  resolveExperimentId(id: string): string {
+    checkId(id);
+    if (!this.scan().experiments.includes(id)) throw new HttpError(404, `no experiment '${id}' under the dashboard's folder`);
+    return this.abs(id);
+  }
+
+  /** Reads a run (cached until one of its files changes); throws a ConfigError for a malformed run. */
+  readRun(id: string): { run: RunData; warnings: string[] } {
+    const dir = this.abs(id);
+    const signature = fileSignature(dir);
+    let entry = this.cache.get(dir);
+    if (entry?.signature !== signature) {
+      try {
+        this.refuseLinksOut(dir);
+        const read = readRun(dir);
+        read.value.name = id === '.' ? path.basename(this.root) : id;
+        entry = { signature, run: read.value, warnings: read.warnings };
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        entry = { signature, warnings: [], error: err.message.split(this.root + path.sep).join('') };
+      }
+      this.cache.set(dir, entry);
+    }
+    if (entry.error !== undefined || entry.run === undefined) throw new ConfigError(entry.error ?? 'unreadable');
+    return { run: entry.run, warnings: entry.warnings };
+  }
+
+  /** The run list, experiment list and what ties them together. */
+  list(): { runs: RunRowView[]; experiments: ExperimentRowView[] } {
+    const { runs: ids, experiments } = this.scan();
+    const read = ids.map((id) => {
+      try {
+        return { id, run: this.readRun(id).run };
+      } catch (err) {
+        return { id, error: (err as Error).message };
+      }
+    });
+    const good = read.filter((r): r is { id: string; run: RunData } => r.run !== undefined);
+    const labels = new Map(groupLabels(good.map((r) => r.run.config)).map((label, i) => [good[i]!.id, label]));
+    const experimentOf = (id: string): string | null =>
+      experiments.filter((e) => e === '.' || id.startsWith(`${e}/`)).sort((a, b) => b.length - a.length)[0] ?? null;
+    const runs = read.map(({ id, run, error }): RunRowView => {
+      if (run === undefined) {
+        return { id, experiment: experimentOf(id), label: '', agent: '', dataset: '', model: '', seed: null, status: 'error', episodes: 0, epochs: 0, bestValAcc: null, bestTestAcc: null, startedAtMs: null, error };
+      }
+      return runRowView(id, run, labels.get(id)!, experimentOf(id), this.abs(id));
+    });
+    return {
+      runs,
+      experiments: experiments.map((id) => experimentRowView(id, () => this.readExperiment(id), runs.filter((r) => r.experiment === id).length)),
+    };
+  }
+
+  /** An experiment's experiment.json, refused when it links outside the folder served. */
+  readExperiment(id: string): ExperimentJson {
+    const dir = this.resolveExperimentId(id);
+    const file = path.join(dir, 'experiment.json');
+    if (!isInside(this.realRoot!, realpathSync(file))) throw new HttpError(404, `experiment.json of '${id}' links outside the dashboard's folder: not read`);
+    return readExperimentJson(dir);
+  }
+
+  private abs(id: string): string {
+    return id === '.' ? this.root : path.join(this.root, ...id.split('/'));
+  }
+
+  /** A run file that is a symlink resolving outside the folder served is refused, not read. */
+  private refuseLinksOut(dir: string): void {
+    for (const file of RUN_LOGS) {
+      const p = path.join(dir, file);
+      if (!existsSync(p)) continue;
+      if (!isInside(this.realRoot!, realpathSync(p))) throw new ConfigError(`${file} links outside the dashboard's folder: not read`);
+    }
+  }
+}
+
+export class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** An id is a relative path of plain names: no `..`, no `.` inside, no backslash, no NUL, not absolute. */
+export function checkId(id: string): void {
+  if (id === '.') return;
+  const bad = id === '' || id.startsWith('/') || /[\\\0]/.test(id) || /^[a-zA-Z]:/.test(id) || id.split('/').some((part) => part === '' || part === '.' || part === '..');
+  if (bad) throw new HttpError(400, `not a run id: ${JSON.stringify(id)}`);
+}
+
+export const isInside = (root: string, p: string): boolean => {
+  const rel = path.relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
+/** Sizes and modification times of a run's logs: changes whenever a line is appended or a file appears. */
+export function fileSignature(dir: string): string {
+  return RUN_LOGS.map((file) => {
+    try {
+      const s = lstatSync(path.join(dir, file));
+      return `${s.size}:${s.mtimeMs}`;
+    } catch {
+      return '-';
+    }
+  }).join('|');
+}
+
+/** running: no summary and a live process holds the lock; interrupted: cut short (stopped or killed). */
+export function runState(run: RunData, dir: string): RunState {
+  if (run.summary !== undefined) return run.summary.interrupted ? 'interrupted' : 'finished';
+  return runLockHeld(dir) ? 'running' : 'interrupted';
+}
+
+export function runRowView(id: string, run: RunData, label: string, experiment: string | null, dir: string): RunRowView {
+  const best = bestEpisode(run.episodes);
+  const options = run.config.options;
+  return {
+    id,
+    experiment,
+    label,
+    agent: String(options['agent']),
+    dataset: String(options['dataset'] ?? ''),
+    model: String(options['model'] ?? ''),
+    seed: run.config.seed,
+    status: runState(run, dir),
+    episodes: run.episodes.length,
+    epochs: run.steps.length,
+    bestValAcc: best !== undefined && Number.isFinite(best.valAcc) ? best.valAcc : null,
+    bestTestAcc: best !== undefined && Number.isFinite(best.testAcc) ? best.testAcc : null,
+    startedAtMs: typeof run.config.startedAtMs === 'number' ? run.config.startedAtMs : null,
+  };
+}
+
+function experimentRowView(id: string, read: () => ExperimentJson, runs: number): ExperimentRowView {
+  try {
+    const json = read();
+    return { id, preset: json.preset, dataset: String(json.config['dataset'] ?? ''), model: String(json.config['model'] ?? ''), seeds: typeof json.config['seeds'] === 'number' ? json.config['seeds'] : null, picks: json.picks.length, runs };
+  } catch (err) {
+    return { id, preset: '', dataset: '', model: '', seeds: null, picks: 0, runs, error: (err as Error).message };
+  }
+}
+
+/** What writeExperiment (src/tune/experiment.ts) writes to experiment.json. */
+export interface ExperimentJson {
+  preset: string;
+  config: Record<string, unknown> & { folds?: number };
+  picks: { method: string; seed: number; valAcc: number; testAcc: number; epochs: number; schedule: number[][]; from: string }[];
+  missing?: { method: string; seed: number; reason: string }[];
+}
+
+export function readExperimentJson(dir: string): ExperimentJson {
+  const file = path.join(dir, 'experiment.json');
+  if (!statSync(file).isFile()) throw new ConfigError('experiment.json is not a file');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError('experiment.json: not valid JSON');
+  }
+  const j = json as Partial<ExperimentJson>;
+  if (typeof j !== 'object' || j === null || typeof j.preset !== 'string' || typeof j.config !== 'object' || !Array.isArray(j.picks)) {
+    throw new ConfigError("experiment.json: expected 'preset', 'config' and 'picks'");
+  }
+  return j as ExperimentJson;
+}
