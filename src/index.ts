@@ -35,3 +35,4 @@ export { DropoutEnv, ENV_DEFAULTS, type DropoutEnvConfig } from '../envs/dropout
 export { AGENTS, agentNames, checkAgentOptions } from '../agents/index.js';
 export { loadPolicyFile, controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
 export { trainPolicy, checkTrainPolicyConfig, writePolicyFile, TASK_SETS, type TrainingTask, type TrainPolicyConfig } from './tune/train-policy.js';
+export { startDashboard, type Dashboard, type DashboardOptions } from './serve/server.js';

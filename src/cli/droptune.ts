@@ -13,6 +13,7 @@ const COMMANDS: Record<string, string> = {
   experiment: 'grid search vs learned schedules on held-out test accuracy, with a verdict',
   bench: 'time an env epoch and the kernels, against PyTorch when it is installed',
   'train-policy': 'fit the zero-shot dropout policy on training tasks',
+  dashboard: 'serve a live page of the runs and experiments under a folder (127.0.0.1)',
 };
 
 function usage(): string {

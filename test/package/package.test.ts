@@ -107,6 +107,9 @@ describe('the npm package', function () {
     const help = spawnSync(bin, ['agent', '--help'], { cwd: project, env: plainEnv(), encoding: 'utf8' });
     expect(help.status, failed(help)).to.equal(0);
     expect(help.stdout).to.match(/--agent/);
+    // the dashboard serves its browser libraries from the installed package
+    const dash = spawnSync(bin, ['dashboard', '--help'], { cwd: project, env: plainEnv(), encoding: 'utf8' });
+    expect(dash.status, failed(dash)).to.equal(0);
     const wrong = spawnSync(bin, ['agnet'], { cwd: project, env: plainEnv(), encoding: 'utf8' });
     expect(wrong.status).to.equal(2);
     expect(wrong.stderr.trim().split('\n')).to.have.length(1);
