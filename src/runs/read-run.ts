@@ -5,12 +5,14 @@
  * dropped with a warning. Anything else that does not parse or lacks a field compare needs is a
  * ConfigError naming the file and line. A missing summary.json only marks the run incomplete; without
  * episodes.jsonl as well, the run was killed during its first episode and has no finished episode.
+ * A folder of an older log version (config.json's `logVersion`) is read in the current numbering:
+ * episodes, members and generations from 1 (src/core/run-log.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, StepRecord } from '../core/run-log.js';
+import { LOG_VERSION, logVersionOf, numberingShift, shiftNumbering, type EpisodeRecord, type LineageRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
 
 /** One run folder as read from disk. */
 export interface RunData {
@@ -120,15 +122,34 @@ export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadR
   return { value: records, warnings };
 }
 
-/** A run's episodes.jsonl: checked records, a torn last line dropped with a warning. */
-export function readEpisodes(file: string): ReadResult<EpisodeRecord[]> {
-  return readJsonl<EpisodeRecord>(file, EPISODE_FIELDS);
+/** The log version of the run folder `dir`: its config.json's; the current one when there is no config.json. */
+export function logVersionAt(dir: string): number {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) return LOG_VERSION;
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError(`${file}: not valid JSON`);
+  }
+  return logVersionOf(isObject(config) ? config : {}, file);
 }
 
-/** A PBT run's lineage.jsonl (who copied whom); empty for a run without one. */
-export function readLineage(dir: string): ReadResult<LineageRecord[]> {
+/** Records of a log of `version`, numbered as the current version numbers them. */
+const upgraded = <T>(read: ReadResult<T[]>, version: number): ReadResult<T[]> => ({ ...read, value: read.value.map((r) => shiftNumbering(r, numberingShift(version))) });
+
+/**
+ * A run's episodes.jsonl: checked records, a torn last line dropped with a warning, numbered from 1
+ * whatever the folder's log version (by default, that of the config.json beside it).
+ */
+export function readEpisodes(file: string, version = logVersionAt(dirname(file))): ReadResult<EpisodeRecord[]> {
+  return upgraded(readJsonl<EpisodeRecord>(file, EPISODE_FIELDS), version);
+}
+
+/** A PBT run's lineage.jsonl (who copied whom), numbered from 1; empty for a run without one. */
+export function readLineage(dir: string, version = logVersionAt(dir)): ReadResult<LineageRecord[]> {
   const file = join(dir, 'lineage.jsonl');
-  return existsSync(file) ? readJsonl<LineageRecord>(file, LINEAGE_FIELDS) : { value: [], warnings: [] };
+  return existsSync(file) ? upgraded(readJsonl<LineageRecord>(file, LINEAGE_FIELDS), version) : { value: [], warnings: [] };
 }
 
 /** Reads one run folder. */
@@ -142,13 +163,14 @@ export function readRun(dir: string): ReadResult<RunData> {
 
   const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
   if (typeof config.options['agent'] !== 'string') throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
+  const version = logVersionOf(config, join(dir, 'config.json'));
 
   // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
   // that it has no finished episode). With summary.json the run claims to have ended: then it is an error.
   const summaryFile = join(dir, 'summary.json');
   const episodesFile = join(dir, 'episodes.jsonl');
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
-  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'));
+  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'), version);
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {
@@ -160,15 +182,15 @@ export function readRun(dir: string): ReadResult<RunData> {
   let steps: StepRecord[] = [];
   const stepsFile = join(dir, 'steps.jsonl');
   if (existsSync(stepsFile)) {
-    const readSteps = readJsonl<StepRecord>(stepsFile, STEP_FIELDS);
+    const readSteps = upgraded(readJsonl<StepRecord>(stepsFile, STEP_FIELDS), version);
     warnings.push(...readSteps.warnings);
     steps = readSteps.value;
   } else {
     warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
   }
 
-  const summary = existsSync(summaryFile) ? readJson<RunSummary>(summaryFile, SUMMARY_FIELDS) : undefined;
-  const lineage = readLineage(dir);
+  const summary = existsSync(summaryFile) ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), numberingShift(version)) : undefined;
+  const lineage = readLineage(dir, version);
   warnings.push(...lineage.warnings);
 
   return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value }, warnings };

@@ -280,7 +280,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
     else if (dropped > 0) warn(`${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`);
   }
   const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
-  return { episode: checkpoint?.episode ?? 0, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
+  return { episode: checkpoint?.episode ?? 1, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
 }
 
 /**
@@ -317,7 +317,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
         throw new ConfigError(`--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`);
       }
     }
-    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 0, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
+    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 1, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
     const mid = start.checkpoint?.midEpisode;
     if (start.checkpoint) agent.loadState(start.checkpoint.agent);
     if (mid) env.restore(mid.env as EnvSnapshot);
@@ -328,7 +328,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     // The episode in progress, as a checkpoint needs it: the agent at its start, its transitions so far.
     let agentAtStart = start.checkpoint?.agent;
     let current = mid ? { reset: mid.reset, transitions: [...mid.transitions] } : undefined;
-    const remaining = run.episodes - start.episode;
+    const remaining = run.episodes - (start.episode - 1);
     if (remaining > 0) {
       await new Promise<void>((resolve, reject) => {
         const loop$ = run$(env, agent, {
@@ -348,7 +348,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               stepsLines += 1;
               epochsTrained += 1;
               current!.transitions.push(event.transition);
-              writeRunCheckpoint(run.out, { version: 1, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
+              writeRunCheckpoint(run.out, { version: 2, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
             }
             if (event.type === 'episode') {
               writer.episode(event.record);
@@ -356,7 +356,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               const state = agent.saveState();
               writer.agentState(state);
               records.push(event.record);
-              writeRunCheckpoint(run.out, { version: 1, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
+              writeRunCheckpoint(run.out, { version: 2, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
             }
             opts.onEvent?.(event);
           },
