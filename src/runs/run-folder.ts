@@ -17,6 +17,25 @@ import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 
 export const LOCK_FILE = 'run.lock';
+
+// names
+
+/**
+ * The date (and time) in a default folder name, in UTC: `2026-11-23`, or `2026-11-23-1109` with the
+ * time. Run folders are `runs/<date>-<agent>-s<seed>`, experiments `runs/experiment-<preset>-<date>-<time>`.
+ */
+export function folderStamp(date: Date, withTime = false): string {
+  const iso = date.toISOString();
+  return withTime ? `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}` : iso.slice(0, 10);
+}
+
+/** `base`, or `base-2`, `base-3`, … : the first that does not exist or is empty. */
+export function freeFolder(base: string): string {
+  for (let i = 1; ; i++) {
+    const dir = i === 1 ? base : `${base}-${i}`;
+    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
+  }
+}
 export const CHECKPOINT = 'checkpoint';
 
 export interface RunCheckpoint {

@@ -22,7 +22,7 @@ import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js
 import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes } from '../runs/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
-import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
+import { acquireRunLock, folderStamp, freeFolder, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
 
 /** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
 export const DEFAULT_AGENT = 'thompson';
@@ -105,11 +105,7 @@ export interface ResolvedRun {
 
 /** runs/<date>-<agent>-s<seed>, with -2, -3, … when that folder is taken. */
 function defaultOut(agent: string, seed: number): string {
-  const base = path.join('runs', `${new Date().toISOString().slice(0, 10)}-${agent}-s${seed}`);
-  for (let i = 1; ; i++) {
-    const dir = i === 1 ? base : `${base}-${i}`;
-    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
-  }
+  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${agent}-s${seed}`));
 }
 
 /**
