@@ -12,7 +12,7 @@
  *   early       rate(t) = t < c ? r : 0              Liu et al. 2023: dropout in the first --cutoff c epochs only
  *   late        rate(t) = t < c ? 0 : r              the reverse: dropout from epoch c on
  * --schedule FILE: a JSON file holding a ScheduleFile `{ "rates": number[][] }`, a bare `number[][]`, or a
- *   run's summary.json (its `best.schedule`); or `runs/<run>/episodes.jsonl#N`, episode N's schedule. Row t holds the per-layer rates of epoch t + 1 (a row of one
+ *   run's summary.json (its `best.schedule`); or `runs/<run>/episodes.jsonl#N`, episode N's schedule (from 1, as the run log numbers them). Row t holds the per-layer rates of epoch t + 1 (a row of one
  *   rate applies to every layer); the last row repeats past the end.
  *
  * --rate, --final-rate and a file's rates must lie within [--min-rate, --max-rate]; the zeros the named
@@ -20,10 +20,12 @@
  * Absolute mode (the default) follows the schedule exactly; discrete and continuous modes move the rates
  * toward it as fast as the action space allows (see towardRates).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { checkInt, checkKnownKeys, checkNumber, checkRate, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { OptionSpec } from '../src/core/options.js';
+import { LOG_VERSION, logVersionOf, numberingShift } from '../src/core/run-log.js';
 import type { Action, Agent, AgentContext, StepInfo } from '../src/core/types.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 import { checkTargetRate, towardRates } from './rates.js';
@@ -96,6 +98,10 @@ export function readScheduleFile(file: string): number[][] {
   }
   if (episodeRef) {
     const episode = Number(episodeRef[2]);
+    // N counts from 1; a folder of log version 1 (config.json beside the file) wrote N − 1.
+    const config = path.join(path.dirname(episodeRef[1]!), 'config.json');
+    const version = existsSync(config) ? logVersionOf(JSON.parse(readFileSync(config, 'utf8')) as { logVersion?: unknown }, config) : LOG_VERSION;
+    const written = episode - numberingShift(version);
     const episodeOf = (l: string): unknown => {
       try {
         return (JSON.parse(l) as { episode?: unknown }).episode;
@@ -103,7 +109,7 @@ export function readScheduleFile(file: string): number[][] {
         return undefined; // a line cut off by a kill, or not a record
       }
     };
-    const line = text.split('\n').find((l) => l.trim() !== '' && episodeOf(l) === episode);
+    const line = text.split('\n').find((l) => l.trim() !== '' && episodeOf(l) === written);
     if (line === undefined) throw fail(`no episode ${episode} in ${episodeRef[1]}`);
     text = JSON.stringify({ rates: (JSON.parse(line) as { schedule?: unknown }).schedule });
   }

@@ -38,7 +38,7 @@ function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRu
   const { best, first } = summary;
   const signed = (v: number) => (v >= 0 ? '+' : '') + v.toFixed(4);
   console.log(`\n${summary.interrupted ? 'Interrupted after' : 'Finished'} ${summary.episodes} episode${summary.episodes === 1 ? '' : 's'} (${summary.totalEpochs} epochs).`);
-  console.log(`Best schedule: episode ${best.episode + 1}, validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}`);
+  console.log(`Best schedule: episode ${best.episode}, validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}`);
   console.log(scheduleTable(best.schedule, layerNames));
   console.log(`First episode:  validation ${first.valAcc.toFixed(4)}, test ${first.testAcc.toFixed(4)}  (best − first: test ${signed(best.testAcc - first.testAcc)})`);
   const baseline = findConstantBaseline(run);
@@ -145,8 +145,9 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
       onGeneration: (e) => {
         const ranked = e.members.map((m, i) => ({ ...m, i })).sort((a, b) => b.valAcc - a.valAcc);
         const best = ranked[0]!;
-        const copies = e.exploits.map((x) => `${x.member}←${x.from} (${showRates(x.rates)})`).join(', ');
-        console.log(`epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`);
+        // Members are numbered from 1 in print and in the logs; e.members and exploits index them from 0.
+        const copies = e.exploits.map((x) => `${x.member + 1}←${x.from + 1} (${showRates(x.rates)})`).join(', ');
+        console.log(`epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i + 1} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`);
       },
     });
   } finally {
@@ -273,7 +274,7 @@ async function trainRun(run: ResolvedRun, backend: string, resumeDir: string | u
   const signals = stopOnSignals(resumeHint, { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost' }, () => stop$.next());
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
   const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;
-  const envSeed = replaySeed !== undefined ? (k: number) => (k === 0 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
+  const envSeed = replaySeed !== undefined ? (k: number) => (k === 1 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
   const result = await executeRun(run, { backendInUse: backend, stop$, onEvent: (e) => progress.next(e), resume: resumeDir !== undefined, envSeed });
   signals.release();
   const stopCode = signals.exitCode();

@@ -1,7 +1,8 @@
 /**
  * Command-line parsing against OptionSpec lists: `--key value`, `--key=value`, a bare boolean flag
- * (`--batch-norm`), positional arguments, and `--config FILE` (a JSON object with the same options,
- * keyed as the flag without dashes or in camelCase). The command line wins over the file.
+ * (`--batch-norm`) and its negation (`--no-batch-norm`), positional arguments, and `--config FILE` (a
+ * JSON object with the same options, keyed as the flag without dashes or in camelCase). The command
+ * line wins over the file. An unknown option gets the nearest known one as a suggestion.
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
@@ -42,7 +43,10 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
   const values: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const spec = specs.find((s) => s.key === name || s.flag === `--${name}`);
-    if (!spec || spec.key === 'config') throw new ConfigError(`--config ${file}: unknown option '${name}'`);
+    if (!spec || spec.key === 'config') {
+      const near = nearestFlag(name, specs.filter((s) => s.key !== 'config').map((s) => s.key));
+      throw new ConfigError(`--config ${file}: unknown option '${name}'${near ? `: did you mean '${near}'?` : ''}`);
+    }
     if (!typeOk(spec, value)) {
       const allowed = spec.choices ? `one of ${spec.choices.join(', ')}` : `a ${spec.type === 'int' ? 'whole number' : spec.type}`;
       throw new ConfigError(`--config ${file}: '${name}' must be ${allowed}, got ${JSON.stringify(value)}`);
@@ -51,6 +55,49 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
   }
   return values;
 }
+
+/** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The known flag nearest to a mistyped one, if one is near enough to be what was meant: within a third
+ * of its length in edits (at least 2), or the only known flag it is the start of (`--val` → `--val-size`).
+ */
+export function nearestFlag(flag: string, known: readonly string[]): string | undefined {
+  const name = flag.replace(/^-+/, '');
+  let best: { flag: string; distance: number } | undefined;
+  for (const k of known) {
+    const distance = editDistance(name, k.replace(/^-+/, ''));
+    if (!best || distance < best.distance) best = { flag: k, distance };
+  }
+  if (best && best.distance <= Math.max(2, Math.floor(name.length / 3))) return best.flag;
+  const extending = known.filter((k) => k.startsWith(`--${name}`));
+  return extending.length === 1 ? extending[0] : undefined;
+}
+
+/** `unknown option --epoch: did you mean --epochs? (see --help)` */
+export function unknownOption(flag: string, known: readonly string[], hint = '(see --help)'): ConfigError {
+  const near = nearestFlag(flag, known);
+  return new ConfigError(`unknown option ${flag}${near ? `: did you mean ${near}?` : ''} ${hint}`);
+}
+
+/** Every flag a spec list accepts, negations of booleans included. */
+export function knownFlags(specs: readonly OptionSpec[]): string[] {
+  return [...specs.map((s) => s.flag), ...specs.filter((s) => s.type === 'boolean').map(negationOf), '--help'];
+}
+
+/** `--per-epoch` → `--no-per-epoch`. */
+const negationOf = (spec: OptionSpec): string => `--no-${spec.flag.slice(2)}`;
 
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): ParsedArgs {
   const fromLine: Record<string, unknown> = {};
@@ -69,7 +116,13 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     const eq = arg.indexOf('=');
     const flag = eq === -1 ? arg : arg.slice(0, eq);
     const spec = specs.find((s) => s.flag === flag);
-    if (!spec) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    const negated = spec ? undefined : specs.find((s) => s.type === 'boolean' && negationOf(s) === flag);
+    if (negated) {
+      if (eq !== -1) throw new ConfigError(`${flag} takes no value (it sets ${negated.flag} to false)`);
+      fromLine[negated.key] = false;
+      continue;
+    }
+    if (!spec) throw unknownOption(flag, knownFlags(specs));
     let text: string;
     if (eq !== -1) text = arg.slice(eq + 1);
     else if (spec.type === 'boolean' && (argv[i + 1] === undefined || !['true', 'false'].includes(argv[i + 1]!))) text = 'true';
@@ -86,15 +139,16 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
   return { values: { ...fromFile, ...fromLine }, positional, help };
 }
 
-/** --help text: one line per option with its default. */
+/** --help text: one line per option with its default; a boolean as `--flag / --no-flag`. */
 export function helpText(usage: string, groups: { title: string; specs: readonly OptionSpec[] }[]): string {
   const lines = [usage, ''];
   for (const { title, specs } of groups) {
     if (specs.length === 0) continue;
     lines.push(`${title}:`);
     for (const s of specs) {
-      const value = s.type === 'boolean' ? '' : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
-      const def = s.default === undefined ? '' : ` (default: ${Array.isArray(s.default) ? s.default.join(',') : String(s.default)})`;
+      const value = s.type === 'boolean' ? ` / ${negationOf(s)}` : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
+      const shown = s.type === 'boolean' ? (s.default === true ? 'on' : s.default === false ? 'off' : undefined) : Array.isArray(s.default) ? s.default.join(',') : s.default === undefined ? undefined : String(s.default);
+      const def = shown === undefined ? '' : ` (default: ${shown})`;
       lines.push(`  ${(s.flag + value).padEnd(34)} ${s.help}${def}`);
     }
     lines.push('');

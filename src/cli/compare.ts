@@ -12,6 +12,7 @@ import { ConfigError } from '../core/errors.js';
 import { compareRuns, comparisonTables, renderText } from '../runs/compare.js';
 import { readRuns } from '../runs/read-run.js';
 import { checkOutPath, writeComparison } from '../runs/report.js';
+import { unknownOption } from './args.js';
 import { dropOutputOnError } from './run-cli.js';
 
 const HELP = `Compare droptune runs: per-run and per-group tables (mean ± 95% CI over seeds), plots, an HTML report.
@@ -48,7 +49,7 @@ export function parseArgs(argv: readonly string[]): CompareArgs {
     if (flag === '-h' || flag === '--help') args.help = true;
     else if (flag === '--out') args.out = value();
     else if (flag === '--baseline') args.baseline = value();
-    else if (flag.startsWith('-')) throw new ConfigError(`unknown option '${flag}' (known: --out, --baseline, --help)`);
+    else if (flag.startsWith('-')) throw unknownOption(flag, ['--out', '--baseline', '--help'], '(known: --out, --baseline, --help)');
     else args.paths.push(arg);
   }
   return args;

@@ -11,7 +11,7 @@ import { DATASETS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
 import { ENV_OPTIONS } from '../tune/run.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
@@ -72,11 +72,7 @@ function groupLine(r: GroupReport): string {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...OPTIONS, ...RUN_ENV_OPTIONS]);
   if (args.help) {
-    const presets = PRESET_NAMES.map((name) => {
-      const p = PRESETS[name];
-      return `  ${name.padEnd(12)} ${p.dataset} ${p.model}, ${p.trainSize} train, ${p.epochs} epochs, grid ${p.grid.join(',')}, ${p.seeds} seeds${p.options && Object.keys(p.options).length > 0 ? `, ${Object.entries(p.options).map(([k, v]) => `${flagOf(k)} ${String(v)}`).join(' ')}` : ''}${p.about ? `\n${' '.repeat(15)}${p.about}` : ''}`;
-    });
-    console.log(helpText(`usage: npm run experiment -- --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${presets.join('\n')}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
+    console.log(helpText(`usage: npm run experiment -- --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${describePresets()}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);

@@ -21,7 +21,7 @@ export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number,
       if (event.type === 'step') {
         done += 1;
         const { info } = event.transition;
-        const where = `episode ${event.episode + 1}/${totalEpisodes} epoch ${info.epoch}/${epochsPerEpisode}`;
+        const where = `episode ${event.episode}/${totalEpisodes} epoch ${info.epoch}/${epochsPerEpisode}`;
         const rates = info.rates.map((r) => r.toFixed(2)).join(',');
         if (tty) {
           const width = 24;
@@ -33,7 +33,7 @@ export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number,
         }
       } else if (event.type === 'episode') {
         const r = event.record;
-        const line = `episode ${event.episode + 1}/${totalEpisodes} done: return ${fmt(r.return)}  valAcc ${fmt(r.valAcc)}  testAcc ${fmt(r.testAcc)}  (${duration(r.episodeMs)})`;
+        const line = `episode ${event.episode}/${totalEpisodes} done: return ${fmt(r.return)}  valAcc ${fmt(r.valAcc)}  testAcc ${fmt(r.testAcc)}  (${duration(r.episodeMs)})`;
         out.write(tty ? `\r${line.padEnd(110)}\n` : `${line}\n`);
       }
     },

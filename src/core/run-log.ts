@@ -11,9 +11,49 @@
  *
  * Timing values live only in fields whose names end in `Ms`; everything else is identical for the
  * same seed and backend.
+ *
+ * Numbering: episodes, PBT members and generations count from 1, like epochs (log version 2, named by
+ * config.json's `logVersion`). Folders written before it (no `logVersion`) counted them from 0; the
+ * readers shift those by one (`shiftNumbering`), and a resumed old folder goes on in its own numbering.
  */
+import { ConfigError } from './errors.js';
+
+/** The run log's format: 2 numbers episodes, members and generations from 1. */
+export const LOG_VERSION = 2;
+
+/** The log version of a folder's config.json (absent: 1, written before versions were recorded). */
+export function logVersionOf(config: { logVersion?: unknown }, where = 'config.json'): number {
+  const version = config.logVersion ?? 1;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) throw new ConfigError(`${where}: 'logVersion' must be a positive integer, got ${JSON.stringify(version)}`);
+  if (version > LOG_VERSION) throw new ConfigError(`${where}: log version ${version} was written by a newer droptune; this one reads versions up to ${LOG_VERSION}: upgrade droptune`);
+  return version;
+}
+
+/** What a record's episode (member, generation) numbers must be shifted by to read a log of `version`. */
+export const numberingShift = (version: number): number => (version < 2 ? 1 : 0);
+
+/**
+ * A log record with its episode, member and generation numbers shifted by `shift` (+1 reads a version-1
+ * log, −1 writes one); a copy, or the record itself when `shift` is 0. Covers every record kind of the
+ * run log: steps and episodes (`episode`, an episode's `lineage[].from`), lineage (`generation`,
+ * `member`, `from`) and the summary (`best`, `first`, `last`).
+ */
+export function shiftNumbering<T>(record: T, shift: number): T {
+  if (shift === 0) return record;
+  const r = { ...(record as Record<string, unknown>) };
+  const bump = (v: unknown) => (typeof v === 'number' ? v + shift : v);
+  for (const key of ['episode', 'generation', 'member', 'from']) if (key in r) r[key] = bump(r[key]);
+  if (Array.isArray(r['lineage'])) r['lineage'] = (r['lineage'] as Record<string, unknown>[]).map((l) => ({ ...l, from: bump(l['from']) }));
+  for (const key of ['best', 'first', 'last']) {
+    const brief = r[key] as Record<string, unknown> | undefined;
+    if (brief !== null && typeof brief === 'object') r[key] = { ...brief, episode: bump(brief['episode']) };
+  }
+  return r as T;
+}
 
 export interface RunConfig {
+  /** The log format (LOG_VERSION when written); absent in folders written before version 2. */
+  logVersion?: number;
   /** Every option and its resolved value (agent, episodes, epochs, dataset, sizes, model, …). */
   options: Record<string, unknown>;
   seed: number;

@@ -3,7 +3,8 @@
  *
  *   run$(env, agent, { episodes, seed })  emits, per episode: one `reset`, a `step` per epoch, one `episode`
  *
- * Nothing runs until subscribed. Episode k resets the env with `episodeSeed(seed, k)`, so a run is a
+ * Episodes are numbered from 1, like epochs. Nothing runs until subscribed. Episode k resets the env
+ * with `episodeSeed(seed, k)`, so a run is a
  * pure function of (env config, agent, seed). Logging, progress and stopping rules are subscribers and
  * operators on this stream; the loop itself only alternates act → step → learn.
  *
@@ -40,9 +41,9 @@ export type LoopEvent = ResetEvent | StepEvent | EpisodeEvent;
 
 export interface RunOptions {
   episodes: number;
-  /** Episode k is reset with episodeSeed(seed, k). */
+  /** Episode k (from 1) is reset with episodeSeed(seed, k). */
   seed: number;
-  /** Number of the first episode (a continued run starts after the episodes it already has). @default 0 */
+  /** Number of the first episode (a continued run starts after the episodes it already has). @default 1 */
   firstEpisode?: number;
   /** The env seed of each episode. @default (k) => episodeSeed(seed, k) */
   envSeed?: (episode: number) => number;
@@ -58,12 +59,13 @@ export interface RunOptions {
 }
 
 /**
- * The env seed of episode k of a run. Hashed rather than `seed + k`, so that runs with neighbouring
- * seeds do not share episodes (seed 0's episode 1 would be seed 1's episode 0), which would make
- * seeds correlated in a comparison across them.
+ * The env seed of episode k (from 1) of a run. Hashed rather than `seed + k`, so that runs with
+ * neighbouring seeds do not share episodes (seed 0's episode 2 would be seed 1's episode 1), which would
+ * make seeds correlated in a comparison across them. The hash takes k − 1, the index logs before
+ * version 2 numbered episodes by, so every seed is the one it always was.
  */
 export function episodeSeed(runSeed: number, episode: number): number {
-  return createRng(`episode:${runSeed}:${episode}`).seed();
+  return createRng(`episode:${runSeed}:${episode - 1}`).seed();
 }
 
 /** One env step, as an agent learns from it and the run log records it. */
@@ -107,7 +109,7 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
       stopRequested = true;
     });
     const halted = () => stopRequested || subscriber.closed;
-    const first = opts.firstEpisode ?? 0;
+    const first = opts.firstEpisode ?? 1;
 
     (async () => {
       const seedOf = opts.envSeed ?? ((k: number) => episodeSeed(opts.seed, k));

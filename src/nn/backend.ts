@@ -17,6 +17,19 @@ export type BackendName = Exclude<BackendChoice, 'auto'>;
 /** The environment variable that forces a backend when no --backend is given. */
 export const BACKEND_ENV_VAR = 'DROPTUNE_BACKEND';
 
+/**
+ * tfjs's cpu backend greets its first tensor in Node with "Hi, looks like you are running TensorFlow.js
+ * in Node.js…", advice to install tfjs-node that droptune has already weighed (see the header). Its
+ * only switches are the IS_TEST and PROD flags, which would silence every tfjs warning, so instead this
+ * clears the backend's own `firstUse` mark, the one thing the greeting checks. Called on import and
+ * whenever the cpu backend is chosen (a new instance after tf.removeBackend greets again).
+ */
+export function silenceNodeBanner(): void {
+  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+  if (cpu !== null && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
+}
+silenceNodeBanner();
+
 /** Why each backend could not be used, filled in as we try them. */
 const unavailable = new Map<BackendName, string>();
 
@@ -63,6 +76,7 @@ async function trySet(name: BackendName): Promise<boolean> {
   if (tf.getBackend() === name) return true;
   if (name === 'tensorflow') return tryTensorflow();
   if (name === 'wasm') return tryWasm();
+  silenceNodeBanner();
   return tf.setBackend('cpu');
 }
 

@@ -180,6 +180,32 @@ function bySeed(rows: readonly RunRow[], warnings: string[]): Map<number, number
   return result;
 }
 
+/**
+ * The options that define the task a run was scored on: two runs paired by seed must agree on them, or
+ * their difference mixes the task with the method. Agent options (rates, action space) may differ.
+ */
+export const TASK_OPTIONS = ['dataset', 'trainSize', 'valSize', 'testSize', 'fold', 'folds', 'model', 'epochs', 'inputDropout', 'batchNorm', 'optimizer', 'momentum', 'lr', 'batchSize', 'l2'] as const;
+
+/** How two runs' tasks differ: `epochs 5 vs 10` per differing option, in TASK_OPTIONS order. */
+export function taskDifferences(a: RunConfig, b: RunConfig): string[] {
+  return TASK_OPTIONS.flatMap((key) => {
+    const [x, y] = [a.options[key], b.options[key]];
+    return JSON.stringify(x) === JSON.stringify(y) ? [] : [`${key} ${showValue(x ?? 'unset')} vs ${showValue(y ?? 'unset')}`];
+  });
+}
+
+/** One warning per pair of same-seed runs (a group's, the baseline's) whose tasks differ. */
+function pairingWarnings(rows: readonly RunRow[], label: string, baseline: string, configOf: (row: RunRow) => RunConfig): string[] {
+  const base = rows.filter((r) => r.label === baseline);
+  return rows
+    .filter((r) => r.label === label)
+    .flatMap((row) => base.filter((b) => b.seed === row.seed).map((b) => [row, b] as const))
+    .flatMap(([row, b]) => {
+      const differences = taskDifferences(configOf(row), configOf(b));
+      return differences.length === 0 ? [] : [`'${label}' seed ${row.seed} (${row.dir}) is paired with baseline '${baseline}' (${b.dir}) but its task differs: ${differences.join(', ')}`];
+    });
+}
+
 export function compareRuns(runs: readonly RunData[], opts: { baseline?: string } = {}): Comparison {
   const warnings: string[] = [];
   const finished = runs.filter((run) => {
@@ -212,6 +238,8 @@ export function compareRuns(runs: readonly RunData[], opts: { baseline?: string 
   if (opts.baseline !== undefined) {
     const label = resolveBaseline(opts.baseline, groups);
     const base = bySeed(rows.filter((r) => r.label === label), warnings);
+    const configOf = (row: RunRow): RunConfig => finished.find((run) => run.dir === row.dir)!.config;
+    for (const g of groups) if (g.label !== label) warnings.push(...pairingWarnings(rows, g.label, label, configOf));
     baseline = {
       label,
       metric: 'bestTestAcc',

@@ -28,13 +28,33 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 /** JSON has no NaN: a diverged loss goes to vega as null, which it leaves out of a line. */
 const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
+/**
+ * What a legend shows for each name: the names without the leading `-`/`/`/`_`-separated parts they all
+ * share (the date of `2026-11-23-thompson-s1` and `2026-11-23-ucb-s1`), so runs that differ only at the
+ * end can still be told apart. A name left empty keeps its last shared part. Labels stay distinct
+ * whenever the names are.
+ */
+export function legendLabels(names: readonly string[]): string[] {
+  if (names.length < 2) return [...names];
+  const parts = names.map((n) => n.split(/(?<=[-/_])/));
+  let shared = 0;
+  while (parts.every((p) => p.length > shared + 1 && p[shared] === parts[0]![shared])) shared += 1;
+  return parts.map((p) => p.slice(shared).join(''));
+}
+
+/** A legend wide enough for the labels: vega cuts a label at 160 px by default. */
+const LEGEND = { labelLimit: 480 };
+
 function runColor(runs: readonly RunData[]) {
   const names = runs.map((r) => r.name);
+  const labels = new Map(names.map((name, i) => [name, legendLabels(names)[i]!]));
   return {
     field: 'run',
     type: 'nominal' as const,
     title: 'run',
     scale: { domain: names, scheme: names.length > 10 ? 'tableau20' : 'category10' },
+    // the data keep the full names (tooltips); the legend shows the distinguishing part
+    legend: { ...LEGEND, labelExpr: `${JSON.stringify(Object.fromEntries(labels))}[datum.label] || datum.label` },
   };
 }
 

@@ -5,12 +5,14 @@
  * dropped with a warning. Anything else that does not parse or lacks a field compare needs is a
  * ConfigError naming the file and line. A missing summary.json only marks the run incomplete; without
  * episodes.jsonl as well, the run was killed during its first episode and has no finished episode.
+ * A folder of an older log version (config.json's `logVersion`) is read in the current numbering:
+ * episodes, members and generations from 1 (src/core/run-log.ts).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, StepRecord } from '../core/run-log.js';
+import { LOG_VERSION, logVersionOf, numberingShift, shiftNumbering, type EpisodeRecord, type LineageRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
 
 /** One run folder as read from disk. */
 export interface RunData {
@@ -120,15 +122,34 @@ export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadR
   return { value: records, warnings };
 }
 
-/** A run's episodes.jsonl: checked records, a torn last line dropped with a warning. */
-export function readEpisodes(file: string): ReadResult<EpisodeRecord[]> {
-  return readJsonl<EpisodeRecord>(file, EPISODE_FIELDS);
+/** The log version of the run folder `dir`: its config.json's; the current one when there is no config.json. */
+export function logVersionAt(dir: string): number {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) return LOG_VERSION;
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError(`${file}: not valid JSON`);
+  }
+  return logVersionOf(isObject(config) ? config : {}, file);
 }
 
-/** A PBT run's lineage.jsonl (who copied whom); empty for a run without one. */
-export function readLineage(dir: string): ReadResult<LineageRecord[]> {
+/** Records of a log of `version`, numbered as the current version numbers them. */
+const upgraded = <T>(read: ReadResult<T[]>, version: number): ReadResult<T[]> => ({ ...read, value: read.value.map((r) => shiftNumbering(r, numberingShift(version))) });
+
+/**
+ * A run's episodes.jsonl: checked records, a torn last line dropped with a warning, numbered from 1
+ * whatever the folder's log version (by default, that of the config.json beside it).
+ */
+export function readEpisodes(file: string, version = logVersionAt(dirname(file))): ReadResult<EpisodeRecord[]> {
+  return upgraded(readJsonl<EpisodeRecord>(file, EPISODE_FIELDS), version);
+}
+
+/** A PBT run's lineage.jsonl (who copied whom), numbered from 1; empty for a run without one. */
+export function readLineage(dir: string, version = logVersionAt(dir)): ReadResult<LineageRecord[]> {
   const file = join(dir, 'lineage.jsonl');
-  return existsSync(file) ? readJsonl<LineageRecord>(file, LINEAGE_FIELDS) : { value: [], warnings: [] };
+  return existsSync(file) ? upgraded(readJsonl<LineageRecord>(file, LINEAGE_FIELDS), version) : { value: [], warnings: [] };
 }
 
 /** Reads one run folder. */
@@ -142,13 +163,14 @@ export function readRun(dir: string): ReadResult<RunData> {
 
   const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
   if (typeof config.options['agent'] !== 'string') throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
+  const version = logVersionOf(config, join(dir, 'config.json'));
 
   // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
   // that it has no finished episode). With summary.json the run claims to have ended: then it is an error.
   const summaryFile = join(dir, 'summary.json');
   const episodesFile = join(dir, 'episodes.jsonl');
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
-  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'));
+  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'), version);
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {
@@ -160,15 +182,15 @@ export function readRun(dir: string): ReadResult<RunData> {
   let steps: StepRecord[] = [];
   const stepsFile = join(dir, 'steps.jsonl');
   if (existsSync(stepsFile)) {
-    const readSteps = readJsonl<StepRecord>(stepsFile, STEP_FIELDS);
+    const readSteps = upgraded(readJsonl<StepRecord>(stepsFile, STEP_FIELDS), version);
     warnings.push(...readSteps.warnings);
     steps = readSteps.value;
   } else {
     warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
   }
 
-  const summary = existsSync(summaryFile) ? readJson<RunSummary>(summaryFile, SUMMARY_FIELDS) : undefined;
-  const lineage = readLineage(dir);
+  const summary = existsSync(summaryFile) ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), numberingShift(version)) : undefined;
+  const lineage = readLineage(dir, version);
   warnings.push(...lineage.warnings);
 
   return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value }, warnings };
@@ -177,18 +199,40 @@ export function readRun(dir: string): ReadResult<RunData> {
 const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
 const isRunDir = (path: string): boolean => existsSync(join(path, 'config.json'));
 
-/** A folder that holds runs, not a run itself: its child folders holding config.json. */
-function childRuns(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && isRunDir(join(dir, entry.name)))
+/**
+ * How deep below a named folder runs are looked for: an experiment under runs/ keeps its runs at
+ * runs/<experiment>/runs/s<seed>/<run>, four levels down.
+ */
+export const SEARCH_DEPTH = 5;
+
+/**
+ * The run folders under `dir` (not a run itself), sorted, at most `SEARCH_DEPTH` levels down. A run
+ * folder is not searched further (its population/ holds no runs); hidden folders and node_modules are
+ * skipped. `skipped` gets the folders left unsearched at the depth limit.
+ */
+function runsBelow(dir: string, depth: number, skipped: string[]): string[] {
+  const found: string[] = [];
+  const children = readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
     .map((entry) => join(dir, entry.name))
     .sort();
+  for (const child of children) {
+    if (isRunDir(child)) found.push(child);
+    else if (depth < SEARCH_DEPTH) found.push(...runsBelow(child, depth + 1, skipped));
+    else if (readdirSync(child, { withFileTypes: true }).some((e) => e.isDirectory())) skipped.push(child);
+  }
+  return found;
 }
 
-/** Resolves what the user named (run folders, folders of runs, or a mix) into run folders. */
-export function findRunDirs(paths: readonly string[]): string[] {
+/**
+ * Resolves what the user named (run folders, folders holding runs at any depth up to SEARCH_DEPTH, such
+ * as runs/ with experiments inside, or a mix) into run folders, each once; warns of folders left
+ * unsearched at the depth limit.
+ */
+function discoverRuns(paths: readonly string[]): ReadResult<string[]> {
   if (paths.length === 0) throw new ConfigError('no run folders given');
   const dirs: string[] = [];
+  const skipped: string[] = [];
   for (const path of paths) {
     if (!existsSync(path)) throw new ConfigError(`no such folder: ${path}`);
     if (!isDir(path)) throw new ConfigError(`not a folder: ${path}`);
@@ -196,32 +240,50 @@ export function findRunDirs(paths: readonly string[]): string[] {
       dirs.push(path);
       continue;
     }
-    const children = childRuns(path);
-    if (children.length === 0) throw new ConfigError(`${path}: neither a run folder (no config.json) nor a folder of runs`);
-    dirs.push(...children);
+    const below = runsBelow(path, 1, skipped);
+    if (below.length === 0) throw new ConfigError(`${path}: neither a run folder (no config.json) nor a folder of runs (none found ${SEARCH_DEPTH} levels down)`);
+    dirs.push(...below);
   }
   const seen = new Set<string>();
-  return dirs.filter((dir) => {
+  const unique = dirs.filter((dir) => {
     const key = resolve(dir);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
   });
+  const warnings = skipped.map((dir) => `${dir}: not searched for runs (more than ${SEARCH_DEPTH} levels down); name it to include the runs inside`);
+  return { value: unique, warnings };
 }
 
-/** Reads every run under `paths`, naming each uniquely (the folder name, then its parent if needed). */
+/** The run folders under `paths` (see discoverRuns), each once. */
+export function findRunDirs(paths: readonly string[]): string[] {
+  return discoverRuns(paths).value;
+}
+
+/** For each folder, its shortest trailing path that no other folder in the list ends with. */
+export function uniqueNames(dirs: readonly string[]): string[] {
+  const parts = dirs.map((dir) => resolve(dir).split(sep).filter(Boolean));
+  return parts.map((mine, i) => {
+    for (let n = 1; n < mine.length; n++) {
+      const name = mine.slice(-n).join('/');
+      if (parts.every((other, j) => j === i || other.slice(-n).join('/') !== name)) return name;
+    }
+    return mine.join('/');
+  });
+}
+
+/** Reads every run under `paths`, naming each uniquely (the folder name, then as much of its path as it takes). */
 export function readRuns(paths: readonly string[]): ReadResult<RunData[]> {
-  const dirs = findRunDirs(paths);
-  const warnings: string[] = [];
-  const runs = dirs.map((dir) => {
+  const found = discoverRuns(paths);
+  const warnings: string[] = [...found.warnings];
+  const runs = found.value.map((dir) => {
     const read = readRun(dir);
     warnings.push(...read.warnings);
     return read.value;
   });
-  const count = new Map<string, number>();
-  for (const run of runs) count.set(run.name, (count.get(run.name) ?? 0) + 1);
-  for (const run of runs) {
-    if (count.get(run.name)! > 1) run.name = `${basename(dirname(resolve(run.dir)))}/${run.name}`;
-  }
+  const names = uniqueNames(runs.map((run) => run.dir));
+  runs.forEach((run, i) => {
+    run.name = names[i]!;
+  });
   return { value: runs, warnings };
 }

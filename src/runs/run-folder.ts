@@ -17,11 +17,31 @@ import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 
 export const LOCK_FILE = 'run.lock';
+
+// names
+
+/**
+ * The date (and time) in a default folder name, in UTC: `2026-11-23`, or `2026-11-23-1109` with the
+ * time. Run folders are `runs/<date>-<agent>-s<seed>`, experiments `runs/experiment-<preset>-<date>-<time>`.
+ */
+export function folderStamp(date: Date, withTime = false): string {
+  const iso = date.toISOString();
+  return withTime ? `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}` : iso.slice(0, 10);
+}
+
+/** `base`, or `base-2`, `base-3`, … : the first that does not exist or is empty. */
+export function freeFolder(base: string): string {
+  for (let i = 1; ; i++) {
+    const dir = i === 1 ? base : `${base}-${i}`;
+    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
+  }
+}
 export const CHECKPOINT = 'checkpoint';
 
 export interface RunCheckpoint {
-  version: 1;
-  /** The episode in progress, or the next one to start. */
+  /** 2: episodes numbered from 1. A version-1 checkpoint (from 0) is read shifted. */
+  version: 2;
+  /** The episode in progress, or the next one to start (from 1). */
   episode: number;
   /** Lines of steps.jsonl and episodes.jsonl written up to this checkpoint. */
   stepsLines: number;
@@ -44,9 +64,15 @@ export function writeRunCheckpoint(dir: string, checkpoint: RunCheckpoint): void
 }
 
 export function readRunCheckpoint(dir: string): RunCheckpoint | undefined {
-  const value = readCheckpoint(dir, CHECKPOINT) as RunCheckpoint | undefined;
-  if (value !== undefined && value.version !== 1) throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
-  return value;
+  const value = readCheckpoint(dir, CHECKPOINT) as (Omit<RunCheckpoint, 'version'> & { version: number }) | undefined;
+  if (value === undefined) return undefined;
+  if (value.version === 1) {
+    // Written before episodes were numbered from 1.
+    const mid = value.midEpisode;
+    return { ...value, version: 2, episode: value.episode + 1, ...(mid ? { midEpisode: { ...mid, transitions: mid.transitions.map((t) => ({ ...t, episode: t.episode + 1 })) } } : {}) };
+  }
+  if (value.version !== 2) throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
+  return value as RunCheckpoint;
 }
 
 export function removeRunCheckpoint(dir: string): void {

@@ -3,11 +3,11 @@
  * appendFileSync, so each is on disk before the next epoch starts: a crash loses at most the epoch
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
-import { bestEpisode, type EpisodeRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
+import { LOG_VERSION, bestEpisode, logVersionOf, numberingShift, shiftNumbering, type EpisodeRecord, type LineageRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
 import type { Transition } from '../core/types.js';
 
 export const RUN_FILES = {
@@ -74,21 +74,31 @@ function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * Records are given numbered from 1 (LOG_VERSION); a folder of an older log version (resumed) gets them
+ * in its own numbering, so its files never mix two conventions.
+ */
 export class RunWriter {
-  private constructor(readonly dir: string) {}
+  /** Added to every episode, member and generation number written: 0, or −1 for a version-1 folder. */
+  private readonly shift: number;
+
+  private constructor(readonly dir: string, logVersion: number) {
+    this.shift = -numberingShift(logVersion);
+  }
 
   /** A folder an earlier process started (for --resume): its config.json must be there. */
   static open(dir: string): RunWriter {
-    if (!existsSync(path.join(dir, RUN_FILES.config))) throw new ConfigError(`--resume ${dir}: not a run folder (no ${RUN_FILES.config})`);
-    return new RunWriter(dir);
+    const file = path.join(dir, RUN_FILES.config);
+    if (!existsSync(file)) throw new ConfigError(`--resume ${dir}: not a run folder (no ${RUN_FILES.config})`);
+    return new RunWriter(dir, logVersionOf(JSON.parse(readFileSync(file, 'utf8')) as RunConfig, file));
   }
 
-  /** Creates the folder and writes config.json. */
+  /** Creates the folder and writes config.json, with the current log version. */
   static create(dir: string, config: RunConfig): RunWriter {
     checkRunDir(dir);
     mkdirSync(dir, { recursive: true });
-    const writer = new RunWriter(dir);
-    writeJsonAtomic(writer.file('config'), config);
+    const writer = new RunWriter(dir, LOG_VERSION);
+    writeJsonAtomic(writer.file('config'), { logVersion: LOG_VERSION, ...config });
     return writer;
   }
 
@@ -96,17 +106,27 @@ export class RunWriter {
     return path.join(this.dir, RUN_FILES[name]);
   }
 
+  /** The log version this folder is written in. */
+  get logVersion(): number {
+    return this.shift === 0 ? LOG_VERSION : 1;
+  }
+
   step(record: StepRecord): void {
-    appendFileSync(this.file('steps'), JSON.stringify(record) + '\n');
+    appendFileSync(this.file('steps'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   episode(record: EpisodeRecord): void {
-    appendFileSync(this.file('episodes'), JSON.stringify(record) + '\n');
+    appendFileSync(this.file('episodes'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
-  /** Appends one JSON line to a log of its own (lineage.jsonl). */
-  appendLine(file: string, record: unknown): void {
-    appendFileSync(file, JSON.stringify(record) + '\n');
+  /** Writes episodes.jsonl whole (a PBT run's members, at its end). */
+  allEpisodes(records: readonly EpisodeRecord[]): void {
+    writeFileAtomic(this.file('episodes'), records.map((r) => JSON.stringify(shiftNumbering(r, this.shift)) + '\n').join(''));
+  }
+
+  /** Appends one line to a PBT run's lineage.jsonl. */
+  lineage(file: string, record: LineageRecord): void {
+    appendFileSync(file, JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   agentState(state: unknown): void {
@@ -114,7 +134,7 @@ export class RunWriter {
   }
 
   summary(summary: RunSummary): void {
-    writeJsonAtomic(this.file('summary'), summary);
+    writeJsonAtomic(this.file('summary'), shiftNumbering(summary, this.shift));
   }
 }
 

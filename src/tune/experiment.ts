@@ -30,6 +30,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../runs/checkpoint.js';
 import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
+import { flagOf } from '../core/options.js';
 import { bestEpisode } from '../core/run-log.js';
 import { DATASETS, DATA_DEFAULTS } from '../data/dataset.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
@@ -38,6 +39,7 @@ import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from 
 import { readRuns } from '../runs/read-run.js';
 import { writeComparison } from '../runs/report.js';
 import { RUN_FILES } from '../runs/run-writer.js';
+import { folderStamp, freeFolder } from '../runs/run-folder.js';
 import { estimate, pairedDifference, type Estimate } from '../runs/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from './executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from './job.js';
@@ -75,6 +77,22 @@ export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn'
 };
 export const PRESET_NAMES = ['quick', 'standard', 'mnist-wide', 'fashion-cnn'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
+
+/**
+ * Each preset for --help, from PRESETS itself (so it cannot go stale): its name and purpose, then
+ * dataset, model, split sizes, epochs, the static-rate grid, seeds and any extra run options.
+ */
+export function describePresets(indent = '  '): string {
+  return PRESET_NAMES.map((name) => {
+    const p = PRESETS[name];
+    const extra = Object.entries(p.options ?? {}).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
+    return [
+      `${indent}${name}${p.about ? `: ${p.about}` : ''}`,
+      `${indent}    ${p.dataset}, ${p.model}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}; ${p.trainSize} train / ${p.valSize} val / ${p.testSize} test`,
+      `${indent}    ${p.epochs} epochs per episode, grid ${p.grid.join(', ')}, ${p.seeds} seeds`,
+    ].join('\n');
+  }).join('\n');
+}
 
 /** A method: the runs it makes for one seed. Options are agent options by key. */
 export interface Method {
@@ -171,7 +189,8 @@ export const EXPERIMENT_DEFAULTS = {
   workers: DEFAULT_WORKERS,
 } as const satisfies Partial<ExperimentConfig>;
 
-const defaultOut = (preset: string) => path.join('runs', `experiment-${preset}-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}`);
+/** runs/experiment-<preset>-<date>-<time> (UTC, `2026-11-23-1109`), with -2, -3, … when that folder is taken. */
+export const defaultExperimentOut = (preset: string, now = new Date()): string => freeFolder(path.join('runs', `experiment-${preset}-${folderStamp(now, true)}`));
 
 /** The fully resolved config, or a ConfigError naming the option, the value and what is allowed. */
 export function checkExperimentConfig(partial: Partial<ExperimentConfig>): ExperimentConfig {
@@ -193,7 +212,7 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
     carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
-    out: checkString('--out', partial.out ?? defaultOut(preset)),
+    out: checkString('--out', partial.out ?? defaultExperimentOut(preset)),
     backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
     dataDir: checkString('--data-dir', partial.dataDir ?? EXPERIMENT_DEFAULTS.dataDir),
     workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),

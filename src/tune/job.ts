@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RunConfig, RunSummary } from '../core/run-log.js';
+import { logVersionOf, numberingShift, shiftNumbering, type RunConfig, type RunSummary } from '../core/run-log.js';
 import { readEpisodes } from '../runs/read-run.js';
 import { removeTempFiles, tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
@@ -49,10 +49,11 @@ export function resolveJob(job: Job): ResolvedRun {
 export function finishedResult(out: string): JobResult | undefined {
   const file = (name: keyof typeof RUN_FILES) => path.join(out, RUN_FILES[name]);
   if (!existsSync(file('summary'))) return undefined;
-  const summary = JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary;
-  if (summary.interrupted) return undefined;
   const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
-  const records = readEpisodes(file('episodes')).value;
+  const version = logVersionOf(config, file('config'));
+  const summary = shiftNumbering(JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary, numberingShift(version));
+  if (summary.interrupted) return undefined;
+  const records = readEpisodes(file('episodes'), version).value;
   return { out, layerNames: config.layerNames, records, summary, interrupted: false };
 }
 

@@ -6,13 +6,14 @@
  * executor; when all are back, the coordinator ranks them, and each bottom member copies a top
  * member's checkpoint and explores its rates. Every decision is drawn here, from one seeded stream.
  *
- * Members start as the grid's runs do: the same env seed (episode 0 of the run seed, so the same
+ * Members start as the grid's runs do: the same env seed (episode 1 of the run seed, so the same
  * initial weights and shuffles) at the member's rate. Until the first exploit, member m is exactly the
  * constant-rate run at its starting rate, and the population costs what the grid costs: P × E epochs.
  *
  * The run folder is an ordinary run log, members in place of episodes:
- *   steps.jsonl     every epoch of every member (episode = member), generation by generation
+ *   steps.jsonl     every epoch of every member (episode = member, from 1), generation by generation
  *   lineage.jsonl   one line per exploit: who copied whom after which epoch, and the rates before/after
+ *                   (members and generations numbered from 1, as in every log; indices from 0 inside)
  *   episodes.jsonl  per member: its full schedule (the history it inherited included) and its lineage
  *   summary.json    the best member; its schedule replays as a fixed one (--agent schedule --schedule)
  *   population/     the members' checkpoints and population.json, while the run is unfinished
@@ -100,7 +101,7 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
   const { maxEpochs: epochs, minRate, maxRate } = run.envConfig;
   const generations = Math.ceil(epochs / config.interval);
   const dir = path.join(run.out, POPULATION_DIR);
-  const envSeed = episodeSeed(run.seed, 0);
+  const envSeed = episodeSeed(run.seed, 1);
   // The env's names and layer count: a throwaway env on the same data.
   const probe = new DropoutEnv(opts.dataset ?? loadDataset(run.data), run.env);
   const observationNames = [...probe.observationNames];
@@ -155,7 +156,7 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       let epochsTrained: number = state.epochsTrained;
       const members: MemberState[] = state.members.map((m, member) => {
         const result = results[member]!;
-        for (const t of result.transitions) writer.step(stepRecord(t));
+        for (const t of result.transitions) writer.step(stepRecord({ ...t, episode: member + 1 }));
         stepsLines += result.transitions.length;
         epochsTrained += result.transitions.length;
         const trajectory = [...m.trajectory, ...result.transitions.map((t) => ({ reward: t.reward, info: t.info }))];
@@ -169,8 +170,9 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       for (const e of exploits) {
         const source = members[e.from]!;
         next[e.member] = { rates: e.rates, reset: next[e.member]!.reset, trajectory: [...source.trajectory], lineage: [...source.lineage, { epoch: untilEpoch, from: e.from }], copyFrom: e.from };
-        const record: LineageRecord = { generation: g + 1, epoch: untilEpoch, member: e.member, from: e.from, valAcc: valAccs[e.member]!, fromValAcc: valAccs[e.from]!, ratesBefore: e.ratesBefore, rates: e.rates, resampled: e.resampled };
-        writer.appendLine(lineageFile, record);
+        // Numbered from 1: the copy starts generation g + 2 (g is the index of the one just trained).
+        const record: LineageRecord = { generation: g + 2, epoch: untilEpoch, member: e.member + 1, from: e.from + 1, valAcc: valAccs[e.member]!, fromValAcc: valAccs[e.from]!, ratesBefore: e.ratesBefore, rates: e.rates, resampled: e.resampled };
+        writer.lineage(lineageFile, record);
       }
       state = { version: 1, generation: g + 1, rng: rng.state(), stepsLines, lineageLines: state.lineageLines + exploits.length, epochsTrained, members: next };
       writeState(dir, state);
@@ -178,8 +180,8 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
     }
 
     const records = state.members.map((m, member) => memberRecord(member, m, envSeed));
-    writeFileAtomic(writer.file('episodes'), records.map((r) => JSON.stringify(r) + '\n').join(''));
-    writer.agentState({ agent: 'pbt', version: 1, members: state.members.map((m, member) => ({ member, rates: m.rates, lineage: m.lineage })) });
+    writer.allEpisodes(records);
+    writer.agentState({ agent: 'pbt', version: 1, members: records.map((r, i) => ({ member: r.episode, rates: state!.members[i]!.rates, lineage: r.lineage })) });
     const summary: RunSummary = summarize(run.agent, records, state.epochsTrained, false, performance.now() - started);
     writer.summary(summary);
     rmSync(dir, { recursive: true, force: true });
@@ -189,10 +191,10 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
   }
 }
 
-/** A member's log record: its whole effective schedule, as if it had been one episode, and its lineage. */
+/** Member `member` (an index from 0)'s log record, numbered from 1: its whole effective schedule, as if it had been one episode, and its lineage. */
 function memberRecord(member: number, m: MemberState, seed: number): EpisodeRecord {
   const episodeMs = m.trajectory.reduce((s, t) => s + (t.info.stepMs ?? 0), 0);
-  return { ...episodeRecord(member, m.reset!.info, m.trajectory, episodeMs, seed), lineage: m.lineage };
+  return { ...episodeRecord(member + 1, m.reset!.info, m.trajectory, episodeMs, seed), lineage: m.lineage.map((l) => ({ ...l, from: l.from + 1 })) };
 }
 
 function interrupted(run: ResolvedRun, layerNames: string[]): RunResult {

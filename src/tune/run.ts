@@ -23,7 +23,7 @@ import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js
 import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes } from '../runs/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../runs/run-writer.js';
-import { acquireRunLock, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
+import { acquireRunLock, folderStamp, freeFolder, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../runs/run-folder.js';
 
 /** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
 export const DEFAULT_AGENT = 'thompson';
@@ -106,11 +106,7 @@ export interface ResolvedRun {
 
 /** runs/<date>-<agent>-s<seed>, with -2, -3, … when that folder is taken. */
 function defaultOut(agent: string, seed: number): string {
-  const base = path.join('runs', `${new Date().toISOString().slice(0, 10)}-${agent}-s${seed}`);
-  for (let i = 1; ; i++) {
-    const dir = i === 1 ? base : `${base}-${i}`;
-    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
-  }
+  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${agent}-s${seed}`));
 }
 
 /**
@@ -282,7 +278,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
     else if (dropped > 0) warn(`${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`);
   }
   const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
-  return { episode: checkpoint?.episode ?? 0, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
+  return { episode: checkpoint?.episode ?? 1, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
 }
 
 /**
@@ -319,7 +315,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
         throw new ConfigError(`--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`);
       }
     }
-    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 0, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
+    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 1, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
     const mid = start.checkpoint?.midEpisode;
     if (start.checkpoint) agent.loadState(start.checkpoint.agent);
     if (mid) env.restore(mid.env as EnvSnapshot);
@@ -330,7 +326,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     // The episode in progress, as a checkpoint needs it: the agent at its start, its transitions so far.
     let agentAtStart = start.checkpoint?.agent;
     let current = mid ? { reset: mid.reset, transitions: [...mid.transitions] } : undefined;
-    const remaining = run.episodes - start.episode;
+    const remaining = run.episodes - (start.episode - 1);
     if (remaining > 0) {
       await new Promise<void>((resolve, reject) => {
         const loop$ = run$(env, agent, {
@@ -350,7 +346,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               stepsLines += 1;
               epochsTrained += 1;
               current!.transitions.push(event.transition);
-              writeRunCheckpoint(run.out, { version: 1, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
+              writeRunCheckpoint(run.out, { version: 2, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
             }
             if (event.type === 'episode') {
               writer.episode(event.record);
@@ -358,7 +354,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               const state = agent.saveState();
               writer.agentState(state);
               records.push(event.record);
-              writeRunCheckpoint(run.out, { version: 1, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
+              writeRunCheckpoint(run.out, { version: 2, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
             }
             opts.onEvent?.(event);
           },

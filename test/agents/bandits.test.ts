@@ -42,7 +42,7 @@ function play(agent: Agent, pulls: number, seed: number): number[] {
     const arm = Math.round(action[0]! * 10);
     chosen.push(arm);
     const reward = MEANS[arm]! + SD * noise.normal();
-    agent.learn!({ episode: 0, epoch: 1, observation: [0], action, reward, nextObservation: [0], terminated: false, truncated: true, info: INFO });
+    agent.learn!({ episode: 1, epoch: 1, observation: [0], action, reward, nextObservation: [0], terminated: false, truncated: true, info: INFO });
   }
   return chosen;
 }
@@ -181,7 +181,7 @@ describe('linucb on a linear contextual bandit', () => {
       const x = context(env);
       const action = agent.act(x, INFO);
       const reward = value(action[0]!, x) + NOISE * env.normal();
-      agent.learn({ episode: 0, epoch: 1, observation: x, action, reward, nextObservation: x, terminated: false, truncated: true, info: INFO });
+      agent.learn({ episode: 1, epoch: 1, observation: x, action, reward, nextObservation: x, terminated: false, truncated: true, info: INFO });
     }
     return { agent, env };
   }

@@ -15,7 +15,7 @@ export interface Rollout {
   returns: number[];
 }
 
-export async function runEpisodes(agent: Agent, env: Env, episodes: number, { seed = 0, firstEpisode = 0 } = {}): Promise<Rollout> {
+export async function runEpisodes(agent: Agent, env: Env, episodes: number, { seed = 0, firstEpisode = 1 } = {}): Promise<Rollout> {
   const events = await lastValueFrom(
     run$(env, agent, { episodes, seed, firstEpisode }).pipe(
       // every action the agent takes must lie in the env's action space

@@ -60,8 +60,8 @@ describe('agent registry', () => {
           await runEpisodes(a, env(), 2);
           const b = create(99); // another seed: everything that matters must come from the state
           b.loadState(JSON.parse(JSON.stringify(a.saveState())));
-          const fromA = await runEpisodes(a, env(), 2, { firstEpisode: 2 });
-          const fromB = await runEpisodes(b, env(), 2, { firstEpisode: 2 });
+          const fromA = await runEpisodes(a, env(), 2, { firstEpisode: 3 });
+          const fromB = await runEpisodes(b, env(), 2, { firstEpisode: 3 });
           expect(fromB.actions).to.deep.equal(fromA.actions);
           expect(b.saveState()).to.deep.equal(a.saveState());
           disposeAll(a, b);

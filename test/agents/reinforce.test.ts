@@ -91,7 +91,7 @@ describe('reinforce', function () {
     const initial = weights();
     await runEpisodes(agent, env, 2);
     expect(weights()).to.deep.equal(initial);
-    await runEpisodes(agent, env, 1, { firstEpisode: 2 });
+    await runEpisodes(agent, env, 1, { firstEpisode: 3 });
     expect(weights()).to.not.deep.equal(initial);
     agent.dispose!();
   });
@@ -102,8 +102,8 @@ describe('reinforce', function () {
     await runEpisodes(a, env, 3);
     const b = create(env, { baseline: 'value', batchEpisodes: 2 }, 99);
     b.loadState(JSON.parse(JSON.stringify(a.saveState())));
-    const fromA = await runEpisodes(a, env, 3, { firstEpisode: 3 });
-    const fromB = await runEpisodes(b, env, 3, { firstEpisode: 3 });
+    const fromA = await runEpisodes(a, env, 3, { firstEpisode: 4 });
+    const fromB = await runEpisodes(b, env, 3, { firstEpisode: 4 });
     expect(fromB.actions).to.deep.equal(fromA.actions);
     expect(b.saveState()).to.deep.equal(a.saveState());
     a.dispose!();

@@ -26,9 +26,11 @@ describe('npm run agent', () => {
 
   it('writes the same steps.jsonl and episodes.jsonl for the same seed, and different ones for another', () => {
     const dirs = ['a', 'b', 'c'].map((d) => path.join(tmp, d));
+    const stdout: string[] = [];
     for (const [dir, seed] of [[dirs[0]!, '3'], [dirs[1]!, '3'], [dirs[2]!, '4']] as const) {
       const r = agent([...TINY, '--episodes', '2', '--epochs', '3', '--seed', seed, '--out', dir]);
       expect(r.status, r.stderr).to.equal(0);
+      stdout.push(r.stdout);
     }
     for (const file of ['steps.jsonl', 'episodes.jsonl']) {
       expect(logWithoutTimings(dirs[1]!, file)).to.deep.equal(logWithoutTimings(dirs[0]!, file));
@@ -41,6 +43,12 @@ describe('npm run agent', () => {
     const episodes = logWithoutTimings(dirs[0]!, 'episodes.jsonl') as { valAcc: number; schedule: number[][] }[];
     const best = episodes.reduce((b, e) => (e.valAcc > b.valAcc ? e : b));
     expect(summary.best.schedule).to.deep.equal(best.schedule);
+    // one numbering, from 1, in the files and in what is printed
+    expect(steps.map((s) => s['episode'])).to.deep.equal([1, 1, 1, 2, 2, 2]);
+    expect((episodes as unknown as { episode: number }[]).map((e) => e.episode)).to.deep.equal([1, 2]);
+    expect([summary.first.episode, summary.last.episode]).to.deep.equal([1, 2]);
+    expect(stdout[0]).to.match(/^episode 1\/2 epoch 1\/3/m).and.match(/^episode 2\/2 done/m);
+    expect(stdout[0]).to.include(`Best schedule: episode ${summary.best.episode},`).and.include(`--replay ${dirs[0]}#${summary.best.episode}`);
     const config = JSON.parse(readFileSync(path.join(dirs[0]!, 'config.json'), 'utf8'));
     expect(config).to.include({ seed: 3 });
     expect(config.options).to.include({ agent: 'thompson', episodes: 2, epochs: 3, dataset: 'synthetic', model: 'mlp:16,8' });

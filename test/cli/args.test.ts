@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from '../../src/cli/args.js';
+import { helpText, nearestFlag, parseArgs } from '../../src/cli/args.js';
+import type { OptionSpec } from '../../src/core/options.js';
 import { allRunSpecs } from '../../src/tune/run.js';
 import { ConfigError } from '../../src/core/errors.js';
 
@@ -38,5 +40,46 @@ describe('command-line parsing', () => {
     expect(() => parseArgs(['--config', badType], specs)).to.throw(ConfigError, `--config ${badType}: 'episodes' must be a whole number, got "ten"`);
     const notJson = file('broken.json', '{ "episodes": ');
     expect(() => parseArgs(['--config', notJson], specs)).to.throw(ConfigError, `--config ${notJson}: not valid JSON`);
+  });
+
+  it('suggests the nearest option for a mistyped one', () => {
+    expect(() => parseArgs(['--epoch', '3'], specs)).to.throw(ConfigError, 'unknown option --epoch: did you mean --epochs? (see --help)');
+    expect(() => parseArgs(['--trian-size', '3'], specs)).to.throw(ConfigError, 'unknown option --trian-size: did you mean --train-size? (see --help)');
+    expect(() => parseArgs(['--no-batchnorm'], specs)).to.throw(ConfigError, 'did you mean --no-batch-norm?');
+    // nothing near: no guess
+    expect(() => parseArgs(['--xyzzy-plugh', '1'], specs)).to.throw(ConfigError, /^unknown option --xyzzy-plugh \(see --help\)$/);
+    expect(nearestFlag('--val', ['--val-size', '--train-size'])).to.equal('--val-size');
+    const typo = file('typo.json', JSON.stringify({ episdes: 3 }));
+    expect(() => parseArgs(['--config', typo], specs)).to.throw(ConfigError, `--config ${typo}: unknown option 'episdes': did you mean 'episodes'?`);
+  });
+
+  it('negates every boolean option with --no-<flag>, the last one given winning', () => {
+    const booleans = specs.filter((s) => s.type === 'boolean');
+    expect(booleans.map((s) => s.flag)).to.include.members(['--batch-norm', '--per-epoch']);
+    for (const s of booleans) expect(parseArgs([`--no-${s.flag.slice(2)}`], specs).values[s.key], s.flag).to.equal(false);
+    expect(parseArgs(['--per-epoch', '--no-per-epoch'], specs).values['perEpoch']).to.equal(false);
+    expect(parseArgs(['--no-per-epoch', '--per-epoch'], specs).values['perEpoch']).to.equal(true);
+    expect(parseArgs(['--per-epoch', 'false'], specs).values['perEpoch']).to.equal(false);
+    expect(() => parseArgs(['--no-per-epoch=true'], specs)).to.throw(ConfigError, '--no-per-epoch takes no value (it sets --per-epoch to false)');
+    // not a boolean: no negation
+    expect(() => parseArgs(['--no-epochs'], specs)).to.throw(ConfigError, 'unknown option --no-epochs');
+  });
+
+  it('shows a boolean in --help as --flag / --no-flag with its default', () => {
+    const bench: OptionSpec[] = [{ key: 'cnn', flag: '--cnn', type: 'boolean', default: true, help: 'also time the CNN' }];
+    expect(parseArgs(['--no-cnn'], bench).values).to.deep.equal({ cnn: false });
+    const help = helpText('usage', [{ title: 'Options', specs: [...bench, { key: 'profile', flag: '--profile', type: 'boolean', default: false, help: 'profile' }] }]);
+    expect(help).to.match(/--cnn \/ --no-cnn +also time the CNN \(default: on\)/);
+    expect(help).to.match(/--profile \/ --no-profile +profile \(default: off\)/);
+  });
+
+  it("bench's --help offers --no-cnn, and every command suggests a near option", () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const run = (command: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const help = run('bench', '--help');
+    expect(help.status, help.stderr).to.equal(0);
+    expect(help.stdout).to.match(/--cnn \/ --no-cnn +also time the CNN on Fashion-MNIST \(default: on\)/);
+    const typo = run('experiment', '--epoch', '3');
+    expect([typo.status, typo.stderr]).to.deep.equal([2, 'experiment: unknown option --epoch: did you mean --epochs? (see --help)\n']);
   });
 });

@@ -161,7 +161,8 @@ describe('npm run agent --replay', function () {
     const source = path.join(tmp, 'source');
     expect(agent([...RUN, '--out', source]).status).to.equal(0);
     const replay = path.join(tmp, 'replay');
-    const r = agent(['--replay', `${source}#1`, '--out', replay]);
+    // episodes count from 1: #2 is the second episode, episodes.jsonl's line [1]
+    const r = agent(['--replay', `${source}#2`, '--out', replay]);
     expect(r.status, r.stderr).to.equal(0);
     const recorded = (withoutTimings(source, 'episodes.jsonl') as Record<string, unknown>[])[1]!;
     expect(r.stdout).to.contain(`under its env seed ${String(recorded['seed'])}`);
@@ -169,10 +170,10 @@ describe('npm run agent --replay', function () {
     const again = (withoutTimings(replay, 'episodes.jsonl') as Record<string, unknown>[])[0]!;
     for (const key of ['seed', 'valAcc', 'valLoss', 'testAcc', 'testLoss', 'initialValAcc', 'schedule']) expect(again[key], key).to.deep.equal(recorded[key]);
     const steps = (dir: string, episode: number) => (withoutTimings(dir, 'steps.jsonl') as Record<string, unknown>[]).filter((s) => s['episode'] === episode).map((s) => [s['trainLoss'], s['valLoss'], s['rates']]);
-    expect(steps(replay, 0)).to.deep.equal(steps(source, 1));
+    expect(steps(replay, 1)).to.deep.equal(steps(source, 2));
     // A replay killed in its first epoch, before any checkpoint, resumes under the seed it replays.
     const killed = path.join(tmp, 'killed-replay');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--replay', `${source}#1`, '--out', killed], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--replay', `${source}#2`, '--out', killed], { cwd: ROOT, stdio: 'ignore' });
     await killWhen(child, () => existsSync(path.join(killed, 'config.json')));
     expect(agent(['--resume', killed]).status).to.equal(0);
     expect(withoutTimings(killed, 'episodes.jsonl')).to.deep.equal(withoutTimings(replay, 'episodes.jsonl'));

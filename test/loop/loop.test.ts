@@ -43,7 +43,7 @@ describe('run$', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(agent.calls).to.deep.equal([]);
     await lastValueFrom(stream);
-    expect(agent.calls.slice(0, 5)).to.deep.equal(['begin 0', 'act 0', 'act 1', 'act 2', 'end 3']);
+    expect(agent.calls.slice(0, 5)).to.deep.equal(['begin 1', 'act 0', 'act 1', 'act 2', 'end 3']);
   });
 
   it('emits reset, a step per epoch and an episode record, for every episode', async () => {
@@ -57,12 +57,25 @@ describe('run$', () => {
     expect(episode.record.epochs).to.equal(3);
   });
 
+  it('numbers episodes from 1, like epochs, in every event and transition', async () => {
+    const events = await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 2 }), recordingAgent(), { episodes: 2, seed: 0 }).pipe(toArray()));
+    expect(events.map((e) => `${e.type} ${e.episode}`)).to.deep.equal(['reset 1', 'step 1', 'step 1', 'episode 1', 'reset 2', 'step 2', 'step 2', 'episode 2']);
+    const records = events.flatMap((e) => (e.type === 'episode' ? [e.record] : []));
+    expect(records.map((r) => r.episode)).to.deep.equal([1, 2]);
+    expect(events.flatMap((e) => (e.type === 'step' ? [e.transition.episode] : []))).to.deep.equal([1, 1, 2, 2]);
+  });
+
+  it('keeps the env seeds of logs numbered from 0: episode k is seeded as index k − 1 was', () => {
+    expect(episodeSeed(5, 1)).to.equal(createRng('episode:5:0').seed());
+    expect(episodeSeed(5, 3)).to.equal(createRng('episode:5:2').seed());
+  });
+
   it('is deterministic for a seed and resets episode k with episodeSeed(seed, k)', async () => {
     const once = () => lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 5 }).pipe(toArray()));
     expect(strip(await once())).to.equal(strip(await once()));
     const other = await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 6 }).pipe(toArray()));
     expect(strip(other)).to.not.equal(strip(await once()));
-    expect(episodeSeed(5, 1)).to.not.equal(episodeSeed(6, 0));
+    expect(episodeSeed(5, 2)).to.not.equal(episodeSeed(6, 1));
   });
 
   it('stops stepping the env after an unsubscribe', async () => {
@@ -89,7 +102,7 @@ describe('run$', () => {
       run$(env, agent, { episodes: 3, seed: 0, stop$ }).subscribe({
         next: (e) => {
           events.push(e);
-          if (e.type === 'step' && e.episode === 1 && e.transition.epoch === 2) stop$.next();
+          if (e.type === 'step' && e.episode === 2 && e.transition.epoch === 2) stop$.next();
         },
         error: reject,
         complete: resolve,
@@ -104,6 +117,6 @@ describe('run$', () => {
   it('passes every transition to learn, in order', async () => {
     const agent = recordingAgent();
     await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 4 }), agent, { episodes: 2, seed: 0 }));
-    expect(agent.learned.map((t) => [t.episode, t.epoch])).to.deep.equal([[0, 1], [0, 2], [0, 3], [0, 4], [1, 1], [1, 2], [1, 3], [1, 4]]);
+    expect(agent.learned.map((t) => [t.episode, t.epoch])).to.deep.equal([[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [2, 3], [2, 4]]);
   });
 });

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import { BACKEND_ENV_VAR, availableBackends, initBackend, requestedBackend } from '../../src/nn/backend.js';
 
@@ -40,5 +42,14 @@ describe('backend selection', () => {
       }
     }
     await initBackend(before as 'wasm');
+  });
+
+  it("drops tfjs's Node.js greeting on the cpu backend and keeps its real warnings", () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/tfjs-warnings.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    const output = r.stdout + r.stderr;
+    expect(output).to.not.include('looks like you are running TensorFlow.js in Node.js');
+    expect(output).to.include('Platform node has already been set');
   });
 });

@@ -56,7 +56,7 @@ describe('compare CLI', () => {
     expect(help.stdout).to.include('usage: npm run compare');
     const bad = compare(SWEEP, '--colour');
     expect(bad.status).to.equal(2);
-    expect(bad.stderr).to.equal("compare: unknown option '--colour' (known: --out, --baseline, --help)\n");
+    expect(bad.stderr).to.equal('compare: unknown option --colour (known: --out, --baseline, --help)\n');
   });
 
   it('parses arguments and picks the default output folder', () => {

@@ -139,3 +139,22 @@ describe('groupLabels', () => {
   });
 
 });
+
+describe('compare: pairing runs of different tasks', () => {
+  it('pairs the fixtures, all on one task, without a warning', () => {
+    const c = compareRuns(readRuns([SWEEP]).value, { baseline: 'constant' });
+    expect(c.warnings.filter((w) => w.includes('paired with baseline'))).to.deep.equal([]);
+  });
+
+  it('warns once per mismatched pair, naming both runs and every differing option', () => {
+    const runs = readRuns([SWEEP]).value;
+    const thompson1 = runs.find((r) => r.name === 'thompson-s1')!;
+    thompson1.config = { ...thompson1.config, options: { ...thompson1.config.options, epochs: 5, trainSize: 1000, model: 'mlp:64' } };
+    const c = compareRuns(runs, { baseline: 'constant' });
+    const pairing = c.warnings.filter((w) => w.includes('paired with baseline'));
+    expect(pairing).to.deep.equal([
+      // the runs of that agent now differ, so its group label names the options
+      `'thompson epochs=5 model=mlp:64 trainSize=1000' seed 1 (${thompson1.dir}) is paired with baseline 'constant rate=0.3' (${runs.find((r) => r.name === 'constant-s1')!.dir}) but its task differs: trainSize 1000 vs 256, model mlp:64 vs mlp:16,8, epochs 5 vs 3`,
+    ]);
+  });
+});

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
 import { compareRuns } from '../../src/runs/compare.js';
-import { comparisonPlots, renderSvg } from '../../src/runs/plots.js';
+import { comparisonPlots, legendLabels, renderSvg } from '../../src/runs/plots.js';
 import { readRuns, type RunData } from '../../src/runs/read-run.js';
 import { prefixSvgIds, writeComparison } from '../../src/runs/report.js';
 import { FIXTURES, SWEEP, hashTree } from './helpers.js';
@@ -28,6 +28,26 @@ const lineRuns = (svg: string): Set<string> =>
 /** Distinct stroke colors of the line marks. */
 const lineColors = (svg: string): Set<string> =>
   new Set([...svg.matchAll(/<path [^>]*aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]+)"/g)].map((m) => m[1]!));
+
+describe('legend labels', () => {
+  it('drops the leading parts every run name shares, so runs named by date stay apart', () => {
+    expect(legendLabels(['2026-11-23-thompson-s1', '2026-11-23-thompson-s2', '2026-11-23-constant-s1'])).to.deep.equal(['thompson-s1', 'thompson-s2', 'constant-s1']);
+    expect(legendLabels(['sweep/a-s1', 'other/a-s1'])).to.deep.equal(['sweep/a-s1', 'other/a-s1']);
+    // a name that is all shared parts keeps its last one
+    expect(legendLabels(['2026-11-23-ucb', '2026-11-23-ucb-2'])).to.deep.equal(['ucb', 'ucb-2']);
+    expect(legendLabels(['only-one'])).to.deep.equal(['only-one']);
+  });
+
+  it('shows every run distinctly and uncut in a rendered legend', async () => {
+    const runs = readRuns([SWEEP]).value;
+    for (const run of runs) run.name = `2026-11-23-1109-${run.name}-with-a-long-tail`;
+    const svg = await renderSvg(comparisonPlots(runs).find((p) => p.file === 'val-acc.svg')!.spec);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+    const labels = texts.filter((t) => t.endsWith('-with-a-long-tail'));
+    expect(labels).to.deep.equal(['constant-s1-with-a-long-tail', 'constant-s2-with-a-long-tail', 'constant-s3-with-a-long-tail', 'thompson-s1-with-a-long-tail', 'thompson-s2-with-a-long-tail']);
+    expect(texts.some((t) => t.includes('…')), 'no label cut short').to.equal(false);
+  });
+});
 
 describe('plots', () => {
   let runs: RunData[];

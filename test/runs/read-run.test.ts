@@ -104,6 +104,20 @@ describe('read-run', () => {
     expect(findRunDirs([SWEEP, join(SWEEP, 'thompson-s1'), TRUNCATED_STEPS])).to.have.length(6);
   });
 
+  it('finds runs nested in a folder of runs (an experiment inside runs/), once each, and says what lies too deep', () => {
+    const root = join(tmp, 'nested', 'runs');
+    const place = (from: string, ...to: string[]) => cpSync(join(SWEEP, from), join(root, ...to), { recursive: true });
+    place('constant-s1', 'mine');
+    place('constant-s2', 'experiment-quick-2026-11-23-1109', 'runs', 's0', 'grid-0.1');
+    place('constant-s3', 'experiment-quick-2026-11-23-1109', 'runs', 's1', 'grid-0.1');
+    place('thompson-s1', 'a', 'b', 'c', 'd', 'e', 'too-deep');
+    const experiment = join(root, 'experiment-quick-2026-11-23-1109');
+    const { value: runs, warnings } = readRuns([root, experiment]);
+    expect(runs.map((r) => r.name)).to.deep.equal(['s0/grid-0.1', 's1/grid-0.1', 'mine']);
+    expect(warnings).to.deep.equal([`${join(root, 'a', 'b', 'c', 'd', 'e')}: not searched for runs (more than 5 levels down); name it to include the runs inside`]);
+    expect(findRunDirs([join(root, 'a')])).to.deep.equal([join(root, 'a', 'b', 'c', 'd', 'e', 'too-deep')]);
+  });
+
   it('fails when nothing is found', () => {
     expect(configError(() => findRunDirs([join(tmp, 'nope')])).message).to.equal(`no such folder: ${join(tmp, 'nope')}`);
     expect(configError(() => findRunDirs([tmp])).message).to.match(/neither a run folder .* nor a folder of runs/);

@@ -66,8 +66,9 @@ describe('pbt population', function () {
     expect(steps).to.have.length(4 * 6);
     expect(result.summary!.totalEpochs).to.equal(24);
     expect(result.records.map((r) => r.epochs)).to.deep.equal([6, 6, 6, 6]);
-    // generation by generation, members in order within each
-    expect(steps.map((s) => `${s.episode}:${s.epoch}`).slice(0, 8)).to.deep.equal(['0:1', '0:2', '1:1', '1:2', '2:1', '2:2', '3:1', '3:2']);
+    // generation by generation, members in order within each, numbered from 1 like epochs
+    expect(steps.map((s) => `${s.episode}:${s.epoch}`).slice(0, 8)).to.deep.equal(['1:1', '1:2', '2:1', '2:2', '3:1', '3:2', '4:1', '4:2']);
+    expect(result.records.map((r) => r.episode)).to.deep.equal([1, 2, 3, 4]);
   });
 
   it('trains a member that never copies exactly like the constant-rate run at its rate', async () => {
@@ -85,7 +86,12 @@ describe('pbt population', function () {
     const members = readLines<EpisodeRecord>(reference, 'episodes.jsonl');
     const steps = readLines<StepRecord>(reference, 'steps.jsonl');
     // 4 members, quantile 1: one copy at each of the 2 perturbation steps (after epochs 2 and 4)
-    expect(lineage.map((l) => [l.generation, l.epoch])).to.deep.equal([[1, 2], [2, 4]]);
+    // generations are numbered from 1: the copy after epoch 2 starts generation 2
+    expect(lineage.map((l) => [l.generation, l.epoch])).to.deep.equal([[2, 2], [3, 4]]);
+    for (const l of lineage) expect([l.member, l.from].every((m) => m >= 1 && m <= 4), `members ${l.member}, ${l.from} numbered 1..4`).to.equal(true);
+    // an episode's lineage names its source as lineage.jsonl does
+    const copies = members.flatMap((m) => (m.lineage ?? []).map((c) => `${c.epoch}:${c.from}`));
+    expect(copies.every((c) => lineage.some((l) => `${l.epoch}:${l.from}` === c))).to.equal(true);
     for (const l of lineage) {
       expect(l.fromValAcc).to.be.at.least(l.valAcc);
       // the copier's next epoch trains at the explored rates, from the source's state
