@@ -195,7 +195,8 @@ export class DropoutController extends tf.Callback {
     }
     this.dropouts = dropouts;
 
-    const number = this.records.length;
+    // Episodes count from 1, as in every run log.
+    const number = this.records.length + 1;
     const seed = episodeSeed(this.seed, number);
     // Each episode's masks come from its own seed, so one fit's dropout repeats under the same seed.
     const masks = createRng(seed);

@@ -36,7 +36,7 @@ describe('npm run dashboard', () => {
     child.kill('SIGINT');
     const code = await new Promise((resolve) => child.on('exit', resolve));
     expect(stderr).to.match(/^warning: --host 0\.0\.0\.0 serves your runs .* with no login/);
-    expect(JSON.parse(list.body).runs).to.have.length(7);
+    expect(JSON.parse(list.body).runs).to.have.length(8);
     expect(code).to.equal(0);
   });
 });

@@ -52,7 +52,7 @@ describe('dashboard in Chromium', function () {
     await page.goto(dashboard.url);
     await page.waitForSelector('#runs tbody tr');
     const rows = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => ({ id: tr.getAttribute('data-id'), error: tr.classList.contains('error'), text: tr.textContent })));
-    expect(rows.map((r) => r.id)).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'live', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
+    expect(rows.map((r) => r.id)).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'live', 'log-v1', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
     expect(rows.filter((r) => r.error).map((r) => r.id)).to.deep.equal(['corrupt']);
     expect(rows[0]!.text).to.contain('corrupt/episodes.jsonl:2: not valid JSON');
     expect(rows.find((r) => r.id === 'live')!.text).to.contain('running');

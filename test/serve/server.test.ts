@@ -100,7 +100,7 @@ describe('dashboard server', () => {
     expect(status).to.equal(200);
     const list = JSON.parse(body);
     const ids = list.runs.map((r: { id: string }) => r.id);
-    expect(ids).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'linked-file', 'live', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
+    expect(ids).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'linked-file', 'live', 'log-v1', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
     const byId = new Map(list.runs.map((r: { id: string }) => [r.id, r]));
     expect(byId.get('corrupt')).to.include({ status: 'error', error: 'corrupt/episodes.jsonl:2: not valid JSON' });
     expect(byId.get('linked-file')).to.include({ status: 'error', error: "config.json links outside the dashboard's folder: not read" });

@@ -108,8 +108,8 @@ describe('dropoutController (a fit callback)', () => {
     const controller = dropoutController({ agent: 'ucb', out, seed: 1, testData: test });
     for (let k = 0; k < 2; k++) await model.fit(train[0], train[1], { epochs: 3, batchSize: 32, shuffle: false, validationData: val, callbacks: [controller], verbose: 0 });
     const run = readRun(out).value;
-    expect(run.episodes.map((e) => e.episode)).to.deep.equal([0, 1]);
-    expect(run.steps.map((s) => `${s.episode}:${s.epoch}`)).to.deep.equal(['0:1', '0:2', '0:3', '1:1', '1:2', '1:3']);
+    expect(run.episodes.map((e) => e.episode)).to.deep.equal([1, 2]);
+    expect(run.steps.map((s) => `${s.episode}:${s.epoch}`)).to.deep.equal(['1:1', '1:2', '1:3', '2:1', '2:2', '2:3']);
     expect(run.summary!.episodes).to.equal(2);
     expect(run.summary!.totalEpochs).to.equal(6);
     expect(run.episodes.every((e) => e.testAcc >= 0 && e.testAcc <= 1)).to.equal(true);
