@@ -31,6 +31,8 @@ interface Row {
   cells: string[];
 }
 
+const [COMMA, LF, CR] = [44, 10, 13];
+
 /** The rows of a CSV text, one at a time (a large file is never held as strings all at once). */
 export function* csvRows(text: string, file: string): Generator<Row> {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a byte-order mark is not part of the first cell
@@ -66,7 +68,7 @@ export function* csvRows(text: string, file: string): Generator<Row> {
       }
       // the rest of an unquoted cell (or what follows a closing quote) up to a comma or a line end
       const from = i;
-      while (i < n && text[i] !== ',' && text[i] !== '\n' && text[i] !== '\r') i += 1;
+      for (let ch = text.charCodeAt(i); i < n && ch !== COMMA && ch !== LF && ch !== CR; ch = text.charCodeAt(++i));
       cell += text.slice(from, i);
       cells.push(cell);
       cell = '';
@@ -140,9 +142,9 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
     let at = labels.length * features;
     row.cells.forEach((cell, i) => {
       if (i === labelAt) return;
-      if (cell.trim() === '') throw new ConfigError(`${file} line ${row.line}, ${column(i)}: empty cell (missing values are not supported)`);
-      const value = Number(cell);
-      if (!isNumber(cell)) throw new ConfigError(`${file} line ${row.line}, ${column(i)}: '${cell}' is not a number`);
+      const value = Number(cell); // '' and '  ' are 0 to Number: told apart below
+      if (value === 0 && cell.trim() === '') throw new ConfigError(`${file} line ${row.line}, ${column(i)}: empty cell (missing values are not supported)`);
+      if (!Number.isFinite(value)) throw new ConfigError(`${file} line ${row.line}, ${column(i)}: '${cell}' is not a number`);
       x[at++] = value;
     });
     const label = row.cells[labelAt]!.trim();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -27,6 +27,8 @@ const irisText = (header: boolean) => `${header ? 'a,b,species\n' : ''}${rows.ma
 
 /** Every sample's features, keyed by its first feature, from all three splits of a raw (unstandardized) pool. */
 const byFirst = (x: Float32Array, y: Int32Array, features: number) => Array.from(y, (label, i) => [Array.from(x.subarray(i * features, (i + 1) * features)), label]);
+
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('csv: datasets', () => {
   it('reads a file with a header, the label by name, string labels as sorted classes', () => {

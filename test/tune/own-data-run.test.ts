@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
@@ -28,6 +28,8 @@ function clustersCsv(name: string): string {
 }
 
 const TINY = { model: 'mlp:16', batchSize: 16, lr: 0.01 };
+
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('runs on your own data', () => {
   const csv = clustersCsv('clusters.csv');
@@ -67,7 +69,7 @@ describe('runs on your own data', () => {
     await executeRun(run, { backendInUse: 'test' });
     const { options } = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as { options: Record<string, unknown> };
     expect(options['dataset']).to.equal('mnist');
-    expect(Object.keys(options)).to.not.include.members(['dataDir', 'csvLabel', 'csvHeader']);
+    expect(options).to.not.have.any.keys('dataDir', 'csvLabel', 'csvHeader');
     expect(resolveRun({ ...runOptionsFromConfig({ ...options, dataDir: '/usr/share/datasets/fashion-mnist' }), out: path.join(dir, 'mnist-again') }).data).to.not.have.property('dataDir');
     expect(() => resolveRun({ dataset: 'mnist', dataDir: '/data', out: path.join(dir, 'x') })).to.throw(ConfigError, '--data-dir applies only to --dataset fashion-mnist, got --dataset mnist');
     const fashion = resolveRun({ dataset: 'fashion-mnist', out: path.join(dir, 'y') });
