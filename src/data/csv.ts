@@ -94,7 +94,9 @@ function labelColumn(label: CsvOptions['label'], first: Row, header: boolean | u
   const names = first.cells.map((c) => c.trim());
   if (label === undefined) return width - 1;
   const text = String(label).trim();
-  if (header !== false && names.includes(text)) return names.indexOf(text);
+  // Before the header is known, a number is an index: the first row may be data holding that number.
+  const byName = header === true || (header === undefined && !/^\d+$/.test(text));
+  if (byName && names.includes(text)) return names.indexOf(text);
   if (/^\d+$/.test(text)) {
     const index = Number(text);
     if (index >= width) throw new ConfigError(`--csv-label ${text}: ${file} has ${width} columns (indices 0 to ${width - 1})`);

@@ -54,6 +54,10 @@ describe('csv: datasets', () => {
     const noHeader = loadCsv(write('digits-nh.csv', text.split('\n').slice(1).join('\n')), { label: '0', header: 'false' });
     expect(Array.from(noHeader.y)).to.deep.equal([2, 0, 1, 2]);
     expect(Array.from(noHeader.x)).to.deep.equal(Array.from(withHeader.x));
+    // an index that also appears as a value in the first (data) row is still an index
+    const valueInFirstRow = loadCsv(write('index-as-value.csv', '1,0,5\n0,1,6\n1,1,7\n'), { label: '0' });
+    expect(Array.from(valueInFirstRow.y)).to.deep.equal([1, 0, 1]);
+    expect(Array.from(valueInFirstRow.x)).to.deep.equal([0, 5, 1, 6, 1, 7]);
   });
 
   it('maps numeric labels that are not 0..K-1 in numeric order, and reads quoted cells and CRLF', () => {
