@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
-import { DATASETS } from '../data/dataset.js';
+import { CSV_HEADER_MODES } from '../data/csv.js';
+import { DATASET_FORMS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
@@ -20,7 +21,7 @@ import { runCli } from './run-cli.js';
 const OPTIONS: OptionSpec[] = [
   { key: 'preset', flag: '--preset', type: 'string', default: EXPERIMENT_DEFAULTS.preset, help: 'size of the experiment', choices: PRESET_NAMES },
   { key: 'seeds', flag: '--seeds', type: 'int', default: undefined, help: 'seeds 0..N-1 (default: the preset\'s)' },
-  { key: 'dataset', flag: '--dataset', type: 'string', default: undefined, help: "data (default: the preset's)", choices: DATASETS },
+  { key: 'dataset', flag: '--dataset', type: 'string', default: undefined, help: `data: ${DATASET_FORMS.join(', ')} (default: the preset's)` },
   { key: 'model', flag: '--model', type: 'string', default: undefined, help: "model spec (default: the preset's)" },
   { key: 'trainSize', flag: '--train-size', type: 'int', default: undefined, help: "training samples (default: the preset's)" },
   { key: 'valSize', flag: '--val-size', type: 'int', default: undefined, help: "validation samples (default: the preset's)" },
@@ -33,6 +34,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'out', flag: '--out', type: 'string', default: undefined, help: 'folder for the runs and the report (default: runs/experiment-<preset>-<date>)' },
   { key: 'backend', flag: flagOf('backend'), type: 'string', default: EXPERIMENT_DEFAULTS.backend, help: 'tfjs backend', choices: BACKENDS },
   { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: EXPERIMENT_DEFAULTS.dataDir, help: 'folder of the fashion-mnist IDX files' },
+  { key: 'csvLabel', flag: flagOf('csvLabel'), type: 'string', default: undefined, help: 'csv: the label column, by name or 0-based index (default: the last column)' },
+  { key: 'csvHeader', flag: flagOf('csvHeader'), type: 'string', default: undefined, help: 'csv: is the first row a header (default: auto)', choices: CSV_HEADER_MODES },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
   { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
 ];

@@ -1,11 +1,18 @@
 /**
  * Datasets as plain typed arrays, split into seeded, disjoint train / validation / test parts.
  * The test split is for the end-of-episode report only: envs never show it to agents.
+ *
+ * Built in: mnist, fashion-mnist, synthetic. A user's own: `csv:FILE` (csv.ts, features standardized
+ * with the training split's mean and standard deviation) and `idx:DIR` (idx.ts, bytes / 255).
  */
-import { checkInt, checkOneOf } from '../core/check.js';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { checkInt } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { createRng, permutation } from '../core/rng.js';
+import { CSV_HEADER_MODES, loadCsv, type CsvHeaderMode } from './csv.js';
 import { loadFashionMnist, DEFAULT_FASHION_DIR } from './fashion-mnist.js';
+import { idxFiles, loadIdxDir } from './idx.js';
 import { loadMnist } from './mnist.js';
 import { makeSynthetic } from './synthetic.js';
 
@@ -18,12 +25,15 @@ export interface Split {
 }
 
 export interface Dataset {
-  name: DatasetName;
+  /** Any name: a built-in dataset's, `csv:FILE` / `idx:DIR`, or the one given to datasetFromArrays. */
+  name: string;
   /** Shape of one sample as an image, NHWC without the batch: [height, width, channels]. */
   imageShape: [number, number, number];
   /** Values per sample (height × width × channels). */
   features: number;
   numClasses: number;
+  /** The label of each class index as the source wrote it, when the source had its own labels (csv, idx). */
+  classNames?: string[];
   train: Split;
   val: Split;
   test: Split;
@@ -33,17 +43,24 @@ export interface Dataset {
 export interface Pool {
   imageShape: [number, number, number];
   numClasses: number;
+  classNames?: string[];
   x: Float32Array;
   y: Int32Array;
   test?: { x: Float32Array; y: Int32Array };
 }
 
+/** The built-in datasets (what `--dataset` takes besides `csv:FILE` and `idx:DIR`). */
 export const DATASETS = ['mnist', 'fashion-mnist', 'synthetic'] as const;
 export type DatasetName = (typeof DATASETS)[number];
+/** Every form `--dataset` takes, for help and errors. */
+export const DATASET_FORMS = [...DATASETS, 'csv:FILE', 'idx:DIR'] as const;
+
+/** What a `--dataset` value is: a built-in dataset, or a user's file or folder. */
+export type DatasetKind = DatasetName | 'csv' | 'idx';
 
 export interface DataConfig {
-  /** @default 'mnist' */
-  dataset: DatasetName;
+  /** A built-in name, `csv:FILE` or `idx:DIR` (checkDataConfig makes the path absolute). @default 'mnist' */
+  dataset: string;
   /** @default 5000 */
   trainSize: number;
   /** @default 1000 */
@@ -52,8 +69,12 @@ export interface DataConfig {
   testSize: number;
   /** Seed of the split (and of the synthetic samples). @default 0 */
   seed: number;
-  /** Where fashion-mnist's IDX files are. @default '/usr/share/datasets/fashion-mnist' */
-  dataDir: string;
+  /** Where fashion-mnist's IDX files are; fashion-mnist only. @default '/usr/share/datasets/fashion-mnist' */
+  dataDir?: string;
+  /** csv only: the label column, by name or 0-based index. @default the last column */
+  csvLabel?: string | number;
+  /** csv only: whether the first row is a header; auto: when a feature cell of it is not a number. @default 'auto' */
+  csvHeader?: CsvHeaderMode;
 }
 
 export const DATA_DEFAULTS: DataConfig = {
@@ -62,8 +83,43 @@ export const DATA_DEFAULTS: DataConfig = {
   valSize: 1000,
   testSize: 2000,
   seed: 0,
-  dataDir: DEFAULT_FASHION_DIR,
 };
+
+/** The options that belong to one kind of dataset: given for another, they are refused (and never recorded). */
+export const DATASET_OPTIONS = { dataDir: 'fashion-mnist', csvLabel: 'csv', csvHeader: 'csv' } as const satisfies Partial<Record<keyof DataConfig, DatasetKind>>;
+const DATASET_OPTION_FLAGS: Record<keyof typeof DATASET_OPTIONS, string> = { dataDir: '--data-dir', csvLabel: '--csv-label', csvHeader: '--csv-header' };
+
+/** The kind of a `--dataset` value and, for csv: / idx:, its path; throws a ConfigError for anything else. */
+export function datasetKind(dataset: unknown): { kind: DatasetKind; path?: string } {
+  if (typeof dataset === 'string') {
+    if ((DATASETS as readonly string[]).includes(dataset)) return { kind: dataset as DatasetName };
+    const match = /^(csv|idx):(.+)$/.exec(dataset);
+    if (match) return { kind: match[1] as 'csv' | 'idx', path: match[2]! };
+  }
+  const shown = typeof dataset === 'string' ? `'${dataset}'` : JSON.stringify(dataset);
+  throw new ConfigError(`--dataset must be one of ${DATASET_FORMS.join(', ')}, got ${shown}`);
+}
+
+/** The options of `given` that do not apply to its dataset, dropped: for run logs written before they were checked. */
+export function withoutForeignDataOptions<T extends Record<string, unknown>>(given: T): T {
+  let kind: DatasetKind;
+  try {
+    kind = datasetKind(given['dataset'] ?? DATA_DEFAULTS.dataset).kind;
+  } catch {
+    return given; // resolving reports the bad name
+  }
+  const kept = { ...given };
+  for (const [key, owner] of Object.entries(DATASET_OPTIONS)) if (owner !== kind) delete kept[key];
+  return kept;
+}
+
+/** The files loadDataset reads for this config (none for the built-in datasets but fashion-mnist's folder). */
+export function datasetFiles(c: DataConfig): string[] {
+  const { kind, path: source } = datasetKind(c.dataset);
+  if (kind === 'csv') return [source!];
+  if (kind === 'idx') return idxFiles(source!);
+  return [];
+}
 
 /**
  * The most samples a run may ask for, train + val + test. mnist (10,000) and fashion-mnist (70,000) are
@@ -72,22 +128,55 @@ export const DATA_DEFAULTS: DataConfig = {
  */
 export const MAX_SAMPLES = 1_000_000;
 
+/**
+ * The fully resolved data config. A csv: or idx: path is made absolute (a worker, a resumed run and the
+ * dataset cache all mean the same file) and must exist; an option of another kind of dataset is refused,
+ * and the options of this kind are recorded only for it (an mnist run records no --data-dir).
+ */
 export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
   const c = { ...DATA_DEFAULTS, ...partial };
+  const { kind, path: source } = datasetKind(c.dataset);
+  for (const [key, owner] of Object.entries(DATASET_OPTIONS) as [keyof typeof DATASET_OPTIONS, DatasetKind][]) {
+    if (c[key] !== undefined && owner !== kind) {
+      throw new ConfigError(`${DATASET_OPTION_FLAGS[key]} applies only to --dataset ${owner === 'csv' ? 'csv:FILE' : owner}, got --dataset ${String(c.dataset)}`);
+    }
+  }
   const checked: DataConfig = {
-    dataset: checkOneOf('--dataset', c.dataset, DATASETS),
+    dataset: source === undefined ? kind : `${kind}:${path.resolve(source)}`,
     trainSize: checkInt('--train-size', c.trainSize, 1),
     valSize: checkInt('--val-size', c.valSize, 1),
     testSize: checkInt('--test-size', c.testSize, 1),
     seed: checkInt('--seed', c.seed, 0, 2 ** 32 - 1),
-    dataDir: c.dataDir,
   };
+  if (kind === 'fashion-mnist') checked.dataDir = c.dataDir === undefined ? DEFAULT_FASHION_DIR : checkPath('--data-dir', c.dataDir);
+  if (kind === 'csv') {
+    const file = source!;
+    if (!existsSync(file)) throw new ConfigError(`--dataset csv:${file}: no such file`);
+    if (statSync(file).isDirectory()) throw new ConfigError(`--dataset csv:${file}: is a folder, not a CSV file`);
+    const header = typeof c.csvHeader === 'boolean' ? String(c.csvHeader) : (c.csvHeader ?? 'auto');
+    if (!(CSV_HEADER_MODES as readonly string[]).includes(header)) throw new ConfigError(`--csv-header must be one of ${CSV_HEADER_MODES.join(', ')}, got ${JSON.stringify(c.csvHeader)}`);
+    checked.csvHeader = header as CsvHeaderMode;
+    if (c.csvLabel !== undefined) checked.csvLabel = checkCsvLabel(c.csvLabel);
+  }
+  if (kind === 'idx') idxFiles(source!); // the folder and its training pair exist
+
   // one bound on the sum: it also catches a single size too large, before anything is allocated
   const total = checked.trainSize + checked.valSize + checked.testSize;
   if (total > MAX_SAMPLES) {
     throw new ConfigError(`--train-size + --val-size + --test-size must be at most ${MAX_SAMPLES} in all, got ${total}`);
   }
   return checked;
+}
+
+function checkPath(flag: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${flag} must be a path, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function checkCsvLabel(value: unknown): string | number {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  if (typeof value === 'string' && value.trim() !== '') return /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  throw new ConfigError(`--csv-label must be a column name or a 0-based column index, got ${JSON.stringify(value)}`);
 }
 
 function take(pool: { x: Float32Array; y: Int32Array }, features: number, indices: Int32Array): Split {
@@ -101,7 +190,7 @@ function take(pool: { x: Float32Array; y: Int32Array }, features: number, indice
 }
 
 /** Draws disjoint splits from a pool; the test split comes from the pool's own test set when it has one. */
-export function splitPool(name: DatasetName, pool: Pool, c: DataConfig): Dataset {
+export function splitPool(name: string, pool: Pool, c: DataConfig): Dataset {
   const features = pool.imageShape[0] * pool.imageShape[1] * pool.imageShape[2];
   const available = pool.y.length;
   const rng = createRng(`split:${c.seed}`);
@@ -119,17 +208,43 @@ export function splitPool(name: DatasetName, pool: Pool, c: DataConfig): Dataset
   const test = pool.test
     ? take(pool.test, features, permutation(pool.test.y.length, rng).subarray(0, c.testSize))
     : take(pool, features, order.subarray(c.trainSize + c.valSize, needed));
-  return { name, imageShape: pool.imageShape, features, numClasses: pool.numClasses, train, val, test };
+  return { name, imageShape: pool.imageShape, features, numClasses: pool.numClasses, ...(pool.classNames ? { classNames: pool.classNames } : {}), train, val, test };
+}
+
+/**
+ * Standardizes every feature in place with the training split's mean and standard deviation, so
+ * validation and test are scaled as training is and never inform it. A constant feature is only centred.
+ */
+export function standardize(data: Dataset): { mean: Float64Array; std: Float64Array } {
+  const { features, train } = data;
+  const mean = new Float64Array(features);
+  const std = new Float64Array(features);
+  for (let i = 0; i < train.n; i++) for (let f = 0; f < features; f++) mean[f]! += train.x[i * features + f]!;
+  for (let f = 0; f < features; f++) mean[f]! /= train.n;
+  for (let i = 0; i < train.n; i++) for (let f = 0; f < features; f++) std[f]! += (train.x[i * features + f]! - mean[f]!) ** 2;
+  for (let f = 0; f < features; f++) std[f] = Math.sqrt(std[f]! / train.n) || 1;
+  for (const split of [data.train, data.val, data.test]) {
+    for (let i = 0; i < split.n; i++) for (let f = 0; f < features; f++) split.x[i * features + f] = (split.x[i * features + f]! - mean[f]!) / std[f]!;
+  }
+  return { mean, std };
 }
 
 /** Loads a dataset and splits it. Everything is read from disk or made here: nothing downloads. */
 export function loadDataset(partial: Partial<DataConfig> = {}): Dataset {
   const c = checkDataConfig(partial);
+  const { kind, path: source } = datasetKind(c.dataset);
+  if (kind === 'csv') {
+    const data = splitPool(c.dataset, loadCsv(source!, { label: c.csvLabel, header: c.csvHeader }), c);
+    standardize(data);
+    return data;
+  }
   const pool =
-    c.dataset === 'mnist'
+    kind === 'mnist'
       ? loadMnist()
-      : c.dataset === 'fashion-mnist'
+      : kind === 'fashion-mnist'
         ? loadFashionMnist(c.dataDir)
-        : makeSynthetic(c.trainSize + c.valSize + c.testSize, c.seed);
+        : kind === 'idx'
+          ? loadIdxDir(source!)
+          : makeSynthetic(c.trainSize + c.valSize + c.testSize, c.seed);
   return splitPool(c.dataset, pool, c);
 }

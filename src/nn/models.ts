@@ -43,6 +43,10 @@ export function countDropoutLayers(spec: ModelSpec, inputDropout = false): numbe
 
 /** Input shape of one sample for a spec: MLPs take flat vectors, CNNs NHWC images. */
 export function modelInputShape(spec: ModelSpec, imageShape: [number, number, number]): number[] {
+  // Each conv block halves the image: tabular samples (1 × features, as csv: gives) need an mlp.
+  if (spec.kind === 'cnn' && Math.min(imageShape[0], imageShape[1]) < 2 ** spec.filters.length) {
+    throw new ConfigError(`--model cnn with ${spec.filters.length} conv block${spec.filters.length === 1 ? '' : 's'} needs images of at least ${2 ** spec.filters.length}×${2 ** spec.filters.length}, got samples of ${imageShape[0]}×${imageShape[1]}×${imageShape[2]} (use an mlp: model for tabular data)`);
+  }
   return spec.kind === 'mlp' ? [imageShape[0] * imageShape[1] * imageShape[2]] : [...imageShape];
 }
 

@@ -32,7 +32,9 @@ import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../c
 import { ConfigError } from '../core/errors.js';
 import { flagOf } from '../core/options.js';
 import { bestEpisode } from '../core/run-log.js';
-import { DATASETS, DATA_DEFAULTS } from '../data/dataset.js';
+import type { CsvHeaderMode } from '../data/csv.js';
+import { DATASET_OPTIONS, checkDataConfig, datasetKind, loadDataset, withoutForeignDataOptions } from '../data/dataset.js';
+import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
 import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../runs/compare.js';
 import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../runs/plots.js';
@@ -47,7 +49,8 @@ import { runTasks, type Outcome, type Task } from './scheduler.js';
 import type { StopFlag } from './stop.js';
 
 export interface Preset {
-  dataset: (typeof DATASETS)[number];
+  /** A built-in name, csv:FILE or idx:DIR. */
+  dataset: string;
   model: string;
   trainSize: number;
   valSize: number;
@@ -171,8 +174,12 @@ export interface ExperimentConfig {
   out: string;
   /** tfjs backend. @default 'auto' */
   backend: BackendChoice;
-  /** Folder of the fashion-mnist IDX files. @default DATA_DEFAULTS.dataDir */
-  dataDir: string;
+  /** Folder of the fashion-mnist IDX files; fashion-mnist only. @default '/usr/share/datasets/fashion-mnist' */
+  dataDir?: string;
+  /** csv:FILE only: the label column, by name or 0-based index. @default the last column */
+  csvLabel?: string | number;
+  /** csv:FILE only: whether the first row is a header. @default 'auto' */
+  csvHeader?: CsvHeaderMode;
   /** Runs at once, one worker thread each; 1 runs them in this thread. @default the number of cores */
   workers: number;
   /** Continue the experiment already in `out`: finished runs are read back, the others resumed. @default false */
@@ -185,7 +192,7 @@ export const EXPERIMENT_DEFAULTS = {
   carry: false,
   methods: METHODS.map((m) => m.name),
   backend: 'auto',
-  dataDir: DATA_DEFAULTS.dataDir,
+  dataDir: DEFAULT_FASHION_DIR,
   workers: DEFAULT_WORKERS,
 } as const satisfies Partial<ExperimentConfig>;
 
@@ -198,10 +205,15 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
   const methods = partial.methods ?? [...EXPERIMENT_DEFAULTS.methods];
   for (const name of methods) checkOneOf('--methods', name, METHODS.map((m) => m.name));
   if (!methods.includes('grid')) throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
+  // An option of another dataset is refused, except in a resumed plan (older ones saved --data-dir for every dataset).
+  const dataset = partial.dataset ?? PRESETS[preset].dataset;
+  const given = { dataset, dataDir: partial.dataDir, csvLabel: partial.csvLabel, csvHeader: partial.csvHeader };
+  const dataOwn = partial.resume ? withoutForeignDataOptions(given) : given;
+  const data = checkDataConfig({ ...dataOwn, dataset });
   return {
     preset,
     seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
-    dataset: checkOneOf('--dataset', partial.dataset ?? PRESETS[preset].dataset, DATASETS),
+    dataset: data.dataset,
     model: checkString('--model', partial.model ?? PRESETS[preset].model),
     trainSize: checkInt('--train-size', partial.trainSize ?? PRESETS[preset].trainSize, 1),
     valSize: checkInt('--val-size', partial.valSize ?? PRESETS[preset].valSize, 1),
@@ -214,7 +226,7 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
     out: checkString('--out', partial.out ?? defaultExperimentOut(preset)),
     backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
-    dataDir: checkString('--data-dir', partial.dataDir ?? EXPERIMENT_DEFAULTS.dataDir),
+    ...Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => data[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, data[k as keyof typeof DATASET_OPTIONS]])),
     workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
     resume: partial.resume ?? false,
   };
@@ -273,7 +285,8 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
   const { dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options } = config;
   const preset: Preset = { ...PRESETS[config.preset], dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options };
   const methods = METHODS.filter((m) => config.methods.includes(m.name));
-  const common = { ...options, dataset, model, trainSize, valSize, testSize, epochs, dataDir: config.dataDir, backend: config.backend };
+  const dataOwn = Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => config[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, config[k as keyof typeof DATASET_OPTIONS]]));
+  const common = { ...options, dataset, model, trainSize, valSize, testSize, epochs, ...dataOwn, backend: config.backend };
   const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
   const groups: Group[] = [];
   let totalEpochs = 0;
@@ -301,6 +314,9 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
       groups.push({ method, seed, tasks, pick: (done) => pickBest(method.name, seed, tasks.map((t) => done.get(t.id)!)) });
     }
   }
+  // A user's file is read once here, so a bad row or too few samples fails now, not in every run.
+  const { kind } = datasetKind(dataset);
+  if (kind === 'csv' || kind === 'idx') loadDataset({ ...dataOwn, dataset, trainSize, valSize, testSize, seed: 0 });
   return { config, preset, methods, groups, tasks: groups.flatMap((g) => g.tasks), totalEpochs };
 }
 

@@ -16,7 +16,9 @@ import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { ACTION_MODES, type ActionMode } from '../core/types.js';
-import { DATASETS, DATA_DEFAULTS, checkDataConfig, loadDataset, type DataConfig, type Dataset } from '../data/dataset.js';
+import { CSV_HEADER_MODES } from '../data/csv.js';
+import { DATASET_FORMS, DATASET_OPTIONS, DATA_DEFAULTS, checkDataConfig, loadDataset, withoutForeignDataOptions, type DataConfig, type Dataset } from '../data/dataset.js';
+import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
@@ -48,11 +50,13 @@ export const RUN_OPTIONS: OptionSpec[] = [
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
-  spec('dataset', 'string', DATA_DEFAULTS.dataset, 'data to train on', DATASETS),
+  spec('dataset', 'string', DATA_DEFAULTS.dataset, `data to train on: ${DATASET_FORMS.join(', ')} (README, Your own data)`),
   spec('trainSize', 'int', RUN_DEFAULTS.trainSize, 'training samples'),
   spec('valSize', 'int', RUN_DEFAULTS.valSize, 'validation samples (what the agent sees)'),
   spec('testSize', 'int', RUN_DEFAULTS.testSize, 'held-out test samples (reported, never shown to the agent)'),
-  spec('dataDir', 'string', DATA_DEFAULTS.dataDir, 'folder of the fashion-mnist IDX files'),
+  spec('dataDir', 'string', undefined, `folder of the fashion-mnist IDX files (default: ${DEFAULT_FASHION_DIR})`),
+  spec('csvLabel', 'string', undefined, 'csv: the label column, by name or 0-based index (default: the last column)'),
+  spec('csvHeader', 'string', undefined, "csv: is the first row a header; auto: when a feature cell in it is not a number (default: auto)", CSV_HEADER_MODES),
 ];
 
 export const ENV_OPTIONS: OptionSpec[] = [
@@ -115,7 +119,8 @@ function defaultOut(agent: string, seed: number): string {
  */
 export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<string, unknown> {
   const { actionMode, initialRates, trendWindow: _trend, fold: _fold, folds: _folds, replay: _replay, ...rest } = recorded;
-  const given: Record<string, unknown> = { ...rest, action: actionMode, initialRate: initialRates };
+  // Runs logged before dataset options were checked recorded fashion-mnist's dataDir for every dataset.
+  const given: Record<string, unknown> = { ...withoutForeignDataOptions(rest), action: actionMode, initialRate: initialRates };
   for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
   // A population records its members as episodes; --population says how many.
   if (AGENTS[String(given['agent'])]?.population) delete given['episodes'];
@@ -149,12 +154,14 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   if (!entry.supports.includes(actionMode)) {
     throw new ConfigError(`--action ${actionMode} is not supported by --agent ${agent} (supported: ${entry.supports.join(', ')})`);
   }
+  // Only the dataset's own options, and only when given: config.json records what the data used.
+  const dataOwn = Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
   const data = checkDataConfig({
     dataset: opt('dataset') as DataConfig['dataset'],
     trainSize: opt('trainSize') as number,
     valSize: opt('valSize') as number,
     testSize: opt('testSize') as number,
-    dataDir: opt('dataDir') as string,
+    ...dataOwn,
     seed,
   });
   const concreteDropout = opt('concreteDropout') as boolean;

@@ -52,7 +52,8 @@ import { packageVersions } from './run.js';
 /** One training task: a dataset of a size, a model, a length of training. */
 export interface TrainingTask {
   name: string;
-  dataset: DatasetName;
+  /** A built-in name, csv:FILE or idx:DIR. */
+  dataset: string;
   trainSize: number;
   valSize: number;
   /** The env scores the test split at the end of every episode; small, it costs little. */

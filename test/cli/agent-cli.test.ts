@@ -68,7 +68,7 @@ describe('npm run agent', () => {
     const dir = path.join(tmp, 'bad');
     for (const [args, message] of [
       [['--agent', 'constant', '--rate', '1.5'], 'agent: --rate must be in [0, 1), got 1.5\n'],
-      [['--dataset', 'cifar'], "agent: --dataset must be one of mnist, fashion-mnist, synthetic, got 'cifar'\n"],
+      [['--dataset', 'cifar'], "agent: --dataset must be one of mnist, fashion-mnist, synthetic, csv:FILE, idx:DIR, got 'cifar'\n"],
       [['--train-size', '-3'], 'agent: --train-size must be an integer >= 1, got -3\n'],
     ] as const) {
       const r = agent([...args, '--out', dir]);

@@ -47,7 +47,7 @@ describe('dataset splits', () => {
   });
 
   it('reject unknown datasets and bad sizes with one line', () => {
-    expect(() => loadDataset({ dataset: 'cifar' as never })).to.throw(ConfigError, "--dataset must be one of mnist, fashion-mnist, synthetic, got 'cifar'");
+    expect(() => loadDataset({ dataset: 'cifar' as never })).to.throw(ConfigError, "--dataset must be one of mnist, fashion-mnist, synthetic, csv:FILE, idx:DIR, got 'cifar'");
     expect(() => loadDataset({ trainSize: -5 })).to.throw(ConfigError, '--train-size must be an integer >= 1, got -5');
     expect(() => loadDataset({ valSize: 2.5 })).to.throw(ConfigError, '--val-size must be an integer >= 1, got 2.5');
   });
@@ -99,6 +99,6 @@ describe('fashion-mnist IDX reader', () => {
   });
 
   it('rejects a truncated file', () => {
-    expect(() => parseIdx(idx([2, 2, 2], [1, 2, 3]), 'x')).to.throw(ConfigError, 'x is truncated: 3 of 8 bytes');
+    expect(() => parseIdx(idx([2, 2, 2], [1, 2, 3]), 'x')).to.throw(ConfigError, 'x: truncated: 3 of 8 bytes');
   });
 });
