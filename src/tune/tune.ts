@@ -5,6 +5,8 @@
 import type { Observable } from 'rxjs';
 import { AGENTS } from '../../agents/index.js';
 import type { PbtConfig } from '../../agents/pbt.js';
+import { ConfigError } from '../core/errors.js';
+import { flagOf } from '../core/options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
@@ -20,6 +22,12 @@ export interface TuneOptions {
    * `epsilon`, `population`, …). Unset options take the CLI's defaults.
    */
   [option: string]: unknown;
+  /**
+   * A built-in dataset's name (`'mnist'`), `'csv:FILE'`, `'idx:DIR'`, or a Dataset already split in
+   * memory (`datasetFromArrays(...)`, `loadDataset(...)`): its own sizes are used, and config.json
+   * records it as `memory:<name>` (such a run cannot be resumed from the command line). @default 'mnist'
+   */
+  dataset?: string | Dataset;
   /** Sees every reset, step and episode as it happens (a single run, not a population). */
   onEvent?: (event: LoopEvent) => void;
   /** Sees each generation of a population (`agent: 'pbt'`). */
@@ -41,9 +49,23 @@ export interface TuneResult extends RunResult {
  * every episode record and the summary.
  */
 export async function tune(options: TuneOptions): Promise<TuneResult> {
-  const { onEvent, onGeneration, stop$, data, ...given } = options;
+  const { onEvent, onGeneration, stop$, dataset, ...given } = options;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
+  const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;
+  if (data === undefined && dataset !== undefined) given['dataset'] = dataset;
+  if (data !== undefined) {
+    for (const key of ['trainSize', 'valSize', 'testSize']) {
+      if (key in given) throw new ConfigError(`${flagOf(key)} does not apply to a dataset given in memory: it is already split (${data.train.n}/${data.val.n}/${data.test.n})`);
+    }
+    // Resolved as a dataset that needs no file, then recorded as what it is.
+    Object.assign(given, { dataset: 'synthetic', trainSize: data.train.n, valSize: data.val.n, testSize: data.test.n });
+  }
   const run = resolveRun(given);
+  if (data !== undefined) {
+    if (AGENTS[run.agent]!.population) throw new ConfigError(`--agent ${run.agent} trains its members from a dataset they load by name: write the data to a CSV file and give dataset: 'csv:FILE'`);
+    run.data = { ...run.data, dataset: `memory:${data.name}` };
+    run.options['dataset'] = run.data.dataset;
+  }
   const backend = await initBackend(run.backend);
   if (!AGENTS[run.agent]!.population) {
     return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };

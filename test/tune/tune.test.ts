@@ -6,6 +6,8 @@ import { expect } from 'chai';
 import { DropoutEnv } from '../../envs/dropout-env.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { loadDataset } from '../../src/data/dataset.js';
+import { datasetFromArrays } from '../../src/data/from-arrays.js';
+import { readRun } from '../../src/runs/read-run.js';
 import { makeAgent } from '../../src/tune/make-agent.js';
 import { tune } from '../../src/tune/tune.js';
 
@@ -34,6 +36,21 @@ describe('tune()', () => {
     for (const file of ['config.json', 'steps.jsonl', 'episodes.jsonl', 'summary.json', 'agent.json']) {
       expect(logOf(fromCode.out, file), file).to.deep.equal(logOf(path.join(tmp, 'cli'), file));
     }
+  });
+
+  it('trains on a dataset given in memory and records it as memory:<name>', async () => {
+    // two well-separated blobs in 4 features: any model learns them
+    const x = Array.from({ length: 120 }, (_, i) => [i % 2 ? 1 : -1, (i % 7) / 7, i % 2 ? 0.5 : -0.5, 0]);
+    const y = Array.from({ length: 120 }, (_, i) => i % 2);
+    const data = datasetFromArrays({ name: 'blobs', x, y, valSize: 20, testSize: 20 });
+    const result = await tune({ dataset: data, agent: 'constant', rate: 0.1, episodes: 1, epochs: 3, model: 'mlp:8', lr: 0.05, batchSize: 16, seed: 2, out: path.join(tmp, 'blobs') });
+    const { value: run } = readRun(result.out);
+    expect(run.config.options).to.include({ dataset: 'memory:blobs', trainSize: 80, valSize: 20, testSize: 20 });
+    expect(run.steps).to.have.length(3);
+    expect(result.summary!.best.testAcc).to.equal(1);
+    let error: unknown;
+    await tune({ dataset: data, trainSize: 10, out: path.join(tmp, 'sized') }).catch((err: unknown) => (error = err));
+    expect((error as Error).message).to.equal('--train-size does not apply to a dataset given in memory: it is already split (80/20/20)');
   });
 
   it('throws a ConfigError naming the option, before training', async () => {
