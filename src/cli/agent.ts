@@ -25,8 +25,9 @@ import { StopFlag } from '../tune/stop.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
 import type { OptionSpec } from '../core/options.js';
+import { howToRun } from './command-name.js';
 
-const USAGE = 'usage: npm run agent -- [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.';
+const USAGE = `usage: ${howToRun('agent')} [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.`;
 
 function scheduleTable(schedule: number[][], layerNames: readonly string[]): string {
   const header = ['epoch'.padEnd(10), ...schedule.map((_, e) => String(e + 1).padStart(5))].join('');
@@ -48,7 +49,7 @@ function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRu
   } else if (run.agent !== 'constant') {
     console.log('No constant-rate baseline beside this run (same data, model, epochs, seed); `--agent constant --rate R --episodes 1` makes one.');
   }
-  console.log(`Replay the best episode exactly (same schedule, same seed): npm run agent -- --replay ${run.out}#${best.episode}`);
+  console.log(`Replay the best episode exactly (same schedule, same seed): ${howToRun('agent')} --replay ${run.out}#${best.episode}`);
 }
 
 /** The run folder and episode of a `--replay RUN[#EPISODE]`, and how to train that episode again. */
@@ -133,7 +134,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
   console.log(`members start at rates ${config.populationRates.join(', ')}`);
   const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
   const stop = new StopFlag();
-  const resumeHint = `npm run agent -- --resume ${run.out}`;
+  const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
   const signals = stopOnSignals(resumeHint, { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' }, () => stop.request());
   let result;
   try {
@@ -171,7 +172,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
     const b = baseline.summary.best;
     console.log(`Constant-rate baseline ${baseline.dir} (rate ${String(baseline.rate)}): validation ${b.valAcc.toFixed(4)}, test ${b.testAcc.toFixed(4)}`);
   }
-  console.log(`Train the best member's schedule from scratch as a fixed schedule: npm run agent -- --replay ${run.out}#${best.episode}`);
+  console.log(`Train the best member's schedule from scratch as a fixed schedule: ${howToRun('agent')} --replay ${run.out}#${best.episode}`);
   console.log(`\nsaved: ${[...Object.values(RUN_FILES), LINEAGE_FILE].map((f) => path.join(run.out, f)).join(', ')}`);
   return 0;
 }
@@ -232,7 +233,7 @@ async function main(argv: string[]): Promise<number> {
     const allowed = AGENTS[String(config.options['agent'])]?.population ? ['backend', 'workers'] : ['backend'];
     const others = Object.keys(given).filter((k) => !allowed.includes(k));
     if (others.length > 0) throw new ConfigError(`--resume takes no other options but ${allowed.map(flagOf).join(' and ')} (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`);
-    if (config.options['fold'] !== undefined) throw new ConfigError(`--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (npm run experiment -- --resume <folder>)`);
+    if (config.options['fold'] !== undefined) throw new ConfigError(`--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (${howToRun('experiment')} --resume <folder>)`);
     const recorded = runOptionsFromConfig(config.options);
     // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
     if (existsSync(path.join(resumeDir, 'checkpoint.json'))) delete recorded['loadAgent'];
@@ -270,7 +271,7 @@ async function trainRun(run: ResolvedRun, backend: string, resumeDir: string | u
   }
 
   const stop$ = new Subject<void>();
-  const resumeHint = `npm run agent -- --resume ${run.out}`;
+  const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
   const signals = stopOnSignals(resumeHint, { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost' }, () => stop$.next());
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
   const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;

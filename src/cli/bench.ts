@@ -31,6 +31,7 @@ import { episodesPerMinute } from '../tune/throughput.js';
 import { DEFAULT_WORKERS } from '../tune/executor.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
+import { howToRun } from './command-name.js';
 
 const SECTIONS = ['matmul', 'epoch', 'torch', 'workers'] as const;
 const TORCH_PYTHON = '/usr/bin/python3';
@@ -228,7 +229,7 @@ async function profileStep(title: string, data: Dataset, model: string, rates: n
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
   if (args.help) {
-    console.log(helpText('usage: npm run bench -- [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, worker pool.', [{ title: 'Options', specs: OPTIONS }]));
+    console.log(helpText(`usage: ${howToRun('bench')} [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, worker pool.`, [{ title: 'Options', specs: OPTIONS }]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);

@@ -14,10 +14,11 @@ import { readRuns } from '../runs/read-run.js';
 import { checkOutPath, writeComparison } from '../runs/report.js';
 import { unknownOption } from './args.js';
 import { dropOutputOnError } from './run-cli.js';
+import { howToRun } from './command-name.js';
 
 const HELP = `Compare droptune runs: per-run and per-group tables (mean ± 95% CI over seeds), plots, an HTML report.
 
-usage: npm run compare -- <run folders or a folder of runs ...> [--out DIR] [--baseline AGENT]
+usage: ${howToRun('compare')} <run folders or a folder of runs ...> [--out DIR] [--baseline AGENT]
 
   <paths>            run folders (holding config.json), folders of runs, or a mix
   --out DIR          where to write compare.json, compare.md, *.svg and report.html

@@ -9,8 +9,9 @@ import type { OptionSpec } from '../core/options.js';
 import { checkPort, hostWarning, startDashboard } from '../serve/server.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
+import { howToRun } from './command-name.js';
 
-const USAGE = 'usage: npm run dashboard -- [runs folder] [--port N] [--host H]\n\nServes a live page of the runs and experiments under the folder (default: runs/), read-only.';
+const USAGE = `usage: ${howToRun('dashboard')} [runs folder] [--port N] [--host H]\n\nServes a live page of the runs and experiments under the folder (default: runs/), read-only.`;
 
 const DASHBOARD_OPTIONS: OptionSpec[] = [
   { key: 'port', flag: '--port', type: 'int', default: 8080, help: 'port to listen on (0: any free port)' },

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startedThroughBin } from './command-name.js';
 
 const COMMANDS: Record<string, string> = {
   agent: 'train an agent on the dropout env and log the run (runs/<name>/)',
@@ -35,4 +36,5 @@ if (!Object.hasOwn(COMMANDS, command)) {
 const ext = path.extname(fileURLToPath(import.meta.url));
 const file = fileURLToPath(new URL(`./${command}${ext}`, import.meta.url));
 process.argv = [process.argv[0]!, file, ...rest];
+startedThroughBin();
 await import(`./${command}.js`);

@@ -17,6 +17,7 @@ import { ENV_OPTIONS } from '../tune/run.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
+import { howToRun } from './command-name.js';
 
 const OPTIONS: OptionSpec[] = [
   { key: 'preset', flag: '--preset', type: 'string', default: EXPERIMENT_DEFAULTS.preset, help: 'size of the experiment', choices: PRESET_NAMES },
@@ -75,7 +76,7 @@ function groupLine(r: GroupReport): string {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...OPTIONS, ...RUN_ENV_OPTIONS]);
   if (args.help) {
-    console.log(helpText(`usage: npm run experiment -- --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${describePresets()}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
+    console.log(helpText(`usage: ${howToRun('experiment')} --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${describePresets()}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
@@ -124,11 +125,11 @@ async function main(argv: string[]): Promise<number> {
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);
   const [json, md] = written.files;
   const compareDir = path.join(config.out, 'compare');
-  console.log(`\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: npm run compare -- ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`);
+  console.log(`\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`);
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (signal) {
     const finished = result.picks.length;
-    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: npm run experiment -- --resume ${config.out}`);
+    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}`);
     return SIGNAL_EXIT[signal] ?? 130;
   }
   if (result.failures.length > 0) {

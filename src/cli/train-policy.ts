@@ -9,12 +9,13 @@ import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
 import { TASK_SETS, TRAIN_POLICY_DEFAULTS, checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile, type TrainPolicyConfig } from '../tune/train-policy.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
+import { howToRun } from './command-name.js';
 
-const USAGE = `usage: npm run train-policy -- [options]
+const USAGE = `usage: ${howToRun('train-policy')} [options]
 
 Trains the shared dropout controller of --agent policy on a set of training tasks (the cross-entropy
 method over its seven numbers) and writes a policy file recording the command, tasks, seed and cost.
-Apply it with: npm run agent -- --agent policy --policy FILE --episodes 1 ...`;
+Apply it with: ${howToRun('agent')} --agent policy --policy FILE --episodes 1 ...`;
 
 const spec = (key: keyof TrainPolicyConfig | 'backend', type: OptionSpec['type'], help: string, choices?: readonly string[]): OptionSpec => ({
   key, flag: flagOf(key), type, default: key === 'backend' ? 'auto' : TRAIN_POLICY_DEFAULTS[key], help, ...(choices ? { choices } : {}),
