@@ -67,8 +67,9 @@ export class QueueExecutor implements Executor {
   lost: string | undefined;
   private readonly jobs = new Map<string, { state: State; epochs: number }>();
   private readonly lostAfterMs: number;
-  private readonly lostSignal: Promise<never>;
-  private loseWith!: (err: Error) => void;
+  /** Resolves when Redis is given up on: the runs waiting on it end as a stop ends them. */
+  private readonly lostSignal: Promise<void>;
+  private signalLost!: () => void;
   private lastError = 'connection closed';
   private downTimer?: NodeJS.Timeout;
   private firstActiveAt: number | undefined;
@@ -80,10 +81,9 @@ export class QueueExecutor implements Executor {
     private readonly events: QueueEvents,
   ) {
     this.lostAfterMs = opts.lostAfterMs ?? 5000;
-    this.lostSignal = new Promise<never>((_, reject) => {
-      this.loseWith = reject;
+    this.lostSignal = new Promise<void>((resolve) => {
+      this.signalLost = resolve;
     });
-    this.lostSignal.catch(() => undefined);
     for (const conn of connections) {
       conn.on('error', (err: Error) => {
         this.lastError = messageOf(err);
@@ -99,6 +99,9 @@ export class QueueExecutor implements Executor {
         }
       });
     }
+    // BullMQ prints an 'error' nobody listens to, once per reconnection: the connections report it instead.
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
     events.on('active', ({ jobId }) => this.move(jobId, 'running'));
     // A stalled job (its worker died) waits again for another worker.
     events.on('waiting', ({ jobId }) => this.move(jobId, 'queued'));
@@ -157,7 +160,7 @@ export class QueueExecutor implements Executor {
     if (this.lost) return;
     this.lost = `Redis at ${this.opts.url.shown} went away (${this.lastError})`;
     this.opts.onLost?.(this.lost);
-    this.loseWith(new Error(this.lost));
+    this.signalLost();
     for (const conn of this.connections) conn.disconnect();
   }
 
@@ -200,17 +203,19 @@ export class QueueExecutor implements Executor {
         return { value: (await queued.waitUntilFinished(this.events)) as unknown };
       })();
       finished.catch(() => undefined); // seen by the race below, or abandoned by a stop
-      const value = await Promise.race([finished, this.lostSignal, stopped.then(() => undefined)]);
+      const value = await Promise.race([finished, this.lostSignal.then(() => undefined), stopped.then(() => undefined)]);
       if (value === undefined) {
-        // Stopped: a job no worker has taken leaves the queue; a running one finishes there, kept for --resume.
-        await queued?.remove().catch(() => undefined);
+        // Stopped, or Redis gone: a job no worker has taken leaves the queue; a running one finishes
+        // there and is kept for --resume (which finds it by its id).
+        // (Not with Redis gone: a command would wait for a connection that is not coming back.)
+        if (!this.lost && queued) await withTimeout(queued.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
         this.jobs.delete(id);
-        this.opts.onProgress?.(this.progress);
+        if (!this.lost) this.opts.onProgress?.(this.progress);
         return { out: job.out, layerNames: [], records: [], summary: undefined, interrupted: true };
       }
       const { files } = checkRunReturn(value.value);
       writeRunFiles(job.out, files);
-      await queued!.remove().catch(() => undefined);
+      await withTimeout(queued!.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
       const result = finishedResult(job.out);
       if (!result) throw new Error(`the worker returned the files of an unfinished run`);
       this.settle(id, 'done');

@@ -71,7 +71,7 @@ export function parseQueueUrl(value: unknown, flag = '--queue'): QueueUrl {
  * they must); while Redis is away ioredis keeps reconnecting, and the coordinator decides when to give up.
  */
 export function connect(url: QueueUrl, extra: RedisOptions = {}): Redis {
-  return new Redis({
+  const conn = new Redis({
     host: url.host,
     port: url.port,
     db: url.db,
@@ -83,6 +83,9 @@ export function connect(url: QueueUrl, extra: RedisOptions = {}): Redis {
     retryStrategy: (times) => Math.min(times * 200, 1000),
     ...extra,
   });
+  // Without a listener ioredis prints every failed reconnection; the owner of the connection reports it once.
+  conn.on('error', () => undefined);
+  return conn;
 }
 
 // names
