@@ -19,8 +19,8 @@ import { firstValueFrom } from 'rxjs';
 import { tidyFinishedRun } from '../runs/run-folder.js';
 import { messageOf, type Executor, type RunJobOptions } from './executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from './job.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, checkRunReturn, connect, jobIdOf, writeRunFiles, type QueueUrl, type RunPayload } from './queue.js';
-import type { SegmentJob, SegmentResult } from './segment.js';
+import { PAYLOAD_VERSION, REGISTRY_KEY, checkRunReturn, checkSegmentReturn, connect, jobIdOf, readMemberFiles, writeMemberFiles, writeRunFiles, type QueuePayload, type QueueUrl, type RunPayload, type SegmentPayload } from './queue.js';
+import { readMemberCheckpoint, type SegmentJob, type SegmentResult } from './segment.js';
 
 export interface QueueProgress {
   queued: number;
@@ -187,15 +187,42 @@ export class QueueExecutor implements Executor {
         ...(run.loadAgent !== null ? { agentState: run.loadedState } : {}),
       },
     };
+    const written = await this.submit(payload, run.episodes * run.envConfig.maxEpochs, opts, (value) => {
+      writeRunFiles(job.out, checkRunReturn(value).files);
+      const result = finishedResult(job.out);
+      if (!result) throw new Error('the worker returned the files of an unfinished run');
+      return result;
+    });
+    return written ?? { out: job.out, layerNames: [], records: [], summary: undefined, interrupted: true };
+  }
+
+  /** A PBT member's segment: its checkpoint goes with it and comes back trained, into the population folder. */
+  async runSegment(segment: SegmentJob, opts: RunJobOptions = {}): Promise<SegmentResult> {
+    if (this.lost) throw new Error(this.lost);
+    const payload: SegmentPayload = { version: PAYLOAD_VERSION, kind: 'segment', segment, checkpoint: readMemberFiles(segment.dir, segment.member) };
+    const result = await this.submit(payload, Math.max(1, segment.untilEpoch - (readMemberCheckpoint(segment.dir, segment.member)?.env.epoch ?? 0)), opts, (value) => {
+      const { result, checkpoint } = checkSegmentReturn(value, segment.member);
+      writeMemberFiles(segment.dir, segment.member, checkpoint);
+      return result;
+    });
+    // Stopped before it came back: the member's checkpoint is untouched, so the segment trains again on --resume.
+    return result ?? { member: segment.member, transitions: [], interrupted: true };
+  }
+
+  /**
+   * Queues the payload (or finds it queued), waits for its worker and takes its return value with
+   * `accept`; undefined once stopped or with Redis gone. Rejects with the job's error.
+   */
+  private async submit<T>(payload: QueuePayload, epochs: number, opts: RunJobOptions, accept: (value: unknown) => T): Promise<T | undefined> {
     const id = jobIdOf(payload);
-    this.jobs.set(id, { state: 'queued', epochs: run.episodes * run.envConfig.maxEpochs });
+    this.jobs.set(id, { state: 'queued', epochs });
     this.opts.onProgress?.(this.progress);
     const stop$ = opts.stop?.stop$(100);
     const stopped = stop$ ? firstValueFrom(stop$) : new Promise<void>(() => undefined);
     let queued: QueuedJob | undefined;
     try {
       const finished = (async () => {
-        queued = await this.queue.add('run', payload, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+        queued = await this.queue.add(payload.kind, payload, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
         const state = await queued.getState();
         // Queued by an earlier coordinator and failed then: once more, now.
         if (state === 'failed') await queued.retry('failed', { resetAttemptsMade: true });
@@ -206,28 +233,21 @@ export class QueueExecutor implements Executor {
       const value = await Promise.race([finished, this.lostSignal.then(() => undefined), stopped.then(() => undefined)]);
       if (value === undefined) {
         // Stopped, or Redis gone: a job no worker has taken leaves the queue; a running one finishes
-        // there and is kept for --resume (which finds it by its id).
-        // (Not with Redis gone: a command would wait for a connection that is not coming back.)
+        // there and is kept for --resume (which finds it by its id). Not with Redis gone: a command
+        // would wait for a connection that is not coming back.
         if (!this.lost && queued) await withTimeout(queued.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
         this.jobs.delete(id);
         if (!this.lost) this.opts.onProgress?.(this.progress);
-        return { out: job.out, layerNames: [], records: [], summary: undefined, interrupted: true };
+        return undefined;
       }
-      const { files } = checkRunReturn(value.value);
-      writeRunFiles(job.out, files);
+      const result = accept(value.value);
       await withTimeout(queued!.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
-      const result = finishedResult(job.out);
-      if (!result) throw new Error(`the worker returned the files of an unfinished run`);
       this.settle(id, 'done');
       return result;
     } catch (err) {
       this.settle(id, 'failed');
       throw err;
     }
-  }
-
-  runSegment(_job: SegmentJob): Promise<SegmentResult> {
-    return Promise.reject(new Error('the queue does not train population segments yet: run PBT with --workers'));
   }
 
   /** Unregisters the queue and closes the connections (at once when Redis is gone). */

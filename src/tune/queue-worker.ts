@@ -15,7 +15,9 @@ import { UnrecoverableError, Worker, type Job as QueuedJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PoolExecutor, messageOf, type Executor } from './executor.js';
 import { resolveJob } from './job.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, checkPayload, connect, readRunFiles, type QueueUrl, type RunReturn } from './queue.js';
+import { checkDataConfig } from '../data/dataset.js';
+import { checkEnvConfig } from '../../envs/dropout-env.js';
+import { PAYLOAD_VERSION, REGISTRY_KEY, checkPayload, connect, readMemberFiles, readRunFiles, writeMemberFiles, type QueuePayload, type QueueUrl, type RunReturn, type SegmentReturn } from './queue.js';
 
 export interface QueueWorkerOptions {
   url: QueueUrl;
@@ -98,21 +100,24 @@ export class QueueWorker {
     this.log(`serving queue ${name} on ${this.opts.url.shown} with ${this.opts.concurrency} thread${this.opts.concurrency === 1 ? '' : 's'}`);
   }
 
-  private async process(queue: string, queued: QueuedJob): Promise<RunReturn> {
+  private async process(queue: string, queued: QueuedJob): Promise<RunReturn | SegmentReturn> {
     const scratch = mkdtempSync(path.join(this.opts.scratch ?? tmpdir(), 'droptune-job-'));
     const dir = path.join(scratch, 'run');
     const tag = `job ${queued.id}`;
     try {
-      let job;
+      let payload: QueuePayload;
       try {
-        const payload = checkPayload(queued.data);
-        job = { ...payload.job, writeTo: dir };
-        resolveJob(job); // every option, before any training
+        payload = checkPayload(queued.data);
+        // Every option, before any training.
+        if (payload.kind === 'run') resolveJob({ ...payload.job, writeTo: dir });
+        else (checkDataConfig(payload.segment.data), checkEnvConfig(payload.segment.env));
       } catch (err) {
         const reason = err instanceof Error && err.name === 'MalformedJob' ? err.message : `malformed job: ${messageOf(err)}`;
         this.log(`${tag} on ${queue}: rejected, ${reason}`);
         throw new UnrecoverableError(reason);
       }
+      if (payload.kind === 'segment') return await this.trainSegment(tag, payload, scratch);
+      const job = { ...payload.job, writeTo: dir };
       const started = performance.now();
       this.log(`${tag} ${job.out}: training`);
       try {
@@ -127,6 +132,25 @@ export class QueueWorker {
       }
     } finally {
       rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** A member's segment, from the checkpoint that came with it; its new checkpoint goes back. */
+  private async trainSegment(tag: string, payload: Extract<QueuePayload, { kind: 'segment' }>, scratch: string): Promise<SegmentReturn> {
+    const { segment } = payload;
+    const where = `${segment.dir} member ${segment.member} generation ${segment.generation}`;
+    const dir = path.join(scratch, 'population');
+    writeMemberFiles(dir, segment.member, payload.checkpoint);
+    const started = performance.now();
+    this.log(`${tag} ${where}: training`);
+    try {
+      const result = await this.executor.runSegment({ ...segment, dir });
+      if (result.interrupted) throw new Error('the segment stopped before its end');
+      this.log(`${tag} ${where}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      return { version: PAYLOAD_VERSION, result, checkpoint: readMemberFiles(dir, segment.member) };
+    } catch (err) {
+      this.log(`${tag} ${where}: failed, ${messageOf(err)}`);
+      throw new Error(messageOf(err));
     }
   }
 

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../runs/checkpoint.js';
 import { LOCK_FILE } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import type { Job } from './job.js';
+import { memberCheckpoint, type SegmentJob, type SegmentResult } from './segment.js';
 
 // url
 
@@ -118,6 +119,26 @@ export interface RunPayload {
   job: Pick<Job, 'options' | 'seed' | 'out' | 'fold' | 'agentState'>;
 }
 
+/**
+ * A queued PBT segment (segment.ts): the member's checkpoint files travel with it (the coordinator's
+ * population folder is the only copy), and come back trained.
+ */
+export interface SegmentPayload {
+  version: typeof PAYLOAD_VERSION;
+  kind: 'segment';
+  segment: SegmentJob;
+  /** The member's checkpoint, `member-<m>.json` and its binary; none before generation 0. */
+  checkpoint: RunFile[];
+}
+
+export interface SegmentReturn {
+  version: typeof PAYLOAD_VERSION;
+  result: SegmentResult;
+  checkpoint: RunFile[];
+}
+
+export type QueuePayload = RunPayload | SegmentPayload;
+
 /** One file of a run folder, relative to it. */
 export interface RunFile {
   path: string;
@@ -132,7 +153,7 @@ export interface RunReturn {
 }
 
 /** The job id: a hash of the payload, so the same run queued again (a resumed coordinator) is the same job. */
-export function jobIdOf(payload: RunPayload): string {
+export function jobIdOf(payload: QueuePayload): string {
   return createHash('sha256').update(JSON.stringify(payload)).digest('hex').slice(0, 32);
 }
 
@@ -148,10 +169,11 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isCount = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
 
 /** The payload's shape (its options are checked by resolveJob, by the worker); throws MalformedJob. */
-export function checkPayload(data: unknown): RunPayload {
+export function checkPayload(data: unknown): QueuePayload {
   if (!isObject(data)) throw new MalformedJob('the payload is not an object');
   if (data['version'] !== PAYLOAD_VERSION) throw new MalformedJob(`version ${JSON.stringify(data['version'])}, this worker reads version ${PAYLOAD_VERSION}: run the same droptune on the coordinator and the workers`);
-  if (data['kind'] !== 'run') throw new MalformedJob(`kind ${JSON.stringify(data['kind'])}, expected 'run'`);
+  if (data['kind'] === 'segment') return checkSegmentPayload(data);
+  if (data['kind'] !== 'run') throw new MalformedJob(`kind ${JSON.stringify(data['kind'])}, expected 'run' or 'segment'`);
   const job = data['job'];
   if (!isObject(job)) throw new MalformedJob('job is not an object');
   const known = ['options', 'seed', 'out', 'fold', 'agentState'];
@@ -165,6 +187,65 @@ export function checkPayload(data: unknown): RunPayload {
     throw new MalformedJob(`job.fold must be { fold, folds } with 0 <= fold < folds, got ${JSON.stringify(fold)}`);
   }
   return data as unknown as RunPayload;
+}
+
+function checkSegmentPayload(data: Record<string, unknown>): SegmentPayload {
+  const segment = data['segment'];
+  if (!isObject(segment)) throw new MalformedJob('segment is not an object');
+  for (const key of ['data', 'env'] as const) if (!isObject(segment[key])) throw new MalformedJob(`segment.${key} is not an object`);
+  for (const key of ['backend', 'dir'] as const) if (typeof segment[key] !== 'string') throw new MalformedJob(`segment.${key} is not a string`);
+  for (const key of ['member', 'generation', 'seed', 'untilEpoch'] as const) if (!isCount(segment[key], 0)) throw new MalformedJob(`segment.${key} must be a whole number >= 0, got ${JSON.stringify(segment[key])}`);
+  const rates = segment['rates'];
+  if (!Array.isArray(rates) || rates.length === 0 || !rates.every((r) => typeof r === 'number' && r >= 0 && r < 1)) throw new MalformedJob(`segment.rates must be rates in [0, 1), got ${JSON.stringify(rates)}`);
+  checkFiles(data['checkpoint'], (name) => name.startsWith(`${memberCheckpoint(segment['member'] as number)}`) && !name.includes('/'), (reason) => new MalformedJob(`checkpoint: ${reason}`));
+  return data as unknown as SegmentPayload;
+}
+
+/** Files as RunFile[], each path inside its folder (`allowed` narrows it further). */
+function checkFiles(value: unknown, allowed: (rel: string) => boolean, fail: (reason: string) => Error): RunFile[] {
+  if (!Array.isArray(value)) throw fail('not a list of files');
+  for (const file of value as unknown[]) {
+    if (!isObject(file) || typeof file['path'] !== 'string' || typeof file['data'] !== 'string' || (file['encoding'] !== 'utf8' && file['encoding'] !== 'base64')) throw fail('a malformed file');
+    const rel = file['path'];
+    if (rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..' || part === '') || !allowed(rel)) throw fail(`a file outside its folder: ${rel}`);
+  }
+  return value as RunFile[];
+}
+
+// member checkpoints
+
+/** A member's checkpoint as files: its JSON and the binary it names; none when it has no checkpoint. */
+export function readMemberFiles(dir: string, member: number): RunFile[] {
+  const json = `${memberCheckpoint(member)}.json`;
+  let header: string;
+  try {
+    header = readFileSync(path.join(dir, json), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const { binary } = JSON.parse(header) as { binary: string };
+  return [
+    { path: binary, encoding: 'base64', data: readFileSync(path.join(dir, binary)).toString('base64') },
+    { path: json, encoding: 'utf8', data: header },
+  ];
+}
+
+/** Writes a member's checkpoint from its files, binary first, and drops the binaries it no longer names. */
+export function writeMemberFiles(dir: string, member: number, files: readonly RunFile[]): void {
+  mkdirSync(dir, { recursive: true });
+  const json = (f: RunFile) => (f.path.endsWith('.json') ? 1 : 0);
+  for (const file of [...files].sort((a, b) => json(a) - json(b))) writeFileAtomic(path.join(dir, file.path), file.encoding === 'utf8' ? file.data : new Uint8Array(Buffer.from(file.data, 'base64')));
+  const kept = new Set(files.map((f) => f.path));
+  const prefix = `${memberCheckpoint(member)}-`;
+  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.bin') && !kept.has(name)) rmSync(path.join(dir, name), { force: true });
+}
+
+/** A worker's return value for a segment, checked before its checkpoint is written. */
+export function checkSegmentReturn(value: unknown, member: number): SegmentReturn {
+  if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !isObject(value['result'])) throw new Error(`the worker returned no segment result (${JSON.stringify(value)?.slice(0, 80)})`);
+  checkFiles(value['checkpoint'], (name) => name.startsWith(memberCheckpoint(member)) && !name.includes('/'), (reason) => new Error(`the worker returned ${reason}`));
+  return value as unknown as SegmentReturn;
 }
 
 // run folder files
@@ -193,11 +274,7 @@ export function readRunFiles(dir: string): RunFile[] {
 /** A worker's return value, checked before anything is written: a file may not leave the run folder. */
 export function checkRunReturn(value: unknown): RunReturn {
   if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !Array.isArray(value['files'])) throw new Error(`the worker returned no run files (${JSON.stringify(value)?.slice(0, 80)})`);
-  for (const file of value['files'] as unknown[]) {
-    if (!isObject(file) || typeof file['path'] !== 'string' || typeof file['data'] !== 'string' || (file['encoding'] !== 'utf8' && file['encoding'] !== 'base64')) throw new Error('the worker returned a malformed run file');
-    const rel = file['path'];
-    if (rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..' || part === '')) throw new Error(`the worker returned a file outside its run folder: ${rel}`);
-  }
+  checkFiles(value['files'], () => true, (reason) => new Error(`the worker returned ${reason.replace('its folder', 'its run folder')}`));
   return value as unknown as RunReturn;
 }
 
