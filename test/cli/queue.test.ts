@@ -132,6 +132,25 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     for (const run of ['s0/grid-r10', 's0/grid-r30']) expect(trainedIn(worker, run)).to.equal(1);
   });
 
+  it('trains a population on the workers, member checkpoints travelling with the segments: the local run folder', async () => {
+    // 4 members, exploit/explore after every epoch: checkpoints are copied between members on the coordinator.
+    const pbt = ['--agent', 'pbt', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--train-size', '200', '--val-size', '100', '--test-size', '100', '--population', '4', '--epochs', '3', '--interval', '1'];
+    const localRun = path.join(tempDir(), 'pbt');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...pbt, '--workers', '2', '--out', localRun], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    workers.push(startWorker(redis.url), startWorker(redis.url));
+    const queued = path.join(tempDir(), 'pbt');
+    const coordinator = startCommand('agent', [...pbt, '--out', queued, '--queue', redis.url]);
+    expect(await coordinator.exited, coordinator.output()).to.equal(0);
+    // 3 generations of 4 segments, each trained on a worker.
+    expect(coordinator.output()).to.match(/queue: 0 queued, 0 running, 12 done, 0 failed/);
+    expect(workers.reduce((n, w) => n + w.output().split('\n').filter((l) => l.endsWith(': training')).length, 0)).to.equal(12);
+    const blank = (text: string, out: string) => text.replace(/("\w*Ms":\s*)[-\d.e+]+/g, '$10').split(out).join('OUT');
+    expect(readdirSync(queued).sort()).to.deep.equal(readdirSync(localRun).sort());
+    for (const name of readdirSync(localRun)) expect(blank(readFileSync(path.join(queued, name), 'utf8'), queued), name).to.equal(blank(readFileSync(path.join(localRun, name), 'utf8'), localRun));
+    expect(readFileSync(path.join(queued, 'lineage.jsonl'), 'utf8').trim().split('\n').length).to.be.at.least(1);
+  });
+
   it('says in one line that Redis went away, and --resume finishes the experiment without redoing finished runs', async () => {
     const worker = startWorker(redis.url);
     workers.push(worker);
