@@ -6,7 +6,7 @@
 import { checkInt, checkNumber } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { OptionSpec } from '../core/options.js';
-import { checkQueueName, parseQueueUrl } from '../tune/queue.js';
+import { RedisUnreachable, checkQueueName, parseQueueUrl } from '../tune/queue.js';
 import { QueueWorker, WORKER_DEFAULTS } from '../tune/queue-worker.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
@@ -36,7 +36,13 @@ async function main(argv: string[]): Promise<number> {
 
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const worker = new QueueWorker({ url, queueName, concurrency, lockDurationMs, stalledIntervalMs, log });
-  await worker.start();
+  try {
+    await worker.start();
+  } catch (err) {
+    if (!(err instanceof RedisUnreachable)) throw err;
+    process.stderr.write(`worker: ${err.message}\n`);
+    return 1;
+  }
   if (queueName === undefined) log(`waiting for coordinators' queues on ${url.shown}`);
   // Ctrl-C or SIGTERM: take no new job, finish the running ones. A second one quits now (its jobs stall and go elsewhere).
   return new Promise<number>((resolve) => {

@@ -19,7 +19,7 @@ import { firstValueFrom } from 'rxjs';
 import { tidyFinishedRun } from '../runs/run-folder.js';
 import { messageOf, type Executor, type RunJobOptions } from './executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from './job.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, checkRunReturn, checkSegmentReturn, connect, jobIdOf, readMemberFiles, writeMemberFiles, writeRunFiles, type QueuePayload, type QueueUrl, type RunPayload, type SegmentPayload } from './queue.js';
+import { PAYLOAD_VERSION, REGISTRY_KEY, RedisUnreachable, withTimeout, checkRunReturn, checkSegmentReturn, connect, jobIdOf, readMemberFiles, writeMemberFiles, writeRunFiles, type QueuePayload, type QueueUrl, type RunPayload, type SegmentPayload } from './queue.js';
 import { readMemberCheckpoint, type SegmentJob, type SegmentResult } from './segment.js';
 
 export interface QueueProgress {
@@ -42,24 +42,9 @@ export interface QueueExecutorOptions {
   onLost?: (message: string) => void;
 }
 
-/** Redis cannot be reached at the start: the one line to show. */
-export class RedisUnreachable extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RedisUnreachable';
-  }
-}
-
 type State = 'queued' | 'running' | 'done' | 'failed';
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message())), ms);
-    promise.then(
-      (value) => (clearTimeout(timer), resolve(value)),
-      (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
-    );
-  });
+export { RedisUnreachable };
 
 export class QueueExecutor implements Executor {
   readonly concurrency = Number.POSITIVE_INFINITY;
@@ -99,9 +84,6 @@ export class QueueExecutor implements Executor {
         }
       });
     }
-    // BullMQ prints an 'error' nobody listens to, once per reconnection: the connections report it instead.
-    queue.on('error', () => undefined);
-    events.on('error', () => undefined);
     events.on('active', ({ jobId }) => this.move(jobId, 'running'));
     // A stalled job (its worker died) waits again for another worker.
     events.on('waiting', ({ jobId }) => this.move(jobId, 'queued'));
@@ -115,6 +97,9 @@ export class QueueExecutor implements Executor {
     for (const conn of [queueConn, eventsConn]) conn.on('error', (err: Error) => (lastError = messageOf(err)));
     const queue = new Queue(opts.queueName, { connection: queueConn });
     const events = new QueueEvents(opts.queueName, { connection: eventsConn });
+    // BullMQ prints an 'error' nobody listens to, once per reconnection: the connections report it instead.
+    queue.on('error', () => undefined);
+    events.on('error', () => undefined);
     try {
       await withTimeout(Promise.all([queueConn.ping(), eventsConn.ping()]), opts.lostAfterMs ?? 5000, () => lastError);
       await events.waitUntilReady();

@@ -17,7 +17,7 @@ import { PoolExecutor, messageOf, type Executor } from './executor.js';
 import { resolveJob } from './job.js';
 import { checkDataConfig } from '../data/dataset.js';
 import { checkEnvConfig } from '../../envs/dropout-env.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, checkPayload, connect, readMemberFiles, readRunFiles, writeMemberFiles, type QueuePayload, type QueueUrl, type RunReturn, type SegmentReturn } from './queue.js';
+import { PAYLOAD_VERSION, REGISTRY_KEY, checkPayload, checkReachable, connect, readMemberFiles, readRunFiles, writeMemberFiles, type QueuePayload, type QueueUrl, type RunReturn, type SegmentReturn } from './queue.js';
 
 export interface QueueWorkerOptions {
   url: QueueUrl;
@@ -60,6 +60,12 @@ export class QueueWorker {
 
   /** Starts serving; with no queue name, also every queue registered later. */
   async start(): Promise<void> {
+    const probe = connect(this.opts.url);
+    try {
+      await checkReachable(probe, this.opts.url);
+    } finally {
+      probe.disconnect();
+    }
     if (this.opts.queueName !== undefined) {
       this.serve(this.opts.queueName);
       return;

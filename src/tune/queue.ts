@@ -89,6 +89,37 @@ export function connect(url: QueueUrl, extra: RedisOptions = {}): Redis {
   return conn;
 }
 
+/** Redis cannot be reached at the start: the one line to show. */
+export class RedisUnreachable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisUnreachable';
+  }
+}
+
+export const withTimeout = <T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message())), ms);
+    promise.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (err: unknown) => (clearTimeout(timer), reject(err instanceof Error ? err : new Error(String(err)))),
+    );
+  });
+
+/** Answers a PING within `ms`, or throws RedisUnreachable with the connection's last error. */
+export async function checkReachable(conn: Redis, url: QueueUrl, ms = 5000): Promise<void> {
+  let lastError = 'no answer';
+  const onError = (err: Error) => (lastError = err.message.split('\n')[0]!);
+  conn.on('error', onError);
+  try {
+    await withTimeout(conn.ping(), ms, () => lastError);
+  } catch (err) {
+    throw new RedisUnreachable(`cannot reach Redis at ${url.shown}: ${(err as Error).message}`);
+  } finally {
+    conn.off('error', onError);
+  }
+}
+
 // names
 
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;

@@ -173,3 +173,35 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     for (const [run, ms] of before) expect(startedAt(out, run), `${run} was trained again`).to.equal(ms);
   });
 });
+
+describe('--queue mistakes', () => {
+  const run = (command: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+
+  it('says in one line what a malformed --queue or --queue-name is, with exit 2', () => {
+    const cases: [string, string[], string][] = [
+      ['experiment', ['--queue', 'localhost:6379'], "experiment: --queue must be redis://[[user]:password@]host[:port][/db] (rediss:// for TLS), got 'localhost:6379': the scheme is localhost\n"],
+      ['experiment', ['--queue-name', 'q'], 'experiment: --queue-name needs --queue\n'],
+      ['worker', ['--queue', 'redis://h', '--queue-name', 'a:b'], "worker: --queue-name must be 1 to 100 letters, digits, '.', '_' or '-', got 'a:b'\n"],
+      ['agent', ['--agent', 'ucb', '--dataset', 'synthetic', '--queue', 'redis://h'], 'agent: --queue applies to --agent pbt (a population), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n'],
+    ];
+    for (const [command, args, stderr] of cases) {
+      const r = run(command, args);
+      expect(r.stderr).to.equal(stderr);
+      expect(r.status).to.equal(2);
+    }
+  });
+
+  it('says in one line that Redis cannot be reached, with exit 1', async () => {
+    const { createServer } = await import('node:net');
+    // A port just freed: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = server.address() as { port: number };
+        server.close(() => resolve(p));
+      });
+    });
+    const r = run('worker', ['--queue', `redis://:pw@127.0.0.1:${port}`]);
+    expect(r.stderr).to.equal(`worker: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(r.status).to.equal(1);
+  });
+});
