@@ -228,9 +228,13 @@ function checkSegmentPayload(data: Record<string, unknown>): SegmentPayload {
   for (const key of ['member', 'generation', 'seed', 'untilEpoch'] as const) if (!isCount(segment[key], 0)) throw new MalformedJob(`segment.${key} must be a whole number >= 0, got ${JSON.stringify(segment[key])}`);
   const rates = segment['rates'];
   if (!Array.isArray(rates) || rates.length === 0 || !rates.every((r) => typeof r === 'number' && r >= 0 && r < 1)) throw new MalformedJob(`segment.rates must be rates in [0, 1), got ${JSON.stringify(rates)}`);
-  checkFiles(data['checkpoint'], (name) => name.startsWith(`${memberCheckpoint(segment['member'] as number)}`) && !name.includes('/'), (reason) => new MalformedJob(`checkpoint: ${reason}`));
+  checkFiles(data['checkpoint'], memberFile(segment['member'] as number), (reason) => new MalformedJob(`checkpoint: ${reason}`));
   return data as unknown as SegmentPayload;
 }
+
+/** The names a member's checkpoint files may have: its JSON and its binaries. */
+const memberFile = (member: number) => (name: string) =>
+  name === `${memberCheckpoint(member)}.json` || (name.startsWith(`${memberCheckpoint(member)}-`) && name.endsWith('.bin') && !name.includes('/'));
 
 /** Files as RunFile[], each path inside its folder (`allowed` narrows it further). */
 function checkFiles(value: unknown, allowed: (rel: string) => boolean, fail: (reason: string) => Error): RunFile[] {
@@ -275,7 +279,7 @@ export function writeMemberFiles(dir: string, member: number, files: readonly Ru
 /** A worker's return value for a segment, checked before its checkpoint is written. */
 export function checkSegmentReturn(value: unknown, member: number): SegmentReturn {
   if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !isObject(value['result'])) throw new Error(`the worker returned no segment result (${JSON.stringify(value)?.slice(0, 80)})`);
-  checkFiles(value['checkpoint'], (name) => name.startsWith(memberCheckpoint(member)) && !name.includes('/'), (reason) => new Error(`the worker returned ${reason}`));
+  checkFiles(value['checkpoint'], memberFile(member), (reason) => new Error(`the worker returned ${reason}`));
   return value as unknown as SegmentReturn;
 }
 

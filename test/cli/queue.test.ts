@@ -151,6 +151,20 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     expect(readFileSync(path.join(queued, 'lineage.jsonl'), 'utf8').trim().split('\n').length).to.be.at.least(1);
   });
 
+  it('a coordinator SIGKILLed and resumed finds its jobs in Redis: every run trained once, the same results', async () => {
+    const worker = startWorker(redis.url);
+    workers.push(worker);
+    const out = path.join(tempDir(), 'exp');
+    const first = startCommand('experiment', [...TINY, '--out', out, '--queue', redis.url]);
+    await first.waitFor(/queue: .* 2 done/);
+    await first.kill('SIGKILL');
+    // The worker goes on with the queued jobs meanwhile; their results wait in Redis for the coordinator.
+    const resumed = startCommand('experiment', ['--resume', out, '--queue', redis.url]);
+    expect(await resumed.exited, resumed.output()).to.equal(0);
+    expectSameRuns(out, local);
+    for (const run of RUNS) expect(trainedIn(worker, run), run).to.equal(1);
+  });
+
   it('says in one line that Redis went away, and --resume finishes the experiment without redoing finished runs', async () => {
     const worker = startWorker(redis.url);
     workers.push(worker);

@@ -127,5 +127,5 @@ export function startCommand(command: string, args: string[]): Proc {
 
 /** A queue worker process that hands a dead worker's job on within seconds (short lock and stall check). */
 export function startWorker(url: string, extra: string[] = []): Proc {
-  return startCommand('worker', ['--queue', url, '--lock-duration', '2', '--stalled-interval', '1', ...extra]);
+  return startCommand('worker', ['--queue', url, '--lock-duration', '3', '--stalled-interval', '1', ...extra]);
 }

@@ -46,9 +46,14 @@ describe('queue payloads', () => {
 
   it('rejects a malformed payload with its reason', () => {
     expect(checkPayload(payload)).to.equal(payload);
+    const segment = { data: { dataset: 'synthetic' }, env: {}, backend: 'auto', dir: '/exp/population', member: 0, generation: 1, seed: 5, rates: [0.2, 0.3], untilEpoch: 2 };
+    const segmentPayload = { version: 1, kind: 'segment', segment, checkpoint: [{ path: 'member-0.json', encoding: 'utf8', data: '{}' }] };
+    expect(checkPayload(segmentPayload)).to.equal(segmentPayload);
     const cases: [unknown, string][] = [
       [null, 'the payload is not an object'],
-      [{ ...payload, kind: 'segment' }, `kind "segment", expected 'run'`],
+      [{ ...payload, kind: 'episode' }, `kind "episode", expected 'run' or 'segment'`],
+      [{ version: 1, kind: 'segment', segment: { ...segment, rates: [0.2, 1.5] }, checkpoint: [] }, 'segment.rates must be rates in [0, 1), got [0.2,1.5]'],
+      [{ version: 1, kind: 'segment', segment, checkpoint: [{ path: 'member-1.json', encoding: 'utf8', data: '{}' }] }, 'checkpoint: a file outside its folder: member-1.json'],
       [{ ...payload, job: { ...payload.job, seed: -1 } }, 'job.seed must be a whole number in [0, 2^32), got -1'],
       [{ ...payload, job: { ...payload.job, out: '' } }, 'job.out must be a folder path, got ""'],
       [{ ...payload, job: { ...payload.job, writeTo: '/etc' } }, 'job has unknown field writeTo'],
