@@ -22,7 +22,7 @@ const OPTIONS: OptionSpec[] = [
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
   if (args.help) {
-    console.log(helpText('usage: npm run worker -- --queue redis://host:6379 [options]\n\nTrains the runs that `npm run experiment -- --queue …` puts on a Redis queue, and sends their run folders back.', [{ title: 'Options', specs: OPTIONS }]));
+    console.log(helpText('usage: npm run worker -- --queue redis://host:6379 [options]\n\nTrains the runs and PBT segments that `npm run experiment -- --queue …` and `npm run agent -- --agent pbt --queue …` put on a Redis queue, and sends their files back.', [{ title: 'Options', specs: OPTIONS }]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
