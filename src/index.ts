@@ -25,6 +25,9 @@ export { resolveRun, executeRun, type ResolvedRun, type RunResult } from './tune
 export { makeAgent, agentContext, agentRng, type AgentTarget } from './tune/make-agent.js';
 export { runJob, resolveJob, type Job, type JobResult } from './tune/job.js';
 export { InProcessExecutor, PoolExecutor, createExecutor, DEFAULT_WORKERS, type Executor } from './tune/executor.js';
+export { QueueExecutor, type QueueExecutorOptions, type QueueProgress } from './tune/queue-executor.js';
+export { QueueWorker, type QueueWorkerOptions } from './tune/queue-worker.js';
+export { parseQueueUrl, queueNameFor, RedisUnreachable, type QueueUrl } from './tune/queue.js';
 export { runTasks, type Task, type Outcome } from './tune/scheduler.js';
 export { StopFlag } from './tune/stop.js';
 export { runPbt, type GenerationEvent, type PbtOptions } from './tune/pbt.js';

@@ -16,16 +16,24 @@ import { readEpisodes } from '../runs/read-run.js';
 import { tidyFinishedRun } from '../runs/run-folder.js';
 import { RUN_FILES } from '../runs/run-writer.js';
 import { helpText, parseArgs } from './args.js';
-import { progressPrinter } from './progress.js';
+import { progressPrinter, queueProgressLine } from './progress.js';
 import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, runOptionsFromConfig, type ResolvedRun } from '../tune/run.js';
 import type { PbtConfig } from '../../agents/pbt.js';
-import { InProcessExecutor, PoolExecutor } from '../tune/executor.js';
+import { InProcessExecutor, PoolExecutor, messageOf, type Executor } from '../tune/executor.js';
+import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../tune/queue.js';
+import { QueueExecutor, RedisUnreachable } from '../tune/queue-executor.js';
+import type { OptionSpec } from '../core/options.js';
 import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../tune/pbt.js';
 import { StopFlag } from '../tune/stop.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
-import type { OptionSpec } from '../core/options.js';
 import { howToRun } from './command-name.js';
+
+/** Where a population trains instead of --workers threads: `npm run worker` processes on a Redis queue. */
+const QUEUE_OPTIONS: OptionSpec[] = [
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: "--agent pbt: train the members' segments on `npm run worker` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS" },
+  { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after the run folder)' },
+];
 
 const USAGE = `usage: ${howToRun('agent')} [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.`;
 
@@ -126,15 +134,42 @@ const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).j
  * --agent pbt: the population trains on `--workers` threads (this one when 1). Ctrl-C and SIGTERM
  * stop every member after its epoch in progress; --resume continues from there.
  */
-async function trainPopulation(run: ResolvedRun, backend: string, resume: boolean): Promise<number> {
+async function trainPopulation(run: ResolvedRun, backend: string, resume: boolean, queue?: { url: QueueUrl; name: string | undefined }): Promise<number> {
   const config = run.agentOptions as unknown as PbtConfig;
   const workers = Math.min(config.workers, config.population);
-  console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
-  console.log(`run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`);
-  console.log(`members start at rates ${config.populationRates.join(', ')}`);
-  const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
   const stop = new StopFlag();
   const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
+  let executor: Executor;
+  let lost: string | undefined;
+  if (queue) {
+    const name = queue.name ?? queueNameFor(run.out);
+    let lastLine = '';
+    try {
+      executor = await QueueExecutor.open({
+        url: queue.url,
+        queueName: name,
+        onProgress: (p) => {
+          const line = queueProgressLine(p);
+          if (line !== lastLine) console.log((lastLine = line));
+        },
+        onLost: (message) => {
+          lost = message;
+          process.stderr.write(`agent: ${message}; every finished generation is kept: once Redis is back, ${resumeHint} --queue ${queue.url.shown}\n`);
+          stop.request();
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof RedisUnreachable)) throw err;
+      process.stderr.write(`agent: ${err.message}\n`);
+      return 1;
+    }
+    console.log(`backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`);
+  } else {
+    executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
+    console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
+  }
+  console.log(`run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`);
+  console.log(`members start at rates ${config.populationRates.join(', ')}`);
   const signals = stopOnSignals(resumeHint, { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' }, () => stop.request());
   let result;
   try {
@@ -151,10 +186,16 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
         console.log(`epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i + 1} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`);
       },
     });
+  } catch (err) {
+    // A segment that failed on a queue worker: its one-line error (a bug in this process still shows its stack).
+    if (!queue) throw err;
+    process.stderr.write(`agent: a member's segment failed on a worker: ${messageOf(err)}; continue with: ${resumeHint} --queue ${queue.url.shown}\n`);
+    return 1;
   } finally {
     signals.release();
     await executor.close();
   }
+  if (lost !== undefined) return 1;
   if (!result.summary) {
     console.log(`\nstopped: every member's last epoch is checkpointed in ${path.join(run.out, POPULATION_DIR)}; continue with: ${resumeHint}`);
     return signals.exitCode();
@@ -208,7 +249,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS]);
+  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   const args = { ...parsed, values: runValues };
   if (args.help) {
@@ -218,11 +259,15 @@ async function main(argv: string[]): Promise<number> {
       { title: 'Model and environment', specs: ENV_OPTIONS },
       { title: `Agents' own options (${agentNames().join(', ')})`, specs: agentOptionSpecs() },
       { title: 'Watching', specs: DASHBOARD_OPTIONS },
+      { title: 'Population on a Redis queue', specs: QUEUE_OPTIONS },
     ]));
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (options start with --, see --help)`);
-  const { resume: resumeDir, replay, ...given } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  const { resume: resumeDir, replay, queue: queueGiven, queueName: queueNameGiven, ...given } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
+  if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
+  const queue = queueUrl === undefined ? undefined : { url: queueUrl, name: queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven) };
   if (resumeDir !== undefined && replay !== undefined) throw new ConfigError('--resume and --replay do not go together: resume continues a run, replay starts a new one');
 
   let run: ResolvedRun;
@@ -255,9 +300,10 @@ async function main(argv: string[]): Promise<number> {
     run = resolveRun(given);
   }
 
+  if (queue && !AGENTS[run.agent]!.population) throw new ConfigError(`--queue applies to --agent pbt (a population), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`);
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
-  if (AGENTS[run.agent]!.population) return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined));
+  if (AGENTS[run.agent]!.population) return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));
   return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
 }
 

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, string> = {
   bench: 'time an env epoch and the kernels, against PyTorch when it is installed',
   'train-policy': 'fit the zero-shot dropout policy on training tasks',
   dashboard: 'serve a live page of the runs and experiments under a folder (127.0.0.1)',
+  worker: 'train the jobs of experiments and populations queued on Redis (--queue redis://…)',
 };
 
 function usage(): string {

@@ -11,11 +11,14 @@ import { CSV_HEADER_MODES } from '../data/csv.js';
 import { DATASET_FORMS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../runs/compare.js';
-import { DEFAULT_WORKERS } from '../tune/executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
+import { DEFAULT_WORKERS, type Executor } from '../tune/executor.js';
+import { checkQueueName, parseQueueUrl, queueNameFor } from '../tune/queue.js';
+import { QueueExecutor, RedisUnreachable } from '../tune/queue-executor.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
 import { ENV_OPTIONS } from '../tune/run.js';
 import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
+import { queueProgressLine } from './progress.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';
 
@@ -38,6 +41,8 @@ const OPTIONS: OptionSpec[] = [
   { key: 'csvLabel', flag: flagOf('csvLabel'), type: 'string', default: undefined, help: 'csv: the label column, by name or 0-based index (default: the last column)' },
   { key: 'csvHeader', flag: flagOf('csvHeader'), type: 'string', default: undefined, help: 'csv: is the first row a header (default: auto)', choices: CSV_HEADER_MODES },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: 'send the runs to a Redis queue for `npm run worker` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS' },
+  { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after --out)' },
   { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
 ];
 
@@ -49,8 +54,8 @@ const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model
  * `--methods` when it adds methods: the finished runs are read back and only the new methods train.
  */
 function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
-  const others = [...Object.keys(given).filter((k) => !['workers', 'backend', 'options', 'methods'].includes(k)), ...Object.keys((given['options'] as object | undefined) ?? {})];
-  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
+  const others = [...Object.keys(given).filter((k) => !['workers', 'backend', 'options', 'methods', 'queue', 'queueName'].includes(k)), ...Object.keys((given['options'] as object | undefined) ?? {})];
+  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers, --queue, --queue-name, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
   let saved: Partial<ExperimentConfig>;
   try {
     saved = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8')) as Partial<ExperimentConfig>;
@@ -80,7 +85,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
-  const { resume: resumeDir, ...all } = args.values;
+  const { resume: resumeDir, queue: queueGiven, queueName: queueNameGiven, ...all } = args.values;
+  const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
+  if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
+  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError('--workers does not apply with --queue: the workers are `npm run worker` processes');
+  const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
   // Env options go to every run, under `options`; the rest are the experiment's own.
   const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));
   const given = Object.fromEntries(Object.entries(all).filter(([k]) => !envKeys.has(k)));
@@ -90,15 +99,41 @@ async function main(argv: string[]): Promise<number> {
   const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), { ...given, ...(methods ? { methods } : {}) }) : ({ ...given, methods } as Partial<ExperimentConfig>));
   const { config, preset } = plan;
   const workers = Math.min(config.workers, plan.tasks.length);
+  const name = queueUrl === undefined ? undefined : (queueName ?? queueNameFor(config.out));
 
+  // Ctrl-C or SIGTERM: no run starts, the running ones finish their epoch and flush. A second one quits now.
+  const stop = new StopFlag();
   const backend = await initBackend(config.backend);
   const extra = Object.entries(config.options).map(([k, v]) => `${flagOf(k)} ${String(v)}`).join(' ');
   console.log(`experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`);
-  console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`);
+  let executor: Executor | undefined;
+  let lost: string | undefined;
+  if (queueUrl !== undefined) {
+    let lastLine = '';
+    try {
+      executor = await QueueExecutor.open({
+        url: queueUrl,
+        queueName: name!,
+        onProgress: (p) => {
+          const line = queueProgressLine(p);
+          if (line !== lastLine) console.log((lastLine = line));
+        },
+        onLost: (message) => {
+          lost = message;
+          process.stderr.write(`experiment: ${message}; the runs finished so far are kept: once Redis is back, ${howToRun('experiment')} --resume ${config.out} --queue ${queueUrl.shown}\n`);
+          stop.request();
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof RedisUnreachable)) throw err;
+      process.stderr.write(`experiment: ${err.message}\n`);
+      return 1;
+    }
+  }
+  const where = queueUrl !== undefined ? ` on the workers of queue ${name} at ${queueUrl.shown} (start them with: ${howToRun('worker')} --queue ${queueUrl.shown} --queue-name ${name})` : workers > 1 ? ` in ${workers} worker threads` : '';
+  console.log(`backend: ${backend}${where}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`);
 
   const started = performance.now();
-  // Ctrl-C or SIGTERM: no run starts, the running ones finish their epoch and flush. A second one quits now.
-  const stop = new StopFlag();
   let signal: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals) => {
     if (signal) process.exit(SIGNAL_EXIT[name] ?? 130);
@@ -110,11 +145,14 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const result = await runExperiment(plan, {
     stop,
+    ...(executor ? { executor } : {}),
     onGroup: (r) => console.log(groupLine(r)),
     onOutcome: (_task, outcome) => {
-      if (outcome.status === 'failed') process.stderr.write(`${outcome.error}\n`);
+      // Redis gone: said once above, not once per run.
+      if (outcome.status === 'failed' && lost === undefined) process.stderr.write(`${outcome.error}\n`);
     },
   });
+  await executor?.close();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
@@ -127,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
   const compareDir = path.join(config.out, 'compare');
   console.log(`\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`);
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
+  if (lost !== undefined) return 1;
   if (signal) {
     const finished = result.picks.length;
     console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}`);

@@ -39,3 +39,8 @@ export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number,
     },
   };
 }
+
+/** The queue's counts on the coordinator, one line per change: `queue: 3 queued, 2 running, 5 done, 0 failed, ETA 1m20s`. */
+export function queueProgressLine(p: { queued: number; running: number; done: number; failed: number; etaMs: number | undefined }): string {
+  return `queue: ${p.queued} queued, ${p.running} running, ${p.done} done, ${p.failed} failed${p.etaMs === undefined ? '' : `, ETA ${duration(p.etaMs)}`}`;
+}

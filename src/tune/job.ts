@@ -35,6 +35,13 @@ export interface Job {
    * trained again; a stopped or killed one continues from its checkpoint; a missing one starts.
    */
   resume?: boolean;
+  /**
+   * Train and write in this folder instead of `out`, which config.json still records: a queue worker's
+   * scratch folder, whose files the coordinator writes into `out` (src/tune/queue.ts).
+   */
+  writeTo?: string;
+  /** The content of the `loadAgent` file, shipped with the job when that file is on another machine. */
+  agentState?: unknown;
 }
 
 /** What a job returns: what its run wrote (plain data, so it crosses threads unchanged). */
@@ -42,7 +49,17 @@ export type JobResult = RunResult;
 
 /** Checks every option of the job; touches nothing but reading a --load-agent file. Throws ConfigError. */
 export function resolveJob(job: Job): ResolvedRun {
-  return resolveRun({ ...job.options, seed: job.seed, out: job.out }, { resume: job.resume });
+  const shipped = job.agentState !== undefined;
+  const { loadAgent, ...options } = job.options;
+  // A job written elsewhere never checks `out`: it is the coordinator's folder, maybe on another machine.
+  const run = resolveRun({ ...(shipped ? options : job.options), seed: job.seed, out: job.out }, { resume: job.resume === true || job.writeTo !== undefined });
+  if (shipped) {
+    // config.json records the path, in the place resolveRun gave it; the state is what was shipped.
+    run.loadAgent = (loadAgent as string | undefined) ?? null;
+    run.options['loadAgent'] = run.loadAgent;
+    run.loadedState = job.agentState;
+  }
+  return job.writeTo === undefined ? run : { ...run, out: job.writeTo };
 }
 
 /** What a finished run folder holds, as its job would have returned it; undefined if it did not finish. */
@@ -59,17 +76,18 @@ export function finishedResult(out: string): JobResult | undefined {
 
 /** Trains the job's run in this thread and writes its folder. A stop ends it after the epoch in progress. */
 export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<JobResult> {
+  const dir = job.writeTo ?? job.out;
   if (job.resume) {
-    const done = finishedResult(job.out);
+    const done = finishedResult(dir);
     if (done) {
-      tidyFinishedRun(job.out);
+      tidyFinishedRun(dir);
       return done;
     }
   }
   const run = resolveJob(job);
-  const resume = job.resume === true && existsSync(path.join(job.out, RUN_FILES.config));
+  const resume = job.resume === true && existsSync(path.join(dir, RUN_FILES.config));
   // Killed before its config.json was in place: at most a temporary file (and a stale lock) to clear.
-  if (job.resume && !resume && existsSync(job.out)) removeTempFiles(job.out);
+  if (job.resume && !resume && existsSync(dir)) removeTempFiles(dir);
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.
   const backendInUse = await initBackend(run.backend);
   const dataset = datasetFor(run.data);
