@@ -31,6 +31,7 @@
  * categorical cross-entropy, hence the softmax output it requires).
  */
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
@@ -166,7 +167,8 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
   const noLogit = rates.find((r) => r <= 0);
   if (concreteDropout && noLogit !== undefined) throw new ConfigError(`${FLAG.initialRates} must be in (0, 1) with ${FLAG.concreteDropout}, got ${noLogit}`);
   return {
-    model: c.model,
+    // A model file is recorded by its absolute path, as csv:/idx: data are: a run resumes from anywhere.
+    model: typeof c.model === 'string' && c.model.startsWith(MODEL_FILE_PREFIX) ? `${MODEL_FILE_PREFIX}${path.resolve(c.model.slice(MODEL_FILE_PREFIX.length))}` : c.model,
     spec,
     userModel,
     rates,

@@ -31,7 +31,7 @@ import { howToRun } from './command-name.js';
 
 /** Where a population trains instead of --workers threads: `npm run worker` processes on a Redis queue. */
 const QUEUE_OPTIONS: OptionSpec[] = [
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: "--agent pbt: train the members' segments on `npm run worker` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS" },
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `--agent pbt: train the members' segments on \`${howToRun('worker')}\` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
   { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after the run folder)' },
 ];
 
@@ -138,7 +138,8 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
   const config = run.agentOptions as unknown as PbtConfig;
   const workers = Math.min(config.workers, config.population);
   const stop = new StopFlag();
-  const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
+  // Resumed on the same queue: the segments still running on workers come back through it.
+  const resumeHint = `${howToRun('agent')} --resume ${run.out}${queue ? ` --queue ${queue.url.shown}` : ''}`;
   let executor: Executor;
   let lost: string | undefined;
   if (queue) {
@@ -154,7 +155,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
         },
         onLost: (message) => {
           lost = message;
-          process.stderr.write(`agent: ${message}; every finished generation is kept: once Redis is back, ${resumeHint} --queue ${queue.url.shown}\n`);
+          process.stderr.write(`agent: ${message}; every finished generation is kept: once Redis is back, ${resumeHint}\n`);
           stop.request();
         },
       });
@@ -172,9 +173,13 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
   console.log(`members start at rates ${config.populationRates.join(', ')}`);
   const signals = stopOnSignals(resumeHint, { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' }, () => stop.request());
   let result;
+  let segmentFailure: unknown;
   try {
     result = await runPbt(run, {
-      runSegment: (segment) => executor.runSegment(segment, { stop }),
+      runSegment: (segment) => executor.runSegment(segment, { stop }).catch((err: unknown) => {
+        segmentFailure = err;
+        throw err;
+      }),
       backendInUse: backend,
       resume,
       stopRequested: () => stop.requested,
@@ -187,9 +192,10 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
       },
     });
   } catch (err) {
-    // A segment that failed on a queue worker: its one-line error (a bug in this process still shows its stack).
-    if (!queue) throw err;
-    process.stderr.write(`agent: a member's segment failed on a worker: ${messageOf(err)}; continue with: ${resumeHint} --queue ${queue.url.shown}\n`);
+    // A segment that failed on a queue worker: its one-line error. A mistake or a bug in this process
+    // (a bad dataset, a changed folder) is not the worker's: it goes on as it would without --queue.
+    if (!queue || err !== segmentFailure || err instanceof ConfigError) throw err;
+    process.stderr.write(`agent: a member's segment failed on a worker: ${messageOf(err)}; continue with: ${resumeHint}\n`);
     return 1;
   } finally {
     signals.release();
@@ -220,7 +226,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
 
 /** Not run options (never recorded in config.json): how to watch this run. */
 const DASHBOARD_OPTIONS: OptionSpec[] = [
-  { key: 'dashboard', flag: '--dashboard', type: 'boolean', default: false, help: 'serve a live page of this run on 127.0.0.1 and print its address (npm run dashboard for all runs)' },
+  { key: 'dashboard', flag: '--dashboard', type: 'boolean', default: false, help: `serve a live page of this run on 127.0.0.1 and print its address (${howToRun('dashboard')} for all runs)` },
   { key: 'dashboardPort', flag: '--dashboard-port', type: 'int', default: 0, help: 'port of --dashboard (0: a free one)' },
 ];
 
@@ -234,8 +240,9 @@ async function serveRun(out: string, port: unknown): Promise<Dashboard> {
 
 async function keepServing(dashboard: Dashboard | undefined, code: number): Promise<number> {
   if (!dashboard) return code;
-  // stopped by Ctrl-C or SIGTERM: the user is leaving, the page goes with the run
-  if (code === 130 || code === 143) {
+  // Only a run that ended well stays on show: stopped by Ctrl-C or SIGTERM the user is leaving, and a
+  // run that failed (Redis unreachable, a worker's error) has its one line and its exit code to give.
+  if (code !== 0) {
     await dashboard.close();
     return code;
   }
@@ -251,6 +258,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 async function main(argv: string[]): Promise<number> {
   const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
+  if (dashboardPort !== undefined && wantsDashboard !== true) throw new ConfigError('--dashboard-port needs --dashboard');
   const args = { ...parsed, values: runValues };
   if (args.help) {
     console.log(helpText(USAGE, [
@@ -301,6 +309,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (queue && !AGENTS[run.agent]!.population) throw new ConfigError(`--queue applies to --agent pbt (a population), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`);
+  if (queue && 'workers' in given) throw new ConfigError(`--workers does not apply with --queue: the members train on \`${howToRun('worker')}\` processes`);
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (AGENTS[run.agent]!.population) return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));

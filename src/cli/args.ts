@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
-import { parseOptionValue, type OptionSpec } from '../core/options.js';
+import { nearestFlag, parseOptionValue, type OptionSpec } from '../core/options.js';
 
 export interface ParsedArgs {
   /** Options given explicitly, by key, already typed. */
@@ -54,35 +54,6 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
     values[spec.key] = spec.type === 'numbers' && typeof value === 'number' ? [value] : value;
   }
   return values;
-}
-
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/**
- * The known flag nearest to a mistyped one, if one is near enough to be what was meant: within a third
- * of its length in edits (at least 2), or the only known flag it is the start of (`--val` → `--val-size`).
- */
-export function nearestFlag(flag: string, known: readonly string[]): string | undefined {
-  const name = flag.replace(/^-+/, '');
-  let best: { flag: string; distance: number } | undefined;
-  for (const k of known) {
-    const distance = editDistance(name, k.replace(/^-+/, ''));
-    if (!best || distance < best.distance) best = { flag: k, distance };
-  }
-  if (best && best.distance <= Math.max(2, Math.floor(name.length / 3))) return best.flag;
-  const extending = known.filter((k) => k.startsWith(`--${name}`));
-  return extending.length === 1 ? extending[0] : undefined;
 }
 
 /** `unknown option --epoch: did you mean --epochs? (see --help)` */

@@ -41,7 +41,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'csvLabel', flag: flagOf('csvLabel'), type: 'string', default: undefined, help: 'csv: the label column, by name or 0-based index (default: the last column)' },
   { key: 'csvHeader', flag: flagOf('csvHeader'), type: 'string', default: undefined, help: 'csv: is the first row a header (default: auto)', choices: CSV_HEADER_MODES },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: 'send the runs to a Redis queue for `npm run worker` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS' },
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `send the runs to a Redis queue for \`${howToRun('worker')}\` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
   { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after --out)' },
   { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
 ];
@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const { resume: resumeDir, queue: queueGiven, queueName: queueNameGiven, ...all } = args.values;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError('--workers does not apply with --queue: the workers are `npm run worker` processes');
+  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError(`--workers does not apply with --queue: the workers are \`${howToRun('worker')}\` processes`);
   const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
   // Env options go to every run, under `options`; the rest are the experiment's own.
   const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));
@@ -168,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
   if (lost !== undefined) return 1;
   if (signal) {
     const finished = result.picks.length;
-    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}`);
+    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`);
     return SIGNAL_EXIT[signal] ?? 130;
   }
   if (result.failures.length > 0) {

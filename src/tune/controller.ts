@@ -45,7 +45,7 @@ export interface DropoutControllerOptions {
   plateau?: boolean | Record<string, unknown>;
   /** Shortcut for `agent: 'policy'`: a policy file from `npm run train-policy`. */
   policy?: string;
-  /** The agent's options, keyed as its OptionSpecs (`{ rate: 0.3 }`, `{ c: 1 }`). @default {} */
+  /** The agent's options, keyed as its OptionSpecs (`{ rate: 0.3 }`, `{ ucbC: 1 }`). @default {} */
   options?: Record<string, unknown>;
   /** Seeds the agent and each episode's dropout masks. @default 0 */
   seed?: number;

@@ -140,7 +140,7 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
         const own = readMemberCheckpoint(dir, member);
         if (own?.generation === g || (own?.generation === g - 1 && own.copiedFrom?.generation === g)) return; // done before a restart
         const source = readMemberCheckpoint(dir, m.copyFrom);
-        if (source?.generation !== g - 1) throw new Error(`pbt: member ${m.copyFrom}'s checkpoint is not at generation ${g - 1}: the population folder was changed`);
+        if (source?.generation !== g - 1) throw new Error(`pbt: member ${m.copyFrom + 1}'s checkpoint is not at generation ${g}: the population folder was changed`);
         writeMemberCheckpoint(dir, member, { ...source, transitions: [], copiedFrom: { member: m.copyFrom, generation: g } });
       });
       const untilEpoch = generationEnd(g, config.interval, epochs);

@@ -144,7 +144,8 @@ export class QueueWorker {
   /** A member's segment, from the checkpoint that came with it; its new checkpoint goes back. */
   private async trainSegment(tag: string, payload: Extract<QueuePayload, { kind: 'segment' }>, scratch: string): Promise<SegmentReturn> {
     const { segment } = payload;
-    const where = `${segment.dir} member ${segment.member} generation ${segment.generation}`;
+    // numbered from 1 in print, as the coordinator and the logs number them
+    const where = `${segment.dir} member ${segment.member + 1} generation ${segment.generation + 1}`;
     const dir = path.join(scratch, 'population');
     writeMemberFiles(dir, segment.member, payload.checkpoint);
     const started = performance.now();

@@ -196,6 +196,8 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
   };
   const envConfig = checkEnvConfig(env);
+  // A model file by its absolute path (checkEnvConfig resolves it): jobs and queue workers open that one.
+  if (typeof envConfig.model === 'string') env.model = envConfig.model;
   // A population's starting rates must lie within the env's rate bounds.
   if (entry.population) agentOptions = { ...checkPbtConfig(ownOptions as Partial<PbtConfig>, envConfig) };
   const loadAgent = (given['loadAgent'] as string | undefined) ?? null;

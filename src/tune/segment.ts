@@ -96,7 +96,8 @@ export async function runSegment(job: SegmentJob, opts: { stop?: StopFlag } = {}
       transitions = [];
       observation = r.observation;
     } else {
-      throw new Error(`segment: member ${job.member} has ${saved ? `a checkpoint of generation ${saved.generation}` : 'no checkpoint'}, generation ${job.generation} needs ${job.generation === 0 ? 'none' : `generation ${job.generation - 1}'s`}`);
+      // numbered from 1 in the message, as everywhere the user reads them
+      throw new Error(`segment: member ${job.member + 1} has ${saved ? `a checkpoint of generation ${saved.generation + 1}` : 'no checkpoint'}, generation ${job.generation + 1} needs ${job.generation === 0 ? 'none' : `generation ${job.generation}'s`}`);
     }
     mkdirSync(job.dir, { recursive: true });
     let snapshot = env.snapshot();

@@ -6,13 +6,13 @@ import type { Observable } from 'rxjs';
 import { AGENTS } from '../../agents/index.js';
 import type { PbtConfig } from '../../agents/pbt.js';
 import { ConfigError } from '../core/errors.js';
-import { flagOf } from '../core/options.js';
+import { flagOf, nearestFlag } from '../core/options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { InProcessExecutor, PoolExecutor } from './executor.js';
 import { runPbt, type GenerationEvent } from './pbt.js';
-import { executeRun, resolveRun, type RunResult } from './run.js';
+import { allRunSpecs, executeRun, resolveRun, type RunResult } from './run.js';
 import { StopFlag } from './stop.js';
 
 export interface TuneOptions {
@@ -43,6 +43,24 @@ export interface TuneResult extends RunResult {
   backend: string;
 }
 
+/** The CLI's options that name a whole other way to run: not for tune(). */
+const NOT_HERE: Record<string, string> = {
+  resume: 'tune() starts a new run: continue one with `droptune agent --resume DIR`',
+  replay: 'tune() starts a new run: replay an episode with `droptune agent --replay RUN#N`',
+  config: 'tune() takes the options themselves: spread the JSON file in (`{ ...JSON.parse(text), … }`)',
+};
+
+/** Every key is a run option (as `npm run agent` takes it); a misspelt one is refused, not ignored. */
+function checkKeys(given: Record<string, unknown>): void {
+  const known = allRunSpecs().map((s) => s.key).filter((k) => !(k in NOT_HERE));
+  for (const key of Object.keys(given)) {
+    if (key in NOT_HERE) throw new ConfigError(`tune(): '${key}' is not an option here: ${NOT_HERE[key]}`);
+    if (known.includes(key)) continue;
+    const near = nearestFlag(key, known);
+    throw new ConfigError(`tune(): unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (the options of npm run agent, keyed as in code: trainSize for --train-size)`);
+  }
+}
+
 /**
  * Resolves the options exactly as the CLI does (a bad one throws a ConfigError naming it), picks the
  * backend (tensorflow → wasm → cpu, or `backend`), trains, and returns the run folder (`out`) with
@@ -51,6 +69,7 @@ export interface TuneResult extends RunResult {
 export async function tune(options: TuneOptions): Promise<TuneResult> {
   const { onEvent, onGeneration, stop$, dataset, ...given } = options;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
+  checkKeys(given);
   const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;
   if (data === undefined && dataset !== undefined) given['dataset'] = dataset;
   if (data !== undefined) {

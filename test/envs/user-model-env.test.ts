@@ -65,6 +65,12 @@ describe('DropoutEnv with your own model', () => {
     env.dispose();
   });
 
+  it('records a model file by its absolute path, so a run resumes (or a queue worker trains) from any folder', () => {
+    const relative = path.relative(process.cwd(), file);
+    expect(path.isAbsolute(relative)).to.equal(false);
+    expect(checkEnvConfig({ ...SMALL, model: `file:${relative}` }).model).to.equal(`file:${path.resolve(file)}`);
+  });
+
   it('runs an episode deterministically: the same seed twice gives identical steps, another seed differs', async () => {
     const a = new DropoutEnv(data, { ...SMALL, model: `file:${file}` });
     const b = new DropoutEnv(data, { ...SMALL, model: `file:${file}` });

@@ -58,6 +58,10 @@ describe('tune()', () => {
     await tune({ ...TASK, agent: 'ucb', rate: 0.3, out: path.join(tmp, 'bad') }).catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(ConfigError);
     expect((error as Error).message).to.equal('--rate does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases)');
+    const refused = async (options: Record<string, unknown>) => tune({ ...TASK, out: path.join(tmp, 'never'), ...options }).then(() => 'trained', (err: unknown) => (err instanceof ConfigError ? err.message : `not a ConfigError: ${String(err)}`));
+    expect(await refused({ episdoes: 1 })).to.equal("tune(): unknown option 'episdoes': did you mean 'episodes'? (the options of npm run agent, keyed as in code: trainSize for --train-size)");
+    expect(await refused({ resume: 'runs/x' })).to.match(/^tune\(\): 'resume' is not an option here: tune\(\) starts a new run/);
+    expect(await refused({ dashboard: true })).to.match(/^tune\(\): unknown option 'dashboard'/);
   });
 });
 
