@@ -27,11 +27,11 @@ import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../tune/pbt.js';
 import { StopFlag } from '../tune/stop.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
-import { howToRun } from './command-name.js';
+import { commandName, howToRun } from './command-name.js';
 
 /** Where a population trains instead of --workers threads: `npm run worker` processes on a Redis queue. */
 const QUEUE_OPTIONS: OptionSpec[] = [
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `--agent pbt: train the members' segments on \`${howToRun('worker')}\` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `--agent pbt: train the members' segments on \`${commandName('worker')}\` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
   { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after the run folder)' },
 ];
 
@@ -226,7 +226,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
 
 /** Not run options (never recorded in config.json): how to watch this run. */
 const DASHBOARD_OPTIONS: OptionSpec[] = [
-  { key: 'dashboard', flag: '--dashboard', type: 'boolean', default: false, help: `serve a live page of this run on 127.0.0.1 and print its address (${howToRun('dashboard')} for all runs)` },
+  { key: 'dashboard', flag: '--dashboard', type: 'boolean', default: false, help: `serve a live page of this run on 127.0.0.1 and print its address (${commandName('dashboard')} for all runs)` },
   { key: 'dashboardPort', flag: '--dashboard-port', type: 'int', default: 0, help: 'port of --dashboard (0: a free one)' },
 ];
 
@@ -309,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (queue && !AGENTS[run.agent]!.population) throw new ConfigError(`--queue applies to --agent pbt (a population), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`);
-  if (queue && 'workers' in given) throw new ConfigError(`--workers does not apply with --queue: the members train on \`${howToRun('worker')}\` processes`);
+  if (queue && 'workers' in given) throw new ConfigError(`--workers does not apply with --queue: the members train on \`${commandName('worker')}\` processes`);
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (AGENTS[run.agent]!.population) return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));

@@ -13,3 +13,8 @@ export function startedThroughBin(): void {
 export function howToRun(command: string): string {
   return throughBin ? `droptune ${command}` : `npm run ${command} --`;
 }
+
+/** `npm run <command>` or `droptune <command>`: the command's name in a sentence. */
+export function commandName(command: string): string {
+  return throughBin ? `droptune ${command}` : `npm run ${command}`;
+}

@@ -20,7 +20,7 @@ import { StopFlag } from '../tune/stop.js';
 import { helpText, parseArgs } from './args.js';
 import { queueProgressLine } from './progress.js';
 import { runCli } from './run-cli.js';
-import { howToRun } from './command-name.js';
+import { commandName, howToRun } from './command-name.js';
 
 const OPTIONS: OptionSpec[] = [
   { key: 'preset', flag: '--preset', type: 'string', default: EXPERIMENT_DEFAULTS.preset, help: 'size of the experiment', choices: PRESET_NAMES },
@@ -41,7 +41,7 @@ const OPTIONS: OptionSpec[] = [
   { key: 'csvLabel', flag: flagOf('csvLabel'), type: 'string', default: undefined, help: 'csv: the label column, by name or 0-based index (default: the last column)' },
   { key: 'csvHeader', flag: flagOf('csvHeader'), type: 'string', default: undefined, help: 'csv: is the first row a header (default: auto)', choices: CSV_HEADER_MODES },
   { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `send the runs to a Redis queue for \`${howToRun('worker')}\` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
+  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `send the runs to a Redis queue for \`${commandName('worker')}\` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
   { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after --out)' },
   { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
 ];
@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
   const { resume: resumeDir, queue: queueGiven, queueName: queueNameGiven, ...all } = args.values;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError(`--workers does not apply with --queue: the workers are \`${howToRun('worker')}\` processes`);
+  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError(`--workers does not apply with --queue: the workers are \`${commandName('worker')}\` processes`);
   const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
   // Env options go to every run, under `options`; the rest are the experiment's own.
   const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -165,6 +165,16 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     for (const run of RUNS) expect(trainedIn(worker, run), run).to.equal(1);
   });
 
+  it("blames a worker only for a segment's own failure: a mistake on the coordinator is one line and exit 2", () => {
+    const csv = path.join(tempDir(), 'one-class.csv');
+    writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},7`).join('\n')}\n`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'pbt', '--population', '2', '--epochs', '2', '--dataset', `csv:${csv}`, '--train-size', '20', '--val-size', '10', '--test-size', '10', '--out', path.join(tempDir(), 'pbt'), '--queue', redis.url], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).to.not.match(/failed on a worker/);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.match(/^agent: .*class/);
+    expect(r.status).to.equal(2);
+  });
+
   it('says in one line that Redis went away, and --resume finishes the experiment without redoing finished runs', async () => {
     const worker = startWorker(redis.url);
     workers.push(worker);
@@ -197,6 +207,8 @@ describe('--queue mistakes', () => {
       ['experiment', ['--queue-name', 'q'], 'experiment: --queue-name needs --queue\n'],
       ['worker', ['--queue', 'redis://h', '--queue-name', 'a:b'], "worker: --queue-name must be 1 to 100 letters, digits, '.', '_' or '-', got 'a:b'\n"],
       ['agent', ['--agent', 'ucb', '--dataset', 'synthetic', '--queue', 'redis://h'], 'agent: --queue applies to --agent pbt (a population), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n'],
+      ['agent', ['--agent', 'pbt', '--dataset', 'synthetic', '--queue', 'redis://h', '--workers', '2'], 'agent: --workers does not apply with --queue: the members train on `npm run worker` processes\n'],
+      ['agent', ['--agent', 'ucb', '--dataset', 'synthetic', '--dashboard-port', '5'], 'agent: --dashboard-port needs --dashboard\n'],
     ];
     for (const [command, args, stderr] of cases) {
       const r = run(command, args);
@@ -217,5 +229,11 @@ describe('--queue mistakes', () => {
     const r = run('worker', ['--queue', `redis://:pw@127.0.0.1:${port}`]);
     expect(r.stderr).to.equal(`worker: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
     expect(r.status).to.equal(1);
+    // with --dashboard too: the page closes with the failed run instead of keeping the process up
+    const out = path.join(tempDir(), 'pbt');
+    const pbt = run('agent', ['--agent', 'pbt', '--population', '2', '--dataset', 'synthetic', '--epochs', '2', '--out', out, '--queue', `redis://127.0.0.1:${port}`, '--dashboard']);
+    expect(pbt.status, `${pbt.stdout}\n${pbt.stderr}`).to.equal(1);
+    expect(pbt.stderr).to.equal(`agent: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(existsSync(out), 'no run folder').to.equal(false);
   });
 });
