@@ -277,6 +277,16 @@ export function observationOf(history: readonly StepInfo[], opts: { lossScale: n
   return raw.map((v, i) => clip(v, low[i]!, high[i]!));
 }
 
+/**
+ * The reward of the epoch that produced `info`: the divergence penalty when it diverged, else the change
+ * in validation accuracy (delta) or, under terminal rewards, the final validation accuracy at the end.
+ */
+export function rewardOf(info: StepInfo, previous: StepInfo, truncated: boolean, c: Pick<DropoutEnvConfig, 'reward' | 'divergencePenalty'>): number {
+  if (info.diverged) return c.divergencePenalty;
+  if (c.reward === 'delta') return info.valAcc - previous.valAcc;
+  return truncated ? info.valAcc : 0;
+}
+
 /** The rate a layer at `rate` moves to under action entry `a`, clamped to [minRate, maxRate]. */
 export function rateAfter(rate: number, a: number, c: Pick<DropoutEnvConfig, 'actionMode' | 'rateStep' | 'minRate' | 'maxRate'>): number {
   const target = c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
@@ -416,13 +426,7 @@ export class DropoutEnv implements Env {
       info.testLoss = testStats.loss;
       info.testAcc = testStats.acc;
     }
-    const reward = diverged
-      ? this.config.divergencePenalty
-      : this.config.reward === 'delta'
-        ? info.valAcc - previous.valAcc
-        : truncated
-          ? info.valAcc
-          : 0;
+    const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe();
     info.stepMs = performance.now() - started;
     return { observation, reward, terminated, truncated, info };

@@ -23,7 +23,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
-import { actionSpaceOf, observationLayout, observationOf, rateAfter, ENV_DEFAULTS, REWARD_MODES, type RewardMode } from '../../envs/dropout-env.js';
+import { actionSpaceOf, observationLayout, observationOf, rateAfter, rewardOf, ENV_DEFAULTS, REWARD_MODES, type RewardMode } from '../../envs/dropout-env.js';
 import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { EpisodeRecord } from '../core/run-log.js';
@@ -122,7 +122,8 @@ interface Episode {
   observation: number[];
   action: Action;
   transitions: Transition[];
-  batchLosses: number[];
+  /** This epoch's batch losses, kept as fit logs them (scalars are read once, at the epoch's end). */
+  batchLosses: (number | tf.Scalar)[];
   done: boolean;
 }
 
@@ -215,8 +216,22 @@ export class DropoutController extends tf.Callback {
   }
 
   override async onBatchEnd(_batch: number, logs?: Logs): Promise<void> {
-    const loss = valueOf(logs?.['loss']);
-    if (this.episode && loss !== undefined) this.episode.batchLosses.push(loss);
+    const loss = logs?.['loss'];
+    // fit disposes its batch logs after the callbacks: keep a copy, read them all once per epoch
+    // rather than stall the batch loop on a readback.
+    if (this.episode && loss !== undefined) this.episode.batchLosses.push(typeof loss === 'number' ? loss : tf.keep(loss.clone()));
+  }
+
+  /** The epoch's batch losses as numbers, in one readback; the kept scalars are freed. */
+  private readBatchLosses(ep: Episode): number[] {
+    const scalars = ep.batchLosses.filter((l): l is tf.Scalar => typeof l !== 'number');
+    const stacked = scalars.length > 0 ? tf.stack(scalars) : undefined;
+    const read = stacked?.dataSync() ?? new Float32Array(0);
+    tf.dispose([...scalars, ...(stacked ? [stacked] : [])]);
+    let next = 0;
+    const losses = ep.batchLosses.map((l) => (typeof l === 'number' ? l : read[next++]!));
+    ep.batchLosses = [];
+    return losses;
   }
 
   override async onEpochEnd(_epoch: number, logs: Logs = {}): Promise<void> {
@@ -233,7 +248,7 @@ export class DropoutController extends tf.Callback {
     if (trainLoss === undefined || trainAcc === undefined) throw new ConfigError("dropoutController needs fit's accuracy: compile the model with metrics: ['accuracy']");
     ep.epoch += 1;
     this.epochsTrained += 1;
-    const losses = ep.batchLosses;
+    const losses = this.readBatchLosses(ep);
     const mean = losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : trainLoss;
     const lossStd = losses.length > 0 ? Math.sqrt(losses.reduce((a, b) => a + (b - mean) ** 2, 0) / losses.length) : 0;
     const diverged = !Number.isFinite(trainLoss) || !Number.isFinite(valLoss);
@@ -244,7 +259,7 @@ export class DropoutController extends tf.Callback {
     const terminated = diverged;
     const truncated = !terminated && ep.epoch >= maxEpochs;
     if (terminated || truncated) await this.measureTest(info);
-    const reward = diverged ? this.config.divergencePenalty : this.config.reward === 'delta' ? info.valAcc - previous.valAcc : truncated ? info.valAcc : 0;
+    const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe(ep.history, ep.epoch);
     info.stepMs = performance.now() - started;
     const transition: Transition = { episode: ep.number, epoch: ep.epoch, observation: ep.observation, action: ep.action, reward, nextObservation: observation, terminated, truncated, info };
@@ -263,6 +278,8 @@ export class DropoutController extends tf.Callback {
   override async onTrainEnd(): Promise<void> {
     // A fit stopped early by another callback (EarlyStopping) still ends its episode.
     const ep = this.episode;
+    // an epoch cut short (EarlyStopping, stopTraining) leaves its batch losses unread
+    if (ep) tf.dispose(ep.batchLosses.filter((l): l is tf.Scalar => typeof l !== 'number'));
     if (ep && !ep.done && ep.transitions.length > 0) {
       const last = ep.transitions[ep.transitions.length - 1]!;
       last.truncated = true;
