@@ -19,7 +19,7 @@ import { helpText, parseArgs } from './args.js';
 import { progressPrinter, queueProgressLine } from './progress.js';
 import { DATA_OPTIONS, ENV_OPTIONS, RUN_OPTIONS, agentOptionSpecs, allRunSpecs, executeRun, findConstantBaseline, resolveRun, runOptionsFromConfig, type ResolvedRun } from '../tune/run.js';
 import type { PbtConfig } from '../../agents/pbt.js';
-import { InProcessExecutor, PoolExecutor, messageOf, type Executor } from '../tune/executor.js';
+import { createExecutor, messageOf, type Executor } from '../tune/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../tune/queue.js';
 import { QueueExecutor, RedisUnreachable } from '../tune/queue-executor.js';
 import type { OptionSpec } from '../core/options.js';
@@ -166,7 +166,7 @@ async function trainPopulation(run: ResolvedRun, backend: string, resume: boolea
     }
     console.log(`backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`);
   } else {
-    executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
+    executor = createExecutor(workers);
     console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
   }
   console.log(`run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`);

@@ -10,7 +10,7 @@ import { flagOf, nearestFlag } from '../core/options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
-import { InProcessExecutor, PoolExecutor } from './executor.js';
+import { createExecutor } from './executor.js';
 import { runPbt, type GenerationEvent } from './pbt.js';
 import { allRunSpecs, executeRun, resolveRun, type RunResult } from './run.js';
 import { StopFlag } from './stop.js';
@@ -89,8 +89,8 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   if (!AGENTS[run.agent]!.population) {
     return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
   }
-  const workers = Math.min((run.agentOptions as unknown as PbtConfig).workers, (run.agentOptions as unknown as PbtConfig).population);
-  const executor = workers > 1 ? new PoolExecutor({ workers }) : new InProcessExecutor();
+  const { workers, population } = run.agentOptions as unknown as PbtConfig;
+  const executor = createExecutor(Math.min(workers, population));
   const stop = new StopFlag();
   const subscription = stop$?.subscribe(() => stop.request());
   try {
