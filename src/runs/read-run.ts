@@ -206,22 +206,40 @@ const isRunDir = (path: string): boolean => existsSync(join(path, 'config.json')
 export const SEARCH_DEPTH = 5;
 
 /**
- * The run folders under `dir` (not a run itself), sorted, at most `SEARCH_DEPTH` levels down. A run
- * folder is not searched further (its population/ holds no runs); hidden folders and node_modules are
- * skipped. `skipped` gets the folders left unsearched at the depth limit.
+ * The run folders below `root`, walked in name order at most `SEARCH_DEPTH` levels down, as paths
+ * relative to it ('/'-joined; '.' when root is itself a run). A run folder is not searched further
+ * (its population/ holds no runs); hidden folders, node_modules, symlinks and unreadable folders are
+ * not entered. `folders` are the other folders visited, root included ('.'); `skipped` those left
+ * unsearched at the depth limit though they have folders inside. Compare and the dashboard both walk
+ * with it.
  */
-function runsBelow(dir: string, depth: number, skipped: string[]): string[] {
-  const found: string[] = [];
-  const children = readdirSync(dir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
-    .map((entry) => join(dir, entry.name))
-    .sort();
-  for (const child of children) {
-    if (isRunDir(child)) found.push(child);
-    else if (depth < SEARCH_DEPTH) found.push(...runsBelow(child, depth + 1, skipped));
-    else if (readdirSync(child, { withFileTypes: true }).some((e) => e.isDirectory())) skipped.push(child);
-  }
-  return found;
+export function walkRunTree(root: string): { runs: string[]; folders: string[]; skipped: string[] } {
+  const tree = { runs: [] as string[], folders: [] as string[], skipped: [] as string[] };
+  const visit = (rel: string, depth: number): void => {
+    const dir = rel === '.' ? root : join(root, rel);
+    if (isRunDir(dir)) {
+      tree.runs.push(rel);
+      return;
+    }
+    let children: string[];
+    try {
+      // isDirectory() is false for a symlink: a link out of the folder is never followed
+      children = readdirSync(dir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.') && entry.name !== 'node_modules')
+        .map((entry) => entry.name)
+        .sort();
+    } catch {
+      return;
+    }
+    tree.folders.push(rel);
+    if (depth >= SEARCH_DEPTH) {
+      if (children.length > 0) tree.skipped.push(rel);
+      return;
+    }
+    for (const name of children) visit(rel === '.' ? name : `${rel}/${name}`, depth + 1);
+  };
+  visit('.', 0);
+  return tree;
 }
 
 /**
@@ -240,7 +258,9 @@ function discoverRuns(paths: readonly string[]): ReadResult<string[]> {
       dirs.push(path);
       continue;
     }
-    const below = runsBelow(path, 1, skipped);
+    const tree = walkRunTree(path);
+    const below = tree.runs.map((rel) => join(path, rel));
+    skipped.push(...tree.skipped.map((rel) => join(path, rel)));
     if (below.length === 0) throw new ConfigError(`${path}: neither a run folder (no config.json) nor a folder of runs (none found ${SEARCH_DEPTH} levels down)`);
     dirs.push(...below);
   }

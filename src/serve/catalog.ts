@@ -4,13 +4,13 @@
  * names goes through `resolveRunId`/`resolveExperimentId`, which accept only what the walk found, so
  * no request reaches a file outside the folder. Reads only: nothing here writes.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
 import { groupLabels } from '../runs/compare.js';
-import { readRun, type RunData } from '../runs/read-run.js';
+import { readRun, walkRunTree, type RunData } from '../runs/read-run.js';
 import { runLockHeld } from '../runs/run-folder.js';
 
 export type RunState = 'running' | 'finished' | 'interrupted';
@@ -50,8 +50,6 @@ export interface ExperimentRowView {
 
 /** Files of a run folder the dashboard reads: each must resolve inside the folder served. */
 const RUN_LOGS = ['config.json', 'steps.jsonl', 'episodes.jsonl', 'summary.json', 'lineage.jsonl', 'run.lock'];
-/** How deep the walk looks: runs/<experiment>/runs/s0/<run> is 4 below runs/. */
-const MAX_DEPTH = 5;
 
 export class Catalog {
   /** The folder served, as given, and as the file system resolves it. */
@@ -81,30 +79,10 @@ export class Catalog {
   }
 
   private walk(): { runs: string[]; experiments: string[] } {
-    const runs: string[] = [];
-    const experiments: string[] = [];
-    const visit = (rel: string, depth: number): void => {
-      const dir = this.abs(rel);
-      if (existsSync(path.join(dir, 'config.json'))) {
-        runs.push(rel);
-        return; // a run's own folders (population/) hold no further runs
-      }
-      if (existsSync(path.join(dir, 'experiment.json'))) experiments.push(rel);
-      if (depth >= MAX_DEPTH) return;
-      let entries;
-      try {
-        entries = readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-        // isDirectory() is false for a symlink: a link out of the folder is never followed
-        if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-        visit(rel === '.' ? entry.name : `${rel}/${entry.name}`, depth + 1);
-      }
-    };
-    if (this.realRoot !== undefined) visit('.', 0);
-    return { runs, experiments };
+    const root = this.realRoot;
+    if (root === undefined) return { runs: [], experiments: [] };
+    const { runs, folders } = walkRunTree(root);
+    return { runs, experiments: folders.filter((rel) => existsSync(path.join(this.abs(rel), 'experiment.json'))) };
   }
 
   /** The folder of an id the walk found; 400 for a malformed id, 404 for one it did not find. */
