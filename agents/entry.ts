@@ -11,7 +11,7 @@ export interface AgentEntry {
   /** The action mode the CLI uses unless --action says otherwise. */
   defaultActionMode: ActionMode;
   supports: readonly ActionMode[];
-  /** A population method (pbt): trained by src/tune/pbt.ts over many envs, never created as one agent. */
+  /** A population method (pbt): trained by src/schedulers/pbt/run-pbt.ts over many envs, never created as one agent. */
   population?: boolean;
   /**
    * Runs the agent's checkConfig before any training starts: throws a ConfigError naming the flag, or

@@ -6,7 +6,7 @@
  * --resample-probability a fresh draw from [min, max], otherwise ×0.8 or ×1.2, kept within [min, max].
  *
  * This file is the rule: config and the exploit/explore step, pure and seeded. The population itself
- * (members trained on the worker pool, checkpoints, the run log) is src/tune/pbt.ts. PBT is not a
+ * (members trained on the worker pool, checkpoints, the run log) is src/schedulers/pbt/run-pbt.ts. PBT is not a
  * one-env agent: its registry entry checks options and refuses to be created as one.
  */
 import { checkInt, checkKnownKeys, checkNumber, checkRate } from '../src/core/check.js';

@@ -195,7 +195,7 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
 
 /**
  * Everything the next epoch depends on, so that `restore(snapshot)` followed by the same actions gives
- * bit-identical results to never having stopped (same backend). Plain data: src/runs/checkpoint.ts
+ * bit-identical results to never having stopped (same backend). Plain data: src/store/checkpoint.ts
  * writes it to disk.
  */
 export interface EnvSnapshot {

@@ -27,8 +27,8 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import { availableBackends, initBackend, type BackendName } from '../nn/backend.js';
 import { profileKernels, profileTable } from '../nn/profile.js';
 import { stockWasmMatMul } from '../nn/wasm-matmul.js';
-import { episodesPerMinute } from '../tune/throughput.js';
-import { DEFAULT_WORKERS } from '../tune/executor.js';
+import { episodesPerMinute } from '../execution/throughput.js';
+import { DEFAULT_WORKERS } from '../execution/executor.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';
@@ -202,7 +202,7 @@ function torchSection(epochs: number, envStep: number | undefined): void {
 // workers
 
 async function workersSection(workers: number): Promise<void> {
-  console.log(`\nepisodes per minute, ${workers} worker(s) vs 1 (a small fixed experiment, see src/tune/throughput.ts)`);
+  console.log(`\nepisodes per minute, ${workers} worker(s) vs 1 (a small fixed experiment, see src/execution/throughput.ts)`);
   const one = await episodesPerMinute(1);
   const many = await episodesPerMinute(workers);
   printTable([

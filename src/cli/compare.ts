@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../core/errors.js';
-import { compareRuns, comparisonTables, renderText } from '../runs/compare.js';
-import { readRuns } from '../runs/read-run.js';
-import { checkOutPath, writeComparison } from '../runs/report.js';
+import { compareRuns, comparisonTables, renderText } from '../analysis/compare.js';
+import { readRuns } from '../store/read-run.js';
+import { checkOutPath, writeComparison } from '../analysis/report.js';
 import { unknownOption } from './args.js';
 import { dropOutputOnError } from './run-cli.js';
 import { howToRun } from './command-name.js';

@@ -1,6 +1,6 @@
 /**
  * `npm run experiment -- --preset quick|standard`: the comparison the product exists for (what it runs
- * and how it scores: src/tune/experiment.ts). This file parses options, wires the runs to an executor
+ * and how it scores: src/experiment/experiment.ts). This file parses options, wires the runs to an executor
  * (--workers N: a pool of N worker threads; 1: this process), handles Ctrl-C and prints.
  */
 import { readFileSync } from 'node:fs';
@@ -10,13 +10,13 @@ import { flagOf, type OptionSpec } from '../core/options.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import { DATASET_FORMS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
-import { renderText } from '../runs/compare.js';
-import { DEFAULT_WORKERS, type Executor } from '../tune/executor.js';
-import { checkQueueName, parseQueueUrl, queueNameFor } from '../tune/queue.js';
-import { QueueExecutor, RedisUnreachable } from '../tune/queue-executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../tune/experiment.js';
-import { ENV_OPTIONS } from '../tune/run.js';
-import { StopFlag } from '../tune/stop.js';
+import { renderText } from '../analysis/compare.js';
+import { DEFAULT_WORKERS, type Executor } from '../execution/executor.js';
+import { checkQueueName, parseQueueUrl, queueNameFor } from '../execution/queue/protocol.js';
+import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
+import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../experiment/experiment.js';
+import { ENV_OPTIONS } from '../run/run.js';
+import { StopFlag } from '../core/stop-flag.js';
 import { helpText, parseArgs } from './args.js';
 import { queueProgressLine } from './progress.js';
 import { runCli } from './run-cli.js';

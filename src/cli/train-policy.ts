@@ -1,12 +1,12 @@
 /**
  * `npm run train-policy`: trains a transferable dropout policy on a set of training tasks and writes
- * the policy file `--agent policy` applies (see src/tune/train-policy.ts). Every option is checked, and
+ * the policy file `--agent policy` applies (see src/experiment/train-policy.ts). Every option is checked, and
  * --out probed, before anything trains.
  */
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
-import { TASK_SETS, TRAIN_POLICY_DEFAULTS, checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile, type TrainPolicyConfig } from '../tune/train-policy.js';
+import { TASK_SETS, TRAIN_POLICY_DEFAULTS, checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile, type TrainPolicyConfig } from '../experiment/train-policy.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';

@@ -1,13 +1,13 @@
 /**
  * `npm run worker -- --queue redis://host:6379`: trains the runs coordinators put on the queue
  * (`npm run experiment -- --queue …`), on this machine, and sends their run folders back. Start as many
- * as you like, anywhere the package is installed. The logic is in src/tune/queue-worker.ts.
+ * as you like, anywhere the package is installed. The logic is in src/execution/queue/queue-worker.ts.
  */
 import { checkInt, checkNumber } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { OptionSpec } from '../core/options.js';
-import { RedisUnreachable, checkQueueName, parseQueueUrl } from '../tune/queue.js';
-import { QueueWorker, WORKER_DEFAULTS } from '../tune/queue-worker.js';
+import { RedisUnreachable, checkQueueName, parseQueueUrl } from '../execution/queue/protocol.js';
+import { QueueWorker, WORKER_DEFAULTS } from '../execution/queue/queue-worker.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';

@@ -9,9 +9,9 @@ import path from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
-import { groupLabels } from '../runs/compare.js';
-import { readRun, walkRunTree, type RunData } from '../runs/read-run.js';
-import { runLockHeld } from '../runs/run-folder.js';
+import { groupLabels } from '../analysis/compare.js';
+import { readRun, walkRunTree, type RunData } from '../store/read-run.js';
+import { runLockHeld } from '../store/run-folder.js';
 
 export type RunState = 'running' | 'finished' | 'interrupted';
 
@@ -232,7 +232,7 @@ function experimentRowView(id: string, read: () => ExperimentJson, runs: number)
   }
 }
 
-/** What writeExperiment (src/tune/experiment.ts) writes to experiment.json. */
+/** What writeExperiment (src/experiment/experiment.ts) writes to experiment.json. */
 export interface ExperimentJson {
   preset: string;
   config: Record<string, unknown> & { folds?: number };

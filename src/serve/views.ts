@@ -1,13 +1,13 @@
 /**
  * The JSON each page of the dashboard draws: tables as compare builds them, plots as the vega-lite specs
- * of src/runs/plots.ts (the browser draws them with vega-embed; compare renders the same specs to SVG).
+ * of src/analysis/plots.ts (the browser draws them with vega-embed; compare renders the same specs to SVG).
  */
 import type { TopLevelSpec } from 'vega-lite';
 
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
-import { compareRuns, comparisonTables, groupLabels, type Table } from '../runs/compare.js';
-import { comparisonPlots, epochPlot, learningCurvePlot, populationPlot, ratesPlot, schedulePlot, type Plot } from '../runs/plots.js';
+import { compareRuns, comparisonTables, groupLabels, type Table } from '../analysis/compare.js';
+import { comparisonPlots, epochPlot, learningCurvePlot, populationPlot, ratesPlot, schedulePlot, type Plot } from '../analysis/plots.js';
 import { HttpError, runRowView, type Catalog, type RunRowView } from './catalog.js';
 
 export interface PlotView {
@@ -81,8 +81,8 @@ export interface ExperimentView {
 export async function experimentView(catalog: Catalog, id: string): Promise<ExperimentView> {
   const json = catalog.readExperiment(id);
   // The experiment library loads the training stack: only when an experiment is opened.
-  const { METHODS, experimentTable, verdictText } = await import('../tune/experiment.js');
-  const { recommendedSchedulesPlot } = await import('../runs/plots.js');
+  const { METHODS, experimentTable, verdictText } = await import('../experiment/experiment.js');
+  const { recommendedSchedulesPlot } = await import('../analysis/plots.js');
   const picked = new Set(json.picks.map((p) => p.method));
   const methods = [...METHODS.map((m) => m.name).filter((m) => picked.has(m)), ...[...picked].filter((m) => !METHODS.some((x) => x.name === m))];
   const folds = typeof json.config.folds === 'number' ? json.config.folds : 1;

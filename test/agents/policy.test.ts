@@ -11,8 +11,8 @@ import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
 import type { AgentContext, StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
-import { executeRun, resolveRun } from '../../src/tune/run.js';
-import { checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile } from '../../src/tune/train-policy.js';
+import { executeRun, resolveRun } from '../../src/run/run.js';
+import { checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile } from '../../src/experiment/train-policy.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 

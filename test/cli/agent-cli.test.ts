@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
-import { resolveRun } from '../../src/tune/run.js';
+import { resolveRun } from '../../src/run/run.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const TINY = ['--dataset', 'synthetic', '--train-size', '128', '--val-size', '64', '--test-size', '64', '--model', 'mlp:16,8', '--lr', '0.01', '--batch-size', '32'];

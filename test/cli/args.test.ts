@@ -6,7 +6,7 @@ import path from 'node:path';
 import { helpText, parseArgs } from '../../src/cli/args.js';
 import { nearestFlag } from '../../src/core/options.js';
 import type { OptionSpec } from '../../src/core/options.js';
-import { allRunSpecs } from '../../src/tune/run.js';
+import { allRunSpecs } from '../../src/run/run.js';
 import { ConfigError } from '../../src/core/errors.js';
 
 describe('command-line parsing', () => {

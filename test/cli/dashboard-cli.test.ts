@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { rawRequest } from '../serve/helpers.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TINY = ['--dataset', 'synthetic', '--train-size', '128', '--val-size', '64', '--test-size', '64', '--model', 'mlp:16,8', '--lr', '0.01', '--batch-size', '32'];
 
 describe('npm run dashboard', () => {

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { connect, parseQueueUrl } from '../../src/tune/queue.js';
+import { connect, parseQueueUrl } from '../../src/execution/queue/protocol.js';
 import { ROOT, startCommand, startRedis, startWorker, type Proc, type TestRedis } from '../helpers/redis.js';
 
 /** 2 rates × (grid, ucb carried across seeds) × 2 seeds: 6 runs, one of them needing another's agent.json. */

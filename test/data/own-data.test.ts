@@ -10,7 +10,7 @@ import { checkDataConfig, loadDataset } from '../../src/data/dataset.js';
 import { datasetFromArrays } from '../../src/data/from-arrays.js';
 import { encodeIdx, loadIdxDir } from '../../src/data/idx.js';
 import { makeSynthetic } from '../../src/data/synthetic.js';
-import { datasetKey } from '../../src/tune/datasets.js';
+import { datasetKey } from '../../src/data/cache.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'own-data-'));
 const write = (name: string, text: string | Buffer) => {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import type { StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
-import { resolveRun, runOptionsFromConfig } from '../../src/tune/run.js';
+import { resolveRun, runOptionsFromConfig } from '../../src/run/run.js';
 import { DropoutEnv, type DropoutEnvConfig } from '../../envs/dropout-env.js';
 import { checkEnv } from '../helpers/check_env.js';
 

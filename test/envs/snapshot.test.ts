@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
-import { readCheckpoint, writeCheckpoint } from '../../src/runs/checkpoint.js';
+import { readCheckpoint, writeCheckpoint } from '../../src/store/checkpoint.js';
 import type { StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
 import { DropoutEnv, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';

@@ -5,7 +5,7 @@
 import { DropoutEnv, type EnvSnapshot } from '../../envs/dropout-env.js';
 import { loadDataset } from '../../src/data/dataset.js';
 import { initBackend } from '../../src/nn/backend.js';
-import { readCheckpoint } from '../../src/runs/checkpoint.js';
+import { readCheckpoint } from '../../src/store/checkpoint.js';
 
 const [dir, configJson] = process.argv.slice(2) as [string, string];
 await initBackend('wasm');

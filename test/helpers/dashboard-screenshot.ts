@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 import { launchChromium } from './browser.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** What the README says was run. */
 export const RUN_ARGS = ['--dataset', 'mnist', '--train-size', '1000', '--val-size', '500', '--test-size', '1000', '--model', 'mlp:256,128', '--agent', 'thompson', '--episodes', '4', '--epochs', '5', '--seed', '0'];
 /** Taken once this many epochs are logged: the first episode done, the second under way. */

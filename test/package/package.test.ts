@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { readRun } from '../../src/runs/read-run.js';
+import { readRun } from '../../src/store/read-run.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string; engines: { node: string }; devDependencies: Record<string, string> };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 
-import { acquireRunLock } from '../../src/runs/run-folder.js';
+import { acquireRunLock } from '../../src/store/run-folder.js';
 import { startDashboard, type Dashboard } from '../../src/serve/server.js';
 import { launchChromium } from '../helpers/browser.js';
 import { appendStep, runsFolder } from './helpers.js';

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { FIXTURES } from '../runs/helpers.js';
+import { FIXTURES } from '../helpers/run-fixtures.js';
 
 /**
  * A temporary copy of test/fixtures/runs (sweep/ with 5 runs, truncated-steps/, corrupt/) plus an

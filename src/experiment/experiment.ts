@@ -1,0 +1,615 @@
+/**
+ * The experiment the product exists for, as a library: learned schedules against the best static rate
+ * of a grid search, same seeds and (about) the same epoch budget. `npm run experiment` parses options,
+ * wires this to an executor and prints.
+ *
+ * Every method gets G episodes of E epochs per seed, where G is the size of the static-rate grid:
+ *   grid       constant rates, one run per grid rate (rate shared by all layers), dropout off to evaluate;
+ *              with folds K > 1, each rate is scored by K-fold cross-validation over train ∪ validation
+ *              (the GridSearchCV case) and the chosen rate is retrained once on the train split for test
+ *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
+ *   rules      plateau (seed 000's validation-loss rule), random: G episodes
+ *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
+ *              three bandits over a short action set: one of 5 rates per layer for each half of the run)
+ *   policy     one run of the shipped policy (policies/default.json), applied zero-shot: E epochs
+ *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
+ *              E epochs, 1/G of the grid's budget
+ *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
+ *              every ~E/5 epochs (src/schedulers/pbt/run-pbt.ts); its episodes are its members
+ * Each method recommends the episode with the best validation accuracy among all it trained; the figure
+ * that matters is that episode's test accuracy (the test split is never seen while choosing), against
+ * the grid's pick, paired by seed.
+ *
+ * Every run is an independent Job except: with `carry`, a learner's run on seed k starts from the
+ * agent.json its run on seed k − 1 ended with, so it comes after that run; with folds, the retrain of
+ * the chosen rate comes after the fold runs that chose it. Results are gathered in plan order (seed,
+ * then method), whatever order the runs finish in, so every executor writes the same files.
+ */
+import { appendFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../store/checkpoint.js';
+import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
+import { ConfigError } from '../core/errors.js';
+import { flagOf } from '../core/options.js';
+import { bestEpisode } from '../core/run-log.js';
+import type { CsvHeaderMode } from '../data/csv.js';
+import { DATASET_OPTIONS, checkDataConfig, datasetKind, loadDataset, withoutForeignDataOptions } from '../data/dataset.js';
+import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
+import { BACKENDS, type BackendChoice } from '../nn/backend.js';
+import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../analysis/compare.js';
+import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../analysis/plots.js';
+import { readRuns } from '../store/read-run.js';
+import { writeComparison } from '../analysis/report.js';
+import { RUN_FILES } from '../store/run-writer.js';
+import { folderStamp, freeFolder } from '../store/run-folder.js';
+import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js';
+import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from '../execution/executor.js';
+import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
+import { runTasks, type Outcome, type Task } from '../execution/task-graph.js';
+import type { StopFlag } from '../core/stop-flag.js';
+
+export interface Preset {
+  /** A built-in name, csv:FILE or idx:DIR. */
+  dataset: string;
+  model: string;
+  trainSize: number;
+  valSize: number;
+  testSize: number;
+  epochs: number;
+  grid: number[];
+  seeds: number;
+  /** Further run options every run of the experiment gets (env options by key: lr, batchSize, …). */
+  options?: Record<string, unknown>;
+  /** One line for --help: what the preset is for. */
+  about?: string;
+}
+
+export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn', Preset> = {
+  quick: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 1000, valSize: 500, testSize: 1000, epochs: 5, grid: [0.1, 0.3, 0.5], seeds: 2, about: 'a smoke test: every method end to end in about 2 minutes' },
+  standard: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 2000, valSize: 1000, testSize: 2000, epochs: 10, grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], seeds: 5, about: 'the first version\'s setting: static rates 0-0.3 are flat here' },
+  // Chosen by measurement (README, Results): few digits, wide layers, dropout on the input too, long training.
+  'mnist-wide': {
+    dataset: 'mnist', model: 'mlp:512,512', trainSize: 1000, valSize: 1000, testSize: 2000, epochs: 30, grid: [0, 0.2, 0.3, 0.4, 0.5, 0.6], seeds: 5,
+    options: { inputDropout: true },
+    about: 'few digits, wide layers, input dropout, 30 epochs: rate 0.4 beat 0 by +0.7 ± 0.3 points in the sweep',
+  },
+  'fashion-cnn': {
+    dataset: 'fashion-mnist', model: 'cnn:16,32/64', trainSize: 500, valSize: 1000, testSize: 2000, epochs: 30, grid: [0, 0.1, 0.2, 0.3], seeds: 5,
+    about: 'the CNN on 500 Fashion-MNIST images for 30 epochs: it overfits, yet no single rate helped it in the sweep',
+  },
+};
+export const PRESET_NAMES = ['quick', 'standard', 'mnist-wide', 'fashion-cnn'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+/**
+ * Each preset for --help, from PRESETS itself (so it cannot go stale): its name and purpose, then
+ * dataset, model, split sizes, epochs, the static-rate grid, seeds and any extra run options.
+ */
+export function describePresets(indent = '  '): string {
+  return PRESET_NAMES.map((name) => {
+    const p = PRESETS[name];
+    const extra = Object.entries(p.options ?? {}).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
+    return [
+      `${indent}${name}${p.about ? `: ${p.about}` : ''}`,
+      `${indent}    ${p.dataset}, ${p.model}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}; ${p.trainSize} train / ${p.valSize} val / ${p.testSize} test`,
+      `${indent}    ${p.epochs} epochs per episode, grid ${p.grid.join(', ')}, ${p.seeds} seeds`,
+    ].join('\n');
+  }).join('\n');
+}
+
+/** A method: the runs it makes for one seed. Options are agent options by key. */
+export interface Method {
+  name: string;
+  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population' | 'one-run';
+  runs(p: Preset): { name: string; options: Record<string, unknown> }[];
+}
+
+const slug = (r: number) => `r${Math.round(r * 100).toString().padStart(2, '0')}`;
+const overGrid = (p: Preset, skipZero: boolean, options: (rate: number) => Record<string, unknown>) =>
+  p.grid.filter((r) => !(skipZero && r === 0)).map((rate) => ({ name: slug(rate), options: options(rate) }));
+const episodesOf = (agent: string) => (p: Preset) => [{ name: agent, options: { agent, episodes: p.grid.length } }];
+
+export const METHODS: Method[] = [
+  { name: 'grid', kind: 'grid', runs: (p) => overGrid(p, false, (rate) => ({ agent: 'constant', rate, episodes: 1 })) },
+  ...(['curriculum', 'annealed', 'early', 'late'] as const).map((schedule): Method => ({
+    name: schedule,
+    kind: 'schedule',
+    runs: (p) => overGrid(p, true, (rate) => ({ agent: 'schedule', schedule, rate, episodes: 1, cutoff: Math.ceil(p.epochs / 2), annealEpochs: p.epochs })),
+  })),
+  { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
+  { name: 'random', kind: 'rule', runs: episodesOf('random') },
+  // The bandits pick one rate per layer for each half of the run from 0, 0.25, 0.5, 0.75, 0.8 (the rate
+  // grid ends at --max-rate): 10 arm estimates a layer, few enough to learn in the grid's G episodes, and
+  // able to say "early" or "late" dropout.
+  ...['epsilon-greedy', 'ucb', 'thompson'].map((agent): Method => ({
+    name: agent,
+    kind: 'learner',
+    runs: (p) => [{ name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } }],
+  })),
+  ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
+  // One run, charged its E epochs (1/G of the grid's budget): the shipped policy, trained beforehand on
+  // other tasks (npm run train-policy; its own cost is in the policy file), applied zero-shot.
+  { name: 'policy', kind: 'one-run', runs: () => [{ name: 'policy', options: { agent: 'policy', episodes: 1 } }] },
+  // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient.
+  { name: 'concrete', kind: 'one-run', runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }] },
+  {
+    name: 'pbt',
+    kind: 'population',
+    // One member per grid rate, starting where the grid's runs start: the grid's budget, G × E epochs.
+    runs: (p) => [{ name: 'pbt', options: { agent: 'pbt', populationRates: p.grid, interval: pbtInterval(p.epochs) } }],
+  },
+];
+
+/** Epochs between PBT's exploit/explore steps in an experiment: about five steps per run. */
+export const pbtInterval = (epochs: number) => Math.max(1, Math.round(epochs / 5));
+
+// config
+
+export interface ExperimentConfig {
+  /** Size of the experiment. @default 'quick' */
+  preset: PresetName;
+  /** Seeds 0..N−1. @default the preset's */
+  seeds: number;
+  /** Data. @default the preset's */
+  dataset: Preset['dataset'];
+  /** Model spec. @default the preset's */
+  model: string;
+  /** Split sizes. @default the preset's */
+  trainSize: number;
+  valSize: number;
+  testSize: number;
+  /** Epochs per run. @default the preset's */
+  epochs: number;
+  /** The static rates of the grid (and the population's starting rates). @default the preset's */
+  grid: number[];
+  /** Env options every run gets (lr, batchSize, l2, …), over the preset's own. @default the preset's */
+  options: Record<string, unknown>;
+  /** K-fold cross-validation for the grid (1: the fixed validation split). @default 1 */
+  folds: number;
+  /** Learners start each seed from the agent.json the previous seed ended with. @default false */
+  carry: boolean;
+  /** The methods to run, in METHODS order; must include grid. @default every method */
+  methods: string[];
+  /** Folder for the runs and the report. @default runs/experiment-<preset>-<date> */
+  out: string;
+  /** tfjs backend. @default 'auto' */
+  backend: BackendChoice;
+  /** Folder of the fashion-mnist IDX files; fashion-mnist only. @default '/usr/share/datasets/fashion-mnist' */
+  dataDir?: string;
+  /** csv:FILE only: the label column, by name or 0-based index. @default the last column */
+  csvLabel?: string | number;
+  /** csv:FILE only: whether the first row is a header. @default 'auto' */
+  csvHeader?: CsvHeaderMode;
+  /** Runs at once, one worker thread each; 1 runs them in this thread. @default the number of cores */
+  workers: number;
+  /** Continue the experiment already in `out`: finished runs are read back, the others resumed. @default false */
+  resume: boolean;
+}
+
+export const EXPERIMENT_DEFAULTS = {
+  preset: 'quick',
+  folds: 1,
+  carry: false,
+  methods: METHODS.map((m) => m.name),
+  backend: 'auto',
+  dataDir: DEFAULT_FASHION_DIR,
+  workers: DEFAULT_WORKERS,
+} as const satisfies Partial<ExperimentConfig>;
+
+/** runs/experiment-<preset>-<date>-<time> (UTC, `2026-11-23-1109`), with -2, -3, … when that folder is taken. */
+export const defaultExperimentOut = (preset: string, now = new Date()): string => freeFolder(path.join('runs', `experiment-${preset}-${folderStamp(now, true)}`));
+
+/** The fully resolved config, or a ConfigError naming the option, the value and what is allowed. */
+export function checkExperimentConfig(partial: Partial<ExperimentConfig>): ExperimentConfig {
+  const preset = checkOneOf('--preset', partial.preset ?? EXPERIMENT_DEFAULTS.preset, PRESET_NAMES);
+  const methods = partial.methods ?? [...EXPERIMENT_DEFAULTS.methods];
+  for (const name of methods) checkOneOf('--methods', name, METHODS.map((m) => m.name));
+  if (!methods.includes('grid')) throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
+  // An option of another dataset is refused, except in a resumed plan (older ones saved --data-dir for every dataset).
+  const dataset = partial.dataset ?? PRESETS[preset].dataset;
+  const given = { dataset, dataDir: partial.dataDir, csvLabel: partial.csvLabel, csvHeader: partial.csvHeader };
+  const dataOwn = partial.resume ? withoutForeignDataOptions(given) : given;
+  const data = checkDataConfig({ ...dataOwn, dataset });
+  return {
+    preset,
+    seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
+    dataset: data.dataset,
+    model: checkString('--model', partial.model ?? PRESETS[preset].model),
+    trainSize: checkInt('--train-size', partial.trainSize ?? PRESETS[preset].trainSize, 1),
+    valSize: checkInt('--val-size', partial.valSize ?? PRESETS[preset].valSize, 1),
+    testSize: checkInt('--test-size', partial.testSize ?? PRESETS[preset].testSize, 1),
+    epochs: checkInt('--epochs', partial.epochs ?? PRESETS[preset].epochs, 1),
+    grid: checkGrid(partial.grid ?? PRESETS[preset].grid),
+    options: { ...PRESETS[preset].options, ...partial.options },
+    folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
+    carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
+    methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
+    out: checkString('--out', partial.out ?? defaultExperimentOut(preset)),
+    backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
+    ...Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => data[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, data[k as keyof typeof DATASET_OPTIONS]])),
+    workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
+    resume: partial.resume ?? false,
+  };
+}
+
+function checkGrid(grid: unknown): number[] {
+  if (!Array.isArray(grid) || grid.length === 0) throw new ConfigError(`--grid must be a comma-separated list of rates, got ${JSON.stringify(grid)}`);
+  const rates = grid.map((r) => checkRate('--grid', r));
+  if (new Set(rates).size !== rates.length) throw new ConfigError(`--grid must not repeat a rate, got ${rates.join(',')}`);
+  return rates;
+}
+
+// plan
+
+/** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
+export interface Pick {
+  method: string;
+  seed: number;
+  valAcc: number;
+  testAcc: number;
+  epochs: number;
+  schedule: number[][];
+  from: string;
+}
+
+/** One method on one seed: its tasks, and how their results make its pick. */
+export interface Group {
+  method: Method;
+  seed: number;
+  tasks: Task[];
+  pick(done: ReadonlyMap<string, JobResult>): Pick;
+}
+
+export interface ExperimentPlan {
+  config: ExperimentConfig;
+  /** The preset with the config's dataset and model. */
+  preset: Preset;
+  methods: Method[];
+  /** Per seed, then per method: the order of the report. */
+  groups: Group[];
+  /** Every task, in the order they are dispatched. */
+  tasks: Task[];
+  /** Epochs of every run, fold runs excluded. */
+  totalEpochs: number;
+}
+
+function pickBest(method: string, seed: number, results: JobResult[]): Pick {
+  const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
+  const best = bestEpisode(episodes)!;
+  return { method, seed, valAcc: best.valAcc, testAcc: best.testAcc, epochs: episodes.reduce((s, e) => s + e.epochs, 0), schedule: best.schedule, from: best.from };
+}
+
+/** Checks every run of the experiment (a bad option fails before hours of training) and lays out its jobs. */
+export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPlan {
+  const config = checkExperimentConfig(partial);
+  const { dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options } = config;
+  const preset: Preset = { ...PRESETS[config.preset], dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options };
+  const methods = METHODS.filter((m) => config.methods.includes(m.name));
+  const dataOwn = Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => config[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, config[k as keyof typeof DATASET_OPTIONS]]));
+  const common = { ...options, dataset, model, trainSize, valSize, testSize, epochs, ...dataOwn, backend: config.backend };
+  const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
+  const groups: Group[] = [];
+  let totalEpochs = 0;
+  for (let seed = 0; seed < config.seeds; seed++) {
+    for (const method of methods) {
+      const jobs = method.runs(preset).map((r): Job => ({
+        options: { ...common, ...r.options, label: method.kind === 'grid' || method.kind === 'schedule' ? `${method.name} ${r.name}` : method.name },
+        seed,
+        out: path.join(runsDir(seed), `${method.name}-${r.name}`),
+        ...(config.resume ? { resume: true } : {}),
+      }));
+      const resolved = jobs.map(resolveJob);
+      totalEpochs += resolved.reduce((s, r) => s + r.episodes * preset.epochs, 0);
+      if (method.kind === 'grid' && config.folds > 1) {
+        groups.push(kFoldGrid(method, seed, jobs, config.folds));
+        continue;
+      }
+      const carried = config.carry && method.kind === 'learner' && seed > 0;
+      const tasks = jobs.map((job): Task => {
+        if (!carried) return { id: job.out, job };
+        // --carry: a learner goes on from what it learned on the previous seed (another split, other weights).
+        const previous = path.join(runsDir(seed - 1), path.basename(job.out));
+        return { id: job.out, after: [previous], job: { ...job, options: { ...job.options, loadAgent: path.join(previous, RUN_FILES.agent) } } };
+      });
+      groups.push({ method, seed, tasks, pick: (done) => pickBest(method.name, seed, tasks.map((t) => done.get(t.id)!)) });
+    }
+  }
+  // A user's file is read once here, so a bad row or too few samples fails now, not in every run.
+  const { kind } = datasetKind(dataset);
+  if (kind === 'csv' || kind === 'idx') loadDataset({ ...dataOwn, dataset, trainSize, valSize, testSize, seed: 0 });
+  return { config, preset, methods, groups, tasks: groups.flatMap((g) => g.tasks), totalEpochs };
+}
+
+/** GridSearchCV-style: each rate scored by mean validation accuracy over K folds, the winner retrained for test. */
+function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Group {
+  const foldTasks = jobs.map((job) =>
+    Array.from({ length: folds }, (_, fold): Task => {
+      const foldJob: Job = { ...job, out: `${job.out}-fold${fold}`, options: { ...job.options, label: 'grid-cv' }, fold: { fold, folds } };
+      resolveJob(foldJob);
+      return { id: foldJob.out, job: foldJob };
+    }),
+  );
+  const choose = (done: ReadonlyMap<string, JobResult>) => {
+    let best: { job: Job; score: number } | undefined;
+    jobs.forEach((job, i) => {
+      const score = foldTasks[i]!.reduce((s, t) => s + done.get(t.id)!.records[0]!.valAcc, 0) / folds;
+      if (!best || score > best.score) best = { job, score };
+    });
+    return best!;
+  };
+  const retrain: Task = { id: `${path.dirname(jobs[0]!.out)}/grid-cv-retrain`, after: foldTasks.flat().map((t) => t.id), job: (done) => choose(done).job };
+  return {
+    method,
+    seed,
+    tasks: [...foldTasks.flat(), retrain],
+    pick: (done) => {
+      const { job, score } = choose(done);
+      const record = done.get(retrain.id)!.records[0]!;
+      const foldEpochs = foldTasks.flat().reduce((s, t) => s + done.get(t.id)!.records[0]!.epochs, 0);
+      return { method: 'grid', seed, valAcc: score, testAcc: record.testAcc, epochs: foldEpochs + record.epochs, schedule: record.schedule, from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)` };
+    },
+  };
+}
+
+// run
+
+/** One method on one seed, reported in plan order: its pick, or why it has none. */
+export type GroupReport =
+  | { method: string; seed: number; pick: Pick; seconds: number }
+  | { method: string; seed: number; missing: string };
+
+export interface RunExperimentOptions {
+  /** Where the jobs run. @default createExecutor(config.workers), closed at the end */
+  executor?: Executor;
+  /** Once requested, no run starts and the running ones end after their epoch in progress. */
+  stop?: StopFlag;
+  /** Each method on each seed as soon as it and every one before it in the plan is settled. */
+  onGroup?: (report: GroupReport) => void;
+  /** Each job as it settles (completion order): a failure's `error` is one line naming the run. */
+  onOutcome?: (task: Task, outcome: Outcome) => void;
+}
+
+export interface ExperimentResult {
+  /** In plan order: seed, then method. */
+  picks: Pick[];
+  /** Method/seeds left out of the tables, in plan order, with the reason. */
+  missing: { method: string; seed: number; reason: string }[];
+  /** Runs that failed, one line each. */
+  failures: string[];
+  interrupted: boolean;
+  wallMs: number;
+}
+
+const why = (o: Outcome | undefined): string | undefined =>
+  o === undefined ? 'not run'
+    : o.status === 'failed' ? o.error
+      : o.status === 'not started' ? `a run was not started (${o.reason})`
+        : o.result.interrupted ? `${o.result.out} was interrupted`
+          : undefined;
+
+/** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
+/** The experiment's checked options, written before any run starts, so that --resume plans the same runs. */
+export const PLAN_FILE = 'experiment-plan.json';
+
+export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
+  const started = performance.now();
+  // Written again on a resume: it may have added methods.
+  mkdirSync(plan.config.out, { recursive: true });
+  const { resume: _resume, workers: _workers, ...options } = plan.config;
+  writeFileAtomic(path.join(plan.config.out, PLAN_FILE), JSON.stringify(options, null, 2) + '\n');
+  const executor = opts.executor ?? createExecutor(Math.min(plan.config.workers, plan.tasks.length));
+  const reports: GroupReport[] = [];
+  const outcomes = new Map<string, Outcome>();
+  const failures: string[] = [];
+
+  // A group is reported once it and every group before it are settled: plan order, not completion order.
+  const report = (group: Group): GroupReport => {
+    const reason = group.tasks.map((t) => why(outcomes.get(t.id))).find((r) => r !== undefined);
+    if (reason !== undefined) return { method: group.method.name, seed: group.seed, missing: reason };
+    const done = new Map(group.tasks.map((t) => [t.id, (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).result]));
+    const seconds = group.tasks.reduce((s, t) => s + (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).seconds, 0);
+    return { method: group.method.name, seed: group.seed, pick: group.pick(done), seconds };
+  };
+  const flush = () => {
+    for (let next = plan.groups[reports.length]; next && next.tasks.every((t) => outcomes.has(t.id)); next = plan.groups[reports.length]) {
+      const r = report(next);
+      reports.push(r);
+      opts.onGroup?.(r);
+    }
+  };
+
+  try {
+    await runTasks(plan.tasks, executor, {
+      stop: opts.stop,
+      onOutcome: (task, outcome) => {
+        outcomes.set(task.id, outcome);
+        if (outcome.status === 'failed') failures.push(outcome.error);
+        opts.onOutcome?.(task, outcome);
+        flush();
+      },
+    });
+  } finally {
+    if (!opts.executor) await executor.close();
+  }
+  flush();
+  return {
+    picks: reports.flatMap((r) => ('pick' in r ? [r.pick] : [])),
+    missing: reports.flatMap((r) => ('missing' in r ? [{ method: r.method, seed: r.seed, reason: r.missing }] : [])),
+    failures,
+    interrupted: opts.stop?.requested ?? false,
+    wallMs: performance.now() - started,
+  };
+}
+
+// report
+
+export type Verdict = 'beats the grid' | 'worse' | 'no detectable difference';
+
+/**
+ * What a paired difference in test accuracy (method − grid, by seed) supports: "beats the grid" only
+ * when its 95% interval lies above 0, "worse" when below, otherwise no detectable difference (with
+ * one seed there is no interval, so nothing is detectable).
+ */
+export function verdictOf(diff: Estimate | undefined): Verdict {
+  if (diff?.half === undefined) return 'no detectable difference';
+  if (diff.mean - diff.half > 0) return 'beats the grid';
+  if (diff.mean + diff.half < 0) return 'worse';
+  return 'no detectable difference';
+}
+
+/** Per method: its verdict against the grid, and the epochs it used per seed against the grid's. */
+export interface MethodVerdict {
+  method: string;
+  seeds: number;
+  /** Test accuracy, method − grid, paired by seed, in accuracy units (×100 for points). */
+  diff: Estimate | undefined;
+  wins: number;
+  verdict: Verdict;
+  epochs: number;
+  gridEpochs: number;
+  /** Methods that picked the same episodes (same schedule and accuracies) on every seed. */
+  sameAs: string[];
+}
+
+const samePick = (a: Pick, b: Pick) => a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
+
+export function methodVerdicts(picks: readonly Pick[], methods: readonly string[]): MethodVerdict[] {
+  const of = (method: string) => picks.filter((p) => p.method === method);
+  const bySeed = (method: string) => new Map(of(method).map((p) => [p.seed, p.testAcc]));
+  const meanEpochs = (method: string) => Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
+  const grid = bySeed('grid');
+  return methods.filter((m) => m !== 'grid' && of(m).length > 0).map((method) => {
+    const diff = pairedDifference(bySeed(method), grid);
+    const mine = of(method);
+    const sameAs = methods.filter((other) => {
+      if (other === method || other === 'grid') return false;
+      const theirs = new Map(of(other).map((p) => [p.seed, p]));
+      return mine.every((p) => theirs.has(p.seed) && samePick(p, theirs.get(p.seed)!)) && theirs.size === mine.length;
+    });
+    return {
+      method,
+      seeds: diff.keys.length,
+      diff: diff.estimate,
+      wins: diff.differences.filter((d) => d > 0).length,
+      verdict: verdictOf(diff.estimate),
+      epochs: meanEpochs(method),
+      gridEpochs: meanEpochs('grid'),
+      sameAs,
+    };
+  });
+}
+
+/** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
+export function experimentTable(picks: readonly Pick[], methods: readonly string[], folds: number, missing: ExperimentResult['missing'] = []): Table {
+  const verdicts = new Map(methodVerdicts(picks, methods).map((v) => [v.method, v]));
+  const rows = methods.map((method) => {
+    const mine = picks.filter((p) => p.method === method);
+    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—'];
+    const v = verdicts.get(method);
+    const epochs = Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length);
+    return [
+      method,
+      String(mine.length),
+      v ? `${epochs} (${(epochs / v.gridEpochs).toFixed(2)}×)` : String(epochs),
+      formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
+      formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
+      v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
+      v ? `${v.wins}/${v.seeds}` : '—',
+      v ? `${v.verdict}${v.sameAs.length > 0 ? ` (same picks as ${v.sameAs.join(', ')})` : ''}` : '—',
+    ];
+  });
+  const left = missing.length > 0 ? `; left out, a run did not finish: ${missing.map((m) => `${m.method} seed ${m.seed}`).join(', ')}` : '';
+  return {
+    title: 'Recommended schedule per method (mean ± 95% CI over seeds)',
+    note: `valAcc chooses the episode; testAcc is that episode's held-out accuracy; Δ test is paired by seed against the grid's pick${folds > 1 ? ` (grid scored by ${folds}-fold CV)` : ''}, in points; epochs/seed against the grid's; "beats the grid" only when Δ's 95% interval lies above 0${left}`,
+    headers: ['method', 'seeds', 'epochs/seed', 'valAcc (picked)', 'testAcc', 'Δ test vs grid (pts)', 'wins', 'verdict'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    rows,
+  };
+}
+
+/** The verdict in sentences: what beats the grid, what is worse, what cannot be told apart. */
+export function verdictText(picks: readonly Pick[], methods: readonly string[]): string {
+  const verdicts = methodVerdicts(picks, methods);
+  if (verdicts.length === 0) return 'Verdict: no method besides the grid finished.';
+  const list = (vs: MethodVerdict[]) => vs.map((v) => `${v.method} (${v.diff ? formatEstimate(v.diff, 2, 100, true) : '—'} pts, ${(v.epochs / v.gridEpochs).toFixed(2)}× the grid's epochs)`).join(', ');
+  const group = (verdict: Verdict) => verdicts.filter((v) => v.verdict === verdict);
+  const lines = [
+    `beats the grid: ${group('beats the grid').length > 0 ? list(group('beats the grid')) : 'none'}`,
+    `worse than the grid: ${group('worse').length > 0 ? list(group('worse')) : 'none'}`,
+    `no detectable difference: ${group('no detectable difference').length > 0 ? group('no detectable difference').map((v) => v.method).join(', ') : 'none'}`,
+  ];
+  const seeds = Math.min(...verdicts.map((v) => v.seeds));
+  const caveat = seeds < 5 ? `\n(${seeds} seed${seeds === 1 ? '' : 's'}: an interval rests on a spread estimated from ${seeds} difference${seeds === 1 ? '' : 's'}; read this as a smoke test, not a finding)` : '';
+  return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}${caveat}`;
+}
+
+/** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
+export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
+  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
+  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
+    plan.preset.grid.flatMap((rate) => {
+      const record = finishedResult(path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`))?.records[0];
+      return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
+    }),
+  );
+}
+
+/** The sweep as a table: per rate, mean ± 95% CI over seeds, and test minus rate 0's, paired by seed. */
+export function sweepTable(points: readonly SweepPoint[]): Table {
+  const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
+  const lowest = rates[0]!;
+  const testBySeed = (rate: number) => new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, p.testAcc]));
+  return {
+    title: 'The grid as a sweep: final accuracy per static rate (mean ± 95% CI over seeds)',
+    note: `Δ test is paired by seed against rate ${lowest}, in points`,
+    headers: ['rate', 'seeds', 'valAcc', 'testAcc', `Δ test vs ${lowest} (pts)`],
+    align: ['r', 'r', 'r', 'r', 'r'],
+    rows: rates.map((rate) => {
+      const mine = points.filter((p) => p.rate === rate);
+      const diff = pairedDifference(testBySeed(rate), testBySeed(lowest)).estimate;
+      return [String(rate), String(mine.length), formatEstimate(estimate(mine.map((p) => p.valAcc)), 4), formatEstimate(estimate(mine.map((p) => p.testAcc)), 4), rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true)];
+    }),
+  };
+}
+
+export interface ExperimentFiles {
+  table: Table;
+  /** experiment.json, experiment.md, schedules.svg, sweep.svg (when the grid has runs). */
+  files: string[];
+  /** The compare report's files: none when interrupted (its runs are partial) or when no run started. */
+  compareFiles: string[];
+}
+
+/**
+ * Writes experiment.json, experiment.md, schedules.svg and, unless the experiment was interrupted,
+ * the compare report over every run (tables per run and per label, plots, report.html).
+ */
+export async function writeExperiment(plan: ExperimentPlan, result: ExperimentResult, backend: string): Promise<ExperimentFiles> {
+  const { config, preset } = plan;
+  const names = plan.methods.map((m) => m.name);
+  const table = experimentTable(result.picks, names, config.folds, result.missing);
+  mkdirSync(config.out, { recursive: true });
+  const json = path.join(config.out, 'experiment.json');
+  const md = path.join(config.out, 'experiment.md');
+  const svg = path.join(config.out, 'schedules.svg');
+  const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
+  writeFileSync(json, JSON.stringify({ preset: config.preset, config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry }, backend, wallMs: result.wallMs, picks: result.picks, ...incomplete }, null, 2) + '\n');
+  writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`);
+  writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
+  const sweep = gridSweep(plan);
+  const files = [json, md, svg];
+  if (sweep.length > 0) {
+    const sweepSvg = path.join(config.out, 'sweep.svg');
+    writeFileSync(sweepSvg, await renderSvg(sweepPlot(sweep, `${config.preset}: ${preset.dataset} ${preset.model}, ${preset.trainSize} train, ${preset.epochs} epochs`)));
+    appendFileSync(md, `\n${renderMarkdown([sweepTable(sweep)])}\n`);
+    files.push(sweepSvg);
+  }
+  let compareFiles: string[] = [];
+  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter((dir) => existsSync(dir) && statSync(dir).isDirectory());
+  if (!result.interrupted && seedDirs.length > 0) {
+    const read = readRuns(seedDirs);
+    compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);
+  }
+  return { table, files, compareFiles };
+}
