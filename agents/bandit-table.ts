@@ -22,13 +22,19 @@ import { readArray, readInt, readState, SavedRng, stateError } from './state.js'
 
 /** --per-epoch, shared by the three bandits. */
 export const PER_EPOCH_OPTION: OptionSpec = {
-  key: 'perEpoch', flag: '--per-epoch', type: 'boolean', default: true,
+  key: 'perEpoch',
+  flag: '--per-epoch',
+  type: 'boolean',
+  default: true,
   help: 'bandits: separate arms for every epoch (learn a schedule); false: one set per layer',
 };
 
 /** --phases, shared by the three bandits. */
 export const PHASES_OPTION: OptionSpec = {
-  key: 'phases', flag: '--phases', type: 'int', default: 0,
+  key: 'phases',
+  flag: '--phases',
+  type: 'int',
+  default: 0,
   help: 'bandits: split the epochs into this many phases, one arm held per phase (0: see --per-epoch)',
 };
 
@@ -178,7 +184,8 @@ export class ArmTable {
 
   /** Reads a saved table into this one; its arms and slots must be this run's. */
   load(agent: string, state: unknown): void {
-    if (typeof state !== 'object' || state === null) throw stateError(agent, `table must be an object, got ${JSON.stringify(state)}`);
+    if (typeof state !== 'object' || state === null)
+      throw stateError(agent, `table must be an object, got ${JSON.stringify(state)}`);
     const s = state as Record<string, unknown>;
     const layers = this.values.length;
     const arms = this.values[0]?.length ?? 0;
@@ -186,7 +193,10 @@ export class ArmTable {
     values.forEach((row, layer) =>
       row.forEach((v, k) => {
         if (Math.abs(v - this.values[layer]![k]!) > 1e-9) {
-          throw stateError(agent, `table.values[${layer}] = ${JSON.stringify(row)} are not this run's arms ${JSON.stringify(this.values[layer])} (another --action or rate range?)`);
+          throw stateError(
+            agent,
+            `table.values[${layer}] = ${JSON.stringify(row)} are not this run's arms ${JSON.stringify(this.values[layer])} (another --action or rate range?)`,
+          );
         }
       }),
     );
@@ -194,7 +204,11 @@ export class ArmTable {
     const n = readArray<number[][][]>(agent, 'table.n', s['n'], shape);
     const mean = readArray<number[][][]>(agent, 'table.mean', s['mean'], shape);
     const m2 = readArray<number[][][]>(agent, 'table.m2', s['m2'], shape);
-    n.forEach((perSlot, layer) => perSlot.forEach((counts, slot) => counts.forEach((c, k) => readInt(agent, `table.n[${layer}][${slot}][${k}]`, c))));
+    n.forEach((perSlot, layer) =>
+      perSlot.forEach((counts, slot) =>
+        counts.forEach((c, k) => readInt(agent, `table.n[${layer}][${slot}][${k}]`, c)),
+      ),
+    );
     this.pending = this.readPending(agent, s['pending'], layers, arms);
     this.n = copy3(n);
     this.mean = copy3(mean);
@@ -203,16 +217,19 @@ export class ArmTable {
 
   private readPending(agent: string, pending: unknown, layers: number, arms: number): Pending | null {
     if (pending === null) return null;
-    if (typeof pending !== 'object' || pending === undefined) throw stateError(agent, `table.pending must be null or {slot, arms}, got ${JSON.stringify(pending)}`);
+    if (typeof pending !== 'object' || pending === undefined)
+      throw stateError(agent, `table.pending must be null or {slot, arms}, got ${JSON.stringify(pending)}`);
     const p = pending as Record<string, unknown>;
     const slot = readInt(agent, 'table.pending.slot', p['slot']);
     if (slot >= this.slots) throw stateError(agent, `table.pending.slot must be < ${this.slots}, got ${slot}`);
     const picked = readArray<number[]>(agent, 'table.pending.arms', p['arms'], [layers]);
     picked.forEach((k, layer) => {
-      if (!Number.isInteger(k) || k < 0 || k >= arms) throw stateError(agent, `table.pending.arms[${layer}] must be an arm index < ${arms}, got ${k}`);
+      if (!Number.isInteger(k) || k < 0 || k >= arms)
+        throw stateError(agent, `table.pending.arms[${layer}] must be an arm index < ${arms}, got ${k}`);
     });
     if (p['reward'] === undefined) return { slot, arms: [...picked] };
-    if (typeof p['reward'] !== 'number' || !Number.isFinite(p['reward'])) throw stateError(agent, `table.pending.reward must be a finite number, got ${JSON.stringify(p['reward'])}`);
+    if (typeof p['reward'] !== 'number' || !Number.isFinite(p['reward']))
+      throw stateError(agent, `table.pending.reward must be a finite number, got ${JSON.stringify(p['reward'])}`);
     return { slot, arms: [...picked], reward: p['reward'] };
   }
 }
@@ -224,7 +241,12 @@ export class TableBandit implements Agent {
   private rng: SavedRng;
   readonly table: ArmTable;
 
-  constructor(readonly name: string, ctx: AgentContext, arms: ArmSetConfig, private readonly pick: PickArm) {
+  constructor(
+    readonly name: string,
+    ctx: AgentContext,
+    arms: ArmSetConfig,
+    private readonly pick: PickArm,
+  ) {
     this.rng = SavedRng.from(ctx.rng);
     this.table = new ArmTable(ctx, arms);
   }

@@ -20,7 +20,13 @@ export interface ConstantConfig {
 export const DEFAULTS: ConstantConfig = { rate: 0.3 };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'rate', flag: '--rate', type: 'number', default: DEFAULTS.rate, help: 'dropout rate of every layer (constant, schedule)' },
+  {
+    key: 'rate',
+    flag: '--rate',
+    type: 'number',
+    default: DEFAULTS.rate,
+    help: 'dropout rate of every layer (constant, schedule)',
+  },
 ];
 
 export function checkConfig(partial: Partial<ConstantConfig>): ConstantConfig {
@@ -35,7 +41,10 @@ export class ConstantAgent implements Agent {
   readonly name = 'constant';
   private readonly target: number[];
 
-  constructor(readonly config: ConstantConfig, private readonly ctx: AgentContext) {
+  constructor(
+    readonly config: ConstantConfig,
+    private readonly ctx: AgentContext,
+  ) {
     checkTargetRate('--rate', config.rate, ctx);
     this.target = Array<number>(ctx.numLayers).fill(config.rate);
   }

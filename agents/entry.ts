@@ -27,6 +27,8 @@ export const ALL_MODES: readonly ActionMode[] = ['discrete', 'continuous', 'abso
 
 export function checkActionMode(agent: string, ctx: AgentContext, supports: readonly ActionMode[]): void {
   if (!supports.includes(ctx.actionMode)) {
-    throw new ConfigError(`--action ${ctx.actionMode} is not supported by agent ${agent} (it supports: ${supports.join(', ')})`);
+    throw new ConfigError(
+      `--action ${ctx.actionMode} is not supported by agent ${agent} (it supports: ${supports.join(', ')})`,
+    );
   }
 }

@@ -6,7 +6,16 @@
  */
 import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
-import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type PickArm } from './bandit-table.js';
+import {
+  argmax,
+  ARM_SET_DEFAULTS,
+  ARM_SET_OPTIONS,
+  checkArmSet,
+  TableBandit,
+  type ArmSetConfig,
+  underPulled,
+  type PickArm,
+} from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
@@ -19,7 +28,13 @@ export interface EpsilonGreedyConfig extends ArmSetConfig {
 export const DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, ...ARM_SET_DEFAULTS };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'epsilon', flag: '--epsilon', type: 'number', default: DEFAULTS.epsilon, help: 'epsilon-greedy: probability of a random arm' },
+  {
+    key: 'epsilon',
+    flag: '--epsilon',
+    type: 'number',
+    default: DEFAULTS.epsilon,
+    help: 'epsilon-greedy: probability of a random arm',
+  },
   ...ARM_SET_OPTIONS,
 ];
 
@@ -34,7 +49,13 @@ export function checkConfig(partial: Partial<EpsilonGreedyConfig>): EpsilonGreed
 export function pickEpsilonGreedy(epsilon: number): PickArm {
   return (arms, rng) => {
     if (rng.next() < epsilon) return rng.int(arms.length);
-    return underPulled(arms, 1, rng) ?? argmax(arms.map((a) => a.mean), rng);
+    return (
+      underPulled(arms, 1, rng) ??
+      argmax(
+        arms.map((a) => a.mean),
+        rng,
+      )
+    );
   };
 }
 

@@ -48,8 +48,13 @@ export function checkAgentOptions(name: string, options: Record<string, unknown>
   const own = entry.options;
   for (const key of Object.keys(options)) {
     if (own.some((s) => s.key === key)) continue;
-    const flag = Object.values(AGENTS).flatMap((e) => e.options).find((s) => s.key === key)?.flag ?? `'${key}'`;
-    throw new ConfigError(`${flag} does not apply to --agent ${name} (its options: ${own.map((s) => s.flag).join(', ') || 'none'})`);
+    const flag =
+      Object.values(AGENTS)
+        .flatMap((e) => e.options)
+        .find((s) => s.key === key)?.flag ?? `'${key}'`;
+    throw new ConfigError(
+      `${flag} does not apply to --agent ${name} (its options: ${own.map((s) => s.flag).join(', ') || 'none'})`,
+    );
   }
   return entry.check(options);
 }

@@ -33,7 +33,13 @@ export interface LinUcbConfig {
 export const DEFAULTS: LinUcbConfig = { alpha: 0.1 };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'alpha', flag: '--alpha', type: 'number', default: DEFAULTS.alpha, help: 'linucb: weight of the confidence bonus (reward units)' },
+  {
+    key: 'alpha',
+    flag: '--alpha',
+    type: 'number',
+    default: DEFAULTS.alpha,
+    help: 'linucb: weight of the confidence bonus (reward units)',
+  },
 ];
 
 export function checkConfig(partial: Partial<LinUcbConfig>): LinUcbConfig {
@@ -42,7 +48,8 @@ export function checkConfig(partial: Partial<LinUcbConfig>): LinUcbConfig {
   return { alpha: checkNumber('--alpha', c.alpha, 0, 1e6) };
 }
 
-const identity = (d: number): number[][] => Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0)));
+const identity = (d: number): number[][] =>
+  Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 1 : 0)));
 
 // agent
 
@@ -59,7 +66,10 @@ export class LinUcbAgent implements Agent {
   /** The context and arms of the last act, credited by the next learn. */
   private pending: { x: number[]; arms: number[] } | null = null;
 
-  constructor(readonly config: LinUcbConfig, ctx: AgentContext) {
+  constructor(
+    readonly config: LinUcbConfig,
+    ctx: AgentContext,
+  ) {
     this.rng = SavedRng.from(ctx.rng);
     this.values = Array.from({ length: ctx.numLayers }, (_, layer) => armValues(ctx, layer));
     this.dim = ctx.observationSpace.size + 1;
@@ -80,8 +90,14 @@ export class LinUcbAgent implements Agent {
 
   act(observation: number[], _info: StepInfo): Action {
     const x = [...observation, 1];
-    if (x.length !== this.dim) throw new Error(`linucb: observation has ${observation.length} entries, expected ${this.dim - 1}`);
-    const arms = this.values.map((_, layer) => argmax(this.A[layer]!.map((_a, k) => this.score(layer, k, x)), this.rng));
+    if (x.length !== this.dim)
+      throw new Error(`linucb: observation has ${observation.length} entries, expected ${this.dim - 1}`);
+    const arms = this.values.map((_, layer) =>
+      argmax(
+        this.A[layer]!.map((_a, k) => this.score(layer, k, x)),
+        this.rng,
+      ),
+    );
     this.pending = { x, arms };
     return arms.map((k, layer) => this.values[layer]![k]!);
   }
@@ -120,17 +136,22 @@ export class LinUcbAgent implements Agent {
     const arms = this.values[0]?.length ?? 0;
     const values = readArray<number[][]>(this.name, 'values', s['values'], [layers, arms]);
     if (values.some((row, layer) => row.some((v, k) => Math.abs(v - this.values[layer]![k]!) > 1e-9))) {
-      throw stateError(this.name, `values ${JSON.stringify(values)} are not this run's arms ${JSON.stringify(this.values)} (another --action or rate range?)`);
+      throw stateError(
+        this.name,
+        `values ${JSON.stringify(values)} are not this run's arms ${JSON.stringify(this.values)} (another --action or rate range?)`,
+      );
     }
     const A = readArray<number[][][][]>(this.name, 'A', s['A'], [layers, arms, this.dim, this.dim]);
     const b = readArray<number[][][]>(this.name, 'b', s['b'], [layers, arms, this.dim]);
     const p = s['pending'];
     let pending: LinUcbAgent['pending'] = null;
     if (p !== null) {
-      if (typeof p !== 'object' || p === undefined) throw stateError(this.name, `pending must be null or {x, arms}, got ${JSON.stringify(p)}`);
+      if (typeof p !== 'object' || p === undefined)
+        throw stateError(this.name, `pending must be null or {x, arms}, got ${JSON.stringify(p)}`);
       const x = readArray<number[]>(this.name, 'pending.x', (p as Record<string, unknown>)['x'], [this.dim]);
       const picked = readArray<number[]>(this.name, 'pending.arms', (p as Record<string, unknown>)['arms'], [layers]);
-      if (picked.some((k) => !Number.isInteger(k) || k < 0 || k >= arms)) throw stateError(this.name, `pending.arms must be arm indices < ${arms}, got ${JSON.stringify(picked)}`);
+      if (picked.some((k) => !Number.isInteger(k) || k < 0 || k >= arms))
+        throw stateError(this.name, `pending.arms must be arm indices < ${arms}, got ${JSON.stringify(picked)}`);
       pending = { x: [...x], arms: [...picked] };
     }
     const rng = SavedRng.restore(this.name, s['rng']);

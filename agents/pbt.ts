@@ -38,41 +38,102 @@ export interface PbtConfig {
 /** The standard experiment's grid: a population of its size starts where the grid's runs are. */
 export const DEFAULT_POPULATION_RATES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
 
-export const DEFAULTS: Omit<PbtConfig, 'population' | 'populationRates'> = { interval: 2, quantile: 0.25, resampleProbability: 0.25, workers: 1 };
+export const DEFAULTS: Omit<PbtConfig, 'population' | 'populationRates'> = {
+  interval: 2,
+  quantile: 0.25,
+  resampleProbability: 0.25,
+  workers: 1,
+};
 
 /** Ray Tune's perturbation factors. */
 export const PERTURBATION_FACTORS = [0.8, 1.2] as const;
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'population', flag: '--population', type: 'int', default: DEFAULT_POPULATION_RATES.length, help: 'pbt: members trained side by side (or one per --population-rates)' },
-  { key: 'interval', flag: '--interval', type: 'int', default: DEFAULTS.interval, help: 'pbt: epochs between exploit/explore steps' },
-  { key: 'quantile', flag: '--quantile', type: 'number', default: DEFAULTS.quantile, help: 'pbt: bottom fraction that copies a top member' },
-  { key: 'resampleProbability', flag: '--resample-probability', type: 'number', default: DEFAULTS.resampleProbability, help: 'pbt: chance explore redraws a rate instead of ×0.8/×1.2' },
-  { key: 'populationRates', flag: '--population-rates', type: 'numbers', default: DEFAULT_POPULATION_RATES, help: 'pbt: starting rate of each member (another --population: evenly over [min, max])' },
-  { key: 'workers', flag: '--workers', type: 'int', default: DEFAULTS.workers, help: 'pbt: worker threads for the members (results do not depend on it)' },
+  {
+    key: 'population',
+    flag: '--population',
+    type: 'int',
+    default: DEFAULT_POPULATION_RATES.length,
+    help: 'pbt: members trained side by side (or one per --population-rates)',
+  },
+  {
+    key: 'interval',
+    flag: '--interval',
+    type: 'int',
+    default: DEFAULTS.interval,
+    help: 'pbt: epochs between exploit/explore steps',
+  },
+  {
+    key: 'quantile',
+    flag: '--quantile',
+    type: 'number',
+    default: DEFAULTS.quantile,
+    help: 'pbt: bottom fraction that copies a top member',
+  },
+  {
+    key: 'resampleProbability',
+    flag: '--resample-probability',
+    type: 'number',
+    default: DEFAULTS.resampleProbability,
+    help: 'pbt: chance explore redraws a rate instead of ×0.8/×1.2',
+  },
+  {
+    key: 'populationRates',
+    flag: '--population-rates',
+    type: 'numbers',
+    default: DEFAULT_POPULATION_RATES,
+    help: 'pbt: starting rate of each member (another --population: evenly over [min, max])',
+  },
+  {
+    key: 'workers',
+    flag: '--workers',
+    type: 'int',
+    default: DEFAULTS.workers,
+    help: 'pbt: worker threads for the members (results do not depend on it)',
+  },
 ];
 
 /** Rates of a population of `n` over [min, max]: the standard grid when it fits, else evenly spaced. */
 export function defaultPopulationRates(n: number, minRate: number, maxRate: number): number[] {
-  if (n === DEFAULT_POPULATION_RATES.length && DEFAULT_POPULATION_RATES.every((r) => r >= minRate && r <= maxRate)) return [...DEFAULT_POPULATION_RATES];
+  if (n === DEFAULT_POPULATION_RATES.length && DEFAULT_POPULATION_RATES.every((r) => r >= minRate && r <= maxRate))
+    return [...DEFAULT_POPULATION_RATES];
   if (n === 1) return [minRate];
   return Array.from({ length: n }, (_, i) => Math.round((minRate + ((maxRate - minRate) * i) / (n - 1)) * 1e4) / 1e4);
 }
 
 /** Checks the options; rates are checked against the env's [min, max] when the run is resolved. */
-export function checkConfig(partial: Partial<PbtConfig>, bounds: { minRate: number; maxRate: number } = { minRate: 0, maxRate: 0.8 }): PbtConfig {
-  checkKnownKeys('pbt', partial, OPTIONS.map((o) => o.key));
+export function checkConfig(
+  partial: Partial<PbtConfig>,
+  bounds: { minRate: number; maxRate: number } = { minRate: 0, maxRate: 0.8 },
+): PbtConfig {
+  checkKnownKeys(
+    'pbt',
+    partial,
+    OPTIONS.map((o) => o.key),
+  );
   const given = partial.populationRates;
-  const population = checkInt('--population', partial.population ?? given?.length ?? DEFAULT_POPULATION_RATES.length, 2, 256);
+  const population = checkInt(
+    '--population',
+    partial.population ?? given?.length ?? DEFAULT_POPULATION_RATES.length,
+    2,
+    256,
+  );
   if (given !== undefined && given.length !== population) {
-    throw new ConfigError(`--population-rates needs one rate per member: ${population} for --population ${population}, got ${given.length}`);
+    throw new ConfigError(
+      `--population-rates needs one rate per member: ${population} for --population ${population}, got ${given.length}`,
+    );
   }
-  const rates = (given ?? defaultPopulationRates(population, bounds.minRate, bounds.maxRate)).map((r) => checkNumber('--population-rates', r, bounds.minRate, bounds.maxRate));
+  const rates = (given ?? defaultPopulationRates(population, bounds.minRate, bounds.maxRate)).map((r) =>
+    checkNumber('--population-rates', r, bounds.minRate, bounds.maxRate),
+  );
   return {
     population,
     interval: checkInt('--interval', partial.interval ?? DEFAULTS.interval, 1),
     quantile: checkNumber('--quantile', partial.quantile ?? DEFAULTS.quantile, 0, 0.5),
-    resampleProbability: checkRate('--resample-probability', partial.resampleProbability ?? DEFAULTS.resampleProbability),
+    resampleProbability: checkRate(
+      '--resample-probability',
+      partial.resampleProbability ?? DEFAULTS.resampleProbability,
+    ),
     populationRates: rates,
     workers: checkInt('--workers', partial.workers ?? DEFAULTS.workers, 1, 256),
   };
@@ -106,12 +167,18 @@ export interface ExploreBounds {
 const round = (r: number) => Math.round(r * 1e4) / 1e4;
 
 /** Each rate: redrawn from [min, max] with the resample probability, else ×0.8 or ×1.2 and clipped. */
-export function explore(rates: readonly number[], rng: Rng, b: ExploreBounds): { rates: number[]; resampled: boolean[] } {
+export function explore(
+  rates: readonly number[],
+  rng: Rng,
+  b: ExploreBounds,
+): { rates: number[]; resampled: boolean[] } {
   const resampled: boolean[] = [];
   const next = rates.map((rate) => {
     const redraw = rng.next() < b.resampleProbability;
     resampled.push(redraw);
-    const value = redraw ? b.minRate + rng.next() * (b.maxRate - b.minRate) : rate * PERTURBATION_FACTORS[rng.int(PERTURBATION_FACTORS.length)]!;
+    const value = redraw
+      ? b.minRate + rng.next() * (b.maxRate - b.minRate)
+      : rate * PERTURBATION_FACTORS[rng.int(PERTURBATION_FACTORS.length)]!;
     return round(Math.min(b.maxRate, Math.max(b.minRate, value)));
   });
   return { rates: next, resampled };
@@ -122,7 +189,11 @@ export function explore(rates: readonly number[], rng: Rng, b: ExploreBounds): {
  * last; ties go to the lower index); each of the bottom quantile, in member order, copies a random
  * top member and explores from its rates.
  */
-export function exploitAndExplore(members: readonly { valAcc: number; rates: readonly number[] }[], rng: Rng, c: ExploreBounds & { quantile: number }): Exploit[] {
+export function exploitAndExplore(
+  members: readonly { valAcc: number; rates: readonly number[] }[],
+  rng: Rng,
+  c: ExploreBounds & { quantile: number },
+): Exploit[] {
   const score = (m: number) => (Number.isNaN(members[m]!.valAcc) ? -Infinity : members[m]!.valAcc);
   const ranked = members.map((_, m) => m).sort((a, b) => score(b) - score(a) || a - b);
   const k = quantileSize(members.length, c.quantile);
@@ -147,6 +218,8 @@ export const pbtEntry: AgentEntry = {
   // Rates are checked against the run's own [--min-rate, --max-rate] once the env config is known.
   check: (options) => ({ ...checkConfig(options as Partial<PbtConfig>, { minRate: 0, maxRate: 0.99 }) }),
   create() {
-    throw new ConfigError('pbt trains a population, not one env: run it with `npm run agent -- --agent pbt` or runPbt()');
+    throw new ConfigError(
+      'pbt trains a population, not one env: run it with `npm run agent -- --agent pbt` or runPbt()',
+    );
   },
 };

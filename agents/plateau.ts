@@ -40,7 +40,13 @@ export interface PlateauConfig {
 export const DEFAULTS: PlateauConfig = { patience: 3, min: 0.2, max: 0.8 };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'patience', flag: '--patience', type: 'int', default: DEFAULTS.patience, help: 'plateau: epochs without a better validation loss before raising the rates' },
+  {
+    key: 'patience',
+    flag: '--patience',
+    type: 'int',
+    default: DEFAULTS.patience,
+    help: 'plateau: epochs without a better validation loss before raising the rates',
+  },
   { key: 'min', flag: '--min', type: 'number', default: DEFAULTS.min, help: 'plateau: lowest rate it lowers to' },
   { key: 'max', flag: '--max', type: 'number', default: DEFAULTS.max, help: 'plateau: highest rate it raises to' },
 ];
@@ -63,7 +69,10 @@ export class PlateauAgent implements Agent {
   /** Epochs since the last improvement. */
   private stalled = 0;
 
-  constructor(readonly config: PlateauConfig, private readonly ctx: AgentContext) {}
+  constructor(
+    readonly config: PlateauConfig,
+    private readonly ctx: AgentContext,
+  ) {}
 
   beginEpisode(): void {
     this.best = null;
@@ -89,7 +98,11 @@ export class PlateauAgent implements Agent {
       this.stalled += 1;
       if (this.stalled >= patience) target = info.rates.map((r) => roundRate(Math.min(r + step, max)));
     }
-    return towardRates(target.map((r) => clamp(r, this.ctx.minRate, this.ctx.maxRate)), info, this.ctx);
+    return towardRates(
+      target.map((r) => clamp(r, this.ctx.minRate, this.ctx.maxRate)),
+      info,
+      this.ctx,
+    );
   }
 
   // save/load: the episode's running best and counter

@@ -99,7 +99,12 @@ export function globalFeatures(info: StepInfo, maxEpochs: number, lowestValLoss:
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
 /** The next rate of every layer, given their current rates (input to output; the first on the input with `inputDropout`). */
-export function controllerRates(c: Controller, f: GlobalFeatures, rates: readonly number[], inputDropout = false): number[] {
+export function controllerRates(
+  c: Controller,
+  f: GlobalFeatures,
+  rates: readonly number[],
+  inputDropout = false,
+): number[] {
   const w = c.weights;
   const first = inputDropout ? 1 : 0;
   const last = rates.length - 1;
@@ -134,18 +139,24 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Checks a controller; `fail(what)` makes the error (it names the file or the state). */
 export function readController(value: unknown, fail: (what: string) => ConfigError): Controller {
   if (!isObject(value)) throw fail(`controller must be an object, got ${show(value)}`);
-  if (value['kind'] !== CONTROLLER_KIND) throw fail(`controller kind ${show(value['kind'])} is not supported (this droptune knows '${CONTROLLER_KIND}')`);
+  if (value['kind'] !== CONTROLLER_KIND)
+    throw fail(`controller kind ${show(value['kind'])} is not supported (this droptune knows '${CONTROLLER_KIND}')`);
   const rateCap = value['rateCap'];
-  if (typeof rateCap !== 'number' || !(rateCap > 0 && rateCap < 1)) throw fail(`controller.rateCap must be in (0, 1), got ${show(rateCap)}`);
+  if (typeof rateCap !== 'number' || !(rateCap > 0 && rateCap < 1))
+    throw fail(`controller.rateCap must be in (0, 1), got ${show(rateCap)}`);
   const smoothing = value['smoothing'];
-  if (typeof smoothing !== 'number' || !(smoothing > 0 && smoothing <= 1)) throw fail(`controller.smoothing must be in (0, 1], got ${show(smoothing)}`);
+  if (typeof smoothing !== 'number' || !(smoothing > 0 && smoothing <= 1))
+    throw fail(`controller.smoothing must be in (0, 1], got ${show(smoothing)}`);
   const weights = value['weights'];
-  if (!isObject(weights)) throw fail(`controller.weights must be an object of ${WEIGHT_NAMES.join(', ')}, got ${show(weights)}`);
+  if (!isObject(weights))
+    throw fail(`controller.weights must be an object of ${WEIGHT_NAMES.join(', ')}, got ${show(weights)}`);
   const extra = Object.keys(weights).find((k) => !(WEIGHT_NAMES as readonly string[]).includes(k));
-  if (extra !== undefined) throw fail(`controller.weights.${extra} is not an input of this controller (it has ${WEIGHT_NAMES.join(', ')})`);
+  if (extra !== undefined)
+    throw fail(`controller.weights.${extra} is not an input of this controller (it has ${WEIGHT_NAMES.join(', ')})`);
   const read = (name: WeightName): number => {
     const v = weights[name];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`controller.weights.${name} must be a finite number, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw fail(`controller.weights.${name} must be a finite number, got ${show(v)}`);
     return v;
   };
   const checked = Object.fromEntries(WEIGHT_NAMES.map((n) => [n, read(n)])) as Record<WeightName, number>;
@@ -158,13 +169,26 @@ export function readPolicy(value: unknown, where: string): PolicyFile {
   if (!isObject(value)) throw fail(`must hold a JSON object, got ${show(value)}`);
   if (value['format'] !== POLICY_FORMAT) {
     // the likeliest mix-up: an agent.json handed to --policy instead of --load-agent
-    if (typeof value['agent'] === 'string') throw fail(`is a saved ${value['agent']} agent (a --load-agent file), not a policy file from npm run train-policy`);
+    if (typeof value['agent'] === 'string')
+      throw fail(
+        `is a saved ${value['agent']} agent (a --load-agent file), not a policy file from npm run train-policy`,
+      );
     throw fail(`not a policy file ("format" must be "${POLICY_FORMAT}", got ${show(value['format'])})`);
   }
-  if (value['version'] !== POLICY_VERSION) throw fail(`policy version ${show(value['version'])} is not supported (this droptune reads version ${POLICY_VERSION})`);
+  if (value['version'] !== POLICY_VERSION)
+    throw fail(
+      `policy version ${show(value['version'])} is not supported (this droptune reads version ${POLICY_VERSION})`,
+    );
   const layers = value['layers'] ?? null;
-  if (layers !== null && (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1)) throw fail(`layers must be null or a whole number >= 1, got ${show(layers)}`);
-  return { format: POLICY_FORMAT, version: POLICY_VERSION, controller: readController(value['controller'], fail), layers, training: value['training'] };
+  if (layers !== null && (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1))
+    throw fail(`layers must be null or a whole number >= 1, got ${show(layers)}`);
+  return {
+    format: POLICY_FORMAT,
+    version: POLICY_VERSION,
+    controller: readController(value['controller'], fail),
+    layers,
+    training: value['training'],
+  };
 }
 
 /** The package's root folder: where the shipped policies/ live. */
@@ -184,7 +208,9 @@ export function loadPolicyFile(file: string): PolicyFile {
     text = readFileSync(resolvePolicyPath(file), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${where}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? String(err)})`}`);
+    throw new ConfigError(
+      `${where}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? String(err)})`}`,
+    );
   }
   let parsed: unknown;
   try {
@@ -198,7 +224,9 @@ export function loadPolicyFile(file: string): PolicyFile {
 /** The policy, or a ConfigError when it was saved for another number of dropout layers. */
 export function checkPolicyFits(policy: PolicyFile, file: string, numLayers: number): PolicyFile {
   if (policy.layers !== null && policy.layers !== numLayers) {
-    throw new ConfigError(`--policy ${file}: it was saved for ${policy.layers} dropout layer${policy.layers === 1 ? '' : 's'} and this model has ${numLayers}`);
+    throw new ConfigError(
+      `--policy ${file}: it was saved for ${policy.layers} dropout layer${policy.layers === 1 ? '' : 's'} and this model has ${numLayers}`,
+    );
   }
   return policy;
 }
@@ -214,7 +242,13 @@ export const DEFAULT_POLICY_FILE = 'policies/default.json';
 export const DEFAULTS: PolicyConfig = { policy: DEFAULT_POLICY_FILE };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'policy', flag: '--policy', type: 'string', default: DEFAULTS.policy, help: 'policy: a policy file from npm run train-policy (relative: from here, else from the package)' },
+  {
+    key: 'policy',
+    flag: '--policy',
+    type: 'string',
+    default: DEFAULTS.policy,
+    help: 'policy: a policy file from npm run train-policy (relative: from here, else from the package)',
+  },
 ];
 
 /** Checks the options and that the policy file loads; returns the options as given (config.json records the file named). */
@@ -234,7 +268,10 @@ export class PolicyAgent implements Agent {
   /** The lowest validation loss of this episode so far (the `rise` input). */
   private lowestValLoss = Number.POSITIVE_INFINITY;
 
-  constructor(controller: Controller, private readonly ctx: AgentContext) {
+  constructor(
+    controller: Controller,
+    private readonly ctx: AgentContext,
+  ) {
     this.controller = controller;
   }
 
@@ -249,7 +286,11 @@ export class PolicyAgent implements Agent {
     if (info.epoch === 0) this.lowestValLoss = Number.POSITIVE_INFINITY;
     if (info.valLoss < this.lowestValLoss) this.lowestValLoss = info.valLoss;
     const features = globalFeatures(info, this.ctx.maxEpochs, this.lowestValLoss);
-    return towardRates(controllerRates(this.controller, features, info.rates, this.ctx.inputDropout ?? false), info, this.ctx);
+    return towardRates(
+      controllerRates(this.controller, features, info.rates, this.ctx.inputDropout ?? false),
+      info,
+      this.ctx,
+    );
   }
 
   // save/load: nothing is learned; the state records the controller that was applied

@@ -37,7 +37,8 @@ export function boxOf(ctx: AgentContext): Box {
  * - discrete: one step of `rateStep` toward the target, or keep when within rateStep/2 of it.
  */
 export function towardRates(target: readonly number[], info: StepInfo, ctx: AgentContext): Action {
-  if (target.length !== ctx.numLayers) throw new Error(`towardRates: ${target.length} target rates for ${ctx.numLayers} layers`);
+  if (target.length !== ctx.numLayers)
+    throw new Error(`towardRates: ${target.length} target rates for ${ctx.numLayers} layers`);
   if (ctx.actionMode === 'discrete') {
     return target.map((want, layer) => {
       const diff = clamp(want, ctx.minRate, ctx.maxRate) - currentRate(info, layer);
@@ -73,7 +74,9 @@ export function rateGrid(min: number, max: number, step: number): number[] {
   if (!(step > 0) || max - min < 1e-9) return max - min < 1e-9 ? [min] : [min, max];
   const steps = Math.floor((max - min) / step + 1e-9);
   if (steps + 1 > MAX_ARMS) {
-    throw new ConfigError(`--rate-step ${step} makes ${steps + 1} rates in [${min}, ${max}]; a bandit in absolute mode allows at most ${MAX_ARMS} arms`);
+    throw new ConfigError(
+      `--rate-step ${step} makes ${steps + 1} rates in [${min}, ${max}]; a bandit in absolute mode allows at most ${MAX_ARMS} arms`,
+    );
   }
   const grid = Array.from({ length: steps + 1 }, (_, i) => roundRate(min + i * step));
   if (grid[steps]! < max - 1e-9) grid.push(max);

@@ -57,15 +57,59 @@ export interface ReinforceConfig {
   batchEpisodes: number;
 }
 
-export const DEFAULTS: ReinforceConfig = { baseline: 'mean', gamma: 1, entropy: 0.01, policyLr: 0.01, hidden: 32, batchEpisodes: 1 };
+export const DEFAULTS: ReinforceConfig = {
+  baseline: 'mean',
+  gamma: 1,
+  entropy: 0.01,
+  policyLr: 0.01,
+  hidden: 32,
+  batchEpisodes: 1,
+};
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'baseline', flag: '--baseline', type: 'string', default: DEFAULTS.baseline, help: 'reinforce: mean (running mean of returns per step) or value (a learned value net)', choices: BASELINES },
-  { key: 'gamma', flag: '--gamma', type: 'number', default: DEFAULTS.gamma, help: 'curriculum schedule: rise per epoch; reinforce: discount' },
-  { key: 'entropy', flag: '--entropy', type: 'number', default: DEFAULTS.entropy, help: 'reinforce: weight of the entropy bonus' },
-  { key: 'policyLr', flag: '--policy-lr', type: 'number', default: DEFAULTS.policyLr, help: 'reinforce: Adam learning rate of the policy net' },
-  { key: 'hidden', flag: '--hidden', type: 'int', default: DEFAULTS.hidden, help: 'reinforce: hidden units of the policy net' },
-  { key: 'batchEpisodes', flag: '--batch-episodes', type: 'int', default: DEFAULTS.batchEpisodes, help: 'reinforce: episodes per policy update' },
+  {
+    key: 'baseline',
+    flag: '--baseline',
+    type: 'string',
+    default: DEFAULTS.baseline,
+    help: 'reinforce: mean (running mean of returns per step) or value (a learned value net)',
+    choices: BASELINES,
+  },
+  {
+    key: 'gamma',
+    flag: '--gamma',
+    type: 'number',
+    default: DEFAULTS.gamma,
+    help: 'curriculum schedule: rise per epoch; reinforce: discount',
+  },
+  {
+    key: 'entropy',
+    flag: '--entropy',
+    type: 'number',
+    default: DEFAULTS.entropy,
+    help: 'reinforce: weight of the entropy bonus',
+  },
+  {
+    key: 'policyLr',
+    flag: '--policy-lr',
+    type: 'number',
+    default: DEFAULTS.policyLr,
+    help: 'reinforce: Adam learning rate of the policy net',
+  },
+  {
+    key: 'hidden',
+    flag: '--hidden',
+    type: 'int',
+    default: DEFAULTS.hidden,
+    help: 'reinforce: hidden units of the policy net',
+  },
+  {
+    key: 'batchEpisodes',
+    flag: '--batch-episodes',
+    type: 'int',
+    default: DEFAULTS.batchEpisodes,
+    help: 'reinforce: episodes per policy update',
+  },
 ];
 
 export function checkConfig(partial: Partial<ReinforceConfig>): ReinforceConfig {
@@ -107,7 +151,10 @@ class Mlp {
   /** Call inside tf.tidy. */
   apply(x: tf.Tensor2D): tf.Tensor2D {
     const [w1, b1, w2, b2] = this.variables as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
-    return tf.tanh(x.matMul(w1 as tf.Tensor2D).add(b1)).matMul(w2 as tf.Tensor2D).add(b2);
+    return tf
+      .tanh(x.matMul(w1 as tf.Tensor2D).add(b1))
+      .matMul(w2 as tf.Tensor2D)
+      .add(b2);
   }
 }
 
@@ -125,7 +172,13 @@ class Adam {
   private readonly v: tf.Variable[];
   step = 0;
 
-  constructor(private readonly params: tf.Variable[], private readonly lr: number, private readonly beta1 = 0.9, private readonly beta2 = 0.999, private readonly eps = 1e-8) {
+  constructor(
+    private readonly params: tf.Variable[],
+    private readonly lr: number,
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly eps = 1e-8,
+  ) {
     this.m = params.map((p) => makeVariable(tf.zerosLike(p)));
     this.v = params.map((p) => makeVariable(tf.zerosLike(p)));
   }
@@ -190,7 +243,10 @@ export class ReinforceAgent implements Agent {
   private current: Episode = { observations: [], samples: [], rewards: [] };
   private batch: Episode[] = [];
 
-  constructor(readonly config: ReinforceConfig, ctx: AgentContext) {
+  constructor(
+    readonly config: ReinforceConfig,
+    ctx: AgentContext,
+  ) {
     this.rng = SavedRng.from(ctx.rng);
     this.mode = ctx.actionMode;
     this.layers = ctx.numLayers;
@@ -221,7 +277,8 @@ export class ReinforceAgent implements Agent {
   // act
 
   act(observation: number[], info: StepInfo): Action {
-    if (observation.length !== this.obsSize) throw new Error(`reinforce: observation has ${observation.length} entries, expected ${this.obsSize}`);
+    if (observation.length !== this.obsSize)
+      throw new Error(`reinforce: observation has ${observation.length} entries, expected ${this.obsSize}`);
     // An episode that started without beginEpisode (or after one cut short) starts a fresh buffer.
     if (info.epoch === 0 && this.current.observations.length > 0) this.beginEpisode();
     // Discrete: [probabilities]; Gaussian: [mean, σ].
@@ -236,7 +293,9 @@ export class ReinforceAgent implements Agent {
     let action: number[];
     if (this.mode === 'discrete') {
       const probs = params[0]!;
-      sample = Array.from({ length: this.layers }, (_, layer) => this.drawCategorical(probs.slice(3 * layer, 3 * layer + 3)));
+      sample = Array.from({ length: this.layers }, (_, layer) =>
+        this.drawCategorical(probs.slice(3 * layer, 3 * layer + 3)),
+      );
       action = sample;
     } else {
       const [mean, std] = params as [number[], number[]];
@@ -293,7 +352,9 @@ export class ReinforceAgent implements Agent {
     const observations = episodes.flatMap((e) => e.observations);
     const samples = episodes.flatMap((e) => e.samples);
     const targets = returns.flat();
-    const baselines = this.value ? this.predictValues(observations) : returns.flatMap((g) => g.map((_, t) => this.baselineMean[t] ?? 0));
+    const baselines = this.value
+      ? this.predictValues(observations)
+      : returns.flatMap((g) => g.map((_, t) => this.baselineMean[t] ?? 0));
     const advantages = targets.map((g, i) => g - baselines[i]!);
 
     const x = tf.tensor2d(observations);
@@ -352,8 +413,16 @@ export class ReinforceAgent implements Agent {
       };
     }
     const zScore = taken.sub(pi.mean).div(tf.exp(pi.logStd));
-    const logProb = zScore.square().mul(-0.5).sub(pi.logStd).sub(0.5 * Math.log(2 * Math.PI)).sum(1) as tf.Tensor1D;
-    const entropy = pi.logStd.add(0.5 * Math.log(2 * Math.PI * Math.E)).sum().mul(tf.onesLike(logProb)) as tf.Tensor1D;
+    const logProb = zScore
+      .square()
+      .mul(-0.5)
+      .sub(pi.logStd)
+      .sub(0.5 * Math.log(2 * Math.PI))
+      .sum(1) as tf.Tensor1D;
+    const entropy = pi.logStd
+      .add(0.5 * Math.log(2 * Math.PI * Math.E))
+      .sum()
+      .mul(tf.onesLike(logProb)) as tf.Tensor1D;
     return { logProb, entropy };
   }
 
@@ -367,7 +436,13 @@ export class ReinforceAgent implements Agent {
       mode: this.mode,
       policy: numbers(this.policyVariables()),
       policyAdam: { step: this.policyOpt.step, moments: numbers(this.policyOpt.variables) },
-      value: this.value && this.valueOpt ? { weights: numbers(this.value.variables), adam: { step: this.valueOpt.step, moments: numbers(this.valueOpt.variables) } } : null,
+      value:
+        this.value && this.valueOpt
+          ? {
+              weights: numbers(this.value.variables),
+              adam: { step: this.valueOpt.step, moments: numbers(this.valueOpt.variables) },
+            }
+          : null,
       baseline: { mean: [...this.baselineMean], count: [...this.baselineCount] },
       batch: structuredClone(this.batch),
       current: structuredClone(this.current),
@@ -378,32 +453,49 @@ export class ReinforceAgent implements Agent {
   loadState(state: unknown): void {
     const name = this.name;
     const s = readState(name, state);
-    if (s['mode'] !== this.mode) throw stateError(name, `was saved in --action ${JSON.stringify(s['mode'])}, this run uses ${this.mode}`);
+    if (s['mode'] !== this.mode)
+      throw stateError(name, `was saved in --action ${JSON.stringify(s['mode'])}, this run uses ${this.mode}`);
     const readWeights = (where: string, value: unknown, vars: readonly tf.Variable[]): number[][] => {
       const arrays = readArray<number[][]>(name, where, value, [vars.length, undefined]);
       arrays.forEach((a, i) => {
-        if (a.length !== vars[i]!.size) throw stateError(name, `${where}[${i}] has ${a.length} values, this network needs ${vars[i]!.size} (another --hidden, model or --action?)`);
+        if (a.length !== vars[i]!.size)
+          throw stateError(
+            name,
+            `${where}[${i}] has ${a.length} values, this network needs ${vars[i]!.size} (another --hidden, model or --action?)`,
+          );
       });
       return arrays;
     };
     const readAdam = (where: string, value: unknown, opt: Adam): { step: number; moments: number[][] } => {
-      if (typeof value !== 'object' || value === null) throw stateError(name, `${where} must be {step, moments}, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'object' || value === null)
+        throw stateError(name, `${where} must be {step, moments}, got ${JSON.stringify(value)}`);
       const a = value as Record<string, unknown>;
-      return { step: readInt(name, `${where}.step`, a['step']), moments: readWeights(`${where}.moments`, a['moments'], opt.variables) };
+      return {
+        step: readInt(name, `${where}.step`, a['step']),
+        moments: readWeights(`${where}.moments`, a['moments'], opt.variables),
+      };
     };
     const policy = readWeights('policy', s['policy'], this.policyVariables());
     const policyAdam = readAdam('policyAdam', s['policyAdam'], this.policyOpt);
     let value: { weights: number[][]; adam: { step: number; moments: number[][] } } | null = null;
     if (this.value && this.valueOpt) {
       const v = s['value'];
-      if (typeof v !== 'object' || v === null) throw stateError(name, `value must hold the value net (this run has --baseline value), got ${JSON.stringify(v)}`);
+      if (typeof v !== 'object' || v === null)
+        throw stateError(
+          name,
+          `value must hold the value net (this run has --baseline value), got ${JSON.stringify(v)}`,
+        );
       const vr = v as Record<string, unknown>;
-      value = { weights: readWeights('value.weights', vr['weights'], this.value.variables), adam: readAdam('value.adam', vr['adam'], this.valueOpt) };
+      value = {
+        weights: readWeights('value.weights', vr['weights'], this.value.variables),
+        adam: readAdam('value.adam', vr['adam'], this.valueOpt),
+      };
     } else if (s['value'] !== null) {
       throw stateError(name, 'holds a value net but this run has --baseline mean');
     }
     const baseline = s['baseline'] as Record<string, unknown> | null;
-    if (typeof baseline !== 'object' || baseline === null) throw stateError(name, `baseline must be {mean, count}, got ${JSON.stringify(baseline)}`);
+    if (typeof baseline !== 'object' || baseline === null)
+      throw stateError(name, `baseline must be {mean, count}, got ${JSON.stringify(baseline)}`);
     const baselineMean = readArray<number[]>(name, 'baseline.mean', baseline['mean'], [undefined]);
     const baselineCount = readArray<number[]>(name, 'baseline.count', baseline['count'], [baselineMean.length]);
     const batch = this.readEpisodes('batch', s['batch']);
@@ -434,12 +526,20 @@ export class ReinforceAgent implements Agent {
   private readEpisodes(where: string, value: unknown): Episode[] {
     if (!Array.isArray(value)) throw stateError(this.name, `${where} must be an array, got ${JSON.stringify(value)}`);
     return value.map((e: unknown, i) => {
-      if (typeof e !== 'object' || e === null) throw stateError(this.name, `${where}[${i}] must be {observations, samples, rewards}`);
+      if (typeof e !== 'object' || e === null)
+        throw stateError(this.name, `${where}[${i}] must be {observations, samples, rewards}`);
       const r = e as Record<string, unknown>;
-      const observations = readArray<number[][]>(this.name, `${where}[${i}].observations`, r['observations'], [undefined, this.obsSize]);
-      const samples = readArray<number[][]>(this.name, `${where}[${i}].samples`, r['samples'], [observations.length, this.layers]);
+      const observations = readArray<number[][]>(this.name, `${where}[${i}].observations`, r['observations'], [
+        undefined,
+        this.obsSize,
+      ]);
+      const samples = readArray<number[][]>(this.name, `${where}[${i}].samples`, r['samples'], [
+        observations.length,
+        this.layers,
+      ]);
       const rewards = readArray<number[]>(this.name, `${where}[${i}].rewards`, r['rewards'], [undefined]);
-      if (rewards.length !== 0 && rewards.length !== observations.length) throw stateError(this.name, `${where}[${i}].rewards must have one reward per observation`);
+      if (rewards.length !== 0 && rewards.length !== observations.length)
+        throw stateError(this.name, `${where}[${i}].rewards must have one reward per observation`);
       return structuredClone({ observations, samples, rewards });
     });
   }

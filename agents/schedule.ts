@@ -51,15 +51,58 @@ export interface ScheduleConfig {
   cutoff: number;
 }
 
-export const DEFAULTS: ScheduleConfig = { schedule: 'linear', rate: 0.3, finalRate: 0, gamma: 1, annealEpochs: 5, cutoff: 3 };
+export const DEFAULTS: ScheduleConfig = {
+  schedule: 'linear',
+  rate: 0.3,
+  finalRate: 0,
+  gamma: 1,
+  annealEpochs: 5,
+  cutoff: 3,
+};
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'schedule', flag: '--schedule', type: 'string', default: DEFAULTS.schedule, help: `${SCHEDULE_NAMES.join('|')} or a JSON file of per-epoch rates` },
-  { key: 'rate', flag: '--rate', type: 'number', default: DEFAULTS.rate, help: 'dropout rate of every layer (constant, schedule)' },
-  { key: 'finalRate', flag: '--final-rate', type: 'number', default: DEFAULTS.finalRate, help: 'linear schedule: rate of the last epoch' },
-  { key: 'gamma', flag: '--gamma', type: 'number', default: DEFAULTS.gamma, help: 'curriculum schedule: rise per epoch; reinforce: discount' },
-  { key: 'annealEpochs', flag: '--anneal-epochs', type: 'int', default: DEFAULTS.annealEpochs, help: 'annealed schedule: epochs from --rate down to 0' },
-  { key: 'cutoff', flag: '--cutoff', type: 'int', default: DEFAULTS.cutoff, help: 'early/late schedules: epoch where dropout switches off/on' },
+  {
+    key: 'schedule',
+    flag: '--schedule',
+    type: 'string',
+    default: DEFAULTS.schedule,
+    help: `${SCHEDULE_NAMES.join('|')} or a JSON file of per-epoch rates`,
+  },
+  {
+    key: 'rate',
+    flag: '--rate',
+    type: 'number',
+    default: DEFAULTS.rate,
+    help: 'dropout rate of every layer (constant, schedule)',
+  },
+  {
+    key: 'finalRate',
+    flag: '--final-rate',
+    type: 'number',
+    default: DEFAULTS.finalRate,
+    help: 'linear schedule: rate of the last epoch',
+  },
+  {
+    key: 'gamma',
+    flag: '--gamma',
+    type: 'number',
+    default: DEFAULTS.gamma,
+    help: 'curriculum schedule: rise per epoch; reinforce: discount',
+  },
+  {
+    key: 'annealEpochs',
+    flag: '--anneal-epochs',
+    type: 'int',
+    default: DEFAULTS.annealEpochs,
+    help: 'annealed schedule: epochs from --rate down to 0',
+  },
+  {
+    key: 'cutoff',
+    flag: '--cutoff',
+    type: 'int',
+    default: DEFAULTS.cutoff,
+    help: 'early/late schedules: epoch where dropout switches off/on',
+  },
 ];
 
 /** The resolved config; `rows` holds a schedule file's rates (null for a named schedule). */
@@ -100,7 +143,9 @@ export function readScheduleFile(file: string): number[][] {
     const episode = Number(episodeRef[2]);
     // N counts from 1; a folder of log version 1 (config.json beside the file) wrote N − 1.
     const config = path.join(path.dirname(episodeRef[1]!), 'config.json');
-    const version = existsSync(config) ? logVersionOf(JSON.parse(readFileSync(config, 'utf8')) as { logVersion?: unknown }, config) : LOG_VERSION;
+    const version = existsSync(config)
+      ? logVersionOf(JSON.parse(readFileSync(config, 'utf8')) as { logVersion?: unknown }, config)
+      : LOG_VERSION;
     const written = episode - numberingShift(version);
     const episodeOf = (l: string): unknown => {
       try {
@@ -128,12 +173,15 @@ export function readScheduleFile(file: string): number[][] {
       : typeof best === 'object' && best !== null && Array.isArray((best as Record<string, unknown>)['schedule'])
         ? ((best as Record<string, unknown>)['schedule'] as unknown[])
         : null;
-  if (rows === null) throw fail('expected {"rates": number[][]}, a number[][] or a run\'s summary.json (best.schedule)');
+  if (rows === null)
+    throw fail('expected {"rates": number[][]}, a number[][] or a run\'s summary.json (best.schedule)');
   if (rows.length === 0) throw fail('the schedule has no rows');
   const width = Array.isArray(rows[0]) ? rows[0].length : 0;
   return rows.map((row: unknown, t) => {
     if (!Array.isArray(row) || row.length === 0 || row.length !== width) {
-      throw fail(`row ${t} must be a list of ${width || 'one or more'} rates (one per layer), got ${JSON.stringify(row)}`);
+      throw fail(
+        `row ${t} must be a list of ${width || 'one or more'} rates (one per layer), got ${JSON.stringify(row)}`,
+      );
     }
     return row.map((rate: unknown, layer) => {
       if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate >= 1) {
@@ -167,7 +215,10 @@ export function namedRate(name: ScheduleName, t: number, T: number, c: ScheduleC
 export class ScheduleAgent implements Agent {
   readonly name = 'schedule';
 
-  constructor(readonly config: ScheduleSettings, private readonly ctx: AgentContext) {
+  constructor(
+    readonly config: ScheduleSettings,
+    private readonly ctx: AgentContext,
+  ) {
     const { rows, schedule } = config;
     if (rows === null) {
       checkTargetRate('--rate', config.rate, ctx);
@@ -176,16 +227,22 @@ export class ScheduleAgent implements Agent {
     }
     const width = rows[0]!.length;
     if (width !== 1 && width !== ctx.numLayers) {
-      throw new ConfigError(`--schedule ${schedule}: rows have ${width} rates but the model has ${ctx.numLayers} dropout layers`);
+      throw new ConfigError(
+        `--schedule ${schedule}: rows have ${width} rates but the model has ${ctx.numLayers} dropout layers`,
+      );
     }
-    rows.forEach((row, t) => row.forEach((rate, layer) => checkTargetRate(`--schedule ${schedule}: rates[${t}][${layer}]`, rate, ctx)));
+    rows.forEach((row, t) =>
+      row.forEach((rate, layer) => checkTargetRate(`--schedule ${schedule}: rates[${t}][${layer}]`, rate, ctx)),
+    );
   }
 
   /** The per-layer rates for epoch index t. */
   ratesAt(t: number): number[] {
     const { rows, schedule } = this.config;
     if (rows === null) {
-      return Array<number>(this.ctx.numLayers).fill(namedRate(schedule as ScheduleName, t, this.ctx.maxEpochs, this.config));
+      return Array<number>(this.ctx.numLayers).fill(
+        namedRate(schedule as ScheduleName, t, this.ctx.maxEpochs, this.config),
+      );
     }
     const row = rows[Math.min(t, rows.length - 1)]!;
     return row.length === 1 ? Array<number>(this.ctx.numLayers).fill(row[0]!) : [...row];

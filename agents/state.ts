@@ -26,13 +26,15 @@ export function readState(agent: string, state: unknown, version = 1): Record<st
   }
   const record = state as Record<string, unknown>;
   if (record['agent'] !== agent) throw stateError(agent, `was saved by agent ${show(record['agent'])}, not '${agent}'`);
-  if (record['version'] !== version) throw stateError(agent, `version must be ${version}, got ${show(record['version'])}`);
+  if (record['version'] !== version)
+    throw stateError(agent, `version must be ${version}, got ${show(record['version'])}`);
   return record;
 }
 
 /** A finite number. */
 export function readNumber(agent: string, where: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw stateError(agent, `${where} must be a finite number, got ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw stateError(agent, `${where} must be a finite number, got ${show(value)}`);
   return value;
 }
 
@@ -56,7 +58,10 @@ export function readArray<T>(agent: string, where: string, value: unknown, shape
     if (!Array.isArray(v)) throw stateError(agent, `${path} must be an array, got ${show(v)}`);
     const want = shape[depth];
     if (want !== undefined && v.length !== want) {
-      throw stateError(agent, `${path} must have ${want} entries for this run, got ${v.length} (was it saved with other options or another model?)`);
+      throw stateError(
+        agent,
+        `${path} must have ${want} entries for this run, got ${v.length} (was it saved with other options or another model?)`,
+      );
     }
     v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
   };
@@ -77,7 +82,10 @@ export const MAX_REPLAYED_DRAWS = 10_000_000;
 
 /** An Rng seeded once from the agent's context stream, whose position is saved with the agent. */
 export class SavedRng implements Rng {
-  private constructor(private readonly seedValue: number, private inner: Rng) {}
+  private constructor(
+    private readonly seedValue: number,
+    private inner: Rng,
+  ) {}
 
   /** A stream seeded from the agent's context stream. */
   static from(parent: Rng): SavedRng {
@@ -87,16 +95,21 @@ export class SavedRng implements Rng {
 
   /** Continues the saved stream: from its state in constant time, or by replaying an old file's draws. */
   static restore(agent: string, saved: unknown): SavedRng {
-    if (typeof saved !== 'object' || saved === null) throw stateError(agent, `rng must be {seed, state}, got ${show(saved)}`);
+    if (typeof saved !== 'object' || saved === null)
+      throw stateError(agent, `rng must be {seed, state}, got ${show(saved)}`);
     const { seed, state, draws } = saved as Record<string, unknown>;
     const seedValue = readInt(agent, 'rng.seed', seed);
     if (state !== undefined) {
-      if (!isRngState(state)) throw stateError(agent, `rng.state must be {c, s0, s1, s2} (finite numbers), got ${show(state)}`);
+      if (!isRngState(state))
+        throw stateError(agent, `rng.state must be {c, s0, s1, s2} (finite numbers), got ${show(state)}`);
       return new SavedRng(seedValue, restoreRng(state));
     }
     const count = readInt(agent, 'rng.draws', draws);
     if (count > MAX_REPLAYED_DRAWS) {
-      throw stateError(agent, `rng.draws must be at most ${MAX_REPLAYED_DRAWS} to replay, got ${count} (files saved by this version store rng.state instead)`);
+      throw stateError(
+        agent,
+        `rng.draws must be at most ${MAX_REPLAYED_DRAWS} to replay, got ${count} (files saved by this version store rng.state instead)`,
+      );
     }
     const inner = createRng(seedValue);
     for (let i = 0; i < count; i++) inner.next();

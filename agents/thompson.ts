@@ -13,7 +13,17 @@
 import { checkKnownKeys } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Rng } from '../src/core/rng.js';
-import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type ArmStats, type PickArm } from './bandit-table.js';
+import {
+  argmax,
+  ARM_SET_DEFAULTS,
+  ARM_SET_OPTIONS,
+  checkArmSet,
+  TableBandit,
+  type ArmSetConfig,
+  underPulled,
+  type ArmStats,
+  type PickArm,
+} from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
@@ -60,7 +70,11 @@ export function sampleMean(arm: ArmStats, rng: Rng): number {
 // act: the pick rule
 
 export const pickThompson: PickArm = (arms, rng) =>
-  underPulled(arms, MIN_PULLS, rng) ?? argmax(arms.map((a) => sampleMean(a, rng)), rng);
+  underPulled(arms, MIN_PULLS, rng) ??
+  argmax(
+    arms.map((a) => sampleMean(a, rng)),
+    rng,
+  );
 
 // registry entry
 

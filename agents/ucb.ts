@@ -7,7 +7,16 @@
  */
 import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
-import { argmax, ARM_SET_DEFAULTS, ARM_SET_OPTIONS, checkArmSet, TableBandit, type ArmSetConfig, underPulled, type PickArm } from './bandit-table.js';
+import {
+  argmax,
+  ARM_SET_DEFAULTS,
+  ARM_SET_OPTIONS,
+  checkArmSet,
+  TableBandit,
+  type ArmSetConfig,
+  underPulled,
+  type PickArm,
+} from './bandit-table.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 
 // config
@@ -20,7 +29,13 @@ export interface UcbConfig extends ArmSetConfig {
 export const DEFAULTS: UcbConfig = { ucbC: 0.1, ...ARM_SET_DEFAULTS };
 
 export const OPTIONS: OptionSpec[] = [
-  { key: 'ucbC', flag: '--ucb-c', type: 'number', default: DEFAULTS.ucbC, help: 'ucb: exploration constant c (reward units)' },
+  {
+    key: 'ucbC',
+    flag: '--ucb-c',
+    type: 'number',
+    default: DEFAULTS.ucbC,
+    help: 'ucb: exploration constant c (reward units)',
+  },
   ...ARM_SET_OPTIONS,
 ];
 
@@ -37,7 +52,10 @@ export function pickUcb(c: number): PickArm {
     const untried = underPulled(arms, 1, rng);
     if (untried !== undefined) return untried;
     const logN = Math.log(arms.reduce((sum, a) => sum + a.n, 0));
-    return argmax(arms.map((a) => a.mean + c * Math.sqrt(logN / a.n)), rng);
+    return argmax(
+      arms.map((a) => a.mean + c * Math.sqrt(logN / a.n)),
+      rng,
+    );
   };
 }
 

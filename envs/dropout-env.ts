@@ -37,10 +37,31 @@ import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkS
 import { ConfigError } from '../src/core/errors.js';
 import { createRng, permutation, restoreRng, type Rng, type RngState } from '../src/core/rng.js';
 import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
-import { ACTION_MODES, type Action, type ActionMode, type Env, type ResetResult, type StepInfo, type StepResult } from '../src/core/types.js';
+import {
+  ACTION_MODES,
+  type Action,
+  type ActionMode,
+  type Env,
+  type ResetResult,
+  type StepInfo,
+  type StepResult,
+} from '../src/core/types.js';
 import type { Dataset, Split } from '../src/data/dataset.js';
-import { buildModel, countDropoutLayers, modelInputShape, parseModelSpec, type BuiltModel, type ModelSpec } from '../src/nn/models.js';
-import { OPTIMIZERS, createOptimizer, type Optimizer, type OptimizerName, type OptimizerState } from '../src/nn/optimizer.js';
+import {
+  buildModel,
+  countDropoutLayers,
+  modelInputShape,
+  parseModelSpec,
+  type BuiltModel,
+  type ModelSpec,
+} from '../src/nn/models.js';
+import {
+  OPTIMIZERS,
+  createOptimizer,
+  type Optimizer,
+  type OptimizerName,
+  type OptimizerState,
+} from '../src/nn/optimizer.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { checkRate } from '../src/nn/tunable-dropout.js';
 import { buildUserModel, checkHasDropout, readModelFile, userModelOf, type UserModel } from '../src/nn/user-model.js';
@@ -119,9 +140,25 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
 
 /** Option names as the command line spells them, for error messages. */
 const FLAG: Record<keyof DropoutEnvConfig, string> = {
-  model: '--model', batchNorm: '--batch-norm', inputDropout: '--input-dropout', concreteDropout: '--concrete-dropout', l2: '--l2', optimizer: '--optimizer', lr: '--lr', momentum: '--momentum', batchSize: '--batch-size', maxEpochs: '--epochs',
-  actionMode: '--action', rateStep: '--rate-step', maxDelta: '--max-delta', minRate: '--min-rate', maxRate: '--max-rate',
-  initialRates: '--initial-rate', reward: '--reward', divergencePenalty: '--divergence-penalty', trendWindow: '--trend-window',
+  model: '--model',
+  batchNorm: '--batch-norm',
+  inputDropout: '--input-dropout',
+  concreteDropout: '--concrete-dropout',
+  l2: '--l2',
+  optimizer: '--optimizer',
+  lr: '--lr',
+  momentum: '--momentum',
+  batchSize: '--batch-size',
+  maxEpochs: '--epochs',
+  actionMode: '--action',
+  rateStep: '--rate-step',
+  maxDelta: '--max-delta',
+  minRate: '--min-rate',
+  maxRate: '--max-rate',
+  initialRates: '--initial-rate',
+  reward: '--reward',
+  divergencePenalty: '--divergence-penalty',
+  trendWindow: '--trend-window',
 };
 
 /** The prefix of a model.json path given as --model. */
@@ -133,11 +170,14 @@ function modelOf(model: unknown): { spec: ModelSpec; userModel: null } | { spec:
   const text = checkString(FLAG.model, model);
   if (!text.startsWith(MODEL_FILE_PREFIX)) return { spec: parseModelSpec(text), userModel: null };
   const file = text.slice(MODEL_FILE_PREFIX.length);
-  if (file === '') throw new ConfigError(`${FLAG.model} file: needs the path of a model.json, as in file:models/mine/model.json`);
+  if (file === '')
+    throw new ConfigError(`${FLAG.model} file: needs the path of a model.json, as in file:models/mine/model.json`);
   return { spec: null, userModel: readModelFile(file, `${FLAG.model} ${text}`) };
 }
 
-export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvConfig & { spec: ModelSpec | null; userModel: UserModel | null; rates: number[] } {
+export function checkEnvConfig(
+  partial: Partial<DropoutEnvConfig>,
+): DropoutEnvConfig & { spec: ModelSpec | null; userModel: UserModel | null; rates: number[] } {
   checkKnownKeys('DropoutEnv', partial, Object.keys(ENV_DEFAULTS));
   const c = { ...ENV_DEFAULTS, ...partial };
   const { spec, userModel } = modelOf(c.model);
@@ -145,30 +185,42 @@ export function checkEnvConfig(partial: Partial<DropoutEnvConfig>): DropoutEnvCo
   if (userModel) {
     checkHasDropout(userModel);
     if (userModel.outputActivation !== 'softmax') {
-      throw new ConfigError(`${userModel.source} must end in softmax (the env trains it with categorical cross-entropy on class probabilities); its output layer has activation '${userModel.outputActivation}'`);
+      throw new ConfigError(
+        `${userModel.source} must end in softmax (the env trains it with categorical cross-entropy on class probabilities); its output layer has activation '${userModel.outputActivation}'`,
+      );
     }
     // These options shape a built-in spec; your own model already has the layers it has.
     for (const key of ['batchNorm', 'inputDropout', 'concreteDropout'] as const) {
-      if (c[key] === true) throw new ConfigError(`${FLAG[key]} applies to the built-in mlp:/cnn: models only: add the layer to your own model instead`);
+      if (c[key] === true)
+        throw new ConfigError(
+          `${FLAG[key]} applies to the built-in mlp:/cnn: models only: add the layer to your own model instead`,
+        );
     }
   }
   const layers = userModel ? userModel.rates.length : countDropoutLayers(spec!, inputDropout);
   const minRate = checkRate(c.minRate, FLAG.minRate);
   const maxRate = checkRate(c.maxRate, FLAG.maxRate);
-  if (minRate > maxRate) throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
+  if (minRate > maxRate)
+    throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
   // Your own model starts from its own rates unless told otherwise.
   const initialRates = partial.initialRates ?? (userModel ? userModel.rates : ENV_DEFAULTS.initialRates);
   const initial = Array.isArray(initialRates) ? initialRates : Array<number>(layers).fill(initialRates);
   if (initial.length !== layers) {
-    throw new ConfigError(`${FLAG.initialRates} needs 1 or ${layers} values for ${userModel?.source ?? String(c.model)}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`);
+    throw new ConfigError(
+      `${FLAG.initialRates} needs 1 or ${layers} values for ${userModel?.source ?? String(c.model)}${inputDropout ? ' with input dropout' : ''}, got ${initial.length}`,
+    );
   }
   const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
   const concreteDropout = checkBoolean(FLAG.concreteDropout, c.concreteDropout);
   const noLogit = rates.find((r) => r <= 0);
-  if (concreteDropout && noLogit !== undefined) throw new ConfigError(`${FLAG.initialRates} must be in (0, 1) with ${FLAG.concreteDropout}, got ${noLogit}`);
+  if (concreteDropout && noLogit !== undefined)
+    throw new ConfigError(`${FLAG.initialRates} must be in (0, 1) with ${FLAG.concreteDropout}, got ${noLogit}`);
   return {
     // A model file is recorded by its absolute path, as csv:/idx: data are: a run resumes from anywhere.
-    model: typeof c.model === 'string' && c.model.startsWith(MODEL_FILE_PREFIX) ? `${MODEL_FILE_PREFIX}${path.resolve(c.model.slice(MODEL_FILE_PREFIX.length))}` : c.model,
+    model:
+      typeof c.model === 'string' && c.model.startsWith(MODEL_FILE_PREFIX)
+        ? `${MODEL_FILE_PREFIX}${path.resolve(c.model.slice(MODEL_FILE_PREFIX.length))}`
+        : c.model,
     spec,
     userModel,
     rates,
@@ -236,14 +288,30 @@ const clip = (v: number, lo: number, hi: number) => (Number.isNaN(v) ? hi : Math
 /** The observation's entries and bounds for L dropout layers (see the top of this file). */
 export function observationLayout(L: number): { names: string[]; space: Box } {
   const rateNames = Array.from({ length: L }, (_, i) => `rate_${i + 1}`);
-  const names = ['trainLoss', 'trainLossStd', 'trainAcc', 'valLoss', 'valAcc', 'lossGap', 'accGap', 'trainLossTrend', 'valLossTrend', 'valAccTrend', ...rateNames, 'progress'];
+  const names = [
+    'trainLoss',
+    'trainLossStd',
+    'trainAcc',
+    'valLoss',
+    'valAcc',
+    'lossGap',
+    'accGap',
+    'trainLossTrend',
+    'valLossTrend',
+    'valAccTrend',
+    ...rateNames,
+    'progress',
+  ];
   const low = [0, 0, 0, 0, 0, -10, -1, -10, -10, -1, ...Array<number>(L).fill(0), 0];
   const high = [10, 10, 1, 10, 1, 10, 1, 10, 10, 1, ...Array<number>(L).fill(1), 1];
   return { names, space: new Box(low, high) };
 }
 
 /** The action space for L layers under an action mode. */
-export function actionSpaceOf(L: number, c: Pick<DropoutEnvConfig, 'actionMode' | 'maxDelta' | 'minRate' | 'maxRate'>): Space {
+export function actionSpaceOf(
+  L: number,
+  c: Pick<DropoutEnvConfig, 'actionMode' | 'maxDelta' | 'minRate' | 'maxRate'>,
+): Space {
   return c.actionMode === 'discrete'
     ? new MultiDiscrete(Array<number>(L).fill(3))
     : c.actionMode === 'continuous'
@@ -255,7 +323,10 @@ export function actionSpaceOf(L: number, c: Pick<DropoutEnvConfig, 'actionMode' 
  * The observation after the epochs in `history` (history[0]: the state at the start), losses divided
  * by `lossScale` (ln classes), clipped into `space`.
  */
-export function observationOf(history: readonly StepInfo[], opts: { lossScale: number; trendWindow: number; epoch: number; maxEpochs: number; space: Box }): number[] {
+export function observationOf(
+  history: readonly StepInfo[],
+  opts: { lossScale: number; trendWindow: number; epoch: number; maxEpochs: number; space: Box },
+): number[] {
   const s = opts.lossScale;
   const last = history[history.length - 1]!;
   const w = opts.trendWindow;
@@ -267,9 +338,18 @@ export function observationOf(history: readonly StepInfo[], opts: { lossScale: n
     last.valAcc,
     (last.valLoss - last.trainLoss) / s,
     last.trainAcc - last.valAcc,
-    trendSlope(history.map((h) => h.trainLoss / s), w),
-    trendSlope(history.map((h) => h.valLoss / s), w),
-    trendSlope(history.map((h) => h.valAcc), w),
+    trendSlope(
+      history.map((h) => h.trainLoss / s),
+      w,
+    ),
+    trendSlope(
+      history.map((h) => h.valLoss / s),
+      w,
+    ),
+    trendSlope(
+      history.map((h) => h.valAcc),
+      w,
+    ),
     ...last.rates,
     opts.epoch / opts.maxEpochs,
   ];
@@ -281,15 +361,25 @@ export function observationOf(history: readonly StepInfo[], opts: { lossScale: n
  * The reward of the epoch that produced `info`: the divergence penalty when it diverged, else the change
  * in validation accuracy (delta) or, under terminal rewards, the final validation accuracy at the end.
  */
-export function rewardOf(info: StepInfo, previous: StepInfo, truncated: boolean, c: Pick<DropoutEnvConfig, 'reward' | 'divergencePenalty'>): number {
+export function rewardOf(
+  info: StepInfo,
+  previous: StepInfo,
+  truncated: boolean,
+  c: Pick<DropoutEnvConfig, 'reward' | 'divergencePenalty'>,
+): number {
   if (info.diverged) return c.divergencePenalty;
   if (c.reward === 'delta') return info.valAcc - previous.valAcc;
   return truncated ? info.valAcc : 0;
 }
 
 /** The rate a layer at `rate` moves to under action entry `a`, clamped to [minRate, maxRate]. */
-export function rateAfter(rate: number, a: number, c: Pick<DropoutEnvConfig, 'actionMode' | 'rateStep' | 'minRate' | 'maxRate'>): number {
-  const target = c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
+export function rateAfter(
+  rate: number,
+  a: number,
+  c: Pick<DropoutEnvConfig, 'actionMode' | 'rateStep' | 'minRate' | 'maxRate'>,
+): number {
+  const target =
+    c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
   // Rounding keeps repeated ±δ steps on the grid (0.3 − 0.05 − 0.05 is not 0.2 in floating point).
   return Math.round(clip(target, c.minRate, c.maxRate) * 1e9) / 1e9;
 }
@@ -300,10 +390,14 @@ function checkModelFitsData(model: UserModel, dataset: Dataset): void {
   const values = user.inputShape.reduce((a, b) => a * b, 1);
   const [h, w, ch] = dataset.imageShape;
   if (values !== dataset.features) {
-    throw new ConfigError(`${user.source}: its input shape [${user.inputShape.join(', ')}] takes ${values} values per sample, but ${dataset.name} has ${dataset.features} features per sample (${h}×${w}×${ch}): give the model an input shape of [${dataset.features}] or [${h}, ${w}, ${ch}]`);
+    throw new ConfigError(
+      `${user.source}: its input shape [${user.inputShape.join(', ')}] takes ${values} values per sample, but ${dataset.name} has ${dataset.features} features per sample (${h}×${w}×${ch}): give the model an input shape of [${dataset.features}] or [${h}, ${w}, ${ch}]`,
+    );
   }
   if (user.outputUnits !== dataset.numClasses) {
-    throw new ConfigError(`${user.source}: its output has ${user.outputUnits} units, but ${dataset.name} has ${dataset.numClasses} classes: end it in a softmax dense layer of ${dataset.numClasses} units`);
+    throw new ConfigError(
+      `${user.source}: its output has ${user.outputUnits} units, but ${dataset.name} has ${dataset.numClasses} classes: end it in a softmax dense layer of ${dataset.numClasses} units`,
+    );
   }
 }
 
@@ -343,7 +437,10 @@ export class DropoutEnv implements Env {
   private done = true;
   private history: StepInfo[] = [];
 
-  constructor(readonly dataset: Dataset, partial: Partial<DropoutEnvConfig> = {}) {
+  constructor(
+    readonly dataset: Dataset,
+    partial: Partial<DropoutEnvConfig> = {},
+  ) {
     this.config = checkEnvConfig(partial);
     const { spec, userModel } = this.config;
     if (userModel) checkModelFitsData(userModel, dataset);
@@ -362,7 +459,11 @@ export class DropoutEnv implements Env {
     this.test = toTensors(dataset.test, inputShape, dataset.numClasses);
     const probeSize = Math.min(dataset.train.n, dataset.val.n);
     const { train } = dataset;
-    this.trainProbe = toTensors({ x: train.x.subarray(0, probeSize * dataset.features), y: train.y.subarray(0, probeSize), n: probeSize }, inputShape, dataset.numClasses);
+    this.trainProbe = toTensors(
+      { x: train.x.subarray(0, probeSize * dataset.features), y: train.y.subarray(0, probeSize), n: probeSize },
+      inputShape,
+      dataset.numClasses,
+    );
   }
 
   /** Current rates, input to output. */
@@ -396,13 +497,24 @@ export class DropoutEnv implements Env {
 
   async step(action: Action): Promise<StepResult> {
     const built = this.built;
-    if (!built || !this.optimizer || this.done) throw new Error('DropoutEnv.step: call reset() first (the episode has ended or not begun)');
-    if (!this.actionSpace.contains(action)) throw new Error(`DropoutEnv.step: action ${JSON.stringify(action)} is not in the action space`);
+    if (!built || !this.optimizer || this.done)
+      throw new Error('DropoutEnv.step: call reset() first (the episode has ended or not begun)');
+    if (!this.actionSpace.contains(action))
+      throw new Error(`DropoutEnv.step: action ${JSON.stringify(action)} is not in the action space`);
     const started = performance.now();
     if (!this.config.concreteDropout) this.applyAction(built, action);
 
     const order = permutation(this.dataset.train.n, this.rng);
-    const epochStats = await trainEpoch(built, this.optimizer, this.dataset.train, this.sampleShape, this.dataset.numClasses, order, this.config.batchSize, this.config.l2);
+    const epochStats = await trainEpoch(
+      built,
+      this.optimizer,
+      this.dataset.train,
+      this.sampleShape,
+      this.dataset.numClasses,
+      order,
+      this.config.batchSize,
+      this.config.l2,
+    );
     const valStats = await evaluate(built, this.val.x, this.val.labels);
     this.epoch += 1;
     const diverged = epochStats.diverged || !Number.isFinite(valStats.loss);
@@ -444,31 +556,47 @@ export class DropoutEnv implements Env {
       history: this.history.map((h) => ({ ...h, rates: [...h.rates] })),
       rng: this.rng.state(),
       dropouts: built.dropouts.map((d) => ({ rate: d.rate, stream: d.streamState })),
-      weights: built.model.weights.map((w) => ({ name: w.originalName, shape: [...w.read().shape], values: (w.read().dataSync() as Float32Array).slice() })),
+      weights: built.model.weights.map((w) => ({
+        name: w.originalName,
+        shape: [...w.read().shape],
+        values: (w.read().dataSync() as Float32Array).slice(),
+      })),
       optimizer: this.optimizer.getState(),
     };
   }
 
   /** Puts back a snapshot taken by an env with the same config (in this process or another). */
   restore(snapshot: EnvSnapshot): void {
-    if (snapshot.version !== 1) throw new Error(`DropoutEnv.restore: snapshot version ${String(snapshot.version)} is not supported`);
+    if (snapshot.version !== 1)
+      throw new Error(`DropoutEnv.restore: snapshot version ${String(snapshot.version)} is not supported`);
     if (snapshot.fingerprint !== this.fingerprint()) {
-      throw new Error(`DropoutEnv.restore: the snapshot was taken with another model, data or optimizer (${snapshot.fingerprint} vs ${this.fingerprint()})`);
+      throw new Error(
+        `DropoutEnv.restore: the snapshot was taken with another model, data or optimizer (${snapshot.fingerprint} vs ${this.fingerprint()})`,
+      );
     }
     this.disposeModel();
     // Built like a fresh episode's model, then every value is overwritten from the snapshot.
-    this.built = this.buildNetwork(snapshot.dropouts.map((d) => d.rate), createRng(0));
+    this.built = this.buildNetwork(
+      snapshot.dropouts.map((d) => d.rate),
+      createRng(0),
+    );
     // Rates before weights: a concrete layer's rate is its logit weight, which the saved value then sets exactly.
     this.built.dropouts.forEach((d, i) => {
       d.rate = snapshot.dropouts[i]!.rate;
       d.streamState = snapshot.dropouts[i]!.stream;
     });
     const weights = this.built.model.weights;
-    if (weights.length !== snapshot.weights.length) throw new Error(`DropoutEnv.restore: ${snapshot.weights.length} weights in the snapshot, ${weights.length} in the model`);
+    if (weights.length !== snapshot.weights.length)
+      throw new Error(
+        `DropoutEnv.restore: ${snapshot.weights.length} weights in the snapshot, ${weights.length} in the model`,
+      );
     weights.forEach((w, i) => {
       const saved = snapshot.weights[i]!;
       const shape = w.read().shape;
-      if (saved.values.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`DropoutEnv.restore: weight ${saved.name} has ${saved.values.length} values for shape [${shape.join(', ')}]`);
+      if (saved.values.length !== shape.reduce((a, b) => a * b, 1))
+        throw new Error(
+          `DropoutEnv.restore: weight ${saved.name} has ${saved.values.length} values for shape [${shape.join(', ')}]`,
+        );
       const value = tf.tensor(saved.values.slice(), shape, 'float32');
       w.write(value);
       value.dispose();
@@ -491,9 +619,16 @@ export class DropoutEnv implements Env {
     const d = this.dataset;
     // Your own model by its architecture, not by where it was read from.
     const { userModel } = this.config;
-    const model = userModel ? `user:${createHash('sha256').update(JSON.stringify(userModel.topology)).digest('hex').slice(0, 16)}` : this.config.model;
+    const model = userModel
+      ? `user:${createHash('sha256').update(JSON.stringify(userModel.topology)).digest('hex').slice(0, 16)}`
+      : this.config.model;
     return JSON.stringify({
-      model, batchNorm, l2, lr, batchSize, data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
+      model,
+      batchNorm,
+      l2,
+      lr,
+      batchSize,
+      data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
       ...(inputDropout ? { inputDropout } : {}),
       ...(concreteDropout ? { concreteDropout } : {}),
       ...(optimizer === 'sgd' ? { optimizer, momentum } : {}),
@@ -527,7 +662,13 @@ export class DropoutEnv implements Env {
   }
 
   private observe(): number[] {
-    return observationOf(this.history, { lossScale: this.lossScale, trendWindow: this.config.trendWindow, epoch: this.epoch, maxEpochs: this.config.maxEpochs, space: this.observationSpace });
+    return observationOf(this.history, {
+      lossScale: this.lossScale,
+      trendWindow: this.config.trendWindow,
+      epoch: this.epoch,
+      maxEpochs: this.config.maxEpochs,
+      space: this.observationSpace,
+    });
   }
 
   private disposeModel(): void {

@@ -12,7 +12,10 @@ const agent = makeAgent('thompson', env, {}, 0);
 const events$ = run$(env, agent, { episodes: 2, seed: 0 }).pipe(
   // one line per finished epoch
   tap((event: LoopEvent) => {
-    if (event.type === 'step') console.log(`episode ${event.episode} epoch ${event.transition.info.epoch}: rates ${event.transition.info.rates.map((r) => r.toFixed(2)).join('/')}, validation ${event.transition.info.valAcc.toFixed(3)}`);
+    if (event.type === 'step')
+      console.log(
+        `episode ${event.episode} epoch ${event.transition.info.epoch}: rates ${event.transition.info.rates.map((r) => r.toFixed(2)).join('/')}, validation ${event.transition.info.valAcc.toFixed(3)}`,
+      );
   }),
 );
 const last = await lastValueFrom(events$);

@@ -8,7 +8,16 @@
  *   tsc, then node examples/own-model.js [OUT_DIR]
  */
 import * as tf from '@tensorflow/tfjs';
-import { DropoutEnv, dropoutController, initBackend, loadDataset, makeAgent, makeDropoutTunable, run$, saveModelFile } from 'droptune';
+import {
+  DropoutEnv,
+  dropoutController,
+  initBackend,
+  loadDataset,
+  makeAgent,
+  makeDropoutTunable,
+  run$,
+  saveModelFile,
+} from 'droptune';
 
 const outDir = process.argv[2] ?? 'runs/own-model-example';
 await initBackend();
@@ -24,7 +33,8 @@ function myModel(): tf.Sequential {
   return model;
 }
 const data = loadDataset({ dataset: 'synthetic', trainSize: 300, valSize: 150, testSize: 150 });
-const tensors = (split: typeof data.train) => [tf.tensor2d(split.x, [split.n, data.features]), tf.oneHot(tf.tensor1d(split.y, 'int32'), data.numClasses)] as const;
+const tensors = (split: typeof data.train) =>
+  [tf.tensor2d(split.x, [split.n, data.features]), tf.oneHot(tf.tensor1d(split.y, 'int32'), data.numClasses)] as const;
 const [x, y] = tensors(data.train);
 const [xVal, yVal] = tensors(data.val);
 
@@ -32,8 +42,17 @@ const [xVal, yVal] = tensors(data.val);
 const model = makeDropoutTunable(myModel(), { seed: 0 });
 model.compile({ optimizer: tf.train.adam(0.005), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 const controller = dropoutController({ plateau: { patience: 1, min: 0.05 }, out: `${outDir}/fit`, seed: 0 });
-await model.fit(x, y, { epochs: 5, batchSize: 64, shuffle: false, validationData: [xVal, yVal], callbacks: [controller], verbose: 0 });
-console.log(`fit: final valAcc ${controller.episodes[0]!.valAcc.toFixed(3)}, rates per epoch ${JSON.stringify(controller.episodes[0]!.schedule)} → ${controller.out}`);
+await model.fit(x, y, {
+  epochs: 5,
+  batchSize: 64,
+  shuffle: false,
+  validationData: [xVal, yVal],
+  callbacks: [controller],
+  verbose: 0,
+});
+console.log(
+  `fit: final valAcc ${controller.episodes[0]!.valAcc.toFixed(3)}, rates per epoch ${JSON.stringify(controller.episodes[0]!.schedule)} → ${controller.out}`,
+);
 
 // 2. As the environment: save the model (model.save('file://…') with tfjs-node writes the same files).
 const file = await saveModelFile(myModel(), `${outDir}/my-model`);
@@ -41,7 +60,10 @@ const env = new DropoutEnv(data, { model: `file:${file}`, maxEpochs: 3, actionMo
 const agent = makeAgent('schedule', env, { schedule: 'linear', rate: 0.4, finalRate: 0.1 });
 run$(env, agent, { episodes: 1, seed: 0 }).subscribe({
   next: (event) => {
-    if (event.type === 'episode') console.log(`env: ${env.layerNames.join(', ')} tuned, episode valAcc ${event.record.valAcc.toFixed(3)}, schedule ${JSON.stringify(event.record.schedule)}`);
+    if (event.type === 'episode')
+      console.log(
+        `env: ${env.layerNames.join(', ')} tuned, episode valAcc ${event.record.valAcc.toFixed(3)}, schedule ${JSON.stringify(event.record.schedule)}`,
+      );
   },
   complete: () => env.dispose(),
 });

@@ -4,8 +4,8 @@ import { readRun, tune } from 'droptune';
 
 const out = process.argv[2] ?? 'runs/example-ucb';
 const result = await tune({
-  agent: 'ucb',          // any of: constant, schedule, plateau, random, epsilon-greedy, ucb, thompson, linucb, reinforce, policy, pbt
-  dataset: 'synthetic',  // or 'mnist', 'fashion-mnist'
+  agent: 'ucb', // any of: constant, schedule, plateau, random, epsilon-greedy, ucb, thompson, linucb, reinforce, policy, pbt
+  dataset: 'synthetic', // or 'mnist', 'fashion-mnist'
   trainSize: 600,
   episodes: 3,
   epochs: 4,
@@ -13,8 +13,12 @@ const result = await tune({
   out,
 });
 console.log(`backend ${result.backend}; run folder ${result.out}`);
-console.log(`best episode: validation ${result.summary.best.valAcc.toFixed(3)}, test ${result.summary.best.testAcc.toFixed(3)}, rates per epoch ${JSON.stringify(result.summary.best.schedule)}`);
+console.log(
+  `best episode: validation ${result.summary.best.valAcc.toFixed(3)}, test ${result.summary.best.testAcc.toFixed(3)}, rates per epoch ${JSON.stringify(result.summary.best.schedule)}`,
+);
 
 // The same folder, read back as `npm run compare` reads it.
 const { value: run, warnings } = readRun(result.out);
-console.log(`read back: ${run.episodes.length} episodes, ${run.steps.length} epochs logged${warnings.length ? `; ${warnings.join('; ')}` : ''}`);
+console.log(
+  `read back: ${run.episodes.length} episodes, ${run.steps.length} epochs logged${warnings.length ? `; ${warnings.join('; ')}` : ''}`,
+);

@@ -7,7 +7,17 @@ describe('the public API (src/index.ts)', () => {
     expect(droptune.DropoutEnv).to.be.a('function');
     expect(droptune.loadDataset).to.be.a('function');
     expect(droptune.buildModel).to.be.a('function');
-    expect(droptune.agentNames()).to.include.members(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce']);
+    expect(droptune.agentNames()).to.include.members([
+      'constant',
+      'schedule',
+      'plateau',
+      'random',
+      'epsilon-greedy',
+      'ucb',
+      'thompson',
+      'linucb',
+      'reinforce',
+    ]);
     const data = droptune.loadDataset({ dataset: 'synthetic', trainSize: 64, valSize: 32, testSize: 32, seed: 1 });
     const env = new droptune.DropoutEnv(data, { model: 'mlp:8', maxEpochs: 1 });
     const { observation } = await env.reset({ seed: 0 });

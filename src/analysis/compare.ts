@@ -86,10 +86,33 @@ export const AGENT_OWN_OPTIONS: Readonly<Record<string, readonly string[]>> = {
 
 /** Options that say where or how a run was written, never what it did. */
 const NOT_DISTINGUISHING = new Set([
-  'agent', 'seed', 'label', 'out', 'outDir', 'dir', 'runDir', 'runsDir', 'name', 'runName', 'config',
-  'quiet', 'verbose', 'progress', 'resume', 'help', 'startedAt', 'timestamp', 'time', 'date', 'host', 'hostname', 'pid', 'cwd',
+  'agent',
+  'seed',
+  'label',
+  'out',
+  'outDir',
+  'dir',
+  'runDir',
+  'runsDir',
+  'name',
+  'runName',
+  'config',
+  'quiet',
+  'verbose',
+  'progress',
+  'resume',
+  'help',
+  'startedAt',
+  'timestamp',
+  'time',
+  'date',
+  'host',
+  'hostname',
+  'pid',
+  'cwd',
 ]);
-const isBookkeeping = (key: string): boolean => NOT_DISTINGUISHING.has(key) || key.endsWith('Ms') || key.endsWith('Dir');
+const isBookkeeping = (key: string): boolean =>
+  NOT_DISTINGUISHING.has(key) || key.endsWith('Ms') || key.endsWith('Dir');
 
 /** A value as a label shows it: file paths by their base name, lists comma-separated. */
 function showValue(value: unknown): string {
@@ -116,7 +139,10 @@ export function groupLabels(configs: readonly RunConfig[]): string[] {
     const runs = configs.filter((c) => agentOf(c) === agent);
     const allKeys = [...new Set(runs.flatMap((c) => Object.keys(c.options)))].filter((k) => !isBookkeeping(k));
     const listed = AGENT_OWN_OPTIONS[agent] ?? [];
-    const own = [...listed.filter((k) => allKeys.includes(k)), ...allKeys.filter((k) => !listed.includes(k) && namedAfter(k, agent)).sort()];
+    const own = [
+      ...listed.filter((k) => allKeys.includes(k)),
+      ...allKeys.filter((k) => !listed.includes(k) && namedAfter(k, agent)).sort(),
+    ];
     const varying = allKeys
       .filter((k) => !own.includes(k) && new Set(runs.map((c) => JSON.stringify(c.options[k]))).size > 1)
       .sort();
@@ -163,7 +189,9 @@ export function resolveBaseline(name: string, groups: readonly GroupRow[]): stri
   if (byAgent.length === 1) return byAgent[0]!.label;
   const labels = groups.map((g) => `'${g.label}'`).join(', ');
   if (byAgent.length > 1) {
-    throw new ConfigError(`--baseline '${name}' matches ${byAgent.length} groups (${byAgent.map((g) => `'${g.label}'`).join(', ')}): give the full label`);
+    throw new ConfigError(
+      `--baseline '${name}' matches ${byAgent.length} groups (${byAgent.map((g) => `'${g.label}'`).join(', ')}): give the full label`,
+    );
   }
   throw new ConfigError(`--baseline must be one of ${labels}, got '${name}'`);
 }
@@ -174,7 +202,8 @@ function bySeed(rows: readonly RunRow[], warnings: string[]): Map<number, number
   for (const row of rows) values.set(row.seed, [...(values.get(row.seed) ?? []), row.bestTestAcc]);
   const result = new Map<number, number>();
   for (const [seed, xs] of values) {
-    if (xs.length > 1) warnings.push(`'${rows[0]!.label}' has ${xs.length} runs with seed ${seed}: pairing uses their mean`);
+    if (xs.length > 1)
+      warnings.push(`'${rows[0]!.label}' has ${xs.length} runs with seed ${seed}: pairing uses their mean`);
     result.set(seed, xs.reduce((a, b) => a + b, 0) / xs.length);
   }
   return result;
@@ -184,25 +213,52 @@ function bySeed(rows: readonly RunRow[], warnings: string[]): Map<number, number
  * The options that define the task a run was scored on: two runs paired by seed must agree on them, or
  * their difference mixes the task with the method. Agent options (rates, action space) may differ.
  */
-export const TASK_OPTIONS = ['dataset', 'trainSize', 'valSize', 'testSize', 'fold', 'folds', 'model', 'epochs', 'inputDropout', 'batchNorm', 'optimizer', 'momentum', 'lr', 'batchSize', 'l2'] as const;
+export const TASK_OPTIONS = [
+  'dataset',
+  'trainSize',
+  'valSize',
+  'testSize',
+  'fold',
+  'folds',
+  'model',
+  'epochs',
+  'inputDropout',
+  'batchNorm',
+  'optimizer',
+  'momentum',
+  'lr',
+  'batchSize',
+  'l2',
+] as const;
 
 /** How two runs' tasks differ: `epochs 5 vs 10` per differing option, in TASK_OPTIONS order. */
 export function taskDifferences(a: RunConfig, b: RunConfig): string[] {
   return TASK_OPTIONS.flatMap((key) => {
     const [x, y] = [a.options[key], b.options[key]];
-    return JSON.stringify(x) === JSON.stringify(y) ? [] : [`${key} ${showValue(x ?? 'unset')} vs ${showValue(y ?? 'unset')}`];
+    return JSON.stringify(x) === JSON.stringify(y)
+      ? []
+      : [`${key} ${showValue(x ?? 'unset')} vs ${showValue(y ?? 'unset')}`];
   });
 }
 
 /** One warning per pair of same-seed runs (a group's, the baseline's) whose tasks differ. */
-function pairingWarnings(rows: readonly RunRow[], label: string, baseline: string, configOf: (row: RunRow) => RunConfig): string[] {
+function pairingWarnings(
+  rows: readonly RunRow[],
+  label: string,
+  baseline: string,
+  configOf: (row: RunRow) => RunConfig,
+): string[] {
   const base = rows.filter((r) => r.label === baseline);
   return rows
     .filter((r) => r.label === label)
     .flatMap((row) => base.filter((b) => b.seed === row.seed).map((b) => [row, b] as const))
     .flatMap(([row, b]) => {
       const differences = taskDifferences(configOf(row), configOf(b));
-      return differences.length === 0 ? [] : [`'${label}' seed ${row.seed} (${row.dir}) is paired with baseline '${baseline}' (${b.dir}) but its task differs: ${differences.join(', ')}`];
+      return differences.length === 0
+        ? []
+        : [
+            `'${label}' seed ${row.seed} (${row.dir}) is paired with baseline '${baseline}' (${b.dir}) but its task differs: ${differences.join(', ')}`,
+          ];
     });
 }
 
@@ -224,20 +280,34 @@ export function compareRuns(runs: readonly RunData[], opts: { baseline?: string 
     const named = run.summary?.best?.episode;
     const computed = best(run).episode;
     if (named !== undefined && named !== computed) {
-      warnings.push(`${run.dir}: summary.json names episode ${named} best, episodes.jsonl gives ${computed}; using episodes.jsonl`);
+      warnings.push(
+        `${run.dir}: summary.json names episode ${named} best, episodes.jsonl gives ${computed}; using episodes.jsonl`,
+      );
     }
   }
 
   const groups: GroupRow[] = [...new Set(rows.map((r) => r.label))].map((label) => {
     const members = rows.filter((r) => r.label === label);
-    const stats = Object.fromEntries(GROUP_METRICS.map((m) => [m, estimate(members.map((r) => r[m]))])) as Record<GroupMetric, Estimate>;
-    return { label, agent: members[0]!.agent, runs: members.length, seeds: [...new Set(members.map((r) => r.seed))], stats };
+    const stats = Object.fromEntries(GROUP_METRICS.map((m) => [m, estimate(members.map((r) => r[m]))])) as Record<
+      GroupMetric,
+      Estimate
+    >;
+    return {
+      label,
+      agent: members[0]!.agent,
+      runs: members.length,
+      seeds: [...new Set(members.map((r) => r.seed))],
+      stats,
+    };
   });
 
   let baseline: BaselineComparison | undefined;
   if (opts.baseline !== undefined) {
     const label = resolveBaseline(opts.baseline, groups);
-    const base = bySeed(rows.filter((r) => r.label === label), warnings);
+    const base = bySeed(
+      rows.filter((r) => r.label === label),
+      warnings,
+    );
     const configOf = (row: RunRow): RunConfig => finished.find((run) => run.dir === row.dir)!.config;
     for (const g of groups) if (g.label !== label) warnings.push(...pairingWarnings(rows, g.label, label, configOf));
     baseline = {
@@ -246,7 +316,13 @@ export function compareRuns(runs: readonly RunData[], opts: { baseline?: string 
       rows: groups
         .filter((g) => g.label !== label)
         .map((g) => {
-          const paired = pairedDifference(bySeed(rows.filter((r) => r.label === g.label), warnings), base);
+          const paired = pairedDifference(
+            bySeed(
+              rows.filter((r) => r.label === g.label),
+              warnings,
+            ),
+            base,
+          );
           return { label: g.label, seeds: paired.keys, diff: paired.estimate };
         }),
     };
@@ -285,24 +361,60 @@ export function comparisonTables(c: Comparison): Table[] {
   const tables: Table[] = [
     {
       title: 'Runs',
-      note: 'best = the episode with the highest final valAcc (earliest on ties); testAcc is that episode\'s',
-      headers: ['run', 'label', 'seed', 'episodes', 'epochs', 'best ep', 'best valAcc', 'final valAcc', 'best testAcc', 'wall s', 'status'],
+      note: "best = the episode with the highest final valAcc (earliest on ties); testAcc is that episode's",
+      headers: [
+        'run',
+        'label',
+        'seed',
+        'episodes',
+        'epochs',
+        'best ep',
+        'best valAcc',
+        'final valAcc',
+        'best testAcc',
+        'wall s',
+        'status',
+      ],
       align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
       rows: c.runs.map((r) => [
-        r.run, r.label, String(r.seed), String(r.episodes), String(r.epochs), String(r.bestEpisode),
-        fixed(r.bestValAcc, ACC), fixed(r.finalValAcc, ACC), fixed(r.bestTestAcc, ACC), fixed(r.wallMs / 1000, 1), r.status,
+        r.run,
+        r.label,
+        String(r.seed),
+        String(r.episodes),
+        String(r.epochs),
+        String(r.bestEpisode),
+        fixed(r.bestValAcc, ACC),
+        fixed(r.finalValAcc, ACC),
+        fixed(r.bestTestAcc, ACC),
+        fixed(r.wallMs / 1000, 1),
+        r.status,
       ]),
       dim: c.runs.map((r) => r.status === 'incomplete'),
     },
     {
       title: 'Per group',
       note: `mean ± 95% CI half-width over runs (Student t); ${DASH} when a group has one run`,
-      headers: ['label', 'runs', 'seeds', 'episodes', 'epochs', 'best valAcc', 'final valAcc', 'best testAcc', 'wall s'],
+      headers: [
+        'label',
+        'runs',
+        'seeds',
+        'episodes',
+        'epochs',
+        'best valAcc',
+        'final valAcc',
+        'best testAcc',
+        'wall s',
+      ],
       align: ['l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
       rows: c.groups.map((g) => [
-        g.label, String(g.runs), seedsText(g.seeds),
-        formatEstimate(g.stats.episodes, 1), formatEstimate(g.stats.epochs, 1),
-        formatEstimate(g.stats.bestValAcc, ACC), formatEstimate(g.stats.finalValAcc, ACC), formatEstimate(g.stats.bestTestAcc, ACC),
+        g.label,
+        String(g.runs),
+        seedsText(g.seeds),
+        formatEstimate(g.stats.episodes, 1),
+        formatEstimate(g.stats.epochs, 1),
+        formatEstimate(g.stats.bestValAcc, ACC),
+        formatEstimate(g.stats.finalValAcc, ACC),
+        formatEstimate(g.stats.bestTestAcc, ACC),
         formatEstimate(g.stats.wallMs, 1, 1 / 1000),
       ]),
     },
@@ -314,9 +426,13 @@ export function comparisonTables(c: Comparison): Table[] {
       headers: ['label', 'pairs', 'seeds', 'diff', '95% CI'],
       align: ['l', 'r', 'l', 'r', 'r'],
       rows: c.baseline.rows.map((b) => [
-        b.label, String(b.seeds.length), b.seeds.length > 0 ? seedsText(b.seeds) : DASH,
+        b.label,
+        String(b.seeds.length),
+        b.seeds.length > 0 ? seedsText(b.seeds) : DASH,
         b.diff ? formatEstimate(b.diff, ACC, 1, true) : DASH,
-        b.diff?.half !== undefined ? `[${signed(b.diff.mean - b.diff.half, ACC)}, ${signed(b.diff.mean + b.diff.half, ACC)}]` : DASH,
+        b.diff?.half !== undefined
+          ? `[${signed(b.diff.mean - b.diff.half, ACC)}, ${signed(b.diff.mean + b.diff.half, ACC)}]`
+          : DASH,
       ]),
     });
   }
@@ -329,7 +445,11 @@ export function comparisonTables(c: Comparison): Table[] {
       align: ['l', 'r', 'r', 'l', 'l', 'l'],
       rows: c.lineage.flatMap(({ run, exploits }) =>
         exploits.map((e) => [
-          run, String(e.generation), String(e.epoch), `${e.member} ← ${e.from}`, `${fixed(e.valAcc, ACC)}, ${fixed(e.fromValAcc, ACC)}`,
+          run,
+          String(e.generation),
+          String(e.epoch),
+          `${e.member} ← ${e.from}`,
+          `${fixed(e.valAcc, ACC)}, ${fixed(e.fromValAcc, ACC)}`,
           `${rates(e.ratesBefore)} → ${e.rates.map((x, i) => `${fixed(x, 2)}${e.resampled[i] ? '*' : ''}`).join('/')}`,
         ]),
       ),
@@ -348,8 +468,17 @@ export function renderText(tables: readonly Table[], opts: { color?: boolean } =
   return tables
     .map((t) => {
       const widths = t.headers.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
-      const line = (cells: readonly string[]) => cells.map((cell, i) => pad(cell, widths[i]!, t.align[i] ?? 'l')).join('  ').trimEnd();
-      const out = [bold(t.title), ...(t.note ? [t.note] : []), bold(line(t.headers)), widths.map((w) => '-'.repeat(w)).join('  ')];
+      const line = (cells: readonly string[]) =>
+        cells
+          .map((cell, i) => pad(cell, widths[i]!, t.align[i] ?? 'l'))
+          .join('  ')
+          .trimEnd();
+      const out = [
+        bold(t.title),
+        ...(t.note ? [t.note] : []),
+        bold(line(t.headers)),
+        widths.map((w) => '-'.repeat(w)).join('  '),
+      ];
       t.rows.forEach((r, i) => out.push(t.dim?.[i] ? dim(line(r)) : line(r)));
       return out.join('\n');
     })
@@ -379,7 +508,9 @@ export function renderHtmlTables(tables: readonly Table[]): string {
   return tables
     .map((t) => {
       const th = t.headers.map((h, i) => `<th class="${t.align[i]}">${escapeHtml(h)}</th>`).join('');
-      const rows = t.rows.map((r) => `<tr>${r.map((c, i) => `<td class="${t.align[i]}">${escapeHtml(c)}</td>`).join('')}</tr>`);
+      const rows = t.rows.map(
+        (r) => `<tr>${r.map((c, i) => `<td class="${t.align[i]}">${escapeHtml(c)}</td>`).join('')}</tr>`,
+      );
       return [
         `<h2>${escapeHtml(t.title)}</h2>`,
         ...(t.note ? [`<p class="note">${escapeHtml(t.note)}</p>`] : []),

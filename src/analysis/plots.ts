@@ -66,7 +66,13 @@ export function schedulePlot(runs: readonly RunData[]): Plot {
     const best = bestEpisode(run.episodes);
     if (best === undefined) return [];
     return best.schedule.flatMap((rates, e) =>
-      rates.map((rate, layer) => ({ run: run.name, layer: layerName(run, layer), epoch: e + 1, rate: finite(rate), episode: best.episode })),
+      rates.map((rate, layer) => ({
+        run: run.name,
+        layer: layerName(run, layer),
+        epoch: e + 1,
+        rate: finite(rate),
+        episode: best.episode,
+      })),
     );
   });
   return {
@@ -90,11 +96,26 @@ export function schedulePlot(runs: readonly RunData[]): Plot {
         layer: [
           {
             mark: { type: 'line' },
-            encoding: { strokeDash: { field: 'layer', type: 'nominal', title: 'layer', legend: { symbolType: 'stroke', symbolSize: 300 } } },
+            encoding: {
+              strokeDash: {
+                field: 'layer',
+                type: 'nominal',
+                title: 'layer',
+                legend: { symbolType: 'stroke', symbolSize: 300 },
+              },
+            },
           },
           {
             mark: { type: 'point', filled: true },
-            encoding: { tooltip: [{ field: 'run' }, { field: 'episode' }, { field: 'layer' }, { field: 'epoch' }, { field: 'rate' }] },
+            encoding: {
+              tooltip: [
+                { field: 'run' },
+                { field: 'episode' },
+                { field: 'layer' },
+                { field: 'epoch' },
+                { field: 'rate' },
+              ],
+            },
           },
         ],
       },
@@ -153,7 +174,12 @@ export function epochPlot(runs: readonly RunData[], metric: 'valAcc' | 'valLoss'
 /** (d) The learning curve: episode return and final valAcc vs episode, one line per run. */
 export function learningCurvePlot(runs: readonly RunData[]): Plot {
   const values = runs.flatMap((run) =>
-    run.episodes.map((e) => ({ run: run.name, episode: e.episode, return: finite(e.return), valAcc: finite(e.valAcc) })),
+    run.episodes.map((e) => ({
+      run: run.name,
+      episode: e.episode,
+      return: finite(e.return),
+      valAcc: finite(e.valAcc),
+    })),
   );
   const panel = (field: 'return' | 'valAcc', title: string) => ({
     width: 480,
@@ -189,12 +215,29 @@ export function populationPlot(runs: readonly RunData[]): Plot {
   const pbt = runs.filter(isPopulation);
   const schedules = pbt.flatMap((run) =>
     run.episodes.flatMap((m) =>
-      m.schedule.flatMap((rates, e) => rates.map((rate, layer) => ({ run: run.name, member: `member ${m.episode}`, layer: layerName(run, layer), epoch: e + 1, rate: finite(rate), valAcc: m.valAcc }))),
+      m.schedule.flatMap((rates, e) =>
+        rates.map((rate, layer) => ({
+          run: run.name,
+          member: `member ${m.episode}`,
+          layer: layerName(run, layer),
+          epoch: e + 1,
+          rate: finite(rate),
+          valAcc: m.valAcc,
+        })),
+      ),
     ),
   );
   const exploits = pbt.flatMap((run) =>
     run.lineage.flatMap((x) =>
-      x.rates.map((rate, layer) => ({ kind: 'exploit', run: run.name, member: `member ${x.member}`, layer: layerName(run, layer), epoch: x.epoch + 1, rate, copied: `member ${x.member} ← member ${x.from} after epoch ${x.epoch}` })),
+      x.rates.map((rate, layer) => ({
+        kind: 'exploit',
+        run: run.name,
+        member: `member ${x.member}`,
+        layer: layerName(run, layer),
+        epoch: x.epoch + 1,
+        rate,
+        copied: `member ${x.member} ← member ${x.from} after epoch ${x.epoch}`,
+      })),
     ),
   );
   const x = { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } };
@@ -202,7 +245,7 @@ export function populationPlot(runs: readonly RunData[]): Plot {
   const color = { field: 'member', type: 'nominal' as const, title: 'member', sort: { field: 'member' } };
   return {
     file: 'population.svg',
-    title: 'PBT: every member\'s schedule (inherited history included); triangles: the rates a copy explored to',
+    title: "PBT: every member's schedule (inherited history included); triangles: the rates a copy explored to",
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: "PBT members' schedules and lineage",
@@ -216,12 +259,29 @@ export function populationPlot(runs: readonly RunData[]): Plot {
           {
             transform: [{ filter: "datum.kind === 'schedule'" }],
             mark: { type: 'line', point: true, opacity: 0.8 },
-            encoding: { x, y, color, strokeDash: { field: 'layer', type: 'nominal', title: 'layer' }, tooltip: [{ field: 'member' }, { field: 'layer' }, { field: 'epoch' }, { field: 'rate' }, { field: 'valAcc', title: 'final valAcc' }] },
+            encoding: {
+              x,
+              y,
+              color,
+              strokeDash: { field: 'layer', type: 'nominal', title: 'layer' },
+              tooltip: [
+                { field: 'member' },
+                { field: 'layer' },
+                { field: 'epoch' },
+                { field: 'rate' },
+                { field: 'valAcc', title: 'final valAcc' },
+              ],
+            },
           },
           {
             transform: [{ filter: "datum.kind === 'exploit'" }],
             mark: { type: 'point', shape: 'triangle-up', size: 90, filled: true, stroke: 'black', strokeWidth: 0.5 },
-            encoding: { x, y, color, tooltip: [{ field: 'copied' }, { field: 'layer' }, { field: 'rate', title: 'explored rate' }] },
+            encoding: {
+              x,
+              y,
+              color,
+              tooltip: [{ field: 'copied' }, { field: 'layer' }, { field: 'rate', title: 'explored rate' }],
+            },
           },
         ],
       },
@@ -237,8 +297,21 @@ export function comparisonPlots(runs: readonly RunData[]): Plot[] {
 }
 
 /** The schedule each method recommended, one panel per method, one line per seed and layer. */
-export function recommendedSchedulesPlot(picks: readonly { method: string; seed: number; schedule: number[][] }[], methods: readonly string[]): TopLevelSpec {
-  const values = picks.flatMap((p) => p.schedule.flatMap((rates, e) => rates.map((rate, layer) => ({ method: p.method, seed: `seed ${p.seed}`, layer: `dropout_${layer + 1}`, epoch: e + 1, rate }))));
+export function recommendedSchedulesPlot(
+  picks: readonly { method: string; seed: number; schedule: number[][] }[],
+  methods: readonly string[],
+): TopLevelSpec {
+  const values = picks.flatMap((p) =>
+    p.schedule.flatMap((rates, e) =>
+      rates.map((rate, layer) => ({
+        method: p.method,
+        seed: `seed ${p.seed}`,
+        layer: `dropout_${layer + 1}`,
+        epoch: e + 1,
+        rate,
+      })),
+    ),
+  );
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'Recommended schedule per method (the episode picked by validation accuracy)',
@@ -273,7 +346,12 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
     { rate: p.rate, seed: `seed ${p.seed}`, split: 'test', acc: finite(p.testAcc) },
     { rate: p.rate, seed: `seed ${p.seed}`, split: 'validation', acc: finite(p.valAcc) },
   ]);
-  const x = { field: 'rate', type: 'quantitative' as const, title: 'dropout rate (every layer)', scale: { nice: false } };
+  const x = {
+    field: 'rate',
+    type: 'quantitative' as const,
+    title: 'dropout rate (every layer)',
+    scale: { nice: false },
+  };
   const color = { field: 'split', type: 'nominal' as const, title: null, scale: { domain: ['test', 'validation'] } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -282,9 +360,20 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
     height: 240,
     data: { values },
     layer: [
-      { mark: { type: 'point', opacity: 0.35, size: 30 }, encoding: { x, y: { field: 'acc', type: 'quantitative', title: 'final accuracy', scale: { zero: false } }, color, tooltip: [{ field: 'seed' }, { field: 'split' }, { field: 'rate' }, { field: 'acc' }] } },
+      {
+        mark: { type: 'point', opacity: 0.35, size: 30 },
+        encoding: {
+          x,
+          y: { field: 'acc', type: 'quantitative', title: 'final accuracy', scale: { zero: false } },
+          color,
+          tooltip: [{ field: 'seed' }, { field: 'split' }, { field: 'rate' }, { field: 'acc' }],
+        },
+      },
       { mark: { type: 'errorbar', extent: 'ci' }, encoding: { x, y: { field: 'acc', type: 'quantitative' }, color } },
-      { mark: { type: 'line', point: true, strokeWidth: 2.5 }, encoding: { x, y: { aggregate: 'mean', field: 'acc', type: 'quantitative' }, color } },
+      {
+        mark: { type: 'line', point: true, strokeWidth: 2.5 },
+        encoding: { x, y: { aggregate: 'mean', field: 'acc', type: 'quantitative' }, color },
+      },
     ],
     background: 'white',
   };
@@ -296,7 +385,16 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
  */
 export function ratesPlot(runs: readonly RunData[]): Plot {
   const values = runs.flatMap((run) =>
-    run.steps.flatMap((s, i) => s.rates.map((rate, layer) => ({ run: run.name, layer: layerName(run, layer), step: i + 1, episode: s.episode, epoch: s.epoch, rate: finite(rate) }))),
+    run.steps.flatMap((s, i) =>
+      s.rates.map((rate, layer) => ({
+        run: run.name,
+        layer: layerName(run, layer),
+        step: i + 1,
+        episode: s.episode,
+        epoch: s.epoch,
+        rate: finite(rate),
+      })),
+    ),
   );
   return {
     file: 'rates.svg',
@@ -309,7 +407,13 @@ export function ratesPlot(runs: readonly RunData[]): Plot {
       data: { values },
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'step', type: 'quantitative', title: 'epoch of the run', axis: { tickMinStep: 1 }, scale: { nice: false } },
+        x: {
+          field: 'step',
+          type: 'quantitative',
+          title: 'epoch of the run',
+          axis: { tickMinStep: 1 },
+          scale: { nice: false },
+        },
         y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { zero: true } },
         color: { field: 'layer', type: 'nominal', title: 'layer' },
         ...(runs.length > 1 ? { strokeDash: { field: 'run', type: 'nominal' as const } } : {}),

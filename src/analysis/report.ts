@@ -6,7 +6,14 @@ import { mkdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import { comparisonJson, comparisonTables, escapeHtml, renderHtmlTables, renderMarkdown, type Comparison } from './compare.js';
+import {
+  comparisonJson,
+  comparisonTables,
+  escapeHtml,
+  renderHtmlTables,
+  renderMarkdown,
+  type Comparison,
+} from './compare.js';
 import { comparisonPlots, renderSvg } from './plots.js';
 import type { RunData } from '../store/read-run.js';
 import { writeRefused } from '../store/run-writer.js';
@@ -33,7 +40,10 @@ th { border-bottom: 2px solid #888; }
 figure { margin: 1.5em 0; } figcaption { font-weight: 600; margin-bottom: 0.3em; }
 `;
 
-export function reportHtml(comparison: Comparison, figures: readonly { file: string; title: string; svg: string }[]): string {
+export function reportHtml(
+  comparison: Comparison,
+  figures: readonly { file: string; title: string; svg: string }[],
+): string {
   const warnings = comparison.warnings.length
     ? `<h2>Warnings</h2>\n<ul class="warnings">\n${comparison.warnings.map((w) => `<li>${escapeHtml(w)}</li>`).join('\n')}\n</ul>`
     : '';
@@ -93,14 +103,25 @@ export function checkOutPath(outDir: string): void {
     existing = dirname(existing);
   }
   if (!stats.isDirectory()) {
-    throw new ConfigError(existing === resolve(outDir) ? `--out ${outDir} exists and is not a folder: choose a folder` : `--out ${outDir} lies under ${existing}, which is a file: choose a folder path`);
+    throw new ConfigError(
+      existing === resolve(outDir)
+        ? `--out ${outDir} exists and is not a folder: choose a folder`
+        : `--out ${outDir} lies under ${existing}, which is a file: choose a folder path`,
+    );
   }
   const refused = writeRefused(existing);
-  if (refused) throw new ConfigError(`--out ${outDir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
+  if (refused)
+    throw new ConfigError(
+      `--out ${outDir}: ${existing} is not writable (${refused}): choose a folder you can write to`,
+    );
 }
 
 /** Writes every output file; returns their paths in the order written. */
-export async function writeComparison(outDir: string, comparison: Comparison, runs: readonly RunData[]): Promise<string[]> {
+export async function writeComparison(
+  outDir: string,
+  comparison: Comparison,
+  runs: readonly RunData[],
+): Promise<string[]> {
   checkOutPath(outDir);
   checkOutDir(outDir, runs);
   const compared = new Set(comparison.runs.map((r) => r.dir));

@@ -52,12 +52,16 @@ const NOT_HERE: Record<string, string> = {
 
 /** Every key is a run option (as `npm run agent` takes it); a misspelt one is refused, not ignored. */
 function checkKeys(given: Record<string, unknown>): void {
-  const known = allRunSpecs().map((s) => s.key).filter((k) => !(k in NOT_HERE));
+  const known = allRunSpecs()
+    .map((s) => s.key)
+    .filter((k) => !(k in NOT_HERE));
   for (const key of Object.keys(given)) {
     if (key in NOT_HERE) throw new ConfigError(`tune(): '${key}' is not an option here: ${NOT_HERE[key]}`);
     if (known.includes(key)) continue;
     const near = nearestFlag(key, known);
-    throw new ConfigError(`tune(): unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (the options of npm run agent, keyed as in code: trainSize for --train-size)`);
+    throw new ConfigError(
+      `tune(): unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (the options of npm run agent, keyed as in code: trainSize for --train-size)`,
+    );
   }
 }
 
@@ -74,14 +78,20 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   if (data === undefined && dataset !== undefined) given['dataset'] = dataset;
   if (data !== undefined) {
     for (const key of ['trainSize', 'valSize', 'testSize']) {
-      if (key in given) throw new ConfigError(`${flagOf(key)} does not apply to a dataset given in memory: it is already split (${data.train.n}/${data.val.n}/${data.test.n})`);
+      if (key in given)
+        throw new ConfigError(
+          `${flagOf(key)} does not apply to a dataset given in memory: it is already split (${data.train.n}/${data.val.n}/${data.test.n})`,
+        );
     }
     // Resolved as a dataset that needs no file, then recorded as what it is.
     Object.assign(given, { dataset: 'synthetic', trainSize: data.train.n, valSize: data.val.n, testSize: data.test.n });
   }
   const run = resolveRun(given);
   if (data !== undefined) {
-    if (AGENTS[run.agent]!.population) throw new ConfigError(`--agent ${run.agent} trains its members from a dataset they load by name: write the data to a CSV file and give dataset: 'csv:FILE'`);
+    if (AGENTS[run.agent]!.population)
+      throw new ConfigError(
+        `--agent ${run.agent} trains its members from a dataset they load by name: write the data to a CSV file and give dataset: 'csv:FILE'`,
+      );
     run.data = { ...run.data, dataset: `memory:${data.name}` };
     run.options['dataset'] = run.data.dataset;
   }

@@ -39,16 +39,22 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON';
     throw new ConfigError(`--config ${file}: ${why}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--config ${file}: must hold a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`--config ${file}: must hold a JSON object`);
   const values: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const spec = specs.find((s) => s.key === name || s.flag === `--${name}`);
     if (!spec || spec.key === 'config') {
-      const near = nearestFlag(name, specs.filter((s) => s.key !== 'config').map((s) => s.key));
+      const near = nearestFlag(
+        name,
+        specs.filter((s) => s.key !== 'config').map((s) => s.key),
+      );
       throw new ConfigError(`--config ${file}: unknown option '${name}'${near ? `: did you mean '${near}'?` : ''}`);
     }
     if (!typeOk(spec, value)) {
-      const allowed = spec.choices ? `one of ${spec.choices.join(', ')}` : `a ${spec.type === 'int' ? 'whole number' : spec.type}`;
+      const allowed = spec.choices
+        ? `one of ${spec.choices.join(', ')}`
+        : `a ${spec.type === 'int' ? 'whole number' : spec.type}`;
       throw new ConfigError(`--config ${file}: '${name}' must be ${allowed}, got ${JSON.stringify(value)}`);
     }
     values[spec.key] = spec.type === 'numbers' && typeof value === 'number' ? [value] : value;
@@ -96,7 +102,8 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
     if (!spec) throw unknownOption(flag, knownFlags(specs));
     let text: string;
     if (eq !== -1) text = arg.slice(eq + 1);
-    else if (spec.type === 'boolean' && (argv[i + 1] === undefined || !['true', 'false'].includes(argv[i + 1]!))) text = 'true';
+    else if (spec.type === 'boolean' && (argv[i + 1] === undefined || !['true', 'false'].includes(argv[i + 1]!)))
+      text = 'true';
     else {
       const next = argv[i + 1];
       if (next === undefined || next.startsWith('--')) throw new ConfigError(`${flag} needs a value`);
@@ -117,8 +124,20 @@ export function helpText(usage: string, groups: { title: string; specs: readonly
     if (specs.length === 0) continue;
     lines.push(`${title}:`);
     for (const s of specs) {
-      const value = s.type === 'boolean' ? ` / ${negationOf(s)}` : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
-      const shown = s.type === 'boolean' ? (s.default === true ? 'on' : s.default === false ? 'off' : undefined) : Array.isArray(s.default) ? s.default.join(',') : s.default === undefined ? undefined : String(s.default);
+      const value =
+        s.type === 'boolean' ? ` / ${negationOf(s)}` : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
+      const shown =
+        s.type === 'boolean'
+          ? s.default === true
+            ? 'on'
+            : s.default === false
+              ? 'off'
+              : undefined
+          : Array.isArray(s.default)
+            ? s.default.join(',')
+            : s.default === undefined
+              ? undefined
+              : String(s.default);
       const def = shown === undefined ? '' : ` (default: ${shown})`;
       lines.push(`  ${(s.flag + value).padEnd(34)} ${s.help}${def}`);
     }

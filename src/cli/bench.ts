@@ -39,14 +39,56 @@ const TORCH_PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = path.join(packageRoot(), 'src', 'cli', 'torch-reference.py');
 
 const OPTIONS: OptionSpec[] = [
-  { key: 'sections', flag: flagOf('sections'), type: 'string', default: SECTIONS.join(','), help: `comma-separated subset of ${SECTIONS.join(', ')}` },
-  { key: 'epochs', flag: flagOf('epochs'), type: 'int', default: 3, help: 'timed epochs per measurement (after one warm-up)' },
-  { key: 'backends', flag: flagOf('backends'), type: 'string', default: 'all', help: "comma-separated backends for the epoch section, or 'all' that start" },
+  {
+    key: 'sections',
+    flag: flagOf('sections'),
+    type: 'string',
+    default: SECTIONS.join(','),
+    help: `comma-separated subset of ${SECTIONS.join(', ')}`,
+  },
+  {
+    key: 'epochs',
+    flag: flagOf('epochs'),
+    type: 'int',
+    default: 3,
+    help: 'timed epochs per measurement (after one warm-up)',
+  },
+  {
+    key: 'backends',
+    flag: flagOf('backends'),
+    type: 'string',
+    default: 'all',
+    help: "comma-separated backends for the epoch section, or 'all' that start",
+  },
   { key: 'cnn', flag: flagOf('cnn'), type: 'boolean', default: true, help: 'also time the CNN on Fashion-MNIST' },
-  { key: 'cpuCnnSamples', flag: flagOf('cpuCnnSamples'), type: 'int', default: 500, help: 'images the cpu CNN epoch is timed on' },
-  { key: 'workers', flag: flagOf('workers'), type: 'int', default: DEFAULT_WORKERS, help: 'N for the workers section (default: the number of cores)' },
-  { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: '/usr/share/datasets/fashion-mnist', help: 'folder of the fashion-mnist IDX files' },
-  { key: 'profile', flag: flagOf('profile'), type: 'boolean', default: false, help: 'print where one env step spends its time, per kernel, and stop' },
+  {
+    key: 'cpuCnnSamples',
+    flag: flagOf('cpuCnnSamples'),
+    type: 'int',
+    default: 500,
+    help: 'images the cpu CNN epoch is timed on',
+  },
+  {
+    key: 'workers',
+    flag: flagOf('workers'),
+    type: 'int',
+    default: DEFAULT_WORKERS,
+    help: 'N for the workers section (default: the number of cores)',
+  },
+  {
+    key: 'dataDir',
+    flag: flagOf('dataDir'),
+    type: 'string',
+    default: '/usr/share/datasets/fashion-mnist',
+    help: 'folder of the fashion-mnist IDX files',
+  },
+  {
+    key: 'profile',
+    flag: flagOf('profile'),
+    type: 'boolean',
+    default: false,
+    help: 'print where one env step spends its time, per kernel, and stop',
+  },
 ];
 
 const median = (xs: number[]) => {
@@ -56,7 +98,13 @@ const median = (xs: number[]) => {
 
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  for (const r of rows)
+    console.log(
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 /** Times `epoch` once untimed, then `n` times; seconds per epoch (median). */
@@ -74,7 +122,14 @@ async function timeEpochs(n: number, epoch: () => Promise<void>): Promise<number
 // matmul
 
 /** GFLOP/s of one wasm BatchMatMul kernel on op(A)·op(B) = [m×k]·[k×n], called directly (no engine overhead). */
-function matMulGflops(kernel: tf.KernelConfig['kernelFunc'], m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): number {
+function matMulGflops(
+  kernel: tf.KernelConfig['kernelFunc'],
+  m: number,
+  k: number,
+  n: number,
+  transposeA: boolean,
+  transposeB: boolean,
+): number {
   const a = tf.randomNormal([1, ...(transposeA ? [k, m] : [m, k])], 0, 1, 'float32', 1);
   const b = tf.randomNormal([1, ...(transposeB ? [n, k] : [k, n])], 0, 1, 'float32', 2);
   const backend = tf.backend();
@@ -98,7 +153,9 @@ async function matmulSection(): Promise<void> {
   await initBackend('wasm');
   const stock = stockWasmMatMul('BatchMatMul');
   const ours = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
-  const rows = [['product m×k×n (role in the MLP)', 'flags', 'stock GFLOP/s', 'droptune GFLOP/s', 'droptune vs plain, same size']];
+  const rows = [
+    ['product m×k×n (role in the MLP)', 'flags', 'stock GFLOP/s', 'droptune GFLOP/s', 'droptune vs plain, same size'],
+  ];
   const products: [string, number, number, number, boolean, boolean][] = [
     ['64×256×784  (dy·W1ᵀ-sized)', 64, 256, 784, false, true],
     ['784×64×256  (dW1 = xᵀ·dy)', 784, 64, 256, true, false],
@@ -112,7 +169,13 @@ async function matmulSection(): Promise<void> {
     const d = matMulGflops(ours, m, k, n, ta, tb);
     const flags = ta && tb ? 'transposeA+B' : ta ? 'transposeA' : 'transposeB';
     rows.push([label, 'none', plain.toFixed(1), plain.toFixed(1), '']);
-    rows.push(['', flags, s.toFixed(1), d.toFixed(1), `${(d / plain).toFixed(2)}× (stock ${(s / plain).toFixed(2)}×; target ≥ 0.50×)`]);
+    rows.push([
+      '',
+      flags,
+      s.toFixed(1),
+      d.toFixed(1),
+      `${(d / plain).toFixed(2)}× (stock ${(s / plain).toFixed(2)}×; target ≥ 0.50×)`,
+    ]);
   }
   console.log('\nwasm matmul kernels (one call, inputs reused; best of 7 rounds of 5 calls)');
   printTable(rows);
@@ -154,7 +217,13 @@ async function envStepSeconds(data: Dataset, model: string, rates: number[], epo
   return seconds;
 }
 
-async function epochSection(backends: BackendName[], mnist: Dataset, fashion: Dataset | undefined, epochs: number, cpuCnnSamples: number): Promise<number | undefined> {
+async function epochSection(
+  backends: BackendName[],
+  mnist: Dataset,
+  fashion: Dataset | undefined,
+  epochs: number,
+  cpuCnnSamples: number,
+): Promise<number | undefined> {
   const rows: string[][] = [['backend', 'what', 's/epoch', 'samples/s', 'note']];
   let wasmStep: number | undefined;
   for (const backend of backends) {
@@ -163,12 +232,36 @@ async function epochSection(backends: BackendName[], mnist: Dataset, fashion: Da
     const step = await envStepSeconds(mnist, 'mlp:256,128', [0.5, 0.3], epochs);
     if (backend === 'wasm') wasmStep = step;
     rows.push([backend, 'mlp  model.fit (stock layers, tf.train.adam)', fit.toFixed(2), (5000 / fit).toFixed(0), '']);
-    rows.push([backend, 'mlp  DropoutEnv step', step.toFixed(2), (5000 / step).toFixed(0), `${(step / fit).toFixed(2)}× model.fit`]);
+    rows.push([
+      backend,
+      'mlp  DropoutEnv step',
+      step.toFixed(2),
+      (5000 / step).toFixed(0),
+      `${(step / fit).toFixed(2)}× model.fit`,
+    ]);
     if (fashion) {
       const samples = backend === 'cpu' ? cpuCnnSamples : 5000;
-      const subset: Dataset = samples === 5000 ? fashion : { ...fashion, train: { x: fashion.train.x.subarray(0, samples * 784), y: fashion.train.y.subarray(0, samples), n: samples } };
-      const seconds = (await envStepSeconds(subset, 'cnn:16,32/64', [0.1, 0.1, 0.3], backend === 'cpu' ? 1 : epochs)) * (5000 / samples);
-      rows.push([backend, 'cnn  DropoutEnv step (fashion)', seconds.toFixed(2), (5000 / seconds).toFixed(0), samples === 5000 ? '' : `timed on ${samples} images, scaled to 5,000`]);
+      const subset: Dataset =
+        samples === 5000
+          ? fashion
+          : {
+              ...fashion,
+              train: {
+                x: fashion.train.x.subarray(0, samples * 784),
+                y: fashion.train.y.subarray(0, samples),
+                n: samples,
+              },
+            };
+      const seconds =
+        (await envStepSeconds(subset, 'cnn:16,32/64', [0.1, 0.1, 0.3], backend === 'cpu' ? 1 : epochs)) *
+        (5000 / samples);
+      rows.push([
+        backend,
+        'cnn  DropoutEnv step (fashion)',
+        seconds.toFixed(2),
+        (5000 / seconds).toFixed(0),
+        samples === 5000 ? '' : `timed on ${samples} images, scaled to 5,000`,
+      ]);
     }
   }
   console.log('\nseconds per epoch (5,000 training samples, batch 64, Adam; validation on 1,000)');
@@ -186,29 +279,53 @@ function torchSection(epochs: number, envStep: number | undefined): void {
   }
   let result: { torch: string; secondsPerEpoch: number };
   try {
-    const out = execFileSync(TORCH_PYTHON, [TORCH_SCRIPT, '--epochs', String(Math.max(3, epochs))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(TORCH_PYTHON, [TORCH_SCRIPT, '--epochs', String(Math.max(3, epochs))], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     result = JSON.parse(out.trim().split('\n').pop()!) as typeof result;
   } catch (err) {
-    const why = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').pop();
+    const why = String((err as { stderr?: string }).stderr ?? (err as Error).message)
+      .trim()
+      .split('\n')
+      .pop();
     console.log(`  skipped: the PyTorch reference did not run (${why}); it needs Debian's python3-torch`);
     return;
   }
-  const rows = [['what', 's/epoch', 'note'], [`torch ${result.torch} (1 thread)`, result.secondsPerEpoch.toFixed(3), '']];
-  if (envStep !== undefined) rows.push(['droptune wasm DropoutEnv step', envStep.toFixed(3), `${(envStep / result.secondsPerEpoch).toFixed(2)}× torch (target ≤ 4×, then 1.5×)`]);
+  const rows = [
+    ['what', 's/epoch', 'note'],
+    [`torch ${result.torch} (1 thread)`, result.secondsPerEpoch.toFixed(3), ''],
+  ];
+  if (envStep !== undefined)
+    rows.push([
+      'droptune wasm DropoutEnv step',
+      envStep.toFixed(3),
+      `${(envStep / result.secondsPerEpoch).toFixed(2)}× torch (target ≤ 4×, then 1.5×)`,
+    ]);
   printTable(rows);
-  console.log('  (torch uses the BLAS behind libblas.so.3: install libopenblas0-serial for a fair figure; Debian\'s reference BLAS is ~10× slower)');
+  console.log(
+    "  (torch uses the BLAS behind libblas.so.3: install libopenblas0-serial for a fair figure; Debian's reference BLAS is ~10× slower)",
+  );
 }
 
 // workers
 
 async function workersSection(workers: number): Promise<void> {
-  console.log(`\nepisodes per minute, ${workers} worker(s) vs 1 (a small fixed experiment, see src/execution/throughput.ts)`);
+  console.log(
+    `\nepisodes per minute, ${workers} worker(s) vs 1 (a small fixed experiment, see src/execution/throughput.ts)`,
+  );
   const one = await episodesPerMinute(1);
   const many = await episodesPerMinute(workers);
   printTable([
     ['workers', 'episodes', 'seconds', 'episodes/min', 'note'],
     ['1', String(one.episodes), one.seconds.toFixed(1), one.perMinute.toFixed(1), ''],
-    [String(workers), String(many.episodes), many.seconds.toFixed(1), many.perMinute.toFixed(1), `${(many.perMinute / one.perMinute).toFixed(2)}× 1 worker (target ≥ 1.8× on 2 cores)`],
+    [
+      String(workers),
+      String(many.episodes),
+      many.seconds.toFixed(1),
+      many.perMinute.toFixed(1),
+      `${(many.perMinute / one.perMinute).toFixed(2)}× 1 worker (target ≥ 1.8× on 2 cores)`,
+    ],
   ]);
 }
 
@@ -229,7 +346,12 @@ async function profileStep(title: string, data: Dataset, model: string, rates: n
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
   if (args.help) {
-    console.log(helpText(`usage: ${howToRun('bench')} [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, worker pool.`, [{ title: 'Options', specs: OPTIONS }]));
+    console.log(
+      helpText(
+        `usage: ${howToRun('bench')} [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, worker pool.`,
+        [{ title: 'Options', specs: OPTIONS }],
+      ),
+    );
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
@@ -239,20 +361,31 @@ async function main(argv: string[]): Promise<number> {
   const workers = checkInt('--workers', get('workers'), 1, 64);
   const sections = String(get('sections')).split(',');
   for (const s of sections) {
-    if (!(SECTIONS as readonly string[]).includes(s)) throw new ConfigError(`--sections must be a comma-separated subset of ${SECTIONS.join(', ')}, got '${s}'`);
+    if (!(SECTIONS as readonly string[]).includes(s))
+      throw new ConfigError(`--sections must be a comma-separated subset of ${SECTIONS.join(', ')}, got '${s}'`);
   }
   const available = await availableBackends();
   const wanted = String(get('backends')) === 'all' ? available : String(get('backends')).split(',');
   for (const b of wanted) {
-    if (!available.includes(b as BackendName)) throw new ConfigError(`--backends: '${b}' is not available here (available: ${available.join(', ')})`);
+    if (!available.includes(b as BackendName))
+      throw new ConfigError(`--backends: '${b}' is not available here (available: ${available.join(', ')})`);
   }
-  console.log(`node ${process.versions.node}, backends here: ${available.join(', ')}; figures from one run of this machine (noisy: compare within a run)`);
+  console.log(
+    `node ${process.versions.node}, backends here: ${available.join(', ')}; figures from one run of this machine (noisy: compare within a run)`,
+  );
 
   const mnist = loadDataset({ dataset: 'mnist', trainSize: 5000, valSize: 1000, testSize: 1000, seed: 0 });
   let fashion: Dataset | undefined;
   if (get('cnn') === true && (get('profile') === true || sections.includes('epoch'))) {
     try {
-      fashion = loadDataset({ dataset: 'fashion-mnist', trainSize: 5000, valSize: 1000, testSize: 1000, seed: 0, dataDir: String(get('dataDir')) });
+      fashion = loadDataset({
+        dataset: 'fashion-mnist',
+        trainSize: 5000,
+        valSize: 1000,
+        testSize: 1000,
+        seed: 0,
+        dataDir: String(get('dataDir')),
+      });
     } catch (err) {
       console.log(`cnn: skipped (${(err as Error).message})`);
     }
@@ -261,15 +394,27 @@ async function main(argv: string[]): Promise<number> {
   if (get('profile') === true) {
     for (const backend of wanted as BackendName[]) {
       await initBackend(backend);
-      await profileStep(`${backend}: mlp:256,128 DropoutEnv step, 5,000 mnist digits`, mnist, 'mlp:256,128', [0.5, 0.3]);
-      if (fashion && backend !== 'cpu') await profileStep(`${backend}: cnn:16,32/64 DropoutEnv step, 5,000 fashion-mnist images`, fashion, 'cnn:16,32/64', [0.1, 0.1, 0.3]);
+      await profileStep(
+        `${backend}: mlp:256,128 DropoutEnv step, 5,000 mnist digits`,
+        mnist,
+        'mlp:256,128',
+        [0.5, 0.3],
+      );
+      if (fashion && backend !== 'cpu')
+        await profileStep(
+          `${backend}: cnn:16,32/64 DropoutEnv step, 5,000 fashion-mnist images`,
+          fashion,
+          'cnn:16,32/64',
+          [0.1, 0.1, 0.3],
+        );
     }
     return 0;
   }
 
   if (sections.includes('matmul') && available.includes('wasm')) await matmulSection();
   let envStep: number | undefined;
-  if (sections.includes('epoch')) envStep = await epochSection(wanted as BackendName[], mnist, fashion, epochs, cpuCnnSamples);
+  if (sections.includes('epoch'))
+    envStep = await epochSection(wanted as BackendName[], mnist, fashion, epochs, cpuCnnSamples);
   if (sections.includes('torch')) {
     if (envStep === undefined && available.includes('wasm')) {
       await initBackend('wasm');

@@ -41,7 +41,10 @@ export function parseArgs(argv: readonly string[]): CompareArgs {
   const args: CompareArgs = { paths: [], out: undefined, baseline: undefined, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
       if (v === undefined || v === '') throw new ConfigError(`${flag} needs a value`);
@@ -50,7 +53,8 @@ export function parseArgs(argv: readonly string[]): CompareArgs {
     if (flag === '-h' || flag === '--help') args.help = true;
     else if (flag === '--out') args.out = value();
     else if (flag === '--baseline') args.baseline = value();
-    else if (flag.startsWith('-')) throw unknownOption(flag, ['--out', '--baseline', '--help'], '(known: --out, --baseline, --help)');
+    else if (flag.startsWith('-'))
+      throw unknownOption(flag, ['--out', '--baseline', '--help'], '(known: --out, --baseline, --help)');
     else args.paths.push(arg);
   }
   return args;

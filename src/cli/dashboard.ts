@@ -15,7 +15,13 @@ const USAGE = `usage: ${howToRun('dashboard')} [runs folder] [--port N] [--host 
 
 const DASHBOARD_OPTIONS: OptionSpec[] = [
   { key: 'port', flag: '--port', type: 'int', default: 8080, help: 'port to listen on (0: any free port)' },
-  { key: 'host', flag: '--host', type: 'string', default: '127.0.0.1', help: 'address to listen on; anything but loopback lets other machines read your runs' },
+  {
+    key: 'host',
+    flag: '--host',
+    type: 'string',
+    default: '127.0.0.1',
+    help: 'address to listen on; anything but loopback lets other machines read your runs',
+  },
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -24,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(helpText(USAGE, [{ title: 'Options', specs: DASHBOARD_OPTIONS }]));
     return 0;
   }
-  if (args.positional.length > 1) throw new ConfigError(`give one runs folder, got ${args.positional.length}: ${args.positional.join(' ')}`);
+  if (args.positional.length > 1)
+    throw new ConfigError(`give one runs folder, got ${args.positional.length}: ${args.positional.join(' ')}`);
   const root = args.positional[0] ?? 'runs';
   if (!existsSync(root)) throw new ConfigError(`no such folder: ${root}`);
   if (!statSync(root).isDirectory()) throw new ConfigError(`not a folder: ${root}`);

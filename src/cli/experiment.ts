@@ -14,7 +14,23 @@ import { renderText } from '../analysis/compare.js';
 import { DEFAULT_WORKERS, type Executor } from '../execution/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
-import { EXPERIMENT_DEFAULTS, METHODS, PLAN_FILE, PRESETS, PRESET_NAMES, describePresets, experimentTable, gridSweep, planExperiment, sweepTable, verdictText, runExperiment, writeExperiment, type ExperimentConfig, type GroupReport } from '../experiment/experiment.js';
+import {
+  EXPERIMENT_DEFAULTS,
+  METHODS,
+  PLAN_FILE,
+  PRESETS,
+  PRESET_NAMES,
+  describePresets,
+  experimentTable,
+  gridSweep,
+  planExperiment,
+  sweepTable,
+  verdictText,
+  runExperiment,
+  writeExperiment,
+  type ExperimentConfig,
+  type GroupReport,
+} from '../experiment/experiment.js';
 import { ENV_OPTIONS } from '../run/run.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { helpText, parseArgs } from './args.js';
@@ -23,48 +39,176 @@ import { runCli } from './run-cli.js';
 import { commandName, howToRun } from './command-name.js';
 
 const OPTIONS: OptionSpec[] = [
-  { key: 'preset', flag: '--preset', type: 'string', default: EXPERIMENT_DEFAULTS.preset, help: 'size of the experiment', choices: PRESET_NAMES },
-  { key: 'seeds', flag: '--seeds', type: 'int', default: undefined, help: 'seeds 0..N-1 (default: the preset\'s)' },
-  { key: 'dataset', flag: '--dataset', type: 'string', default: undefined, help: `data: ${DATASET_FORMS.join(', ')} (default: the preset's)` },
+  {
+    key: 'preset',
+    flag: '--preset',
+    type: 'string',
+    default: EXPERIMENT_DEFAULTS.preset,
+    help: 'size of the experiment',
+    choices: PRESET_NAMES,
+  },
+  { key: 'seeds', flag: '--seeds', type: 'int', default: undefined, help: "seeds 0..N-1 (default: the preset's)" },
+  {
+    key: 'dataset',
+    flag: '--dataset',
+    type: 'string',
+    default: undefined,
+    help: `data: ${DATASET_FORMS.join(', ')} (default: the preset's)`,
+  },
   { key: 'model', flag: '--model', type: 'string', default: undefined, help: "model spec (default: the preset's)" },
-  { key: 'trainSize', flag: '--train-size', type: 'int', default: undefined, help: "training samples (default: the preset's)" },
-  { key: 'valSize', flag: '--val-size', type: 'int', default: undefined, help: "validation samples (default: the preset's)" },
-  { key: 'testSize', flag: '--test-size', type: 'int', default: undefined, help: "test samples (default: the preset's)" },
+  {
+    key: 'trainSize',
+    flag: '--train-size',
+    type: 'int',
+    default: undefined,
+    help: "training samples (default: the preset's)",
+  },
+  {
+    key: 'valSize',
+    flag: '--val-size',
+    type: 'int',
+    default: undefined,
+    help: "validation samples (default: the preset's)",
+  },
+  {
+    key: 'testSize',
+    flag: '--test-size',
+    type: 'int',
+    default: undefined,
+    help: "test samples (default: the preset's)",
+  },
   { key: 'epochs', flag: '--epochs', type: 'int', default: undefined, help: "epochs per run (default: the preset's)" },
-  { key: 'grid', flag: '--grid', type: 'numbers', default: undefined, help: "static rates of the grid, comma-separated (default: the preset's)" },
-  { key: 'folds', flag: '--folds', type: 'int', default: EXPERIMENT_DEFAULTS.folds, help: 'K-fold cross-validation for the grid (1: the fixed validation split)' },
-  { key: 'carry', flag: '--carry', type: 'boolean', default: EXPERIMENT_DEFAULTS.carry, help: 'learners start each seed from the agent.json the previous seed ended with' },
-  { key: 'methods', flag: '--methods', type: 'string', default: 'all', help: `comma-separated subset of: ${METHODS.map((m) => m.name).join(', ')}` },
-  { key: 'out', flag: '--out', type: 'string', default: undefined, help: 'folder for the runs and the report (default: runs/experiment-<preset>-<date>)' },
-  { key: 'backend', flag: flagOf('backend'), type: 'string', default: EXPERIMENT_DEFAULTS.backend, help: 'tfjs backend', choices: BACKENDS },
-  { key: 'dataDir', flag: flagOf('dataDir'), type: 'string', default: EXPERIMENT_DEFAULTS.dataDir, help: 'folder of the fashion-mnist IDX files' },
-  { key: 'csvLabel', flag: flagOf('csvLabel'), type: 'string', default: undefined, help: 'csv: the label column, by name or 0-based index (default: the last column)' },
-  { key: 'csvHeader', flag: flagOf('csvHeader'), type: 'string', default: undefined, help: 'csv: is the first row a header (default: auto)', choices: CSV_HEADER_MODES },
-  { key: 'workers', flag: '--workers', type: 'int', default: DEFAULT_WORKERS, help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores' },
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: `send the runs to a Redis queue for \`${commandName('worker')}\` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS` },
-  { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: 'the queue to use with --queue (default: named after --out)' },
-  { key: 'resume', flag: '--resume', type: 'string', default: undefined, help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)' },
+  {
+    key: 'grid',
+    flag: '--grid',
+    type: 'numbers',
+    default: undefined,
+    help: "static rates of the grid, comma-separated (default: the preset's)",
+  },
+  {
+    key: 'folds',
+    flag: '--folds',
+    type: 'int',
+    default: EXPERIMENT_DEFAULTS.folds,
+    help: 'K-fold cross-validation for the grid (1: the fixed validation split)',
+  },
+  {
+    key: 'carry',
+    flag: '--carry',
+    type: 'boolean',
+    default: EXPERIMENT_DEFAULTS.carry,
+    help: 'learners start each seed from the agent.json the previous seed ended with',
+  },
+  {
+    key: 'methods',
+    flag: '--methods',
+    type: 'string',
+    default: 'all',
+    help: `comma-separated subset of: ${METHODS.map((m) => m.name).join(', ')}`,
+  },
+  {
+    key: 'out',
+    flag: '--out',
+    type: 'string',
+    default: undefined,
+    help: 'folder for the runs and the report (default: runs/experiment-<preset>-<date>)',
+  },
+  {
+    key: 'backend',
+    flag: flagOf('backend'),
+    type: 'string',
+    default: EXPERIMENT_DEFAULTS.backend,
+    help: 'tfjs backend',
+    choices: BACKENDS,
+  },
+  {
+    key: 'dataDir',
+    flag: flagOf('dataDir'),
+    type: 'string',
+    default: EXPERIMENT_DEFAULTS.dataDir,
+    help: 'folder of the fashion-mnist IDX files',
+  },
+  {
+    key: 'csvLabel',
+    flag: flagOf('csvLabel'),
+    type: 'string',
+    default: undefined,
+    help: 'csv: the label column, by name or 0-based index (default: the last column)',
+  },
+  {
+    key: 'csvHeader',
+    flag: flagOf('csvHeader'),
+    type: 'string',
+    default: undefined,
+    help: 'csv: is the first row a header (default: auto)',
+    choices: CSV_HEADER_MODES,
+  },
+  {
+    key: 'workers',
+    flag: '--workers',
+    type: 'int',
+    default: DEFAULT_WORKERS,
+    help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores',
+  },
+  {
+    key: 'queue',
+    flag: '--queue',
+    type: 'string',
+    default: undefined,
+    help: `send the runs to a Redis queue for \`${commandName('worker')}\` processes on any machine: redis://[[user]:password@]host[:port][/db], rediss:// for TLS`,
+  },
+  {
+    key: 'queueName',
+    flag: '--queue-name',
+    type: 'string',
+    default: undefined,
+    help: 'the queue to use with --queue (default: named after --out)',
+  },
+  {
+    key: 'resume',
+    flag: '--resume',
+    type: 'string',
+    default: undefined,
+    help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)',
+  },
 ];
 
 /** Env options every run of the experiment takes (the preset's, overridden here); --model is above. */
-const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model' && o.key !== 'action').map((o) => ({ ...o, default: undefined, help: `${o.help} (default: the preset's, else ${JSON.stringify(o.default)})` }));
+const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model' && o.key !== 'action').map((o) => ({
+  ...o,
+  default: undefined,
+  help: `${o.help} (default: the preset's, else ${JSON.stringify(o.default)})`,
+}));
 
 /**
  * The options of the experiment to resume in `dir`, with `--workers` and `--backend` as given now, and
  * `--methods` when it adds methods: the finished runs are read back and only the new methods train.
  */
 function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
-  const others = [...Object.keys(given).filter((k) => !['workers', 'backend', 'options', 'methods', 'queue', 'queueName'].includes(k)), ...Object.keys((given['options'] as object | undefined) ?? {})];
-  if (others.length > 0) throw new ConfigError(`--resume takes no other options but --workers, --queue, --queue-name, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`);
+  const others = [
+    ...Object.keys(given).filter(
+      (k) => !['workers', 'backend', 'options', 'methods', 'queue', 'queueName'].includes(k),
+    ),
+    ...Object.keys((given['options'] as object | undefined) ?? {}),
+  ];
+  if (others.length > 0)
+    throw new ConfigError(
+      `--resume takes no other options but --workers, --queue, --queue-name, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`,
+    );
   let saved: Partial<ExperimentConfig>;
   try {
     saved = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8')) as Partial<ExperimentConfig>;
   } catch (err) {
-    throw new ConfigError(`--resume ${dir}: not an experiment folder (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PLAN_FILE}` : `${PLAN_FILE} is not valid JSON`})`);
+    throw new ConfigError(
+      `--resume ${dir}: not an experiment folder (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PLAN_FILE}` : `${PLAN_FILE} is not valid JSON`})`,
+    );
   }
   const methods = given['methods'] as string[] | undefined;
   const dropped = (saved.methods ?? []).filter((m) => methods !== undefined && !methods.includes(m));
-  if (dropped.length > 0) throw new ConfigError(`--methods with --resume may only add methods: ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} in ${path.join(dir, PLAN_FILE)}`);
+  if (dropped.length > 0)
+    throw new ConfigError(
+      `--methods with --resume may only add methods: ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} in ${path.join(dir, PLAN_FILE)}`,
+    );
   return { ...saved, ...given, methods: methods ?? saved.methods, out: dir, resume: true };
 }
 
@@ -81,22 +225,38 @@ function groupLine(r: GroupReport): string {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, [...OPTIONS, ...RUN_ENV_OPTIONS]);
   if (args.help) {
-    console.log(helpText(`usage: ${howToRun('experiment')} --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${describePresets()}`, [{ title: 'Options', specs: OPTIONS }, { title: 'Env options for every run', specs: RUN_ENV_OPTIONS }]));
+    console.log(
+      helpText(
+        `usage: ${howToRun('experiment')} --preset ${PRESET_NAMES.join('|')} [options]\n\nLearned schedules vs the best static rate of a grid search, same seeds and budget.\n\nPresets (every field can be overridden by the options below):\n${describePresets()}`,
+        [
+          { title: 'Options', specs: OPTIONS },
+          { title: 'Env options for every run', specs: RUN_ENV_OPTIONS },
+        ],
+      ),
+    );
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
   const { resume: resumeDir, queue: queueGiven, queueName: queueNameGiven, ...all } = args.values;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  if (queueUrl !== undefined && 'workers' in all) throw new ConfigError(`--workers does not apply with --queue: the workers are \`${commandName('worker')}\` processes`);
+  if (queueUrl !== undefined && 'workers' in all)
+    throw new ConfigError(
+      `--workers does not apply with --queue: the workers are \`${commandName('worker')}\` processes`,
+    );
   const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
   // Env options go to every run, under `options`; the rest are the experiment's own.
   const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));
   const given = Object.fromEntries(Object.entries(all).filter(([k]) => !envKeys.has(k)));
   const envGiven = Object.fromEntries(Object.entries(all).filter(([k]) => envKeys.has(k)));
   if (Object.keys(envGiven).length > 0) given['options'] = envGiven;
-  const methods = given['methods'] === undefined || given['methods'] === 'all' ? undefined : String(given['methods']).split(',');
-  const plan = planExperiment(resumeDir !== undefined ? resumedConfig(String(resumeDir), { ...given, ...(methods ? { methods } : {}) }) : ({ ...given, methods } as Partial<ExperimentConfig>));
+  const methods =
+    given['methods'] === undefined || given['methods'] === 'all' ? undefined : String(given['methods']).split(',');
+  const plan = planExperiment(
+    resumeDir !== undefined
+      ? resumedConfig(String(resumeDir), { ...given, ...(methods ? { methods } : {}) })
+      : ({ ...given, methods } as Partial<ExperimentConfig>),
+  );
   const { config, preset } = plan;
   const workers = Math.min(config.workers, plan.tasks.length);
   const name = queueUrl === undefined ? undefined : (queueName ?? queueNameFor(config.out));
@@ -104,8 +264,12 @@ async function main(argv: string[]): Promise<number> {
   // Ctrl-C or SIGTERM: no run starts, the running ones finish their epoch and flush. A second one quits now.
   const stop = new StopFlag();
   const backend = await initBackend(config.backend);
-  const extra = Object.entries(config.options).map(([k, v]) => `${flagOf(k)} ${String(v)}`).join(' ');
-  console.log(`experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`);
+  const extra = Object.entries(config.options)
+    .map(([k, v]) => `${flagOf(k)} ${String(v)}`)
+    .join(' ');
+  console.log(
+    `experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`,
+  );
   let executor: Executor | undefined;
   let lost: string | undefined;
   if (queueUrl !== undefined) {
@@ -120,7 +284,9 @@ async function main(argv: string[]): Promise<number> {
         },
         onLost: (message) => {
           lost = message;
-          process.stderr.write(`experiment: ${message}; the runs finished so far are kept: once Redis is back, ${howToRun('experiment')} --resume ${config.out} --queue ${queueUrl.shown}\n`);
+          process.stderr.write(
+            `experiment: ${message}; the runs finished so far are kept: once Redis is back, ${howToRun('experiment')} --resume ${config.out} --queue ${queueUrl.shown}\n`,
+          );
           stop.request();
         },
       });
@@ -130,15 +296,24 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
-  const where = queueUrl !== undefined ? ` on the workers of queue ${name} at ${queueUrl.shown} (start them with: ${howToRun('worker')} --queue ${queueUrl.shown} --queue-name ${name})` : workers > 1 ? ` in ${workers} worker threads` : '';
-  console.log(`backend: ${backend}${where}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`);
+  const where =
+    queueUrl !== undefined
+      ? ` on the workers of queue ${name} at ${queueUrl.shown} (start them with: ${howToRun('worker')} --queue ${queueUrl.shown} --queue-name ${name})`
+      : workers > 1
+        ? ` in ${workers} worker threads`
+        : '';
+  console.log(
+    `backend: ${backend}${where}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`,
+  );
 
   const started = performance.now();
   let signal: NodeJS.Signals | undefined;
   const onSignal = (name: NodeJS.Signals) => {
     if (signal) process.exit(SIGNAL_EXIT[name] ?? 130);
     signal = name;
-    process.stderr.write('\ninterrupted: every running run finishes its epoch in progress, no other starts (Ctrl-C again to quit at once)\n');
+    process.stderr.write(
+      '\ninterrupted: every running run finishes its epoch in progress, no other starts (Ctrl-C again to quit at once)\n',
+    );
     stop.request();
   };
   process.on('SIGINT', onSignal);
@@ -163,16 +338,22 @@ async function main(argv: string[]): Promise<number> {
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);
   const [json, md] = written.files;
   const compareDir = path.join(config.out, 'compare');
-  console.log(`\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`);
+  console.log(
+    `\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`,
+  );
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (lost !== undefined) return 1;
   if (signal) {
     const finished = result.picks.length;
-    console.log(`interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`);
+    console.log(
+      `interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`,
+    );
     return SIGNAL_EXIT[signal] ?? 130;
   }
   if (result.failures.length > 0) {
-    process.stderr.write(`experiment: ${result.failures.length} run${result.failures.length === 1 ? '' : 's'} failed; ${result.missing.length} method/seed result${result.missing.length === 1 ? '' : 's'} left out of the tables\n`);
+    process.stderr.write(
+      `experiment: ${result.failures.length} run${result.failures.length === 1 ? '' : 's'} failed; ${result.missing.length} method/seed result${result.missing.length === 1 ? '' : 's'} left out of the tables\n`,
+    );
     return 1;
   }
   return 0;

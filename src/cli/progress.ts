@@ -11,7 +11,11 @@ function duration(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number, out: NodeJS.WriteStream = process.stdout) {
+export function progressPrinter(
+  totalEpisodes: number,
+  epochsPerEpisode: number,
+  out: NodeJS.WriteStream = process.stdout,
+) {
   const tty = Boolean(out.isTTY);
   const total = totalEpisodes * epochsPerEpisode;
   const started = performance.now();
@@ -27,9 +31,13 @@ export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number,
           const width = 24;
           const filled = Math.round((done / total) * width);
           const eta = ((performance.now() - started) / done) * (total - done);
-          out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${where}  valAcc ${fmt(info.valAcc)}  rates ${rates}  ETA ${duration(eta)}   `);
+          out.write(
+            `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${where}  valAcc ${fmt(info.valAcc)}  rates ${rates}  ETA ${duration(eta)}   `,
+          );
         } else {
-          out.write(`${where}  trainLoss ${fmt(info.trainLoss)}  valLoss ${fmt(info.valLoss)}  valAcc ${fmt(info.valAcc)}  rates ${rates}  reward ${fmt(event.transition.reward)}\n`);
+          out.write(
+            `${where}  trainLoss ${fmt(info.trainLoss)}  valLoss ${fmt(info.valLoss)}  valAcc ${fmt(info.valAcc)}  rates ${rates}  reward ${fmt(event.transition.reward)}\n`,
+          );
         }
       } else if (event.type === 'episode') {
         const r = event.record;
@@ -41,6 +49,12 @@ export function progressPrinter(totalEpisodes: number, epochsPerEpisode: number,
 }
 
 /** The queue's counts on the coordinator, one line per change: `queue: 3 queued, 2 running, 5 done, 0 failed, ETA 1m20s`. */
-export function queueProgressLine(p: { queued: number; running: number; done: number; failed: number; etaMs: number | undefined }): string {
+export function queueProgressLine(p: {
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+  etaMs: number | undefined;
+}): string {
   return `queue: ${p.queued} queued, ${p.running} running, ${p.done} done, ${p.failed} failed${p.etaMs === undefined ? '' : `, ETA ${duration(p.etaMs)}`}`;
 }

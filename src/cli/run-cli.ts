@@ -36,7 +36,9 @@ export function runCli(command: string, main: (argv: string[]) => Promise<number
         process.stderr.write(`${command}: ${err.message}\n`);
         process.exit(err.exitCode);
       }
-      process.stderr.write(`${command}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.stderr.write(
+        `${command}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
       process.exit(1);
     });
 }

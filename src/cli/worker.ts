@@ -13,27 +13,70 @@ import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';
 
 const OPTIONS: OptionSpec[] = [
-  { key: 'queue', flag: '--queue', type: 'string', default: undefined, help: 'the Redis to pull from: redis://[[user]:password@]host[:port][/db], rediss:// for TLS (required)' },
-  { key: 'queueName', flag: '--queue-name', type: 'string', default: undefined, help: "serve this queue only (the coordinator prints its name); default: every coordinator's queue" },
-  { key: 'concurrency', flag: '--concurrency', type: 'int', default: WORKER_DEFAULTS.concurrency, help: 'runs at once, one thread each' },
-  { key: 'lockDuration', flag: '--lock-duration', type: 'number', default: WORKER_DEFAULTS.lockDurationMs / 1000, help: "seconds a job's lock lasts unrenewed: how soon a dead worker's job goes to another" },
-  { key: 'stalledInterval', flag: '--stalled-interval', type: 'number', default: WORKER_DEFAULTS.stalledIntervalMs / 1000, help: "seconds between this worker's checks for stalled jobs" },
+  {
+    key: 'queue',
+    flag: '--queue',
+    type: 'string',
+    default: undefined,
+    help: 'the Redis to pull from: redis://[[user]:password@]host[:port][/db], rediss:// for TLS (required)',
+  },
+  {
+    key: 'queueName',
+    flag: '--queue-name',
+    type: 'string',
+    default: undefined,
+    help: "serve this queue only (the coordinator prints its name); default: every coordinator's queue",
+  },
+  {
+    key: 'concurrency',
+    flag: '--concurrency',
+    type: 'int',
+    default: WORKER_DEFAULTS.concurrency,
+    help: 'runs at once, one thread each',
+  },
+  {
+    key: 'lockDuration',
+    flag: '--lock-duration',
+    type: 'number',
+    default: WORKER_DEFAULTS.lockDurationMs / 1000,
+    help: "seconds a job's lock lasts unrenewed: how soon a dead worker's job goes to another",
+  },
+  {
+    key: 'stalledInterval',
+    flag: '--stalled-interval',
+    type: 'number',
+    default: WORKER_DEFAULTS.stalledIntervalMs / 1000,
+    help: "seconds between this worker's checks for stalled jobs",
+  },
 ];
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, OPTIONS);
   if (args.help) {
-    console.log(helpText(`usage: ${howToRun('worker')} --queue redis://host:6379 [options]\n\nTrains the runs and PBT segments that \`${howToRun('experiment')} --queue …\` and \`${howToRun('agent')} --agent pbt --queue …\` put on a Redis queue, and sends their files back.`, [{ title: 'Options', specs: OPTIONS }]));
+    console.log(
+      helpText(
+        `usage: ${howToRun('worker')} --queue redis://host:6379 [options]\n\nTrains the runs and PBT segments that \`${howToRun('experiment')} --queue …\` and \`${howToRun('agent')} --agent pbt --queue …\` put on a Redis queue, and sends their files back.`,
+        [{ title: 'Options', specs: OPTIONS }],
+      ),
+    );
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
   const v = args.values;
-  if (v['queue'] === undefined) throw new ConfigError('--queue is required: the Redis URL the coordinator was given, e.g. --queue redis://host:6379');
+  if (v['queue'] === undefined)
+    throw new ConfigError(
+      '--queue is required: the Redis URL the coordinator was given, e.g. --queue redis://host:6379',
+    );
   const url = parseQueueUrl(v['queue']);
   const queueName = v['queueName'] === undefined ? undefined : checkQueueName(v['queueName']);
   const concurrency = checkInt('--concurrency', v['concurrency'] ?? WORKER_DEFAULTS.concurrency, 1, 256);
-  const lockDurationMs = Math.round(checkNumber('--lock-duration', v['lockDuration'] ?? WORKER_DEFAULTS.lockDurationMs / 1000, 0.5, 86_400) * 1000);
-  const stalledIntervalMs = Math.round(checkNumber('--stalled-interval', v['stalledInterval'] ?? WORKER_DEFAULTS.stalledIntervalMs / 1000, 0.5, 86_400) * 1000);
+  const lockDurationMs = Math.round(
+    checkNumber('--lock-duration', v['lockDuration'] ?? WORKER_DEFAULTS.lockDurationMs / 1000, 0.5, 86_400) * 1000,
+  );
+  const stalledIntervalMs = Math.round(
+    checkNumber('--stalled-interval', v['stalledInterval'] ?? WORKER_DEFAULTS.stalledIntervalMs / 1000, 0.5, 86_400) *
+      1000,
+  );
 
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const worker = new QueueWorker({ url, queueName, concurrency, lockDurationMs, stalledIntervalMs, log });
@@ -51,7 +94,9 @@ async function main(argv: string[]): Promise<number> {
     const onSignal = () => {
       if (closing) resolve(130);
       closing = true;
-      log('stopping: the running jobs finish, no other starts (Ctrl-C again to quit at once; its jobs then go to another worker)');
+      log(
+        'stopping: the running jobs finish, no other starts (Ctrl-C again to quit at once; its jobs then go to another worker)',
+      );
       void worker.close().then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);

@@ -4,7 +4,8 @@
  */
 import { ConfigError } from './errors.js';
 
-const show = (value: unknown): string => (typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value));
+const show = (value: unknown): string =>
+  typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
 
 export function checkInt(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
@@ -16,7 +17,8 @@ export function checkInt(name: string, value: unknown, min: number, max = Number
 
 /** A number in [min, max] (or [min, max) with `openMax`). */
 export function checkNumber(name: string, value: unknown, min: number, max: number, openMax = false): number {
-  const ok = typeof value === 'number' && Number.isFinite(value) && value >= min && (openMax ? value < max : value <= max);
+  const ok =
+    typeof value === 'number' && Number.isFinite(value) && value >= min && (openMax ? value < max : value <= max);
   if (!ok) throw new ConfigError(`${name} must be in [${min}, ${max}${openMax ? ')' : ']'}, got ${show(value)}`);
   return value as number;
 }
@@ -38,7 +40,8 @@ export function checkBoolean(name: string, value: unknown): boolean {
 }
 
 export function checkString(name: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(`${name} must be a non-empty string, got ${show(value)}`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConfigError(`${name} must be a non-empty string, got ${show(value)}`);
   return value;
 }
 

@@ -13,8 +13,10 @@ export function packageRoot(): string {
   if (root !== undefined) return root;
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'droptune') return (root = dir);
-    if (path.dirname(dir) === dir) throw new Error(`droptune's package.json was not found above ${fileURLToPath(import.meta.url)}`);
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'droptune')
+      return (root = dir);
+    if (path.dirname(dir) === dir)
+      throw new Error(`droptune's package.json was not found above ${fileURLToPath(import.meta.url)}`);
   }
 }
 

@@ -53,7 +53,7 @@ function wrap(prng: seedrandom.StatefulPRNG<seedrandom.State.Alea>): Rng {
       const v = prng();
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     },
-    seed: () => (prng.int32() >>> 0),
+    seed: () => prng.int32() >>> 0,
     fork: () => createRng(rng.seed()),
     state: () => ({ ...prng.state() }),
   };

@@ -24,8 +24,12 @@ export const LOG_VERSION = 2;
 /** The log version of a folder's config.json (absent: 1, written before versions were recorded). */
 export function logVersionOf(config: { logVersion?: unknown }, where = 'config.json'): number {
   const version = config.logVersion ?? 1;
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) throw new ConfigError(`${where}: 'logVersion' must be a positive integer, got ${JSON.stringify(version)}`);
-  if (version > LOG_VERSION) throw new ConfigError(`${where}: log version ${version} was written by a newer droptune; this one reads versions up to ${LOG_VERSION}: upgrade droptune`);
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+    throw new ConfigError(`${where}: 'logVersion' must be a positive integer, got ${JSON.stringify(version)}`);
+  if (version > LOG_VERSION)
+    throw new ConfigError(
+      `${where}: log version ${version} was written by a newer droptune; this one reads versions up to ${LOG_VERSION}: upgrade droptune`,
+    );
   return version;
 }
 
@@ -43,7 +47,8 @@ export function shiftNumbering<T>(record: T, shift: number): T {
   const r = { ...(record as Record<string, unknown>) };
   const bump = (v: unknown) => (typeof v === 'number' ? v + shift : v);
   for (const key of ['episode', 'generation', 'member', 'from']) if (key in r) r[key] = bump(r[key]);
-  if (Array.isArray(r['lineage'])) r['lineage'] = (r['lineage'] as Record<string, unknown>[]).map((l) => ({ ...l, from: bump(l['from']) }));
+  if (Array.isArray(r['lineage']))
+    r['lineage'] = (r['lineage'] as Record<string, unknown>[]).map((l) => ({ ...l, from: bump(l['from']) }));
   for (const key of ['best', 'first', 'last']) {
     const brief = r[key] as Record<string, unknown> | undefined;
     if (brief !== null && typeof brief === 'object') r[key] = { ...brief, episode: bump(brief['episode']) };
@@ -155,5 +160,8 @@ export interface ScheduleFile {
 
 /** The episode a run recommends: highest final validation accuracy, the earliest on ties. */
 export function bestEpisode<T extends Pick<EpisodeRecord, 'valAcc'>>(episodes: readonly T[]): T | undefined {
-  return episodes.reduce<T | undefined>((best, e) => (best === undefined || e.valAcc > best.valAcc ? e : best), undefined);
+  return episodes.reduce<T | undefined>(
+    (best, e) => (best === undefined || e.valAcc > best.valAcc ? e : best),
+    undefined,
+  );
 }

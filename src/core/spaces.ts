@@ -13,7 +13,10 @@ export interface Space {
 export class Box implements Space {
   readonly kind = 'box' as const;
   readonly size: number;
-  constructor(readonly low: readonly number[], readonly high: readonly number[]) {
+  constructor(
+    readonly low: readonly number[],
+    readonly high: readonly number[],
+  ) {
     if (low.length !== high.length) throw new Error(`Box: low has ${low.length} entries, high ${high.length}`);
     low.forEach((l, i) => {
       if (!(l <= high[i]!)) throw new Error(`Box: low[${i}] = ${l} > high[${i}] = ${high[i]}`);

@@ -50,7 +50,10 @@ export function* csvRows(text: string, file: string): Generator<Row> {
         const openedAt = line;
         i += 1;
         for (;;) {
-          if (i >= n) throw new ConfigError(`${file} line ${openedAt}: a quoted cell is never closed (a '"' without its closing '"')`);
+          if (i >= n)
+            throw new ConfigError(
+              `${file} line ${openedAt}: a quoted cell is never closed (a '"' without its closing '"')`,
+            );
           const ch = text[i]!;
           if (ch === '"') {
             if (text[i + 1] === '"') {
@@ -99,11 +102,17 @@ function labelColumn(label: CsvOptions['label'], first: Row, header: boolean | u
   if (byName && names.includes(text)) return names.indexOf(text);
   if (/^\d+$/.test(text)) {
     const index = Number(text);
-    if (index >= width) throw new ConfigError(`--csv-label ${text}: ${file} has ${width} columns (indices 0 to ${width - 1})`);
+    if (index >= width)
+      throw new ConfigError(`--csv-label ${text}: ${file} has ${width} columns (indices 0 to ${width - 1})`);
     return index;
   }
-  if (header === false) throw new ConfigError(`--csv-label '${text}' is a column name, but --csv-header false says ${file} has no header (give the column's 0-based index)`);
-  throw new ConfigError(`--csv-label '${text}': ${file} line ${first.line} has no column of that name (columns: ${names.join(', ')})`);
+  if (header === false)
+    throw new ConfigError(
+      `--csv-label '${text}' is a column name, but --csv-header false says ${file} has no header (give the column's 0-based index)`,
+    );
+  throw new ConfigError(
+    `--csv-label '${text}': ${file} line ${first.line} has no column of that name (columns: ${names.join(', ')})`,
+  );
 }
 
 /** Reads a CSV file into a pool of raw (unstandardized) features, one row per sample. */
@@ -116,7 +125,10 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
   const second = rows.next();
   const head = first.value;
   const width = head.cells.length;
-  if (width < 2) throw new ConfigError(`${file} line ${head.line}: only one column: a CSV needs feature columns and a label column, separated by commas`);
+  if (width < 2)
+    throw new ConfigError(
+      `${file} line ${head.line}: only one column: a CSV needs feature columns and a label column, separated by commas`,
+    );
 
   const mode = opts.header ?? 'auto';
   let labelAt = labelColumn(opts.label, head, mode === 'auto' ? undefined : mode === 'true', file);
@@ -124,7 +136,11 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
   if (mode === 'auto') {
     const named = opts.label !== undefined && !/^\d+$/.test(String(opts.label).trim());
     const featureText = head.cells.some((c, i) => i !== labelAt && !isNumber(c));
-    const labelText = !isNumber(head.cells[labelAt]!) && !second.done && second.value.cells.length > labelAt && isNumber(second.value.cells[labelAt]!);
+    const labelText =
+      !isNumber(head.cells[labelAt]!) &&
+      !second.done &&
+      second.value.cells.length > labelAt &&
+      isNumber(second.value.cells[labelAt]!);
     header = named || featureText || labelText;
   }
   if (header) labelAt = labelColumn(opts.label, head, true, file);
@@ -135,7 +151,8 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
   let x = new Float32Array(Math.max(1024, features * 256));
   const labels: string[] = [];
   const read = (row: Row) => {
-    if (row.cells.length !== width) throw new ConfigError(`${file} line ${row.line}: ragged row: expected ${width} columns, got ${row.cells.length}`);
+    if (row.cells.length !== width)
+      throw new ConfigError(`${file} line ${row.line}: ragged row: expected ${width} columns, got ${row.cells.length}`);
     if (x.length < (labels.length + 1) * features) {
       const grown = new Float32Array(x.length * 2);
       grown.set(x);
@@ -145,8 +162,10 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
     row.cells.forEach((cell, i) => {
       if (i === labelAt) return;
       const value = Number(cell); // '' and '  ' are 0 to Number: told apart below
-      if (value === 0 && cell.trim() === '') throw new ConfigError(`${file} line ${row.line}, ${column(i)}: empty cell (missing values are not supported)`);
-      if (!Number.isFinite(value)) throw new ConfigError(`${file} line ${row.line}, ${column(i)}: '${cell}' is not a number`);
+      if (value === 0 && cell.trim() === '')
+        throw new ConfigError(`${file} line ${row.line}, ${column(i)}: empty cell (missing values are not supported)`);
+      if (!Number.isFinite(value))
+        throw new ConfigError(`${file} line ${row.line}, ${column(i)}: '${cell}' is not a number`);
       x[at++] = value;
     });
     const label = row.cells[labelAt]!.trim();

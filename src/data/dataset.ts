@@ -86,8 +86,16 @@ export const DATA_DEFAULTS: DataConfig = {
 };
 
 /** The options that belong to one kind of dataset: given for another, they are refused (and never recorded). */
-export const DATASET_OPTIONS = { dataDir: 'fashion-mnist', csvLabel: 'csv', csvHeader: 'csv' } as const satisfies Partial<Record<keyof DataConfig, DatasetKind>>;
-const DATASET_OPTION_FLAGS: Record<keyof typeof DATASET_OPTIONS, string> = { dataDir: '--data-dir', csvLabel: '--csv-label', csvHeader: '--csv-header' };
+export const DATASET_OPTIONS = {
+  dataDir: 'fashion-mnist',
+  csvLabel: 'csv',
+  csvHeader: 'csv',
+} as const satisfies Partial<Record<keyof DataConfig, DatasetKind>>;
+const DATASET_OPTION_FLAGS: Record<keyof typeof DATASET_OPTIONS, string> = {
+  dataDir: '--data-dir',
+  csvLabel: '--csv-label',
+  csvHeader: '--csv-header',
+};
 
 /** The kind of a `--dataset` value and, for csv: / idx:, its path; throws a ConfigError for anything else. */
 export function datasetKind(dataset: unknown): { kind: DatasetKind; path?: string } {
@@ -138,7 +146,9 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
   const { kind, path: source } = datasetKind(c.dataset);
   for (const [key, owner] of Object.entries(DATASET_OPTIONS) as [keyof typeof DATASET_OPTIONS, DatasetKind][]) {
     if (c[key] !== undefined && owner !== kind) {
-      throw new ConfigError(`${DATASET_OPTION_FLAGS[key]} applies only to --dataset ${owner === 'csv' ? 'csv:FILE' : owner}, got --dataset ${String(c.dataset)}`);
+      throw new ConfigError(
+        `${DATASET_OPTION_FLAGS[key]} applies only to --dataset ${owner === 'csv' ? 'csv:FILE' : owner}, got --dataset ${String(c.dataset)}`,
+      );
     }
   }
   const checked: DataConfig = {
@@ -148,13 +158,17 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
     testSize: checkInt('--test-size', c.testSize, 1),
     seed: checkInt('--seed', c.seed, 0, 2 ** 32 - 1),
   };
-  if (kind === 'fashion-mnist') checked.dataDir = c.dataDir === undefined ? DEFAULT_FASHION_DIR : checkPath('--data-dir', c.dataDir);
+  if (kind === 'fashion-mnist')
+    checked.dataDir = c.dataDir === undefined ? DEFAULT_FASHION_DIR : checkPath('--data-dir', c.dataDir);
   if (kind === 'csv') {
     const file = source!;
     if (!existsSync(file)) throw new ConfigError(`--dataset csv:${file}: no such file`);
     if (statSync(file).isDirectory()) throw new ConfigError(`--dataset csv:${file}: is a folder, not a CSV file`);
     const header = typeof c.csvHeader === 'boolean' ? String(c.csvHeader) : (c.csvHeader ?? 'auto');
-    if (!(CSV_HEADER_MODES as readonly string[]).includes(header)) throw new ConfigError(`--csv-header must be one of ${CSV_HEADER_MODES.join(', ')}, got ${JSON.stringify(c.csvHeader)}`);
+    if (!(CSV_HEADER_MODES as readonly string[]).includes(header))
+      throw new ConfigError(
+        `--csv-header must be one of ${CSV_HEADER_MODES.join(', ')}, got ${JSON.stringify(c.csvHeader)}`,
+      );
     checked.csvHeader = header as CsvHeaderMode;
     if (c.csvLabel !== undefined) checked.csvLabel = checkCsvLabel(c.csvLabel);
   }
@@ -163,19 +177,23 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
   // one bound on the sum: it also catches a single size too large, before anything is allocated
   const total = checked.trainSize + checked.valSize + checked.testSize;
   if (total > MAX_SAMPLES) {
-    throw new ConfigError(`--train-size + --val-size + --test-size must be at most ${MAX_SAMPLES} in all, got ${total}`);
+    throw new ConfigError(
+      `--train-size + --val-size + --test-size must be at most ${MAX_SAMPLES} in all, got ${total}`,
+    );
   }
   return checked;
 }
 
 function checkPath(flag: string, value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw new ConfigError(`${flag} must be a path, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || value === '')
+    throw new ConfigError(`${flag} must be a path, got ${JSON.stringify(value)}`);
   return value;
 }
 
 function checkCsvLabel(value: unknown): string | number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
-  if (typeof value === 'string' && value.trim() !== '') return /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+  if (typeof value === 'string' && value.trim() !== '')
+    return /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
   throw new ConfigError(`--csv-label must be a column name or a 0-based column index, got ${JSON.stringify(value)}`);
 }
 
@@ -200,7 +218,9 @@ export function splitPool(name: string, pool: Pool, c: DataConfig): Dataset {
     throw new ConfigError(`${parts} = ${needed} exceeds the ${available} samples of ${name}`);
   }
   if (pool.test && c.testSize > pool.test.y.length) {
-    throw new ConfigError(`--test-size must be at most ${pool.test.y.length} for ${name} (its test set), got ${c.testSize}`);
+    throw new ConfigError(
+      `--test-size must be at most ${pool.test.y.length} for ${name} (its test set), got ${c.testSize}`,
+    );
   }
   const order = permutation(available, rng);
   const train = take(pool, features, order.subarray(0, c.trainSize));
@@ -208,7 +228,16 @@ export function splitPool(name: string, pool: Pool, c: DataConfig): Dataset {
   const test = pool.test
     ? take(pool.test, features, permutation(pool.test.y.length, rng).subarray(0, c.testSize))
     : take(pool, features, order.subarray(c.trainSize + c.valSize, needed));
-  return { name, imageShape: pool.imageShape, features, numClasses: pool.numClasses, ...(pool.classNames ? { classNames: pool.classNames } : {}), train, val, test };
+  return {
+    name,
+    imageShape: pool.imageShape,
+    features,
+    numClasses: pool.numClasses,
+    ...(pool.classNames ? { classNames: pool.classNames } : {}),
+    train,
+    val,
+    test,
+  };
 }
 
 /**
@@ -221,10 +250,12 @@ export function standardize(data: Dataset): { mean: Float64Array; std: Float64Ar
   const std = new Float64Array(features);
   for (let i = 0; i < train.n; i++) for (let f = 0; f < features; f++) mean[f]! += train.x[i * features + f]!;
   for (let f = 0; f < features; f++) mean[f]! /= train.n;
-  for (let i = 0; i < train.n; i++) for (let f = 0; f < features; f++) std[f]! += (train.x[i * features + f]! - mean[f]!) ** 2;
+  for (let i = 0; i < train.n; i++)
+    for (let f = 0; f < features; f++) std[f]! += (train.x[i * features + f]! - mean[f]!) ** 2;
   for (let f = 0; f < features; f++) std[f] = Math.sqrt(std[f]! / train.n) || 1;
   for (const split of [data.train, data.val, data.test]) {
-    for (let i = 0; i < split.n; i++) for (let f = 0; f < features; f++) split.x[i * features + f] = (split.x[i * features + f]! - mean[f]!) / std[f]!;
+    for (let i = 0; i < split.n; i++)
+      for (let f = 0; f < features; f++) split.x[i * features + f] = (split.x[i * features + f]! - mean[f]!) / std[f]!;
   }
   return { mean, std };
 }

@@ -23,7 +23,10 @@ function readPair(dir: string, prefix: string): { x: Float32Array; y: Int32Array
   const labelsIdx = readIdx(dir, prefix, 'labels');
   const images = parseIdx(imagesIdx.buf, imagesIdx.file);
   const labels = parseIdx(labelsIdx.buf, labelsIdx.file);
-  if (images.dims[0] !== labels.dims[0]) throw new ConfigError(`${imagesIdx.file} holds ${images.dims[0]} images but ${labelsIdx.file} holds ${labels.dims[0]} labels`);
+  if (images.dims[0] !== labels.dims[0])
+    throw new ConfigError(
+      `${imagesIdx.file} holds ${images.dims[0]} images but ${labelsIdx.file} holds ${labels.dims[0]} labels`,
+    );
   return { x: Float32Array.from(images.data, (v) => v / 255), y: Int32Array.from(labels.data) };
 }
 

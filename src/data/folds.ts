@@ -23,5 +23,12 @@ export function foldDataset(data: Dataset, folds: number, fold: number): Dataset
     }
     return out;
   };
-  return { ...data, train: part([[0, lo], [hi, n]]), val: part([[lo, hi]]) };
+  return {
+    ...data,
+    train: part([
+      [0, lo],
+      [hi, n],
+    ]),
+    val: part([[lo, hi]]),
+  };
 }

@@ -41,22 +41,32 @@ export interface ArraysDatasetArgs {
   seed?: number;
 }
 
-const isTensor = (v: unknown): v is TensorLike => typeof v === 'object' && v !== null && Array.isArray((v as TensorLike).shape) && typeof (v as TensorLike).dataSync === 'function';
+const isTensor = (v: unknown): v is TensorLike =>
+  typeof v === 'object' &&
+  v !== null &&
+  Array.isArray((v as TensorLike).shape) &&
+  typeof (v as TensorLike).dataSync === 'function';
 
 /** Flattens nested arrays of one shape (the first element's at every depth), naming the first ragged entry. */
 function flattenNested(rows: readonly NestedNumbers[], what: string): { shape: number[]; values: Float32Array } {
   const shape: number[] = [];
-  for (let v: NestedNumbers = rows; Array.isArray(v); v = (v as readonly NestedNumbers[])[0]!) shape.push((v as readonly NestedNumbers[]).length);
+  for (let v: NestedNumbers = rows; Array.isArray(v); v = (v as readonly NestedNumbers[])[0]!)
+    shape.push((v as readonly NestedNumbers[]).length);
   const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
   let at = 0;
   const walk = (v: NestedNumbers, depth: number, where: string): void => {
     if (depth === shape.length) {
-      if (typeof v !== 'number') throw new ConfigError(`datasetFromArrays: ${where} must be a number, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
+      if (typeof v !== 'number')
+        throw new ConfigError(
+          `datasetFromArrays: ${where} must be a number, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`,
+        );
       values[at++] = v;
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw new ConfigError(`datasetFromArrays: ${where} must have ${shape[depth]} entries (as ${what}${'[0]'.repeat(depth)} has), got ${Array.isArray(v) ? v.length : typeof v}`);
+      throw new ConfigError(
+        `datasetFromArrays: ${where} must have ${shape[depth]} entries (as ${what}${'[0]'.repeat(depth)} has), got ${Array.isArray(v) ? v.length : typeof v}`,
+      );
     }
     (v as readonly NestedNumbers[]).forEach((child, i) => walk(child, depth + 1, `${where}[${i}]`));
   };
@@ -66,22 +76,28 @@ function flattenNested(rows: readonly NestedNumbers[], what: string): { shape: n
 
 function valuesOf(v: ArraysDatasetArgs['x'], what: string): { shape?: number[]; values: Float32Array } {
   if (isTensor(v)) return { shape: [...v.shape], values: Float32Array.from(v.dataSync()) };
-  if (Array.isArray(v) && v.length > 0 && Array.isArray(v[0])) return flattenNested(v as readonly NestedNumbers[], what);
+  if (Array.isArray(v) && v.length > 0 && Array.isArray(v[0]))
+    return flattenNested(v as readonly NestedNumbers[], what);
   const flat = v as ArrayLike<number>;
   for (let i = 0; i < flat.length; i++) {
-    if (typeof flat[i] !== 'number') throw new ConfigError(`datasetFromArrays: ${what}[${i}] must be a number, got ${JSON.stringify(flat[i])}`);
+    if (typeof flat[i] !== 'number')
+      throw new ConfigError(`datasetFromArrays: ${what}[${i}] must be a number, got ${JSON.stringify(flat[i])}`);
   }
   return { values: Float32Array.from(flat) };
 }
 
 /** The split Dataset of a user's samples and labels. Throws a ConfigError naming the field on a mistake. */
 export function datasetFromArrays(args: ArraysDatasetArgs): Dataset {
-  if (typeof args.name !== 'string' || args.name === '') throw new ConfigError(`datasetFromArrays: name must be a non-empty string, got ${JSON.stringify(args.name)}`);
+  if (typeof args.name !== 'string' || args.name === '')
+    throw new ConfigError(`datasetFromArrays: name must be a non-empty string, got ${JSON.stringify(args.name)}`);
 
   // labels: indices, or one-hot rows read by their largest entry
   const labels = valuesOf(args.y, 'y');
   const oneHot = labels.shape !== undefined && labels.shape.length === 2;
-  if (labels.shape && labels.shape.length > 2) throw new ConfigError(`datasetFromArrays: y must be class indices [n] or one-hot [n, classes], got shape [${labels.shape.join(', ')}]`);
+  if (labels.shape && labels.shape.length > 2)
+    throw new ConfigError(
+      `datasetFromArrays: y must be class indices [n] or one-hot [n, classes], got shape [${labels.shape.join(', ')}]`,
+    );
   const width = oneHot ? labels.shape![1]! : 1;
   const n = labels.values.length / width;
   const y = new Int32Array(n);
@@ -92,28 +108,55 @@ export function datasetFromArrays(args: ArraysDatasetArgs): Dataset {
       y[i] = best;
     } else {
       const label = labels.values[i]!;
-      if (!Number.isInteger(label) || label < 0) throw new ConfigError(`datasetFromArrays: y[${i}] must be a class index (an integer >= 0), got ${label}`);
+      if (!Number.isInteger(label) || label < 0)
+        throw new ConfigError(`datasetFromArrays: y[${i}] must be a class index (an integer >= 0), got ${label}`);
       y[i] = label;
     }
   }
-  if (n < 3) throw new ConfigError(`datasetFromArrays: needs at least 3 samples (train, validation and test), got ${n}`);
-  const numClasses = args.numClasses === undefined ? (oneHot ? width : y.reduce((a, b) => Math.max(a, b), 0) + 1) : checkInt('datasetFromArrays: numClasses', args.numClasses, 2);
-  if (numClasses < 2) throw new ConfigError(`datasetFromArrays: y holds only class 0: a classifier needs at least 2 classes`);
+  if (n < 3)
+    throw new ConfigError(`datasetFromArrays: needs at least 3 samples (train, validation and test), got ${n}`);
+  const numClasses =
+    args.numClasses === undefined
+      ? oneHot
+        ? width
+        : y.reduce((a, b) => Math.max(a, b), 0) + 1
+      : checkInt('datasetFromArrays: numClasses', args.numClasses, 2);
+  if (numClasses < 2)
+    throw new ConfigError(`datasetFromArrays: y holds only class 0: a classifier needs at least 2 classes`);
   const outside = y.findIndex((label) => label >= numClasses);
-  if (outside !== -1) throw new ConfigError(`datasetFromArrays: y[${outside}] is class ${y[outside]}, but numClasses is ${numClasses}`);
+  if (outside !== -1)
+    throw new ConfigError(`datasetFromArrays: y[${outside}] is class ${y[outside]}, but numClasses is ${numClasses}`);
 
   // samples: n of them, each of the image shape
   const samples = valuesOf(args.x, 'x');
-  if (samples.shape && samples.shape[0] !== n) throw new ConfigError(`datasetFromArrays: x holds ${samples.shape[0]} samples but y holds ${n} labels`);
-  if (samples.values.length % n !== 0) throw new ConfigError(`datasetFromArrays: x has ${samples.values.length} values, not a whole number per sample for ${n} labels`);
+  if (samples.shape && samples.shape[0] !== n)
+    throw new ConfigError(`datasetFromArrays: x holds ${samples.shape[0]} samples but y holds ${n} labels`);
+  if (samples.values.length % n !== 0)
+    throw new ConfigError(
+      `datasetFromArrays: x has ${samples.values.length} values, not a whole number per sample for ${n} labels`,
+    );
   const features = samples.values.length / n;
   const sampleShape = samples.shape ? samples.shape.slice(1) : [features];
   let imageShape = args.imageShape;
   if (imageShape === undefined) {
-    if (sampleShape.length > 3) throw new ConfigError(`datasetFromArrays: a sample of shape [${sampleShape.join(', ')}] has more than 3 dimensions: give imageShape`);
-    imageShape = sampleShape.length === 3 ? (sampleShape as [number, number, number]) : sampleShape.length === 2 ? [sampleShape[0]!, sampleShape[1]!, 1] : [1, features, 1];
-  } else if (imageShape.length !== 3 || imageShape.some((d) => !Number.isInteger(d) || d < 1) || imageShape[0] * imageShape[1] * imageShape[2] !== features) {
-    throw new ConfigError(`datasetFromArrays: imageShape must be [height, width, channels] holding the ${features} values of a sample, got ${JSON.stringify(imageShape)}`);
+    if (sampleShape.length > 3)
+      throw new ConfigError(
+        `datasetFromArrays: a sample of shape [${sampleShape.join(', ')}] has more than 3 dimensions: give imageShape`,
+      );
+    imageShape =
+      sampleShape.length === 3
+        ? (sampleShape as [number, number, number])
+        : sampleShape.length === 2
+          ? [sampleShape[0]!, sampleShape[1]!, 1]
+          : [1, features, 1];
+  } else if (
+    imageShape.length !== 3 ||
+    imageShape.some((d) => !Number.isInteger(d) || d < 1) ||
+    imageShape[0] * imageShape[1] * imageShape[2] !== features
+  ) {
+    throw new ConfigError(
+      `datasetFromArrays: imageShape must be [height, width, channels] holding the ${features} values of a sample, got ${JSON.stringify(imageShape)}`,
+    );
   }
 
   const part = Math.max(1, Math.floor(0.15 * n));

@@ -16,7 +16,14 @@ import type { Pool } from './dataset.js';
 import { classIndices } from './labels.js';
 
 /** IDX element types by their code, the third byte of the magic number; only unsigned bytes are read. */
-const IDX_TYPES: Record<number, string> = { 0x08: 'unsigned byte', 0x09: 'signed byte', 0x0b: 'short', 0x0c: 'int', 0x0d: 'float', 0x0e: 'double' };
+const IDX_TYPES: Record<number, string> = {
+  0x08: 'unsigned byte',
+  0x09: 'signed byte',
+  0x0b: 'short',
+  0x0c: 'int',
+  0x0d: 'float',
+  0x0e: 'double',
+};
 
 const hex = (buf: Buffer) => `0x${buf.subarray(0, 4).toString('hex').padEnd(8, '0')}`;
 
@@ -26,15 +33,24 @@ const hex = (buf: Buffer) => `0x${buf.subarray(0, 4).toString('hex').padEnd(8, '
  */
 export function parseIdx(buf: Buffer, file: string): { dims: number[]; data: Uint8Array } {
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0 || !(buf[2]! in IDX_TYPES) || buf[3] === 0) {
-    throw new ConfigError(`${file}: bad IDX magic number ${hex(buf)} (an IDX file starts with 0x00 0x00, its type, then its rank; MNIST's images start 0x00000803)`);
+    throw new ConfigError(
+      `${file}: bad IDX magic number ${hex(buf)} (an IDX file starts with 0x00 0x00, its type, then its rank; MNIST's images start 0x00000803)`,
+    );
   }
-  if (buf[2] !== 0x08) throw new ConfigError(`${file}: IDX elements of type ${IDX_TYPES[buf[2]!]} (0x${buf[2]!.toString(16).padStart(2, '0')}) are not supported, only unsigned bytes (0x08)`);
+  if (buf[2] !== 0x08)
+    throw new ConfigError(
+      `${file}: IDX elements of type ${IDX_TYPES[buf[2]!]} (0x${buf[2]!.toString(16).padStart(2, '0')}) are not supported, only unsigned bytes (0x08)`,
+    );
   const rank = buf[3]!;
   const offset = 4 + 4 * rank;
-  if (buf.length < offset) throw new ConfigError(`${file}: truncated IDX header: ${buf.length} bytes, a rank-${rank} header has ${offset}`);
+  if (buf.length < offset)
+    throw new ConfigError(`${file}: truncated IDX header: ${buf.length} bytes, a rank-${rank} header has ${offset}`);
   const dims = Array.from({ length: rank }, (_, i) => buf.readUInt32BE(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
-  if (buf.length < offset + size) throw new ConfigError(`${file}: truncated: ${buf.length - offset} of ${size} bytes of data (dimensions ${dims.join('×')})`);
+  if (buf.length < offset + size)
+    throw new ConfigError(
+      `${file}: truncated: ${buf.length - offset} of ${size} bytes of data (dimensions ${dims.join('×')})`,
+    );
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + offset, size) };
 }
 
@@ -61,12 +77,17 @@ export function readMaybeGzip(file: string): Buffer {
 /** The file names tried for `<prefix>-<kind>-idx<rank>-ubyte`, in order. */
 export function idxCandidates(prefix: string, kind: 'images' | 'labels'): string[] {
   const rank = kind === 'images' ? 3 : 1;
-  return [`${prefix}-${kind}-idx${rank}-ubyte`, `${prefix}-${kind}.idx${rank}-ubyte`].flatMap((base) => [base, `${base}.gz`]);
+  return [`${prefix}-${kind}-idx${rank}-ubyte`, `${prefix}-${kind}.idx${rank}-ubyte`].flatMap((base) => [
+    base,
+    `${base}.gz`,
+  ]);
 }
 
 /** The first of the candidates present in `dir`, if any. */
 export function findIdx(dir: string, prefix: string, kind: 'images' | 'labels'): string | undefined {
-  return idxCandidates(prefix, kind).map((name) => path.join(dir, name)).find((file) => existsSync(file));
+  return idxCandidates(prefix, kind)
+    .map((name) => path.join(dir, name))
+    .find((file) => existsSync(file));
 }
 
 /** The files `idx:DIR` reads (train pair, then the t10k pair when present); throws when the train pair is missing. */
@@ -80,7 +101,9 @@ export function idxFiles(dir: string, option = '--dataset idx:'): string[] {
   const test = (['images', 'labels'] as const).map((kind) => findIdx(dir, 't10k', kind));
   if ((test[0] === undefined) !== (test[1] === undefined)) {
     const [has, lacks] = test[0] ? ['images', 'labels'] : ['labels', 'images'];
-    throw new ConfigError(`${option}${dir}: has t10k ${has} but no ${idxCandidates('t10k', lacks as 'images' | 'labels')[0]} (or .gz): give both test files or neither`);
+    throw new ConfigError(
+      `${option}${dir}: has t10k ${has} but no ${idxCandidates('t10k', lacks as 'images' | 'labels')[0]} (or .gz): give both test files or neither`,
+    );
   }
   return [...train, ...(test[0] && test[1] ? [test[0], test[1]] : [])];
 }
@@ -94,9 +117,16 @@ interface RawPair {
 function readPair(imagesFile: string, labelsFile: string): RawPair {
   const images = parseIdx(readMaybeGzip(imagesFile), imagesFile);
   const labels = parseIdx(readMaybeGzip(labelsFile), labelsFile);
-  if (images.dims.length < 2 || images.dims.length > 4) throw new ConfigError(`${imagesFile}: images must have 2 to 4 dimensions ([n, features], [n, height, width] or [n, height, width, channels]), got ${images.dims.join('×')}`);
-  if (labels.dims.length !== 1) throw new ConfigError(`${labelsFile}: labels must have one dimension [n], got ${labels.dims.join('×')}`);
-  if (images.dims[0] !== labels.dims[0]) throw new ConfigError(`${imagesFile} holds ${images.dims[0]} images but ${labelsFile} holds ${labels.dims[0]} labels`);
+  if (images.dims.length < 2 || images.dims.length > 4)
+    throw new ConfigError(
+      `${imagesFile}: images must have 2 to 4 dimensions ([n, features], [n, height, width] or [n, height, width, channels]), got ${images.dims.join('×')}`,
+    );
+  if (labels.dims.length !== 1)
+    throw new ConfigError(`${labelsFile}: labels must have one dimension [n], got ${labels.dims.join('×')}`);
+  if (images.dims[0] !== labels.dims[0])
+    throw new ConfigError(
+      `${imagesFile} holds ${images.dims[0]} images but ${labelsFile} holds ${labels.dims[0]} labels`,
+    );
   return { dims: images.dims, pixels: images.data, labels: labels.data };
 }
 
@@ -108,10 +138,15 @@ export function loadIdxDir(dir: string): Pool & { classNames: string[] } {
   const [, a = 1, b = 1, c = 1] = train.dims;
   const imageShape: [number, number, number] = train.dims.length === 2 ? [1, a, 1] : [a, b, c];
   if (test && test.dims.slice(1).join('×') !== train.dims.slice(1).join('×')) {
-    throw new ConfigError(`${files[2]}: test images are ${test.dims.slice(1).join('×')}, the training images ${train.dims.slice(1).join('×')}`);
+    throw new ConfigError(
+      `${files[2]}: test images are ${test.dims.slice(1).join('×')}, the training images ${train.dims.slice(1).join('×')}`,
+    );
   }
   const n = train.labels.length;
-  const { y, classNames } = classIndices([...train.labels, ...(test?.labels ?? [])], `${files[1]}${test ? ` and ${files[3]}` : ''}`);
+  const { y, classNames } = classIndices(
+    [...train.labels, ...(test?.labels ?? [])],
+    `${files[1]}${test ? ` and ${files[3]}` : ''}`,
+  );
   const scale = (bytes: Uint8Array) => Float32Array.from(bytes, (v) => v / 255);
   return {
     imageShape,

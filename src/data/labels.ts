@@ -23,7 +23,10 @@ export function classIndices(labels: readonly (string | number)[], where: string
   const distinct = [...new Set(keys)];
   if (numeric) distinct.sort((a, b) => Number(a) - Number(b));
   else distinct.sort();
-  if (distinct.length < 2) throw new ConfigError(`${where}: every sample has the label '${distinct[0] ?? ''}': a classifier needs at least 2 classes`);
+  if (distinct.length < 2)
+    throw new ConfigError(
+      `${where}: every sample has the label '${distinct[0] ?? ''}': a classifier needs at least 2 classes`,
+    );
   const index = new Map(distinct.map((name, i) => [name, i]));
   return { y: Int32Array.from(keys, (k) => index.get(k)!), classNames: distinct };
 }

@@ -47,7 +47,8 @@ export function drawSynthetic(count: number, seed: number): { pool: Pool; cleanL
       const cx = patternRng.next() * side;
       const width = 1 + patternRng.next() * 1.5;
       for (let r = 0; r < side; r++) {
-        for (let c = 0; c < side; c++) t[r * side + c]! += Math.exp(-((r - cy) ** 2 + (c - cx) ** 2) / (2 * width * width));
+        for (let c = 0; c < side; c++)
+          t[r * side + c]! += Math.exp(-((r - cy) ** 2 + (c - cx) ** 2) / (2 * width * width));
       }
     }
     return t;

@@ -71,7 +71,9 @@ export type WorkerTask = ({ job: Job; segment?: undefined } | { segment: Segment
 };
 
 // worker.ts under tsx in development, worker.js in the compiled package: the same extension as this file.
-export const WORKER_FILE = fileURLToPath(new URL(`./pool-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+export const WORKER_FILE = fileURLToPath(
+  new URL(`./pool-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /**
  * Worker threads start with the parent's execArgv, which holds tsx's loader under `tsx` and
@@ -110,9 +112,12 @@ export class PoolExecutor implements Executor {
       this.pool.on('error', (err: unknown) => reject(new Error(`worker pool failed: ${messageOf(err)}`)));
       // piscina replaces a worker that dies, except one that dies before it is ready: when none is
       // left, queued tasks would wait forever.
-      this.pool.on('workerDestroy', () => setImmediate(() => {
-        if (!this.closing && this.pool.threads.length === 0) reject(new Error('worker pool failed: every worker thread exited while starting'));
-      }));
+      this.pool.on('workerDestroy', () =>
+        setImmediate(() => {
+          if (!this.closing && this.pool.threads.length === 0)
+            reject(new Error('worker pool failed: every worker thread exited while starting'));
+        }),
+      );
     });
     this.broken.catch(() => undefined); // seen by every run() that races it
   }

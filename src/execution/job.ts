@@ -52,7 +52,10 @@ export function resolveJob(job: Job): ResolvedRun {
   const shipped = job.agentState !== undefined;
   const { loadAgent, ...options } = job.options;
   // A job written elsewhere never checks `out`: it is the coordinator's folder, maybe on another machine.
-  const run = resolveRun({ ...(shipped ? options : job.options), seed: job.seed, out: job.out }, { resume: job.resume === true || job.writeTo !== undefined });
+  const run = resolveRun(
+    { ...(shipped ? options : job.options), seed: job.seed, out: job.out },
+    { resume: job.resume === true || job.writeTo !== undefined },
+  );
   if (shipped) {
     // config.json records the path, in the place resolveRun gave it; the state is what was shipped.
     run.loadAgent = (loadAgent as string | undefined) ?? null;
@@ -68,7 +71,10 @@ export function finishedResult(out: string): JobResult | undefined {
   if (!existsSync(file('summary'))) return undefined;
   const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
   const version = logVersionOf(config, file('config'));
-  const summary = shiftNumbering(JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary, numberingShift(version));
+  const summary = shiftNumbering(
+    JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary,
+    numberingShift(version),
+  );
   if (summary.interrupted) return undefined;
   const records = readEpisodes(file('episodes'), version).value;
   return { out, layerNames: config.layerNames, records, summary, interrupted: false };
@@ -93,7 +99,13 @@ export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<
   const dataset = datasetFor(run.data);
   if (AGENTS[run.agent]!.population) {
     // An experiment's population trains its members one after another in this thread.
-    return runPbt(run, { runSegment: (segment) => runSegment(segment, opts), backendInUse, dataset, resume, stopRequested: () => opts.stop?.requested ?? false });
+    return runPbt(run, {
+      runSegment: (segment) => runSegment(segment, opts),
+      backendInUse,
+      dataset,
+      resume,
+      stopRequested: () => opts.stop?.requested ?? false,
+    });
   }
   const stop$ = opts.stop?.stop$();
   if (!job.fold) return executeRun(run, { backendInUse, dataset, stop$, resume });

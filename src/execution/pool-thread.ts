@@ -15,15 +15,27 @@ import type * as JobModule from './job.js';
 import type * as SegmentModule from '../run/segment.js';
 import type * as StopModule from '../core/stop-flag.js';
 
-interface Code { job: typeof JobModule; segment: typeof SegmentModule; stop: typeof StopModule }
+interface Code {
+  job: typeof JobModule;
+  segment: typeof SegmentModule;
+  stop: typeof StopModule;
+}
 
 function requireCode(): Code {
   const require = createRequire(import.meta.url);
-  return { job: require('./job.js') as typeof JobModule, segment: require('../run/segment.js') as typeof SegmentModule, stop: require('../core/stop-flag.js') as typeof StopModule };
+  return {
+    job: require('./job.js') as typeof JobModule,
+    segment: require('../run/segment.js') as typeof SegmentModule,
+    stop: require('../core/stop-flag.js') as typeof StopModule,
+  };
 }
 
 async function importCode(): Promise<Code> {
-  const [job, segment, stop] = await Promise.all([import('./job.js'), import('../run/segment.js'), import('../core/stop-flag.js')]);
+  const [job, segment, stop] = await Promise.all([
+    import('./job.js'),
+    import('../run/segment.js'),
+    import('../core/stop-flag.js'),
+  ]);
   return { job, segment, stop };
 }
 
@@ -41,7 +53,11 @@ if (!compiled) {
 export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult | SegmentModule.SegmentResult> {
   if (compiled) code ??= await importCode();
   if (!code) throw loadError;
-  const { job: { runJob }, segment: { runSegment }, stop: { StopFlag } } = code;
+  const {
+    job: { runJob },
+    segment: { runSegment },
+    stop: { StopFlag },
+  } = code;
   const opts = task.stopBuffer ? { stop: new StopFlag(task.stopBuffer) } : {};
   return task.segment ? runSegment(task.segment, opts) : runJob(task.job, opts);
 }

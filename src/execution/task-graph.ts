@@ -33,14 +33,21 @@ export interface RunTasksOptions {
   onOutcome?: (task: Task, outcome: Outcome) => void;
 }
 
-const finished = (o: Outcome | undefined): o is Extract<Outcome, { status: 'done' }> => o?.status === 'done' && !o.result.interrupted;
+const finished = (o: Outcome | undefined): o is Extract<Outcome, { status: 'done' }> =>
+  o?.status === 'done' && !o.result.interrupted;
 
 /** Runs every task it can; resolves, never rejects, with the outcome of each task by id. */
-export async function runTasks(tasks: readonly Task[], executor: Executor, opts: RunTasksOptions = {}): Promise<Map<string, Outcome>> {
+export async function runTasks(
+  tasks: readonly Task[],
+  executor: Executor,
+  opts: RunTasksOptions = {},
+): Promise<Map<string, Outcome>> {
   const ids = new Set<string>();
   for (const task of tasks) {
     if (ids.has(task.id)) throw new Error(`runTasks: task id '${task.id}' is used twice`);
-    for (const dep of task.after ?? []) if (!ids.has(dep)) throw new Error(`runTasks: task '${task.id}' comes after '${dep}', which is not before it in the plan`);
+    for (const dep of task.after ?? [])
+      if (!ids.has(dep))
+        throw new Error(`runTasks: task '${task.id}' comes after '${dep}', which is not before it in the plan`);
     ids.add(task.id);
   }
   const outcomes = new Map<string, Outcome>();
@@ -62,7 +69,13 @@ export async function runTasks(tasks: readonly Task[], executor: Executor, opts:
       return executor.run(job, { stop: opts.stop });
     })().then(
       (result) => settle(task, { status: 'done', job: job!, result, seconds: seconds() }),
-      (err: unknown) => settle(task, { status: 'failed', job, error: `run ${job?.out ?? task.id} failed: ${messageOf(err)}`, seconds: seconds() }),
+      (err: unknown) =>
+        settle(task, {
+          status: 'failed',
+          job,
+          error: `run ${job?.out ?? task.id} failed: ${messageOf(err)}`,
+          seconds: seconds(),
+        }),
     );
     const tracked = run.finally(() => running.delete(tracked));
     running.add(tracked);
@@ -70,7 +83,7 @@ export async function runTasks(tasks: readonly Task[], executor: Executor, opts:
 
   for (;;) {
     // Start what may start, first in plan order, while there is room.
-    for (let i = 0; i < pending.length && running.size < executor.concurrency && !opts.stop?.requested; ) {
+    for (let i = 0; i < pending.length && running.size < executor.concurrency && !opts.stop?.requested;) {
       const task = pending[i]!;
       const deps = task.after ?? [];
       const unfinished = deps.find((dep) => outcomes.has(dep) && !finished(outcomes.get(dep)));
@@ -87,6 +100,10 @@ export async function runTasks(tasks: readonly Task[], executor: Executor, opts:
     if (running.size === 0) break;
     await Promise.race(running);
   }
-  for (const task of pending) settle(task, { status: 'not started', reason: opts.stop?.requested ? 'stopped before it started' : 'its dependencies never finished' });
+  for (const task of pending)
+    settle(task, {
+      status: 'not started',
+      reason: opts.stop?.requested ? 'stopped before it started' : 'its dependencies never finished',
+    });
   return outcomes;
 }

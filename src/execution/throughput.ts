@@ -19,10 +19,29 @@ import { runTasks, type Task } from './task-graph.js';
 
 export const THROUGHPUT_WORKLOAD = {
   runs: 4,
-  options: { agent: 'random', episodes: 2, epochs: 10, dataset: 'mnist', trainSize: 2000, valSize: 1000, testSize: 2000, model: 'mlp:256,128' },
+  options: {
+    agent: 'random',
+    episodes: 2,
+    epochs: 10,
+    dataset: 'mnist',
+    trainSize: 2000,
+    valSize: 1000,
+    testSize: 2000,
+    model: 'mlp:256,128',
+  },
 } as const;
 
-const WARM_UP = { agent: 'constant', rate: 0.1, episodes: 1, epochs: 1, dataset: 'synthetic', trainSize: 32, valSize: 16, testSize: 16, model: 'mlp:8' };
+const WARM_UP = {
+  agent: 'constant',
+  rate: 0.1,
+  episodes: 1,
+  epochs: 1,
+  dataset: 'synthetic',
+  trainSize: 32,
+  valSize: 16,
+  testSize: 16,
+  model: 'mlp:8',
+};
 
 export interface Throughput {
   episodes: number;
@@ -46,7 +65,9 @@ export async function episodesPerMinute(workers: number): Promise<Throughput> {
       });
     const run = async (tasks: Task[]) => {
       const outcomes = await runTasks(tasks, executor);
-      const failed = [...outcomes.values()].flatMap((o) => (o.status === 'failed' ? [o.error] : o.status === 'not started' ? [o.reason] : []));
+      const failed = [...outcomes.values()].flatMap((o) =>
+        o.status === 'failed' ? [o.error] : o.status === 'not started' ? [o.reason] : [],
+      );
       if (failed.length > 0) throw new Error(`episodesPerMinute: ${failed.join('; ')}`);
     };
     await run(tasksOf('warm-up', executor.concurrency, WARM_UP));

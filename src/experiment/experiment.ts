@@ -33,7 +33,13 @@ import { ConfigError } from '../core/errors.js';
 import { flagOf } from '../core/options.js';
 import { bestEpisode } from '../core/run-log.js';
 import type { CsvHeaderMode } from '../data/csv.js';
-import { DATASET_OPTIONS, checkDataConfig, datasetKind, loadDataset, withoutForeignDataOptions } from '../data/dataset.js';
+import {
+  DATASET_OPTIONS,
+  checkDataConfig,
+  datasetKind,
+  loadDataset,
+  withoutForeignDataOptions,
+} from '../data/dataset.js';
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
 import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../analysis/compare.js';
@@ -65,16 +71,50 @@ export interface Preset {
 }
 
 export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn', Preset> = {
-  quick: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 1000, valSize: 500, testSize: 1000, epochs: 5, grid: [0.1, 0.3, 0.5], seeds: 2, about: 'a smoke test: every method end to end in about 2 minutes' },
-  standard: { dataset: 'mnist', model: 'mlp:256,128', trainSize: 2000, valSize: 1000, testSize: 2000, epochs: 10, grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], seeds: 5, about: 'the first version\'s setting: static rates 0-0.3 are flat here' },
+  quick: {
+    dataset: 'mnist',
+    model: 'mlp:256,128',
+    trainSize: 1000,
+    valSize: 500,
+    testSize: 1000,
+    epochs: 5,
+    grid: [0.1, 0.3, 0.5],
+    seeds: 2,
+    about: 'a smoke test: every method end to end in about 2 minutes',
+  },
+  standard: {
+    dataset: 'mnist',
+    model: 'mlp:256,128',
+    trainSize: 2000,
+    valSize: 1000,
+    testSize: 2000,
+    epochs: 10,
+    grid: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+    seeds: 5,
+    about: "the first version's setting: static rates 0-0.3 are flat here",
+  },
   // Chosen by measurement (README, Results): few digits, wide layers, dropout on the input too, long training.
   'mnist-wide': {
-    dataset: 'mnist', model: 'mlp:512,512', trainSize: 1000, valSize: 1000, testSize: 2000, epochs: 30, grid: [0, 0.2, 0.3, 0.4, 0.5, 0.6], seeds: 5,
+    dataset: 'mnist',
+    model: 'mlp:512,512',
+    trainSize: 1000,
+    valSize: 1000,
+    testSize: 2000,
+    epochs: 30,
+    grid: [0, 0.2, 0.3, 0.4, 0.5, 0.6],
+    seeds: 5,
     options: { inputDropout: true },
     about: 'few digits, wide layers, input dropout, 30 epochs: rate 0.4 beat 0 by +0.7 ± 0.3 points in the sweep',
   },
   'fashion-cnn': {
-    dataset: 'fashion-mnist', model: 'cnn:16,32/64', trainSize: 500, valSize: 1000, testSize: 2000, epochs: 30, grid: [0, 0.1, 0.2, 0.3], seeds: 5,
+    dataset: 'fashion-mnist',
+    model: 'cnn:16,32/64',
+    trainSize: 500,
+    valSize: 1000,
+    testSize: 2000,
+    epochs: 30,
+    grid: [0, 0.1, 0.2, 0.3],
+    seeds: 5,
     about: 'the CNN on 500 Fashion-MNIST images for 30 epochs: it overfits, yet no single rate helped it in the sweep',
   },
 };
@@ -104,7 +144,10 @@ export interface Method {
   runs(p: Preset): { name: string; options: Record<string, unknown> }[];
 }
 
-const slug = (r: number) => `r${Math.round(r * 100).toString().padStart(2, '0')}`;
+const slug = (r: number) =>
+  `r${Math.round(r * 100)
+    .toString()
+    .padStart(2, '0')}`;
 const overGrid = (p: Preset, skipZero: boolean, options: (rate: number) => Record<string, unknown>) =>
   p.grid.filter((r) => !(skipZero && r === 0)).map((rate) => ({ name: slug(rate), options: options(rate) }));
 const episodesOf = (agent: string) => (p: Preset) => [{ name: agent, options: { agent, episodes: p.grid.length } }];
@@ -114,7 +157,15 @@ export const METHODS: Method[] = [
   ...(['curriculum', 'annealed', 'early', 'late'] as const).map((schedule): Method => ({
     name: schedule,
     kind: 'schedule',
-    runs: (p) => overGrid(p, true, (rate) => ({ agent: 'schedule', schedule, rate, episodes: 1, cutoff: Math.ceil(p.epochs / 2), annealEpochs: p.epochs })),
+    runs: (p) =>
+      overGrid(p, true, (rate) => ({
+        agent: 'schedule',
+        schedule,
+        rate,
+        episodes: 1,
+        cutoff: Math.ceil(p.epochs / 2),
+        annealEpochs: p.epochs,
+      })),
   })),
   { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
   { name: 'random', kind: 'rule', runs: episodesOf('random') },
@@ -124,14 +175,20 @@ export const METHODS: Method[] = [
   ...['epsilon-greedy', 'ucb', 'thompson'].map((agent): Method => ({
     name: agent,
     kind: 'learner',
-    runs: (p) => [{ name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } }],
+    runs: (p) => [
+      { name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } },
+    ],
   })),
   ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
   // One run, charged its E epochs (1/G of the grid's budget): the shipped policy, trained beforehand on
   // other tasks (npm run train-policy; its own cost is in the policy file), applied zero-shot.
   { name: 'policy', kind: 'one-run', runs: () => [{ name: 'policy', options: { agent: 'policy', episodes: 1 } }] },
   // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient.
-  { name: 'concrete', kind: 'one-run', runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }] },
+  {
+    name: 'concrete',
+    kind: 'one-run',
+    runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }],
+  },
   {
     name: 'pbt',
     kind: 'population',
@@ -197,14 +254,21 @@ export const EXPERIMENT_DEFAULTS = {
 } as const satisfies Partial<ExperimentConfig>;
 
 /** runs/experiment-<preset>-<date>-<time> (UTC, `2026-11-23-1109`), with -2, -3, … when that folder is taken. */
-export const defaultExperimentOut = (preset: string, now = new Date()): string => freeFolder(path.join('runs', `experiment-${preset}-${folderStamp(now, true)}`));
+export const defaultExperimentOut = (preset: string, now = new Date()): string =>
+  freeFolder(path.join('runs', `experiment-${preset}-${folderStamp(now, true)}`));
 
 /** The fully resolved config, or a ConfigError naming the option, the value and what is allowed. */
 export function checkExperimentConfig(partial: Partial<ExperimentConfig>): ExperimentConfig {
   const preset = checkOneOf('--preset', partial.preset ?? EXPERIMENT_DEFAULTS.preset, PRESET_NAMES);
   const methods = partial.methods ?? [...EXPERIMENT_DEFAULTS.methods];
-  for (const name of methods) checkOneOf('--methods', name, METHODS.map((m) => m.name));
-  if (!methods.includes('grid')) throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
+  for (const name of methods)
+    checkOneOf(
+      '--methods',
+      name,
+      METHODS.map((m) => m.name),
+    );
+  if (!methods.includes('grid'))
+    throw new ConfigError(`--methods must include grid: every method is compared with the grid's pick`);
   // An option of another dataset is refused, except in a resumed plan (older ones saved --data-dir for every dataset).
   const dataset = partial.dataset ?? PRESETS[preset].dataset;
   const given = { dataset, dataDir: partial.dataDir, csvLabel: partial.csvLabel, csvHeader: partial.csvHeader };
@@ -226,16 +290,22 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
     out: checkString('--out', partial.out ?? defaultExperimentOut(preset)),
     backend: checkOneOf('--backend', partial.backend ?? EXPERIMENT_DEFAULTS.backend, BACKENDS),
-    ...Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => data[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, data[k as keyof typeof DATASET_OPTIONS]])),
+    ...Object.fromEntries(
+      Object.keys(DATASET_OPTIONS)
+        .filter((k) => data[k as keyof typeof DATASET_OPTIONS] !== undefined)
+        .map((k) => [k, data[k as keyof typeof DATASET_OPTIONS]]),
+    ),
     workers: checkWorkers(partial.workers ?? EXPERIMENT_DEFAULTS.workers),
     resume: partial.resume ?? false,
   };
 }
 
 function checkGrid(grid: unknown): number[] {
-  if (!Array.isArray(grid) || grid.length === 0) throw new ConfigError(`--grid must be a comma-separated list of rates, got ${JSON.stringify(grid)}`);
+  if (!Array.isArray(grid) || grid.length === 0)
+    throw new ConfigError(`--grid must be a comma-separated list of rates, got ${JSON.stringify(grid)}`);
   const rates = grid.map((r) => checkRate('--grid', r));
-  if (new Set(rates).size !== rates.length) throw new ConfigError(`--grid must not repeat a rate, got ${rates.join(',')}`);
+  if (new Set(rates).size !== rates.length)
+    throw new ConfigError(`--grid must not repeat a rate, got ${rates.join(',')}`);
   return rates;
 }
 
@@ -276,24 +346,61 @@ export interface ExperimentPlan {
 function pickBest(method: string, seed: number, results: JobResult[]): Pick {
   const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
   const best = bestEpisode(episodes)!;
-  return { method, seed, valAcc: best.valAcc, testAcc: best.testAcc, epochs: episodes.reduce((s, e) => s + e.epochs, 0), schedule: best.schedule, from: best.from };
+  return {
+    method,
+    seed,
+    valAcc: best.valAcc,
+    testAcc: best.testAcc,
+    epochs: episodes.reduce((s, e) => s + e.epochs, 0),
+    schedule: best.schedule,
+    from: best.from,
+  };
 }
 
 /** Checks every run of the experiment (a bad option fails before hours of training) and lays out its jobs. */
 export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPlan {
   const config = checkExperimentConfig(partial);
   const { dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options } = config;
-  const preset: Preset = { ...PRESETS[config.preset], dataset, model, trainSize, valSize, testSize, epochs, grid, seeds, options };
+  const preset: Preset = {
+    ...PRESETS[config.preset],
+    dataset,
+    model,
+    trainSize,
+    valSize,
+    testSize,
+    epochs,
+    grid,
+    seeds,
+    options,
+  };
   const methods = METHODS.filter((m) => config.methods.includes(m.name));
-  const dataOwn = Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => config[k as keyof typeof DATASET_OPTIONS] !== undefined).map((k) => [k, config[k as keyof typeof DATASET_OPTIONS]]));
-  const common = { ...options, dataset, model, trainSize, valSize, testSize, epochs, ...dataOwn, backend: config.backend };
+  const dataOwn = Object.fromEntries(
+    Object.keys(DATASET_OPTIONS)
+      .filter((k) => config[k as keyof typeof DATASET_OPTIONS] !== undefined)
+      .map((k) => [k, config[k as keyof typeof DATASET_OPTIONS]]),
+  );
+  const common = {
+    ...options,
+    dataset,
+    model,
+    trainSize,
+    valSize,
+    testSize,
+    epochs,
+    ...dataOwn,
+    backend: config.backend,
+  };
   const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
   const groups: Group[] = [];
   let totalEpochs = 0;
   for (let seed = 0; seed < config.seeds; seed++) {
     for (const method of methods) {
       const jobs = method.runs(preset).map((r): Job => ({
-        options: { ...common, ...r.options, label: method.kind === 'grid' || method.kind === 'schedule' ? `${method.name} ${r.name}` : method.name },
+        options: {
+          ...common,
+          ...r.options,
+          label: method.kind === 'grid' || method.kind === 'schedule' ? `${method.name} ${r.name}` : method.name,
+        },
         seed,
         out: path.join(runsDir(seed), `${method.name}-${r.name}`),
         ...(config.resume ? { resume: true } : {}),
@@ -309,9 +416,23 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
         if (!carried) return { id: job.out, job };
         // --carry: a learner goes on from what it learned on the previous seed (another split, other weights).
         const previous = path.join(runsDir(seed - 1), path.basename(job.out));
-        return { id: job.out, after: [previous], job: { ...job, options: { ...job.options, loadAgent: path.join(previous, RUN_FILES.agent) } } };
+        return {
+          id: job.out,
+          after: [previous],
+          job: { ...job, options: { ...job.options, loadAgent: path.join(previous, RUN_FILES.agent) } },
+        };
       });
-      groups.push({ method, seed, tasks, pick: (done) => pickBest(method.name, seed, tasks.map((t) => done.get(t.id)!)) });
+      groups.push({
+        method,
+        seed,
+        tasks,
+        pick: (done) =>
+          pickBest(
+            method.name,
+            seed,
+            tasks.map((t) => done.get(t.id)!),
+          ),
+      });
     }
   }
   // A user's file is read once here, so a bad row or too few samples fails now, not in every run.
@@ -324,7 +445,12 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
 function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Group {
   const foldTasks = jobs.map((job) =>
     Array.from({ length: folds }, (_, fold): Task => {
-      const foldJob: Job = { ...job, out: `${job.out}-fold${fold}`, options: { ...job.options, label: 'grid-cv' }, fold: { fold, folds } };
+      const foldJob: Job = {
+        ...job,
+        out: `${job.out}-fold${fold}`,
+        options: { ...job.options, label: 'grid-cv' },
+        fold: { fold, folds },
+      };
       resolveJob(foldJob);
       return { id: foldJob.out, job: foldJob };
     }),
@@ -337,7 +463,11 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
     });
     return best!;
   };
-  const retrain: Task = { id: `${path.dirname(jobs[0]!.out)}/grid-cv-retrain`, after: foldTasks.flat().map((t) => t.id), job: (done) => choose(done).job };
+  const retrain: Task = {
+    id: `${path.dirname(jobs[0]!.out)}/grid-cv-retrain`,
+    after: foldTasks.flat().map((t) => t.id),
+    job: (done) => choose(done).job,
+  };
   return {
     method,
     seed,
@@ -346,7 +476,15 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
       const { job, score } = choose(done);
       const record = done.get(retrain.id)!.records[0]!;
       const foldEpochs = foldTasks.flat().reduce((s, t) => s + done.get(t.id)!.records[0]!.epochs, 0);
-      return { method: 'grid', seed, valAcc: score, testAcc: record.testAcc, epochs: foldEpochs + record.epochs, schedule: record.schedule, from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)` };
+      return {
+        method: 'grid',
+        seed,
+        valAcc: score,
+        testAcc: record.testAcc,
+        epochs: foldEpochs + record.epochs,
+        schedule: record.schedule,
+        from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)`,
+      };
     },
   };
 }
@@ -355,8 +493,7 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
 
 /** One method on one seed, reported in plan order: its pick, or why it has none. */
 export type GroupReport =
-  | { method: string; seed: number; pick: Pick; seconds: number }
-  | { method: string; seed: number; missing: string };
+  { method: string; seed: number; pick: Pick; seconds: number } | { method: string; seed: number; missing: string };
 
 export interface RunExperimentOptions {
   /** Where the jobs run. @default createExecutor(config.workers), closed at the end */
@@ -381,10 +518,14 @@ export interface ExperimentResult {
 }
 
 const why = (o: Outcome | undefined): string | undefined =>
-  o === undefined ? 'not run'
-    : o.status === 'failed' ? o.error
-      : o.status === 'not started' ? `a run was not started (${o.reason})`
-        : o.result.interrupted ? `${o.result.out} was interrupted`
+  o === undefined
+    ? 'not run'
+    : o.status === 'failed'
+      ? o.error
+      : o.status === 'not started'
+        ? `a run was not started (${o.reason})`
+        : o.result.interrupted
+          ? `${o.result.out} was interrupted`
           : undefined;
 
 /** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
@@ -406,12 +547,21 @@ export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOpt
   const report = (group: Group): GroupReport => {
     const reason = group.tasks.map((t) => why(outcomes.get(t.id))).find((r) => r !== undefined);
     if (reason !== undefined) return { method: group.method.name, seed: group.seed, missing: reason };
-    const done = new Map(group.tasks.map((t) => [t.id, (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).result]));
-    const seconds = group.tasks.reduce((s, t) => s + (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).seconds, 0);
+    const done = new Map(
+      group.tasks.map((t) => [t.id, (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).result]),
+    );
+    const seconds = group.tasks.reduce(
+      (s, t) => s + (outcomes.get(t.id) as Extract<Outcome, { status: 'done' }>).seconds,
+      0,
+    );
     return { method: group.method.name, seed: group.seed, pick: group.pick(done), seconds };
   };
   const flush = () => {
-    for (let next = plan.groups[reports.length]; next && next.tasks.every((t) => outcomes.has(t.id)); next = plan.groups[reports.length]) {
+    for (
+      let next = plan.groups[reports.length];
+      next && next.tasks.every((t) => outcomes.has(t.id));
+      next = plan.groups[reports.length]
+    ) {
       const r = report(next);
       reports.push(r);
       opts.onGroup?.(r);
@@ -471,36 +621,45 @@ export interface MethodVerdict {
   sameAs: string[];
 }
 
-const samePick = (a: Pick, b: Pick) => a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
+const samePick = (a: Pick, b: Pick) =>
+  a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
 
 export function methodVerdicts(picks: readonly Pick[], methods: readonly string[]): MethodVerdict[] {
   const of = (method: string) => picks.filter((p) => p.method === method);
   const bySeed = (method: string) => new Map(of(method).map((p) => [p.seed, p.testAcc]));
-  const meanEpochs = (method: string) => Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
+  const meanEpochs = (method: string) =>
+    Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
   const grid = bySeed('grid');
-  return methods.filter((m) => m !== 'grid' && of(m).length > 0).map((method) => {
-    const diff = pairedDifference(bySeed(method), grid);
-    const mine = of(method);
-    const sameAs = methods.filter((other) => {
-      if (other === method || other === 'grid') return false;
-      const theirs = new Map(of(other).map((p) => [p.seed, p]));
-      return mine.every((p) => theirs.has(p.seed) && samePick(p, theirs.get(p.seed)!)) && theirs.size === mine.length;
+  return methods
+    .filter((m) => m !== 'grid' && of(m).length > 0)
+    .map((method) => {
+      const diff = pairedDifference(bySeed(method), grid);
+      const mine = of(method);
+      const sameAs = methods.filter((other) => {
+        if (other === method || other === 'grid') return false;
+        const theirs = new Map(of(other).map((p) => [p.seed, p]));
+        return mine.every((p) => theirs.has(p.seed) && samePick(p, theirs.get(p.seed)!)) && theirs.size === mine.length;
+      });
+      return {
+        method,
+        seeds: diff.keys.length,
+        diff: diff.estimate,
+        wins: diff.differences.filter((d) => d > 0).length,
+        verdict: verdictOf(diff.estimate),
+        epochs: meanEpochs(method),
+        gridEpochs: meanEpochs('grid'),
+        sameAs,
+      };
     });
-    return {
-      method,
-      seeds: diff.keys.length,
-      diff: diff.estimate,
-      wins: diff.differences.filter((d) => d > 0).length,
-      verdict: verdictOf(diff.estimate),
-      epochs: meanEpochs(method),
-      gridEpochs: meanEpochs('grid'),
-      sameAs,
-    };
-  });
 }
 
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
-export function experimentTable(picks: readonly Pick[], methods: readonly string[], folds: number, missing: ExperimentResult['missing'] = []): Table {
+export function experimentTable(
+  picks: readonly Pick[],
+  methods: readonly string[],
+  folds: number,
+  missing: ExperimentResult['missing'] = [],
+): Table {
   const verdicts = new Map(methodVerdicts(picks, methods).map((v) => [v.method, v]));
   const rows = methods.map((method) => {
     const mine = picks.filter((p) => p.method === method);
@@ -518,11 +677,23 @@ export function experimentTable(picks: readonly Pick[], methods: readonly string
       v ? `${v.verdict}${v.sameAs.length > 0 ? ` (same picks as ${v.sameAs.join(', ')})` : ''}` : '—',
     ];
   });
-  const left = missing.length > 0 ? `; left out, a run did not finish: ${missing.map((m) => `${m.method} seed ${m.seed}`).join(', ')}` : '';
+  const left =
+    missing.length > 0
+      ? `; left out, a run did not finish: ${missing.map((m) => `${m.method} seed ${m.seed}`).join(', ')}`
+      : '';
   return {
     title: 'Recommended schedule per method (mean ± 95% CI over seeds)',
     note: `valAcc chooses the episode; testAcc is that episode's held-out accuracy; Δ test is paired by seed against the grid's pick${folds > 1 ? ` (grid scored by ${folds}-fold CV)` : ''}, in points; epochs/seed against the grid's; "beats the grid" only when Δ's 95% interval lies above 0${left}`,
-    headers: ['method', 'seeds', 'epochs/seed', 'valAcc (picked)', 'testAcc', 'Δ test vs grid (pts)', 'wins', 'verdict'],
+    headers: [
+      'method',
+      'seeds',
+      'epochs/seed',
+      'valAcc (picked)',
+      'testAcc',
+      'Δ test vs grid (pts)',
+      'wins',
+      'verdict',
+    ],
     align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     rows,
   };
@@ -532,15 +703,30 @@ export function experimentTable(picks: readonly Pick[], methods: readonly string
 export function verdictText(picks: readonly Pick[], methods: readonly string[]): string {
   const verdicts = methodVerdicts(picks, methods);
   if (verdicts.length === 0) return 'Verdict: no method besides the grid finished.';
-  const list = (vs: MethodVerdict[]) => vs.map((v) => `${v.method} (${v.diff ? formatEstimate(v.diff, 2, 100, true) : '—'} pts, ${(v.epochs / v.gridEpochs).toFixed(2)}× the grid's epochs)`).join(', ');
+  const list = (vs: MethodVerdict[]) =>
+    vs
+      .map(
+        (v) =>
+          `${v.method} (${v.diff ? formatEstimate(v.diff, 2, 100, true) : '—'} pts, ${(v.epochs / v.gridEpochs).toFixed(2)}× the grid's epochs)`,
+      )
+      .join(', ');
   const group = (verdict: Verdict) => verdicts.filter((v) => v.verdict === verdict);
   const lines = [
     `beats the grid: ${group('beats the grid').length > 0 ? list(group('beats the grid')) : 'none'}`,
     `worse than the grid: ${group('worse').length > 0 ? list(group('worse')) : 'none'}`,
-    `no detectable difference: ${group('no detectable difference').length > 0 ? group('no detectable difference').map((v) => v.method).join(', ') : 'none'}`,
+    `no detectable difference: ${
+      group('no detectable difference').length > 0
+        ? group('no detectable difference')
+            .map((v) => v.method)
+            .join(', ')
+        : 'none'
+    }`,
   ];
   const seeds = Math.min(...verdicts.map((v) => v.seeds));
-  const caveat = seeds < 5 ? `\n(${seeds} seed${seeds === 1 ? '' : 's'}: an interval rests on a spread estimated from ${seeds} difference${seeds === 1 ? '' : 's'}; read this as a smoke test, not a finding)` : '';
+  const caveat =
+    seeds < 5
+      ? `\n(${seeds} seed${seeds === 1 ? '' : 's'}: an interval rests on a spread estimated from ${seeds} difference${seeds === 1 ? '' : 's'}; read this as a smoke test, not a finding)`
+      : '';
   return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}${caveat}`;
 }
 
@@ -568,7 +754,13 @@ export function sweepTable(points: readonly SweepPoint[]): Table {
     rows: rates.map((rate) => {
       const mine = points.filter((p) => p.rate === rate);
       const diff = pairedDifference(testBySeed(rate), testBySeed(lowest)).estimate;
-      return [String(rate), String(mine.length), formatEstimate(estimate(mine.map((p) => p.valAcc)), 4), formatEstimate(estimate(mine.map((p) => p.testAcc)), 4), rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true)];
+      return [
+        String(rate),
+        String(mine.length),
+        formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
+        formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
+        rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true),
+      ];
     }),
   };
 }
@@ -585,7 +777,11 @@ export interface ExperimentFiles {
  * Writes experiment.json, experiment.md, schedules.svg and, unless the experiment was interrupted,
  * the compare report over every run (tables per run and per label, plots, report.html).
  */
-export async function writeExperiment(plan: ExperimentPlan, result: ExperimentResult, backend: string): Promise<ExperimentFiles> {
+export async function writeExperiment(
+  plan: ExperimentPlan,
+  result: ExperimentResult,
+  backend: string,
+): Promise<ExperimentFiles> {
   const { config, preset } = plan;
   const names = plan.methods.map((m) => m.name);
   const table = experimentTable(result.picks, names, config.folds, result.missing);
@@ -594,19 +790,46 @@ export async function writeExperiment(plan: ExperimentPlan, result: ExperimentRe
   const md = path.join(config.out, 'experiment.md');
   const svg = path.join(config.out, 'schedules.svg');
   const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
-  writeFileSync(json, JSON.stringify({ preset: config.preset, config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry }, backend, wallMs: result.wallMs, picks: result.picks, ...incomplete }, null, 2) + '\n');
-  writeFileSync(md, `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`);
+  writeFileSync(
+    json,
+    JSON.stringify(
+      {
+        preset: config.preset,
+        config: { ...preset, seeds: config.seeds, folds: config.folds, carry: config.carry },
+        backend,
+        wallMs: result.wallMs,
+        picks: result.picks,
+        ...incomplete,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  writeFileSync(
+    md,
+    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`,
+  );
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
   const sweep = gridSweep(plan);
   const files = [json, md, svg];
   if (sweep.length > 0) {
     const sweepSvg = path.join(config.out, 'sweep.svg');
-    writeFileSync(sweepSvg, await renderSvg(sweepPlot(sweep, `${config.preset}: ${preset.dataset} ${preset.model}, ${preset.trainSize} train, ${preset.epochs} epochs`)));
+    writeFileSync(
+      sweepSvg,
+      await renderSvg(
+        sweepPlot(
+          sweep,
+          `${config.preset}: ${preset.dataset} ${preset.model}, ${preset.trainSize} train, ${preset.epochs} epochs`,
+        ),
+      ),
+    );
     appendFileSync(md, `\n${renderMarkdown([sweepTable(sweep)])}\n`);
     files.push(sweepSvg);
   }
   let compareFiles: string[] = [];
-  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter((dir) => existsSync(dir) && statSync(dir).isDirectory());
+  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter(
+    (dir) => existsSync(dir) && statSync(dir).isDirectory(),
+  );
   if (!result.interrupted && seedDirs.length > 0) {
     const read = readRuns(seedDirs);
     compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);

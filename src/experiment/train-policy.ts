@@ -34,13 +34,29 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { ConstantAgent } from '../../agents/constant.js';
-import { CONTROLLER_KIND, POLICY_FORMAT, POLICY_VERSION, PolicyAgent, WEIGHT_NAMES, type Controller, type PolicyFile } from '../../agents/policy.js';
+import {
+  CONTROLLER_KIND,
+  POLICY_FORMAT,
+  POLICY_VERSION,
+  PolicyAgent,
+  WEIGHT_NAMES,
+  type Controller,
+  type PolicyFile,
+} from '../../agents/policy.js';
 import { DropoutEnv, checkEnvConfig, type DropoutEnvConfig } from '../../envs/dropout-env.js';
 import { checkInt, checkKnownKeys, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { createRng, type Rng } from '../core/rng.js';
 import type { Agent, AgentContext } from '../core/types.js';
-import { checkDataConfig, loadDataset, splitPool, type DataConfig, type Dataset, type DatasetName, type Pool } from '../data/dataset.js';
+import {
+  checkDataConfig,
+  loadDataset,
+  splitPool,
+  type DataConfig,
+  type Dataset,
+  type DatasetName,
+  type Pool,
+} from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { run$, type EpisodeEvent } from '../loop/loop.js';
 import { agentContext } from '../run/make-agent.js';
@@ -66,11 +82,41 @@ export interface TrainingTask {
   batchSize: number;
 }
 
-const synthetic = (name: string, trainSize: number, model: string, epochs: number, { lr = 0.003, batchSize = 32, inputDropout = false } = {}): TrainingTask => ({
-  name, dataset: 'synthetic', trainSize, valSize: 500, testSize: 500, model, inputDropout, epochs, lr, batchSize,
+const synthetic = (
+  name: string,
+  trainSize: number,
+  model: string,
+  epochs: number,
+  { lr = 0.003, batchSize = 32, inputDropout = false } = {},
+): TrainingTask => ({
+  name,
+  dataset: 'synthetic',
+  trainSize,
+  valSize: 500,
+  testSize: 500,
+  model,
+  inputDropout,
+  epochs,
+  lr,
+  batchSize,
 });
-const mnist = (name: string, trainSize: number, model: string, epochs: number, { inputDropout = false } = {}): TrainingTask => ({
-  name, dataset: 'mnist', trainSize, valSize: 500, testSize: 500, model, inputDropout, epochs, lr: 0.001, batchSize: 64,
+const mnist = (
+  name: string,
+  trainSize: number,
+  model: string,
+  epochs: number,
+  { inputDropout = false } = {},
+): TrainingTask => ({
+  name,
+  dataset: 'mnist',
+  trainSize,
+  valSize: 500,
+  testSize: 500,
+  model,
+  inputDropout,
+  epochs,
+  lr: 0.001,
+  batchSize: 64,
 });
 
 /**
@@ -95,27 +141,86 @@ export const TASK_SETS: Record<string, TrainingTask[]> = {
     mnist('mnist-500-mlp384', 500, 'mlp:384', 30),
   ],
   tiny: [
-    { name: 'tiny-a', dataset: 'synthetic', trainSize: 64, valSize: 64, testSize: 32, model: 'mlp:16', inputDropout: false, epochs: 3, lr: 0.03, batchSize: 32 },
-    { name: 'tiny-b', dataset: 'synthetic', trainSize: 64, valSize: 64, testSize: 32, model: 'mlp:16,8', inputDropout: true, epochs: 3, lr: 0.03, batchSize: 32 },
+    {
+      name: 'tiny-a',
+      dataset: 'synthetic',
+      trainSize: 64,
+      valSize: 64,
+      testSize: 32,
+      model: 'mlp:16',
+      inputDropout: false,
+      epochs: 3,
+      lr: 0.03,
+      batchSize: 32,
+    },
+    {
+      name: 'tiny-b',
+      dataset: 'synthetic',
+      trainSize: 64,
+      valSize: 64,
+      testSize: 32,
+      model: 'mlp:16,8',
+      inputDropout: true,
+      epochs: 3,
+      lr: 0.03,
+      batchSize: 32,
+    },
   ],
 };
 
-const TASK_KEYS: (keyof TrainingTask)[] = ['name', 'dataset', 'trainSize', 'valSize', 'testSize', 'model', 'inputDropout', 'epochs', 'lr', 'batchSize'];
+const TASK_KEYS: (keyof TrainingTask)[] = [
+  'name',
+  'dataset',
+  'trainSize',
+  'valSize',
+  'testSize',
+  'model',
+  'inputDropout',
+  'epochs',
+  'lr',
+  'batchSize',
+];
 const OPTIONAL_TASK_KEYS: (keyof TrainingTask)[] = ['inputDropout'];
 
 /** Checks one task (from a file or a named set) by building its data and env configs; nothing is loaded. */
 function checkTask(value: unknown, where: string): TrainingTask {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError(`${where} must be an object with ${TASK_KEYS.join(', ')}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(`${where} must be an object with ${TASK_KEYS.join(', ')}`);
   const t = value as Record<string, unknown>;
   const required = TASK_KEYS.filter((k) => !OPTIONAL_TASK_KEYS.includes(k));
   const missing = required.find((k) => !(k in t));
-  if (missing) throw new ConfigError(`${where} has no '${missing}' (a task needs ${required.join(', ')}; inputDropout is optional)`);
+  if (missing)
+    throw new ConfigError(
+      `${where} has no '${missing}' (a task needs ${required.join(', ')}; inputDropout is optional)`,
+    );
   try {
     checkKnownKeys(where, t, TASK_KEYS);
     const name = checkString('name', t['name']);
-    const data = checkDataConfig({ dataset: t['dataset'] as DatasetName, trainSize: t['trainSize'] as number, valSize: t['valSize'] as number, testSize: t['testSize'] as number });
-    const env = checkEnvConfig({ model: t['model'] as string, inputDropout: (t['inputDropout'] ?? false) as boolean, maxEpochs: t['epochs'] as number, lr: t['lr'] as number, batchSize: t['batchSize'] as number });
-    return { name, dataset: data.dataset, trainSize: data.trainSize, valSize: data.valSize, testSize: data.testSize, model: t['model'] as string, inputDropout: env.inputDropout, epochs: env.maxEpochs, lr: env.lr, batchSize: env.batchSize };
+    const data = checkDataConfig({
+      dataset: t['dataset'] as DatasetName,
+      trainSize: t['trainSize'] as number,
+      valSize: t['valSize'] as number,
+      testSize: t['testSize'] as number,
+    });
+    const env = checkEnvConfig({
+      model: t['model'] as string,
+      inputDropout: (t['inputDropout'] ?? false) as boolean,
+      maxEpochs: t['epochs'] as number,
+      lr: t['lr'] as number,
+      batchSize: t['batchSize'] as number,
+    });
+    return {
+      name,
+      dataset: data.dataset,
+      trainSize: data.trainSize,
+      valSize: data.valSize,
+      testSize: data.testSize,
+      model: t['model'] as string,
+      inputDropout: env.inputDropout,
+      epochs: env.maxEpochs,
+      lr: env.lr,
+      batchSize: env.batchSize,
+    };
   } catch (err) {
     if (err instanceof ConfigError && !err.message.startsWith(where)) throw new ConfigError(`${where}: ${err.message}`);
     throw err;
@@ -130,10 +235,14 @@ export function readTasks(spec: string): TrainingTask[] {
   try {
     parsed = JSON.parse(readFileSync(spec, 'utf8'));
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `not a task set (${Object.keys(TASK_SETS).join(', ')}) nor a file` : 'not valid JSON';
+    const why =
+      (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? `not a task set (${Object.keys(TASK_SETS).join(', ')}) nor a file`
+        : 'not valid JSON';
     throw new ConfigError(`--tasks ${spec}: ${why}`);
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) throw new ConfigError(`--tasks ${spec}: must hold a non-empty JSON array of tasks`);
+  if (!Array.isArray(parsed) || parsed.length === 0)
+    throw new ConfigError(`--tasks ${spec}: must hold a non-empty JSON array of tasks`);
   const tasks = parsed.map((t, i) => checkTask(t, `--tasks ${spec}: task ${i}`));
   const names = new Set<string>();
   for (const t of tasks) {
@@ -162,7 +271,15 @@ export interface TrainPolicyConfig {
   out: string;
 }
 
-export const TRAIN_POLICY_DEFAULTS: TrainPolicyConfig = { tasks: 'default', seed: 0, generations: 6, population: 12, elites: 4, checkSeeds: 1, out: 'policies/default.json' };
+export const TRAIN_POLICY_DEFAULTS: TrainPolicyConfig = {
+  tasks: 'default',
+  seed: 0,
+  generations: 6,
+  population: 12,
+  elites: 4,
+  checkSeeds: 1,
+  out: 'policies/default.json',
+};
 
 export type ResolvedTrainPolicy = TrainPolicyConfig & { taskList: TrainingTask[] };
 
@@ -171,7 +288,8 @@ export function checkTrainPolicyConfig(partial: Partial<TrainPolicyConfig>): Res
   const c = { ...TRAIN_POLICY_DEFAULTS, ...partial };
   const population = checkInt('--population', c.population, 2, 1000);
   const elites = checkInt('--elites', c.elites, 1, 1000);
-  if (elites >= population) throw new ConfigError(`--elites must be fewer than --population (${population}), got ${elites}`);
+  if (elites >= population)
+    throw new ConfigError(`--elites must be fewer than --population (${population}), got ${elites}`);
   const tasks = checkString('--tasks', c.tasks);
   return {
     tasks,
@@ -215,7 +333,13 @@ export function controllerOf(theta: readonly number[]): Controller {
 function datasetLoader(): (task: TrainingTask, seed: number) => Dataset {
   let mnistPool: Pool | undefined;
   return (task, seed) => {
-    const c: Partial<DataConfig> = { dataset: task.dataset, trainSize: task.trainSize, valSize: task.valSize, testSize: task.testSize, seed };
+    const c: Partial<DataConfig> = {
+      dataset: task.dataset,
+      trainSize: task.trainSize,
+      valSize: task.valSize,
+      testSize: task.testSize,
+      seed,
+    };
     if (task.dataset !== 'mnist') return loadDataset(c);
     mnistPool ??= loadMnist();
     return splitPool('mnist', mnistPool, checkDataConfig(c));
@@ -223,9 +347,15 @@ function datasetLoader(): (task: TrainingTask, seed: number) => Dataset {
 }
 
 function envConfigOf(task: TrainingTask): Partial<DropoutEnvConfig> {
-  return { model: task.model, inputDropout: task.inputDropout, maxEpochs: task.epochs, lr: task.lr, batchSize: task.batchSize, actionMode: 'absolute' };
+  return {
+    model: task.model,
+    inputDropout: task.inputDropout,
+    maxEpochs: task.epochs,
+    lr: task.lr,
+    batchSize: task.batchSize,
+    actionMode: 'absolute',
+  };
 }
-
 
 export interface EpisodeScore {
   /** Mean validation accuracy over the last epochs (the fitness). */
@@ -239,7 +369,9 @@ export interface EpisodeScore {
 
 /** One episode through the loop the CLI uses, under `envSeed`. */
 async function scoreEpisode(env: DropoutEnv, agent: Agent, envSeed: number): Promise<EpisodeScore> {
-  const events = await lastValueFrom(run$(env, agent, { episodes: 1, seed: 0, envSeed: () => envSeed }).pipe(toArray()));
+  const events = await lastValueFrom(
+    run$(env, agent, { episodes: 1, seed: 0, envSeed: () => envSeed }).pipe(toArray()),
+  );
   const episode = events.find((e): e is EpisodeEvent => e.type === 'episode')!;
   const valAccs = episode.transitions.map((t) => t.info.valAcc);
   const last = valAccs.slice(-SCORE_EPOCHS);
@@ -256,7 +388,12 @@ async function scoreEpisode(env: DropoutEnv, agent: Agent, envSeed: number): Pro
  * Runs every agent (built for the env by `makeAgent`) on one task with one data seed and env seed; the
  * env is built once and disposed after.
  */
-async function scoreOnTask(task: TrainingTask, dataset: Dataset, envSeed: number, makeAgent: ((ctx: AgentContext) => Agent)[]): Promise<EpisodeScore[]> {
+async function scoreOnTask(
+  task: TrainingTask,
+  dataset: Dataset,
+  envSeed: number,
+  makeAgent: ((ctx: AgentContext) => Agent)[],
+): Promise<EpisodeScore[]> {
   const env = new DropoutEnv(dataset, envConfigOf(task));
   try {
     const scores: EpisodeScore[] = [];
@@ -292,7 +429,11 @@ export interface CheckReport {
   seeds: number;
   /** Per agent (policy, rate 0, rate 0.3, rate 0.5): mean over tasks and seeds. */
   summary: Record<string, { score: number; testAcc: number }>;
-  perTask: { task: string; seed: number; results: Record<string, { score: number; testAcc: number; schedule?: number[][] }> }[];
+  perTask: {
+    task: string;
+    seed: number;
+    results: Record<string, { score: number; testAcc: number; schedule?: number[][] }>;
+  }[];
 }
 
 export interface TrainPolicyHooks {
@@ -325,13 +466,20 @@ export async function trainPolicy(config: ResolvedTrainPolicy, hooks: TrainPolic
   let episodes = 0;
 
   for (let g = 0; g < config.generations; g++) {
-    const thetas = Array.from({ length: config.population }, (_, i) => (i === 0 ? [...mean] : mean.map((m, j) => m + sd[j]! * rng.normal())));
+    const thetas = Array.from({ length: config.population }, (_, i) =>
+      i === 0 ? [...mean] : mean.map((m, j) => m + sd[j]! * rng.normal()),
+    );
     const controllers = thetas.map(controllerOf);
     const fitness = Array<number>(config.population).fill(0);
     let epochs = 0;
     for (const [k, task] of tasks.entries()) {
       const seeds = taskSeeds(config.seed, 'search', g, k);
-      const scores = await scoreOnTask(task, load(task, seeds.data), seeds.env, controllers.map((c) => (ctx: AgentContext) => new PolicyAgent(c, ctx)));
+      const scores = await scoreOnTask(
+        task,
+        load(task, seeds.data),
+        seeds.env,
+        controllers.map((c) => (ctx: AgentContext) => new PolicyAgent(c, ctx)),
+      );
       scores.forEach((s, i) => {
         fitness[i]! += s.score / tasks.length;
         epochs += s.epochs;
@@ -342,7 +490,9 @@ export async function trainPolicy(config: ResolvedTrainPolicy, hooks: TrainPolic
     const ranked = fitness.map((f, i) => ({ f, i })).sort((a, b) => b.f - a.f || a.i - b.i);
     const elites = ranked.slice(0, config.elites).map((r) => thetas[r.i]!);
     mean = mean.map((_, j) => elites.reduce((s, t) => s + t[j]!, 0) / elites.length);
-    sd = mean.map((m, j) => Math.sqrt(elites.reduce((s, t) => s + (t[j]! - m) ** 2, 0) / elites.length + (SD_FLOOR * INITIAL_SD[j]!) ** 2));
+    sd = mean.map((m, j) =>
+      Math.sqrt(elites.reduce((s, t) => s + (t[j]! - m) ** 2, 0) / elites.length + (SD_FLOOR * INITIAL_SD[j]!) ** 2),
+    );
     searchEpochs += epochs;
     const report: GenerationReport = {
       generation: g,
@@ -368,7 +518,14 @@ export async function trainPolicy(config: ResolvedTrainPolicy, hooks: TrainPolic
     layers: null,
     training: {
       command: hooks.command,
-      options: { tasks: config.tasks, seed: config.seed, generations: config.generations, population: config.population, elites: config.elites, checkSeeds: config.checkSeeds },
+      options: {
+        tasks: config.tasks,
+        seed: config.seed,
+        generations: config.generations,
+        population: config.population,
+        elites: config.elites,
+        checkSeeds: config.checkSeeds,
+      },
       seed: config.seed,
       learner: `cross-entropy method over θ = (${THETA_NAMES.join(', ')}): ${config.generations} generations × ${config.population} candidates (the mean among them), the best ${config.elites} set the next mean and spread; fitness = mean over tasks of the last ${SCORE_EPOCHS} epochs' validation accuracy`,
       tasks,
@@ -381,7 +538,12 @@ export async function trainPolicy(config: ResolvedTrainPolicy, hooks: TrainPolic
         wallSeconds,
         backend: hooks.backendInUse,
       },
-      search: { thetaNames: [...THETA_NAMES], initialMean: INITIAL_MEAN.map(round4), initialSd: INITIAL_SD, generations },
+      search: {
+        thetaNames: [...THETA_NAMES],
+        initialMean: INITIAL_MEAN.map(round4),
+        initialSd: INITIAL_SD,
+        generations,
+      },
       check: check.report,
       versions: packageVersions(),
     },
@@ -408,7 +570,10 @@ async function checkPolicy(
       const scores = await scoreOnTask(task, load(task, seeds.data), seeds.env, makers);
       epochs += scores.reduce((s, x) => s + x.epochs, 0);
       const results = Object.fromEntries(
-        scores.map((s, i) => [names[i]!, { score: round4(s.score), testAcc: s.testAcc, ...(i === 0 ? { schedule: s.schedule } : {}) }]),
+        scores.map((s, i) => [
+          names[i]!,
+          { score: round4(s.score), testAcc: s.testAcc, ...(i === 0 ? { schedule: s.schedule } : {}) },
+        ]),
       );
       perTask.push({ task: task.name, seed: c, results });
     }
@@ -416,7 +581,8 @@ async function checkPolicy(
   const summary = Object.fromEntries(
     names.map((n) => {
       const rows = perTask.map((p) => p.results[n]!);
-      const avg = (f: (r: { score: number; testAcc: number }) => number) => round4(rows.reduce((s, r) => s + f(r), 0) / Math.max(1, rows.length));
+      const avg = (f: (r: { score: number; testAcc: number }) => number) =>
+        round4(rows.reduce((s, r) => s + f(r), 0) / Math.max(1, rows.length));
       return [n, { score: avg((r) => r.score), testAcc: avg((r) => r.testAcc) }];
     }),
   );
@@ -439,11 +605,15 @@ export function checkPolicyOut(out: string): void {
     }
   };
   let existing = path.resolve(out);
-  if (stat(existing)?.isDirectory()) throw new ConfigError(`--out ${out} is a folder: give the policy file's path, e.g. ${path.join(out, 'policy.json')}`);
+  if (stat(existing)?.isDirectory())
+    throw new ConfigError(
+      `--out ${out} is a folder: give the policy file's path, e.g. ${path.join(out, 'policy.json')}`,
+    );
   for (;;) {
     const parent = path.dirname(existing);
     const stats = stat(parent);
-    if (stats !== undefined && !stats.isDirectory()) throw new ConfigError(`--out ${out} lies under ${parent}, which is a file: choose another path`);
+    if (stats !== undefined && !stats.isDirectory())
+      throw new ConfigError(`--out ${out} lies under ${parent}, which is a file: choose another path`);
     if (stats !== undefined || parent === existing) {
       const refused = writeRefused(parent);
       if (refused) throw new ConfigError(`--out ${out}: ${parent} is not writable (${refused})`);

@@ -23,11 +23,27 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
-import { actionSpaceOf, observationLayout, observationOf, rateAfter, rewardOf, ENV_DEFAULTS, REWARD_MODES, type RewardMode } from '../../envs/dropout-env.js';
+import {
+  actionSpaceOf,
+  observationLayout,
+  observationOf,
+  rateAfter,
+  rewardOf,
+  ENV_DEFAULTS,
+  REWARD_MODES,
+  type RewardMode,
+} from '../../envs/dropout-env.js';
 import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { EpisodeRecord } from '../core/run-log.js';
-import { ACTION_MODES, type Action, type ActionMode, type Agent, type StepInfo, type Transition } from '../core/types.js';
+import {
+  ACTION_MODES,
+  type Action,
+  type ActionMode,
+  type Agent,
+  type StepInfo,
+  type Transition,
+} from '../core/types.js';
 import { episodeRecord, episodeSeed } from '../loop/loop.js';
 import { createRng } from '../core/rng.js';
 import type { Box } from '../core/spaces.js';
@@ -76,7 +92,8 @@ export interface DropoutControllerOptions {
 /** What fit's logs hold after an epoch: numbers, or scalars not yet read. */
 type Logs = Record<string, number | tf.Scalar | undefined>;
 
-const valueOf = (v: number | tf.Scalar | undefined): number | undefined => (v === undefined ? undefined : typeof v === 'number' ? v : v.dataSync()[0]);
+const valueOf = (v: number | tf.Scalar | undefined): number | undefined =>
+  v === undefined ? undefined : typeof v === 'number' ? v : v.dataSync()[0];
 /** The accuracy metric under the names tfjs logs it by. */
 const ACC_KEYS = ['acc', 'accuracy', 'categoricalAccuracy', 'binaryAccuracy'];
 const accOf = (logs: Logs, prefix: string): number | undefined => {
@@ -99,7 +116,9 @@ function defaultOut(agent: string, seed: number): string {
 function agentChoice(o: DropoutControllerOptions): { agent: string; options: Record<string, unknown> } {
   const shortcuts = (['schedule', 'plateau', 'policy'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
   if (shortcuts.length > 1 || (shortcuts.length === 1 && o.agent !== undefined && o.agent !== shortcuts[0])) {
-    throw new ConfigError(`dropoutController: give one of agent, schedule, plateau, policy; got ${[...(o.agent !== undefined ? ['agent'] : []), ...shortcuts].join(', ')}`);
+    throw new ConfigError(
+      `dropoutController: give one of agent, schedule, plateau, policy; got ${[...(o.agent !== undefined ? ['agent'] : []), ...shortcuts].join(', ')}`,
+    );
   }
   const options = { ...(o.options ?? {}) };
   const shortcut = shortcuts[0];
@@ -107,8 +126,12 @@ function agentChoice(o: DropoutControllerOptions): { agent: string; options: Rec
   if (shortcut === 'policy') options['policy'] = o.policy;
   if (shortcut === 'plateau' && typeof o.plateau === 'object') Object.assign(options, o.plateau);
   const agent = shortcut ?? o.agent ?? 'constant';
-  if (!(agent in AGENTS)) throw new ConfigError(`dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)}`);
-  if (AGENTS[agent]!.population) throw new ConfigError(`dropoutController: agent ${agent} trains a population of runs, not one fit`);
+  if (!(agent in AGENTS))
+    throw new ConfigError(
+      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)}`,
+    );
+  if (AGENTS[agent]!.population)
+    throw new ConfigError(`dropoutController: agent ${agent} trains a population of runs, not one fit`);
   return { agent, options: checkAgentOptions(agent, options) };
 }
 
@@ -133,7 +156,16 @@ export class DropoutController extends tf.Callback {
   readonly agentOptions: Record<string, unknown>;
   readonly seed: number;
   readonly out: string;
-  private readonly config: { actionMode: ActionMode; minRate: number; maxRate: number; rateStep: number; maxDelta: number; reward: RewardMode; divergencePenalty: number; trendWindow: number };
+  private readonly config: {
+    actionMode: ActionMode;
+    minRate: number;
+    maxRate: number;
+    rateStep: number;
+    maxDelta: number;
+    reward: RewardMode;
+    divergencePenalty: number;
+    trendWindow: number;
+  };
   private agent: Agent | null = null;
   private target: AgentTarget | null = null;
   private observationSpace: Box | null = null;
@@ -154,7 +186,10 @@ export class DropoutController extends tf.Callback {
     this.seed = checkInt('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
     const entry = AGENTS[agent]!;
     const actionMode = checkOneOf('actionMode', options.actionMode ?? entry.defaultActionMode, ACTION_MODES);
-    if (!entry.supports.includes(actionMode)) throw new ConfigError(`actionMode ${actionMode} is not supported by agent ${agent} (supported: ${entry.supports.join(', ')})`);
+    if (!entry.supports.includes(actionMode))
+      throw new ConfigError(
+        `actionMode ${actionMode} is not supported by agent ${agent} (supported: ${entry.supports.join(', ')})`,
+      );
     const minRate = checkNumber('minRate', options.minRate ?? ENV_DEFAULTS.minRate, 0, 1, true);
     const maxRate = checkNumber('maxRate', options.maxRate ?? ENV_DEFAULTS.maxRate, 0, 1, true);
     if (minRate > maxRate) throw new ConfigError(`minRate (${minRate}) must not exceed maxRate (${maxRate})`);
@@ -165,7 +200,12 @@ export class DropoutController extends tf.Callback {
       rateStep: checkNumber('rateStep', options.rateStep ?? ENV_DEFAULTS.rateStep, 0, 1),
       maxDelta: checkNumber('maxDelta', options.maxDelta ?? ENV_DEFAULTS.maxDelta, 0, 1),
       reward: checkOneOf('reward', options.reward ?? ENV_DEFAULTS.reward, REWARD_MODES),
-      divergencePenalty: checkNumber('divergencePenalty', options.divergencePenalty ?? ENV_DEFAULTS.divergencePenalty, -1e6, 0),
+      divergencePenalty: checkNumber(
+        'divergencePenalty',
+        options.divergencePenalty ?? ENV_DEFAULTS.divergencePenalty,
+        -1e6,
+        0,
+      ),
       trendWindow: checkInt('trendWindow', options.trendWindow ?? ENV_DEFAULTS.trendWindow, 2),
     };
     this.out = options.out ?? defaultOut(agent, this.seed);
@@ -188,11 +228,17 @@ export class DropoutController extends tf.Callback {
     const dropouts = dropoutLayersOf(model);
     if (dropouts.length === 0) {
       const plain = model.layers.filter((l) => /^(Spatial)?Dropout(1D|2D)?$/.test(l.getClassName())).length;
-      throw new ConfigError(plain > 0 ? `dropoutController: the model's ${plain} dropout layer(s) are not tunable: fit makeDropoutTunable(model) instead (then compile it)` : 'dropoutController: the model has no dropout layer to tune');
+      throw new ConfigError(
+        plain > 0
+          ? `dropoutController: the model's ${plain} dropout layer(s) are not tunable: fit makeDropoutTunable(model) instead (then compile it)`
+          : 'dropoutController: the model has no dropout layer to tune',
+      );
     }
     if (!this.agent) this.start(model, dropouts, epochs);
     else if (dropouts.length !== this.target!.numLayers || epochs !== this.target!.config.maxEpochs) {
-      throw new Error(`dropoutController: every fit of one controller must train the same model for the same epochs (the agent was built for ${this.target!.numLayers} layers and ${this.target!.config.maxEpochs} epochs, this fit has ${dropouts.length} and ${epochs})`);
+      throw new Error(
+        `dropoutController: every fit of one controller must train the same model for the same epochs (the agent was built for ${this.target!.numLayers} layers and ${this.target!.config.maxEpochs} epochs, this fit has ${dropouts.length} and ${epochs})`,
+      );
     }
     this.dropouts = dropouts;
 
@@ -203,11 +249,31 @@ export class DropoutController extends tf.Callback {
     const masks = createRng(seed);
     for (const d of dropouts) d.reseed(masks.seed());
     // Not measured (see the top of this file): a model at chance.
-    const chance: StepInfo = { epoch: 0, trainLoss: this.lossScale, trainLossStd: 0, trainAcc: 1 / this.numClasses, valLoss: this.lossScale, valAcc: 1 / this.numClasses, rates: dropouts.map((d) => d.rate), diverged: false };
+    const chance: StepInfo = {
+      epoch: 0,
+      trainLoss: this.lossScale,
+      trainLossStd: 0,
+      trainAcc: 1 / this.numClasses,
+      valLoss: this.lossScale,
+      valAcc: 1 / this.numClasses,
+      rates: dropouts.map((d) => d.rate),
+      diverged: false,
+    };
     const history = [chance];
     const observation = this.observe(history, 0);
     this.agent!.beginEpisode?.(observation, chance, number);
-    this.episode = { number, seed, started: performance.now(), epoch: 0, history, observation, action: [], transitions: [], batchLosses: [], done: false };
+    this.episode = {
+      number,
+      seed,
+      started: performance.now(),
+      epoch: 0,
+      history,
+      observation,
+      action: [],
+      transitions: [],
+      batchLosses: [],
+      done: false,
+    };
     await this.act(chance);
   }
 
@@ -219,7 +285,8 @@ export class DropoutController extends tf.Callback {
     const loss = logs?.['loss'];
     // fit disposes its batch logs after the callbacks: keep a copy, read them all once per epoch
     // rather than stall the batch loop on a readback.
-    if (this.episode && loss !== undefined) this.episode.batchLosses.push(typeof loss === 'number' ? loss : tf.keep(loss.clone()));
+    if (this.episode && loss !== undefined)
+      this.episode.batchLosses.push(typeof loss === 'number' ? loss : tf.keep(loss.clone()));
   }
 
   /** The epoch's batch losses as numbers, in one readback; the kept scalars are freed. */
@@ -243,16 +310,28 @@ export class DropoutController extends tf.Callback {
     const trainAcc = accOf(logs, '');
     const valAcc = accOf(logs, 'val_');
     if (valLoss === undefined || valAcc === undefined) {
-      throw new ConfigError("dropoutController needs validation loss and accuracy after each epoch: pass validationData (or validationSplit) to fit, and compile with metrics: ['accuracy']");
+      throw new ConfigError(
+        "dropoutController needs validation loss and accuracy after each epoch: pass validationData (or validationSplit) to fit, and compile with metrics: ['accuracy']",
+      );
     }
-    if (trainLoss === undefined || trainAcc === undefined) throw new ConfigError("dropoutController needs fit's accuracy: compile the model with metrics: ['accuracy']");
+    if (trainLoss === undefined || trainAcc === undefined)
+      throw new ConfigError("dropoutController needs fit's accuracy: compile the model with metrics: ['accuracy']");
     ep.epoch += 1;
     this.epochsTrained += 1;
     const losses = this.readBatchLosses(ep);
     const mean = losses.length > 0 ? losses.reduce((a, b) => a + b, 0) / losses.length : trainLoss;
     const lossStd = losses.length > 0 ? Math.sqrt(losses.reduce((a, b) => a + (b - mean) ** 2, 0) / losses.length) : 0;
     const diverged = !Number.isFinite(trainLoss) || !Number.isFinite(valLoss);
-    const info: StepInfo = { epoch: ep.epoch, trainLoss, trainLossStd: lossStd, trainAcc, valLoss, valAcc, rates: this.dropouts.map((d) => d.rate), diverged };
+    const info: StepInfo = {
+      epoch: ep.epoch,
+      trainLoss,
+      trainLossStd: lossStd,
+      trainAcc,
+      valLoss,
+      valAcc,
+      rates: this.dropouts.map((d) => d.rate),
+      diverged,
+    };
     const previous = ep.history[ep.history.length - 1]!;
     ep.history.push(info);
     const maxEpochs = this.target!.config.maxEpochs;
@@ -262,7 +341,17 @@ export class DropoutController extends tf.Callback {
     const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe(ep.history, ep.epoch);
     info.stepMs = performance.now() - started;
-    const transition: Transition = { episode: ep.number, epoch: ep.epoch, observation: ep.observation, action: ep.action, reward, nextObservation: observation, terminated, truncated, info };
+    const transition: Transition = {
+      episode: ep.number,
+      epoch: ep.epoch,
+      observation: ep.observation,
+      action: ep.action,
+      reward,
+      nextObservation: observation,
+      terminated,
+      truncated,
+      info,
+    };
     await this.agent!.learn?.(transition);
     ep.transitions.push(transition);
     this.writer!.step(stepRecord(transition));
@@ -303,9 +392,19 @@ export class DropoutController extends tf.Callback {
       observationSpace: space,
       actionSpace: actionSpaceOf(L, this.config),
       numLayers: L,
-      config: { actionMode: this.config.actionMode, minRate: this.config.minRate, maxRate: this.config.maxRate, rateStep: this.config.rateStep, maxEpochs: epochs, inputDropout: false },
+      config: {
+        actionMode: this.config.actionMode,
+        minRate: this.config.minRate,
+        maxRate: this.config.maxRate,
+        rateStep: this.config.rateStep,
+        maxEpochs: epochs,
+        inputDropout: false,
+      },
     };
-    this.agent = AGENTS[this.agentName]!.create(this.agentOptions, agentContext(this.target, agentRng(this.agentName, this.seed)));
+    this.agent = AGENTS[this.agentName]!.create(
+      this.agentOptions,
+      agentContext(this.target, agentRng(this.agentName, this.seed)),
+    );
     this.writer = RunWriter.create(this.out, {
       options: {
         agent: this.agentName,
@@ -337,14 +436,23 @@ export class DropoutController extends tf.Callback {
   }
 
   private observe(history: StepInfo[], epoch: number): number[] {
-    return observationOf(history, { lossScale: this.lossScale, trendWindow: this.config.trendWindow, epoch, maxEpochs: this.target!.config.maxEpochs, space: this.observationSpace! });
+    return observationOf(history, {
+      lossScale: this.lossScale,
+      trendWindow: this.config.trendWindow,
+      epoch,
+      maxEpochs: this.target!.config.maxEpochs,
+      space: this.observationSpace!,
+    });
   }
 
   /** Asks the agent for the next epoch's action and sets the rates from it. */
   private async act(info: StepInfo): Promise<void> {
     const ep = this.episode!;
     const action = await this.agent!.act(ep.observation, info);
-    if (!this.target!.actionSpace.contains(action)) throw new Error(`dropoutController: agent ${this.agentName} chose ${JSON.stringify(action)}, outside its action space`);
+    if (!this.target!.actionSpace.contains(action))
+      throw new Error(
+        `dropoutController: agent ${this.agentName} chose ${JSON.stringify(action)}, outside its action space`,
+      );
     ep.action = action;
     this.dropouts.forEach((d, i) => {
       d.rate = rateAfter(d.rate, action[i]!, this.config);

@@ -84,7 +84,13 @@ export function transitionOf(episode: number, observation: number[], action: Act
 }
 
 /** Sums an episode's steps into its log record (a PBT member's steps include those it inherited). */
-export function episodeRecord(episode: number, initial: StepInfo, transitions: readonly Pick<Transition, 'reward' | 'info'>[], episodeMs: number, envSeed?: number): EpisodeRecord {
+export function episodeRecord(
+  episode: number,
+  initial: StepInfo,
+  transitions: readonly Pick<Transition, 'reward' | 'info'>[],
+  episodeMs: number,
+  envSeed?: number,
+): EpisodeRecord {
   const last = transitions[transitions.length - 1]?.info ?? initial;
   return {
     episode,
@@ -116,7 +122,9 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
       for (let episode = first; episode < first + opts.episodes && !halted(); episode++) {
         const started = performance.now();
         const resume = episode === first ? opts.resume : undefined;
-        const reset = resume ? { ...resume.reset, type: 'reset' as const, episode } : await env.reset({ seed: seedOf(episode) });
+        const reset = resume
+          ? { ...resume.reset, type: 'reset' as const, episode }
+          : await env.reset({ seed: seedOf(episode) });
         if (subscriber.closed) return;
         if (!resume) subscriber.next({ type: 'reset', episode, observation: reset.observation, info: reset.info });
         agent.beginEpisode?.(reset.observation, reset.info, episode);
@@ -127,13 +135,15 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
         for (const logged of resume?.transitions ?? []) {
           const action = await agent.act(observation, info);
           if (JSON.stringify(action) !== JSON.stringify(logged.action)) {
-            throw new Error(`resume: the agent chose ${JSON.stringify(action)} at episode ${episode} epoch ${logged.epoch}, the log has ${JSON.stringify(logged.action)}: it does not replay deterministically`);
+            throw new Error(
+              `resume: the agent chose ${JSON.stringify(action)} at episode ${episode} epoch ${logged.epoch}, the log has ${JSON.stringify(logged.action)}: it does not replay deterministically`,
+            );
           }
           await agent.learn?.(logged);
           transitions.push(logged);
           ({ nextObservation: observation, info } = logged);
         }
-        for (let done = transitions.at(-1)?.terminated === true || transitions.at(-1)?.truncated === true; !done; ) {
+        for (let done = transitions.at(-1)?.terminated === true || transitions.at(-1)?.truncated === true; !done;) {
           // wasm kernels run synchronously and data() resolves as a microtask, so without this a run
           // never returns to the event loop: no Ctrl-C handler, timer or I/O callback would run.
           await new Promise((resolve) => setImmediate(resolve));
@@ -153,7 +163,12 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
         if (!transitions.at(-1)?.terminated && !transitions.at(-1)?.truncated) break;
         await agent.endEpisode?.(transitions);
         if (subscriber.closed) return;
-        subscriber.next({ type: 'episode', episode, record: episodeRecord(episode, reset.info, transitions, performance.now() - started, seedOf(episode)), transitions });
+        subscriber.next({
+          type: 'episode',
+          episode,
+          record: episodeRecord(episode, reset.info, transitions, performance.now() - started, seedOf(episode)),
+          transitions,
+        });
       }
       subscriber.complete();
     })().catch((err: unknown) => subscriber.error(err));

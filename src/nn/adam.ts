@@ -33,8 +33,16 @@ export interface AdamState {
 
 /** One tensor's update, a separate function so that V8 compiles one monomorphic loop. */
 function adamUpdate(
-  g: Float32Array, w: Float32Array, m: Float32Array, v: Float32Array, next: Float32Array,
-  beta1: number, beta2: number, stepSize: number, sqrtC2: number, epsilon: number,
+  g: Float32Array,
+  w: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  next: Float32Array,
+  beta1: number,
+  beta2: number,
+  stepSize: number,
+  sqrtC2: number,
+  epsilon: number,
 ): void {
   for (let j = 0; j < g.length; j++) {
     const gj = g[j]!;
@@ -92,7 +100,8 @@ export class FusedAdam {
   }
 
   setState(state: AdamState): void {
-    if (!Array.isArray(state.m) || !Array.isArray(state.v)) throw new Error('FusedAdam.setState: the state has no moments (was it saved by another optimizer?)');
+    if (!Array.isArray(state.m) || !Array.isArray(state.v))
+      throw new Error('FusedAdam.setState: the state has no moments (was it saved by another optimizer?)');
     this.state = { step: state.step, m: state.m.map((a) => a.slice()), v: state.v.map((a) => a.slice()) };
   }
 }

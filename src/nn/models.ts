@@ -32,7 +32,8 @@ export function parseModelSpec(spec: string): ModelSpec {
   const [, kind, body] = match as unknown as [string, 'mlp' | 'cnn', string];
   if (kind === 'mlp') return { kind, dense: sizes(body, spec) };
   const [convPart, densePart, ...rest] = body.split('/');
-  if (convPart === undefined || densePart === undefined || rest.length > 0) throw new ConfigError(`${SPEC_HELP}, got '${spec}'`);
+  if (convPart === undefined || densePart === undefined || rest.length > 0)
+    throw new ConfigError(`${SPEC_HELP}, got '${spec}'`);
   return { kind, filters: sizes(convPart, spec), dense: sizes(densePart, spec) };
 }
 
@@ -45,7 +46,9 @@ export function countDropoutLayers(spec: ModelSpec, inputDropout = false): numbe
 export function modelInputShape(spec: ModelSpec, imageShape: [number, number, number]): number[] {
   // Each conv block halves the image: tabular samples (1 × features, as csv: gives) need an mlp.
   if (spec.kind === 'cnn' && Math.min(imageShape[0], imageShape[1]) < 2 ** spec.filters.length) {
-    throw new ConfigError(`--model cnn with ${spec.filters.length} conv block${spec.filters.length === 1 ? '' : 's'} needs images of at least ${2 ** spec.filters.length}×${2 ** spec.filters.length}, got samples of ${imageShape[0]}×${imageShape[1]}×${imageShape[2]} (use an mlp: model for tabular data)`);
+    throw new ConfigError(
+      `--model cnn with ${spec.filters.length} conv block${spec.filters.length === 1 ? '' : 's'} needs images of at least ${2 ** spec.filters.length}×${2 ** spec.filters.length}, got samples of ${imageShape[0]}×${imageShape[1]}×${imageShape[2]} (use an mlp: model for tabular data)`,
+    );
   }
   return spec.kind === 'mlp' ? [imageShape[0] * imageShape[1] * imageShape[2]] : [...imageShape];
 }
@@ -79,7 +82,8 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   const { rng } = opts;
   const inputDropout = opts.inputDropout ?? false;
   const layers = countDropoutLayers(spec, inputDropout);
-  if (opts.rates.length !== layers) throw new Error(`buildModel: ${opts.rates.length} rates for ${layers} dropout layers`);
+  if (opts.rates.length !== layers)
+    throw new Error(`buildModel: ${opts.rates.length} rates for ${layers} dropout layers`);
   const model = tf.sequential();
   const dropouts: TunableDropout[] = [];
   const kernels: tf.LayerVariable[] = [];
@@ -97,7 +101,14 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   // Dropout layers are numbered input to output, as the rates and the run logs number them.
   const addDropout = (spatial: boolean) => {
     const index = dropouts.length;
-    const dropout = new TunableDropout({ rate: opts.rates[index]!, spatial, concrete: opts.concrete, seed: rng.seed(), name: `dropout_${index + 1}`, inputShape });
+    const dropout = new TunableDropout({
+      rate: opts.rates[index]!,
+      spatial,
+      concrete: opts.concrete,
+      seed: rng.seed(),
+      name: `dropout_${index + 1}`,
+      inputShape,
+    });
     dropouts.push(dropout);
     add(dropout);
   };
@@ -115,7 +126,15 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   if (inputDropout) addDropout(false);
   if (spec.kind === 'cnn') {
     for (const filters of spec.filters) {
-      const conv = tf.layers.conv2d({ inputShape, filters, kernelSize: 3, padding: 'same', activation, kernelInitializer: init(), name: `conv_${block + 1}` });
+      const conv = tf.layers.conv2d({
+        inputShape,
+        filters,
+        kernelSize: 3,
+        padding: 'same',
+        activation,
+        kernelInitializer: init(),
+        name: `conv_${block + 1}`,
+      });
       add(conv);
       dropoutAfter(true);
     }
@@ -133,7 +152,11 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
     const kernel = layer.trainableWeights[0]!;
     kernels.push(kernel);
     // Every dropout layer since the last kernel feeds this one (through pooling or flatten at most).
-    while (fedKernels.length < dropouts.length && model.layers.indexOf(dropouts[fedKernels.length]!) < model.layers.indexOf(layer)) fedKernels.push(kernel);
+    while (
+      fedKernels.length < dropouts.length &&
+      model.layers.indexOf(dropouts[fedKernels.length]!) < model.layers.indexOf(layer)
+    )
+      fedKernels.push(kernel);
   }
   return { model, dropouts, kernels, fedKernels };
 }

@@ -21,7 +21,14 @@ export interface MomentumState {
 }
 
 /** One tensor's update, a separate function so that V8 compiles one monomorphic loop. */
-function momentumUpdate(g: Float32Array, w: Float32Array, velocity: Float32Array, next: Float32Array, lr: number, momentum: number): void {
+function momentumUpdate(
+  g: Float32Array,
+  w: Float32Array,
+  velocity: Float32Array,
+  next: Float32Array,
+  lr: number,
+  momentum: number,
+): void {
   for (let j = 0; j < g.length; j++) {
     const vj = momentum * velocity[j]! + g[j]!;
     velocity[j] = vj;
@@ -68,7 +75,8 @@ export class FusedMomentum {
   }
 
   setState(state: MomentumState): void {
-    if (!Array.isArray(state.velocity)) throw new Error('FusedMomentum.setState: the state has no velocity (was it saved by another optimizer?)');
+    if (!Array.isArray(state.velocity))
+      throw new Error('FusedMomentum.setState: the state has no velocity (was it saved by another optimizer?)');
     this.state = { step: state.step, velocity: state.velocity.map((a) => a.slice()) };
   }
 }

@@ -42,7 +42,12 @@ export function profileTable(p: StepProfile, top = 15): string[][] {
   const rest = p.kernels.slice(top);
   if (rest.length > 0) {
     const ms = rest.reduce((s, r) => s + r.ms, 0);
-    rows.push([`(${rest.length} other kernels)`, String(rest.reduce((s, r) => s + r.calls, 0)), ms.toFixed(1), pct(ms)]);
+    rows.push([
+      `(${rest.length} other kernels)`,
+      String(rest.reduce((s, r) => s + r.calls, 0)),
+      ms.toFixed(1),
+      pct(ms),
+    ]);
   }
   rows.push(['(outside kernels: dispatch, JS)', '', (p.wallMs - p.kernelMs).toFixed(1), pct(p.wallMs - p.kernelMs)]);
   rows.push(['total', String(p.calls), p.wallMs.toFixed(1), '100%']);

@@ -110,7 +110,10 @@ export async function trainEpoch(
           batchLosses.push(tf.keep(loss));
           return objectiveOf(loss, built, train.n);
         }, vars);
-        optimizer.apply(vars, vars.map((v) => grads[v.name]));
+        optimizer.apply(
+          vars,
+          vars.map((v) => grads[v.name]),
+        );
       });
     }
     // One read-back per epoch: the batch losses, the total of correct predictions, and whether every
@@ -125,7 +128,12 @@ export async function trainEpoch(
     const correct = values.pop()!;
     const lossMean = values.reduce((a, b) => a + b, 0) / values.length;
     const lossVar = values.reduce((a, b) => a + (b - lossMean) ** 2, 0) / values.length;
-    return { lossMean, lossStd: Math.sqrt(lossVar), acc: correct / n, diverged: !weightsFinite || !values.every(Number.isFinite) };
+    return {
+      lossMean,
+      lossStd: Math.sqrt(lossVar),
+      acc: correct / n,
+      diverged: !weightsFinite || !values.every(Number.isFinite),
+    };
   } finally {
     tf.dispose([...batchLosses, ...batchCorrect]);
   }

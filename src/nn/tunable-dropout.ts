@@ -84,7 +84,9 @@ export class TunableDropout extends tf.layers.Layer {
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    this.unitsPerSample = this.maskShape(shape).slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+    this.unitsPerSample = this.maskShape(shape)
+      .slice(1)
+      .reduce<number>((a, b) => a * (b ?? 1), 1);
     if (this.concrete) {
       const value = Math.log(this.rateValue) - Math.log(1 - this.rateValue);
       this.logit = this.addWeight('logit', [], 'float32', tf.initializers.constant({ value }));
@@ -128,7 +130,8 @@ export class TunableDropout extends tf.layers.Layer {
   private maskShape<D extends number | null>(shape: readonly D[]): D[] {
     if (this.noiseShape) return this.noiseShape.map((d, i) => (d ?? shape[i]!) as D);
     if (this.spatial) {
-      if (shape.length !== 4) throw new Error(`${this.name}: spatial dropout needs NHWC input (rank 4), got rank ${shape.length}`);
+      if (shape.length !== 4)
+        throw new Error(`${this.name}: spatial dropout needs NHWC input (rank 4), got rank ${shape.length}`);
       return [shape[0]!, 1 as D, 1 as D, shape[3]!];
     }
     return [...shape];
@@ -181,7 +184,11 @@ export class TunableDropout extends tf.layers.Layer {
 
   override getConfig(): tf.serialization.ConfigDict {
     return {
-      ...super.getConfig(), rate: this.rate, spatial: this.spatial, noiseShape: this.noiseShape, seed: this.seed,
+      ...super.getConfig(),
+      rate: this.rate,
+      spatial: this.spatial,
+      noiseShape: this.noiseShape,
+      seed: this.seed,
       ...(this.concrete ? { concrete: true, temperature: this.temperature } : {}),
     };
   }

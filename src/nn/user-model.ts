@@ -61,7 +61,8 @@ function rootOf(topology: Json): Json {
 function layersOf(topology: Json, source: string): Json[] {
   const config = rootOf(topology)['config'] as Json | undefined;
   const layers = config?.['layers'];
-  if (!Array.isArray(layers)) throw new ConfigError(`${source}: not a tfjs-layers model (its topology has no config.layers)`);
+  if (!Array.isArray(layers))
+    throw new ConfigError(`${source}: not a tfjs-layers model (its topology has no config.layers)`);
   return layers as Json[];
 }
 
@@ -71,14 +72,20 @@ function outputActivationOf(topology: Json, source: string): string {
   const config = rootOf(topology)['config'] as Json;
   const outputs = config['output_layers'] as unknown[][] | undefined;
   const name = Array.isArray(outputs) && Array.isArray(outputs[0]) ? outputs[0][0] : undefined;
-  const layer = name === undefined ? layers[layers.length - 1] : layers.find((l) => (l['config'] as Json | undefined)?.['name'] === name);
+  const layer =
+    name === undefined
+      ? layers[layers.length - 1]
+      : layers.find((l) => (l['config'] as Json | undefined)?.['name'] === name);
   if (!layer) return 'unknown';
   if (layer['class_name'] === 'Softmax') return 'softmax';
   return String((layer['config'] as Json)['activation'] ?? layer['class_name']);
 }
 
 /** A copy of `topology` whose dropout layers are TunableDropout, with their names and rates. */
-export function tunableTopology(topology: Json, source: string): { topology: Json; dropoutNames: string[]; rates: number[] } {
+export function tunableTopology(
+  topology: Json,
+  source: string,
+): { topology: Json; dropoutNames: string[]; rates: number[] } {
   const copy = structuredClone(topology);
   const dropoutNames: string[] = [];
   const rates: number[] = [];
@@ -92,12 +99,21 @@ export function tunableTopology(topology: Json, source: string): { topology: Jso
     }
     if (!(DROPOUT_CLASSES as readonly string[]).includes(className)) continue;
     const rate = c['rate'];
-    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new ConfigError(`${source}: layer '${String(c['name'])}' has rate ${JSON.stringify(rate)}, a dropout rate must be in [0, 1)`);
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1))
+      throw new ConfigError(
+        `${source}: layer '${String(c['name'])}' has rate ${JSON.stringify(rate)}, a dropout rate must be in [0, 1)`,
+      );
     // Keras's mask shapes: SpatialDropout1D drops whole channels of [batch, steps, channels],
     // SpatialDropout2D whole feature maps (channels last unless data_format says first).
     const channelsFirst = c['data_format'] === 'channels_first';
     const noiseShape =
-      className === 'SpatialDropout1D' ? [null, 1, null] : className === 'SpatialDropout2D' ? (channelsFirst ? [null, null, 1, 1] : null) : ((c['noise_shape'] as unknown[] | undefined) ?? null);
+      className === 'SpatialDropout1D'
+        ? [null, 1, null]
+        : className === 'SpatialDropout2D'
+          ? channelsFirst
+            ? [null, null, 1, 1]
+            : null
+          : ((c['noise_shape'] as unknown[] | undefined) ?? null);
     layer['class_name'] = TunableDropout.className;
     layer['config'] = {
       name: c['name'],
@@ -151,7 +167,8 @@ function pythonicToTs(value: unknown, key?: string): unknown {
 function modelFromTopology(topology: Json, source: string): tf.LayersModel {
   const root = pythonicToTs(rootOf(topology)) as { className?: string; config?: tf.serialization.ConfigDict };
   const entry = root.className ? tf.serialization.SerializationMap.getMap().classNameMap[root.className] : undefined;
-  if (!entry || !root.config) throw new ConfigError(`${source}: not a tfjs-layers model (model class ${JSON.stringify(root.className)})`);
+  if (!entry || !root.config)
+    throw new ConfigError(`${source}: not a tfjs-layers model (model class ${JSON.stringify(root.className)})`);
   const [cls, fromConfig] = entry;
   let model: tf.serialization.Serializable;
   try {
@@ -165,7 +182,8 @@ function modelFromTopology(topology: Json, source: string): tf.LayersModel {
 
 function writeWeights(model: tf.LayersModel, weights: ResolvedUserModel['weights'], source: string): void {
   const vars = model.weights;
-  if (vars.length !== weights.length) throw new Error(`${source}: ${weights.length} weights saved, the rebuilt model has ${vars.length}`);
+  if (vars.length !== weights.length)
+    throw new Error(`${source}: ${weights.length} weights saved, the rebuilt model has ${vars.length}`);
   vars.forEach((v, i) => {
     const value = tf.tensor(weights[i]!.values, weights[i]!.shape, 'float32');
     v.write(value);
@@ -179,7 +197,11 @@ function writeWeights(model: tf.LayersModel, weights: ResolvedUserModel['weights
  * A UserModel of `topology`; `resolve` rebuilds it once, takes the weights `weightOf` gives (from
  * `savedWeights()`, disposed after) and keeps what every later rebuild needs.
  */
-function userModelFrom(topology: Json, source: string, savedWeights: () => { weightOf: (v: tf.LayerVariable, i: number) => tf.Tensor | undefined; dispose?: () => void }): UserModel {
+function userModelFrom(
+  topology: Json,
+  source: string,
+  savedWeights: () => { weightOf: (v: tf.LayerVariable, i: number) => tf.Tensor | undefined; dispose?: () => void },
+): UserModel {
   const tunable = tunableTopology(topology, source);
   let resolved: ResolvedUserModel | undefined;
   return {
@@ -195,7 +217,11 @@ function userModelFrom(topology: Json, source: string, savedWeights: () => { wei
   };
 }
 
-function resolveModel(topology: Json, source: string, savedWeights: Parameters<typeof userModelFrom>[2]): ResolvedUserModel {
+function resolveModel(
+  topology: Json,
+  source: string,
+  savedWeights: Parameters<typeof userModelFrom>[2],
+): ResolvedUserModel {
   const model = modelFromTopology(topology, source);
   const saved = savedWeights();
   const { weightOf } = saved;
@@ -204,16 +230,28 @@ function resolveModel(topology: Json, source: string, savedWeights: Parameters<t
       const value = weightOf(v, i);
       const shape = v.shape as number[];
       if (!value) throw new ConfigError(`${source}: no saved value for weight '${v.originalName}'`);
-      if (!tf.util.arraysEqual(value.shape, shape)) throw new ConfigError(`${source}: weight '${v.originalName}' has shape [${value.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
+      if (!tf.util.arraysEqual(value.shape, shape))
+        throw new ConfigError(
+          `${source}: weight '${v.originalName}' has shape [${value.shape.join(', ')}], the model needs [${shape.join(', ')}]`,
+        );
       return { name: v.originalName, shape: [...shape], values: new Float32Array(value.dataSync()) };
     });
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-      throw new ConfigError(`${source}: droptune trains models with one input and one output, this one has ${model.inputs.length} and ${model.outputs.length}`);
+      throw new ConfigError(
+        `${source}: droptune trains models with one input and one output, this one has ${model.inputs.length} and ${model.outputs.length}`,
+      );
     }
     const inputShape = model.inputs[0]!.shape.slice(1);
-    if (inputShape.some((d) => d === null)) throw new ConfigError(`${source}: its input shape [${inputShape.map(String).join(', ')}] is not fixed: give the first layer a full inputShape`);
+    if (inputShape.some((d) => d === null))
+      throw new ConfigError(
+        `${source}: its input shape [${inputShape.map(String).join(', ')}] is not fixed: give the first layer a full inputShape`,
+      );
     const outputShape = model.outputs[0]!.shape;
-    return { weights, inputShape: inputShape as number[], outputUnits: outputShape.length === 2 ? (outputShape[1] ?? 0) : 0 };
+    return {
+      weights,
+      inputShape: inputShape as number[],
+      outputUnits: outputShape.length === 2 ? (outputShape[1] ?? 0) : 0,
+    };
   } finally {
     model.dispose();
     saved.dispose?.();
@@ -245,10 +283,19 @@ export function readModelArtifacts(file: string, what = file): tf.io.ModelArtifa
     json = JSON.parse(readFileSync(file, 'utf8')) as ModelJson;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder: give the model.json in it' : code ? `cannot read it (${code})` : `not valid JSON (${(err as Error).message})`}`);
+    throw new ConfigError(
+      `${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder: give the model.json in it' : code ? `cannot read it (${code})` : `not valid JSON (${(err as Error).message})`}`,
+    );
   }
-  if (typeof json !== 'object' || json === null || typeof json.modelTopology !== 'object' || json.modelTopology === null) {
-    throw new ConfigError(`${what}: not a tfjs model.json (no modelTopology); save the model with model.save('file://DIR') or droptune's saveModelFile`);
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    typeof json.modelTopology !== 'object' ||
+    json.modelTopology === null
+  ) {
+    throw new ConfigError(
+      `${what}: not a tfjs model.json (no modelTopology); save the model with model.save('file://DIR') or droptune's saveModelFile`,
+    );
   }
   const manifest = json.weightsManifest ?? [];
   const buffers: Uint8Array[] = [];
@@ -273,9 +320,20 @@ export function readModelArtifacts(file: string, what = file): tf.io.ModelArtifa
 /** A model.json saved by `model.save('file://DIR')` (or saveModelFile), its weights as saved. */
 export function readModelFile(file: string, what = `file:${file}`): UserModel {
   const artifacts = readModelArtifacts(file, what);
-  const bytes = artifacts.weightSpecs!.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1) * (spec.quantization ? spec.quantization.dtype === 'float16' || spec.quantization.dtype === 'uint16' ? 2 : 1 : 4), 0);
+  const bytes = artifacts.weightSpecs!.reduce(
+    (n, spec) =>
+      n +
+      spec.shape.reduce((a, b) => a * b, 1) *
+        (spec.quantization
+          ? spec.quantization.dtype === 'float16' || spec.quantization.dtype === 'uint16'
+            ? 2
+            : 1
+          : 4),
+    0,
+  );
   const size = (artifacts.weightData as ArrayBuffer).byteLength;
-  if (bytes !== size) throw new ConfigError(`${what}: its weight files hold ${size} bytes, its manifest describes ${bytes}`);
+  if (bytes !== size)
+    throw new ConfigError(`${what}: its weight files hold ${size} bytes, its manifest describes ${bytes}`);
   return userModelFrom(artifacts.modelTopology as Json, what, () => {
     const saved = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
     return { weightOf: (v) => saved[v.originalName], dispose: () => tf.dispose(Object.values(saved)) };
@@ -299,7 +357,8 @@ export async function saveModelFile(model: tf.LayersModel, dir: string): Promise
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       mkdirSync(dir, { recursive: true });
-      const data = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
+      const data =
+        artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       writeFileSync(path.join(dir, 'weights.bin'), new Uint8Array(data));
       const json = {
         modelTopology: artifacts.modelTopology,
@@ -309,7 +368,9 @@ export async function saveModelFile(model: tf.LayersModel, dir: string): Promise
         weightsManifest: [{ paths: ['./weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       };
       writeFileSync(file, JSON.stringify(json));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength } };
+      return {
+        modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: data.byteLength },
+      };
     }),
   );
   return file;
@@ -327,20 +388,25 @@ export function buildUserModel(user: UserModel, opts: { rates?: number[]; rng: R
   writeWeights(model, weights, user.source);
   const dropouts = dropoutLayersOf(model);
   const rates = opts.rates ?? user.rates;
-  if (rates.length !== dropouts.length) throw new Error(`buildUserModel: ${rates.length} rates for ${dropouts.length} dropout layers`);
+  if (rates.length !== dropouts.length)
+    throw new Error(`buildUserModel: ${rates.length} rates for ${dropouts.length} dropout layers`);
   dropouts.forEach((d, i) => {
     d.rate = rates[i]!;
     d.reseed(opts.rng.seed());
   });
   // What L2 weight decay applies to: the dense and conv kernels, as for the built-in specs.
-  const kernels = model.trainableWeights.filter((w) => /(^|\/)(kernel|depthwise_kernel|pointwise_kernel)$/.test(w.originalName));
+  const kernels = model.trainableWeights.filter((w) =>
+    /(^|\/)(kernel|depthwise_kernel|pointwise_kernel)$/.test(w.originalName),
+  );
   return { model, dropouts, kernels, fedKernels: [] };
 }
 
 /** Refuses a model with nothing to tune. */
 export function checkHasDropout(user: UserModel): void {
   if (user.dropoutNames.length === 0) {
-    throw new ConfigError(`${user.source} has no Dropout, SpatialDropout1D or SpatialDropout2D layer: there is no rate to tune (add a tf.layers.dropout where you want one)`);
+    throw new ConfigError(
+      `${user.source} has no Dropout, SpatialDropout1D or SpatialDropout2D layer: there is no rate to tune (add a tf.layers.dropout where you want one)`,
+    );
   }
 }
 

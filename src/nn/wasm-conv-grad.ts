@@ -55,13 +55,17 @@ type Pair = [number, number];
 /** Largest filter height × width × input channels for which the filter gradient goes through im2col. */
 const IM2COL_MAX_ROWS = 32;
 
-
 /**
  * NHWC: dW = Pᵀ · dY, with dY as [B·outH·outW, outC] (a free reshape) and Pᵀ the image patches laid out
  * [fh·fw·inC, B·outH·outW], written on the wasm heap in one JS pass. The product is one plain matmul,
  * so XNNPACK runs it; as a convolution (below) XNNPACK was slow with its outH×outW-sized "filter".
  */
-function filterGradIm2col(backend: tf.KernelBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+function filterGradIm2col(
+  backend: tf.KernelBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
   const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, outChannels: O } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sH, strideWidth: sW } = info;
   const { top, left } = info.padInfo;
@@ -98,7 +102,12 @@ function filterGradIm2col(backend: tf.KernelBackend, x: tf.TensorInfo, dy: tf.Te
     }
     const dyRows = runWasmKernel(stockKernel('Reshape'), backend, { x: dy }, { shape: [1, K, O] });
     temps.push(dyRows);
-    const product = runWasmKernel(stockKernel('BatchMatMul'), backend, { a: patchesT, b: dyRows }, { transposeA: false, transposeB: false });
+    const product = runWasmKernel(
+      stockKernel('BatchMatMul'),
+      backend,
+      { a: patchesT, b: dyRows },
+      { transposeA: false, transposeB: false },
+    );
     temps.push(product);
     return runWasmKernel(stockKernel('Reshape'), backend, { x: product }, { shape: [fh, fw, C, O] });
   } finally {
@@ -114,7 +123,11 @@ function filterGradIm2col(backend: tf.KernelBackend, x: tf.TensorInfo, dy: tf.Te
  * padded by the forward top/left padding. Its output is [inC, >=fh, >=fw, outC]: crop to the filter
  * size, then transpose to [fh, fw, inC, outC].
  */
-function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+function conv2dBackpropFilter(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): tf.TensorInfo {
   const backend = args.backend as tf.KernelBackend;
   const { x, dy } = args.inputs;
   if (x === undefined || dy === undefined) throw new Error(`${KERNEL}: expected inputs x and dy`);
@@ -134,13 +147,20 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
   const { filterHeight: fh, filterWidth: fw, strideHeight: sH, strideWidth: sW } = info;
   const { inHeight, inWidth, outHeight, outWidth } = info;
   const channelsLast = info.dataFormat === 'channelsLast';
-  if (dy.shape.length !== 4 || dy.shape[channelsLast ? 1 : 2] !== outHeight || dy.shape[channelsLast ? 2 : 3] !== outWidth) {
-    throw new Error(`${KERNEL}: dy shape [${dy.shape.join(',')}] does not match the conv output ${outHeight}x${outWidth}`);
+  if (
+    dy.shape.length !== 4 ||
+    dy.shape[channelsLast ? 1 : 2] !== outHeight ||
+    dy.shape[channelsLast ? 2 : 3] !== outWidth
+  ) {
+    throw new Error(
+      `${KERNEL}: dy shape [${dy.shape.join(',')}] does not match the conv output ${outHeight}x${outWidth}`,
+    );
   }
 
   // im2col pays off for few patch rows (a first conv layer on grey images: 9 rows, 15 -> 5 ms per call on a
   // 64x28x28 batch); for 144 rows (3x3x16) XNNPACK's matmul over K = B·outH·outW is slower than the conv.
-  if (channelsLast && x.dtype === 'float32' && fh * fw * info.inChannels <= IM2COL_MAX_ROWS) return filterGradIm2col(backend, x, dy, info);
+  if (channelsLast && x.dtype === 'float32' && fh * fw * info.inChannels <= IM2COL_MAX_ROWS)
+    return filterGradIm2col(backend, x, dy, info);
 
   const top = info.padInfo.top;
   const left = info.padInfo.left;
@@ -155,9 +175,18 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     return t;
   };
   try {
-    const xT = keep(runWasmKernel(stockKernel('Transpose'), backend, { x }, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] }));
-    const dyT = keep(runWasmKernel(stockKernel('Transpose'), backend, { x: dy }, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] }));
-    const explicitPad = [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]] as tf.backend_util.ExplicitPadding;
+    const xT = keep(
+      runWasmKernel(stockKernel('Transpose'), backend, { x }, { perm: channelsLast ? [3, 1, 2, 0] : [1, 2, 3, 0] }),
+    );
+    const dyT = keep(
+      runWasmKernel(stockKernel('Transpose'), backend, { x: dy }, { perm: channelsLast ? [1, 2, 0, 3] : [2, 3, 0, 1] }),
+    );
+    const explicitPad = [
+      [0, 0],
+      [top, Math.max(0, bottom)],
+      [left, Math.max(0, right)],
+      [0, 0],
+    ] as tf.backend_util.ExplicitPadding;
     let grad = keep(
       runWasmKernel(stockKernel('Conv2D'), backend, { x: xT, filter: dyT }, {
         strides: [1, 1] as Pair,
@@ -167,7 +196,14 @@ function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
       } as unknown as tf.NamedAttrMap),
     );
     if (grad.shape[1] !== fh || grad.shape[2] !== fw) {
-      grad = keep(runWasmKernel(stockKernel('Slice'), backend, { x: grad }, { begin: [0, 0, 0, 0], size: [info.inChannels, fh, fw, info.outChannels] }));
+      grad = keep(
+        runWasmKernel(
+          stockKernel('Slice'),
+          backend,
+          { x: grad },
+          { begin: [0, 0, 0, 0], size: [info.inChannels, fh, fw, info.outChannels] },
+        ),
+      );
     }
     // The result may share its buffer with `grad` (Transpose is a copy-free identity for some
     // shapes); the refcount keeps it alive when the temporaries are released below.

@@ -13,15 +13,31 @@
  * tfjs's cpu kernel does), in one JS pass over the heap.
  */
 import * as tf from '@tensorflow/tfjs';
-import { asWasmBackend, heapFloats, replaceWasmKernels, runWasmKernel, stockKernel, wrapped, type KernelArgs, type KernelFunc, type Wrapped } from './wasm-kernels.js';
+import {
+  asWasmBackend,
+  heapFloats,
+  replaceWasmKernels,
+  runWasmKernel,
+  stockKernel,
+  wrapped,
+  type KernelArgs,
+  type KernelFunc,
+  type Wrapped,
+} from './wasm-kernels.js';
 
 function conv2dBackpropInput(stock: KernelFunc): Wrapped {
   const kernel = (args: KernelArgs): tf.TensorInfo => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
     const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1, attrs.pad,
-      attrs.dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
     );
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels } = info;
     const { filterHeight: fh, filterWidth: fw, strideHeight: sH, strideWidth: sW } = info;
@@ -31,7 +47,8 @@ function conv2dBackpropInput(stock: KernelFunc): Wrapped {
     const dilatedW = (outWidth - 1) * sW + 1;
     const bottom = inHeight - dilatedH - top + fh - 1;
     const right = inWidth - dilatedW - left + fw - 1;
-    if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || Math.min(top, left, bottom, right) < 0) return stock(args) as tf.TensorInfo;
+    if (info.dataFormat !== 'channelsLast' || dy.dtype !== 'float32' || Math.min(top, left, bottom, right) < 0)
+      return stock(args) as tf.TensorInfo;
 
     const backend = asWasmBackend(args.backend);
     const temps: tf.TensorInfo[] = [];
@@ -71,10 +88,18 @@ function conv2dBackpropInput(stock: KernelFunc): Wrapped {
           }
         }
       }
-      const pad = [[0, 0], [top, bottom], [left, right], [0, 0]] as tf.backend_util.ExplicitPadding;
+      const pad = [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ] as tf.backend_util.ExplicitPadding;
       const conv2d = stockKernel('Conv2D');
       return runWasmKernel(conv2d, args.backend as tf.KernelBackend, { x: source, filter: flipped }, {
-        strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1],
+        strides: [1, 1],
+        pad,
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
       } as unknown as tf.NamedAttrMap);
     } finally {
       for (const t of temps) backend.disposeData(t.dataId);
@@ -88,8 +113,24 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
     const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     if (dy.dtype !== 'float32' || input.dtype !== 'float32') return stock(args) as tf.TensorInfo;
     const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-    const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight: sH, strideWidth: sW } = info;
+    const info = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const {
+      batchSize,
+      inHeight,
+      inWidth,
+      inChannels: C,
+      outHeight,
+      outWidth,
+      strideHeight: sH,
+      strideWidth: sW,
+    } = info;
     const fh = info.effectiveFilterHeight;
     const fw = info.effectiveFilterWidth;
     const backend = asWasmBackend(args.backend);
@@ -99,7 +140,15 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
     const out = heapFloats(backend, dx);
     out.fill(0);
     const windowsInside = 2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
-    if (fh === 2 && fw === 2 && sH === 2 && sW === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 && windowsInside) {
+    if (
+      fh === 2 &&
+      fw === 2 &&
+      sH === 2 &&
+      sW === 2 &&
+      info.padInfo.top === 0 &&
+      info.padInfo.left === 0 &&
+      windowsInside
+    ) {
       maxPool2x2Grad(x, g, out, batchSize, inHeight, inWidth, C, outHeight, outWidth);
       return dx;
     }
@@ -143,8 +192,15 @@ function maxPoolGrad(stock: KernelFunc): Wrapped {
 
 /** MaxPoolGrad for the common 2×2 window, stride 2, no padding: four candidates per entry, no bounds checks. */
 function maxPool2x2Grad(
-  x: Float32Array, g: Float32Array, out: Float32Array,
-  batchSize: number, inHeight: number, inWidth: number, C: number, outHeight: number, outWidth: number,
+  x: Float32Array,
+  g: Float32Array,
+  out: Float32Array,
+  batchSize: number,
+  inHeight: number,
+  inWidth: number,
+  C: number,
+  outHeight: number,
+  outWidth: number,
 ): void {
   const row = inWidth * C;
   let gi = 0;
@@ -159,8 +215,14 @@ function maxPool2x2Grad(
           const i01 = at + C;
           const i10 = at + row;
           const i11 = i10 + C;
-          if (x[i01]! > best) { best = x[i01]!; at = i01; }
-          if (x[i10]! > best) { best = x[i10]!; at = i10; }
+          if (x[i01]! > best) {
+            best = x[i01]!;
+            at = i01;
+          }
+          if (x[i10]! > best) {
+            best = x[i10]!;
+            at = i10;
+          }
           if (x[i11]! > best) at = i11;
           out[at] = g[gi]!;
         }
@@ -171,5 +233,8 @@ function maxPool2x2Grad(
 
 /** Replace wasm's Conv2DBackpropInput and MaxPoolGrad with the kernels above (see replaceWasmKernels). */
 export function registerWasmConvInputGrad(): boolean {
-  return replaceWasmKernels([['Conv2DBackpropInput', conv2dBackpropInput], ['MaxPoolGrad', maxPoolGrad]]);
+  return replaceWasmKernels([
+    ['Conv2DBackpropInput', conv2dBackpropInput],
+    ['MaxPoolGrad', maxPoolGrad],
+  ]);
 }

@@ -14,7 +14,8 @@ export type KernelArgs = Parameters<KernelFunc>[0];
 
 /** A kernel of ours, holding the stock kernel it replaces. */
 export type Wrapped = KernelFunc & { stock: KernelFunc };
-export const wrapped = (kernel: (args: KernelArgs) => tf.TensorInfo, stock: KernelFunc): Wrapped => Object.assign(kernel as KernelFunc, { stock });
+export const wrapped = (kernel: (args: KernelArgs) => tf.TensorInfo, stock: KernelFunc): Wrapped =>
+  Object.assign(kernel as KernelFunc, { stock });
 const isWrapped = (kernel: KernelFunc): kernel is Wrapped => 'stock' in kernel;
 
 /** The stock wasm kernel `name` (the one a wrapper of ours holds, if it was replaced). */
@@ -25,7 +26,12 @@ export function stockKernel(name: string): KernelFunc {
 }
 
 /** Runs a kernel of the wasm backend directly (no engine bookkeeping; the caller disposes the result). */
-export function runWasmKernel(kernel: KernelFunc, backend: tf.KernelBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap): tf.TensorInfo {
+export function runWasmKernel(
+  kernel: KernelFunc,
+  backend: tf.KernelBackend,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
   const out = kernel({ inputs, backend, attrs });
   if (Array.isArray(out)) throw new Error('expected a kernel with one output');
   return out;
@@ -36,7 +42,9 @@ export function runWasmKernel(kernel: KernelFunc, backend: tf.KernelBackend, inp
  * call any number of times, before or after the wasm backend starts (the stock setupFunc, which binds
  * the wasm function the stock kernel calls, is kept). Returns true if this call replaced any.
  */
-export function replaceWasmKernels(replacements: readonly (readonly [string, (stock: KernelFunc) => Wrapped])[]): boolean {
+export function replaceWasmKernels(
+  replacements: readonly (readonly [string, (stock: KernelFunc) => Wrapped])[],
+): boolean {
   let replaced = false;
   for (const [name, wrap] of replacements) {
     const config = tf.getKernel(name, BACKEND);
@@ -57,7 +65,8 @@ export interface WasmBackend {
 
 export function asWasmBackend(backend: unknown): WasmBackend {
   const b = backend as Partial<WasmBackend>;
-  if (typeof b.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function') throw new Error('not the tfjs wasm backend');
+  if (typeof b.makeOutput !== 'function' || typeof b.typedArrayFromHeap !== 'function')
+    throw new Error('not the tfjs wasm backend');
   return b as WasmBackend;
 }
 

@@ -14,7 +14,15 @@
  * their own kernels (tfjs-node has a native one).
  */
 import * as tf from '@tensorflow/tfjs';
-import { replaceWasmKernels, runWasmKernel, stockKernel, wrapped, type KernelArgs, type KernelFunc, type Wrapped } from './wasm-kernels.js';
+import {
+  replaceWasmKernels,
+  runWasmKernel,
+  stockKernel,
+  wrapped,
+  type KernelArgs,
+  type KernelFunc,
+  type Wrapped,
+} from './wasm-kernels.js';
 
 /** A copy of `x` with its last two axes swapped. */
 function swapLastTwo(x: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo {
@@ -66,7 +74,14 @@ function batchMatMul(stock: KernelFunc): Wrapped {
 }
 
 /** The kernel applying a fused activation on its own, with its extra attrs or inputs. */
-const ACTIVATIONS: Record<string, (x: tf.TensorInfo, attrs: Record<string, unknown>, inputs: tf.NamedTensorInfoMap) => [string, tf.NamedTensorInfoMap, tf.NamedAttrMap]> = {
+const ACTIVATIONS: Record<
+  string,
+  (
+    x: tf.TensorInfo,
+    attrs: Record<string, unknown>,
+    inputs: tf.NamedTensorInfoMap,
+  ) => [string, tf.NamedTensorInfoMap, tf.NamedAttrMap]
+> = {
   relu: (x) => ['Relu', { x }, {}],
   relu6: (x) => ['Relu6', { x }, {}],
   elu: (x) => ['Elu', { x }, {}],
@@ -113,7 +128,10 @@ function fusedMatMul(stock: KernelFunc): Wrapped {
 
 /** Replace wasm's BatchMatMul and _FusedMatMul with the wrappers above (see replaceWasmKernels). */
 export function registerWasmMatMul(): boolean {
-  return replaceWasmKernels([['BatchMatMul', batchMatMul], ['_FusedMatMul', fusedMatMul]]);
+  return replaceWasmKernels([
+    ['BatchMatMul', batchMatMul],
+    ['_FusedMatMul', fusedMatMul],
+  ]);
 }
 
 /** The stock kernels, for tests and the benchmark. */

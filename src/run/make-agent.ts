@@ -14,7 +14,14 @@ export interface AgentTarget {
   observationSpace: Space;
   actionSpace: Space;
   numLayers: number;
-  config: { actionMode: ActionMode; minRate: number; maxRate: number; rateStep: number; maxEpochs: number; inputDropout?: boolean };
+  config: {
+    actionMode: ActionMode;
+    minRate: number;
+    maxRate: number;
+    rateStep: number;
+    maxEpochs: number;
+    inputDropout?: boolean;
+  };
 }
 
 /** An agent's own random stream for a run seed. Named per agent: bandits that explore by uniform draws would otherwise explore identically. */

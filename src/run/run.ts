@@ -9,7 +9,15 @@ import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
 import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
-import { DropoutEnv, ENV_DEFAULTS, MODEL_FILE_PREFIX, REWARD_MODES, checkEnvConfig, type DropoutEnvConfig, type EnvSnapshot } from '../../envs/dropout-env.js';
+import {
+  DropoutEnv,
+  ENV_DEFAULTS,
+  MODEL_FILE_PREFIX,
+  REWARD_MODES,
+  checkEnvConfig,
+  type DropoutEnvConfig,
+  type EnvSnapshot,
+} from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
@@ -17,7 +25,16 @@ import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { ACTION_MODES, type ActionMode } from '../core/types.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
-import { DATASET_FORMS, DATASET_OPTIONS, DATA_DEFAULTS, checkDataConfig, loadDataset, withoutForeignDataOptions, type DataConfig, type Dataset } from '../data/dataset.js';
+import {
+  DATASET_FORMS,
+  DATASET_OPTIONS,
+  DATA_DEFAULTS,
+  checkDataConfig,
+  loadDataset,
+  withoutForeignDataOptions,
+  type DataConfig,
+  type Dataset,
+} from '../data/dataset.js';
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
@@ -25,14 +42,35 @@ import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js
 import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes } from '../store/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../store/run-writer.js';
-import { acquireRunLock, folderStamp, freeFolder, readRunCheckpoint, removeRunCheckpoint, removeTempFiles, truncateLines, writeRunCheckpoint, type RunCheckpoint } from '../store/run-folder.js';
+import {
+  acquireRunLock,
+  folderStamp,
+  freeFolder,
+  readRunCheckpoint,
+  removeRunCheckpoint,
+  removeTempFiles,
+  truncateLines,
+  writeRunCheckpoint,
+  type RunCheckpoint,
+} from '../store/run-folder.js';
 
 /** The default run: a learning agent on mnist that finishes in a few minutes on 2 cores. */
 export const DEFAULT_AGENT = 'thompson';
 const RUN_DEFAULTS = { episodes: 12, epochs: 8, trainSize: 2000, valSize: 1000, testSize: 2000 };
 
-const spec = (key: string, type: OptionSpec['type'], def: unknown, help: string, choices?: readonly string[]): OptionSpec => ({
-  key, flag: flagOf(key), type, default: def, help, ...(choices ? { choices } : {}),
+const spec = (
+  key: string,
+  type: OptionSpec['type'],
+  def: unknown,
+  help: string,
+  choices?: readonly string[],
+): OptionSpec => ({
+  key,
+  flag: flagOf(key),
+  type,
+  default: def,
+  help,
+  ...(choices ? { choices } : {}),
 });
 
 export const RUN_OPTIONS: OptionSpec[] = [
@@ -50,20 +88,46 @@ export const RUN_OPTIONS: OptionSpec[] = [
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
-  spec('dataset', 'string', DATA_DEFAULTS.dataset, `data to train on: ${DATASET_FORMS.join(', ')} (README, Your own data)`),
+  spec(
+    'dataset',
+    'string',
+    DATA_DEFAULTS.dataset,
+    `data to train on: ${DATASET_FORMS.join(', ')} (README, Your own data)`,
+  ),
   spec('trainSize', 'int', RUN_DEFAULTS.trainSize, 'training samples'),
   spec('valSize', 'int', RUN_DEFAULTS.valSize, 'validation samples (what the agent sees)'),
   spec('testSize', 'int', RUN_DEFAULTS.testSize, 'held-out test samples (reported, never shown to the agent)'),
   spec('dataDir', 'string', undefined, `folder of the fashion-mnist IDX files (default: ${DEFAULT_FASHION_DIR})`),
   spec('csvLabel', 'string', undefined, 'csv: the label column, by name or 0-based index (default: the last column)'),
-  spec('csvHeader', 'string', undefined, "csv: is the first row a header; auto: when a feature cell in it is not a number (default: auto)", CSV_HEADER_MODES),
+  spec(
+    'csvHeader',
+    'string',
+    undefined,
+    'csv: is the first row a header; auto: when a feature cell in it is not a number (default: auto)',
+    CSV_HEADER_MODES,
+  ),
 ];
 
 export const ENV_OPTIONS: OptionSpec[] = [
-  spec('model', 'string', ENV_DEFAULTS.model, "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'"),
+  spec(
+    'model',
+    'string',
+    ENV_DEFAULTS.model,
+    "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'",
+  ),
   spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
-  spec('inputDropout', 'boolean', ENV_DEFAULTS.inputDropout, 'a tunable dropout layer on the input too (the first rate)'),
-  spec('concreteDropout', 'boolean', ENV_DEFAULTS.concreteDropout, 'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate'),
+  spec(
+    'inputDropout',
+    'boolean',
+    ENV_DEFAULTS.inputDropout,
+    'a tunable dropout layer on the input too (the first rate)',
+  ),
+  spec(
+    'concreteDropout',
+    'boolean',
+    ENV_DEFAULTS.concreteDropout,
+    'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
+  ),
   spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
   spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
   spec('lr', 'number', ENV_DEFAULTS.lr, 'learning rate of the optimizer'),
@@ -75,14 +139,21 @@ export const ENV_OPTIONS: OptionSpec[] = [
   spec('minRate', 'number', ENV_DEFAULTS.minRate, 'lowest rate'),
   spec('maxRate', 'number', ENV_DEFAULTS.maxRate, 'highest rate'),
   spec('initialRate', 'numbers', ENV_DEFAULTS.initialRates, 'rates at the start of an episode: one, or one per layer'),
-  spec('reward', 'string', ENV_DEFAULTS.reward, 'delta: change in valAcc per step; terminal: final valAcc', REWARD_MODES),
+  spec(
+    'reward',
+    'string',
+    ENV_DEFAULTS.reward,
+    'delta: change in valAcc per step; terminal: final valAcc',
+    REWARD_MODES,
+  ),
   spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
 ];
 
 /** Every agent's own options, one entry per flag. */
 export function agentOptionSpecs(): OptionSpec[] {
   const byFlag = new Map<string, OptionSpec>();
-  for (const name of agentNames()) for (const s of AGENTS[name]!.options) if (!byFlag.has(s.flag)) byFlag.set(s.flag, s);
+  for (const name of agentNames())
+    for (const s of AGENTS[name]!.options) if (!byFlag.has(s.flag)) byFlag.set(s.flag, s);
   return [...byFlag.values()];
 }
 
@@ -118,9 +189,21 @@ function defaultOut(agent: string, seed: number): string {
  * be resolved again (--resume). Derived or display-only entries are left out.
  */
 export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<string, unknown> {
-  const { actionMode, initialRates, trendWindow: _trend, fold: _fold, folds: _folds, replay: _replay, ...rest } = recorded;
+  const {
+    actionMode,
+    initialRates,
+    trendWindow: _trend,
+    fold: _fold,
+    folds: _folds,
+    replay: _replay,
+    ...rest
+  } = recorded;
   // Runs logged before dataset options were checked recorded fashion-mnist's dataDir for every dataset.
-  const given: Record<string, unknown> = { ...withoutForeignDataOptions(rest), action: actionMode, initialRate: initialRates };
+  const given: Record<string, unknown> = {
+    ...withoutForeignDataOptions(rest),
+    action: actionMode,
+    initialRate: initialRates,
+  };
   for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
   // A population records its members as episodes; --population says how many.
   if (AGENTS[String(given['agent'])]?.population) delete given['episodes'];
@@ -141,21 +224,34 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const ownFlags = new Set(entry.options.map((s) => s.flag));
   for (const s of agentOptionSpecs()) {
     if (s.key in given && !ownFlags.has(s.flag)) {
-      throw new ConfigError(`${s.flag} does not apply to --agent ${agent} (its options: ${[...ownFlags].join(', ') || 'none'})`);
+      throw new ConfigError(
+        `${s.flag} does not apply to --agent ${agent} (its options: ${[...ownFlags].join(', ') || 'none'})`,
+      );
     }
   }
   const ownOptions = Object.fromEntries(entry.options.filter((s) => s.key in given).map((s) => [s.key, given[s.key]]));
   let agentOptions = checkAgentOptions(agent, ownOptions);
-  if (entry.population && 'episodes' in given) throw new ConfigError(`--episodes does not apply to --agent ${agent}: it trains --population members of --epochs epochs each`);
-  const episodes = entry.population ? (agentOptions['population'] as number) : checkInt('--episodes', opt('episodes'), 1);
+  if (entry.population && 'episodes' in given)
+    throw new ConfigError(
+      `--episodes does not apply to --agent ${agent}: it trains --population members of --epochs epochs each`,
+    );
+  const episodes = entry.population
+    ? (agentOptions['population'] as number)
+    : checkInt('--episodes', opt('episodes'), 1);
   const seed = checkInt('--seed', opt('seed'), 0, 2 ** 32 - 1);
   const backend = requestedBackend(given['backend'] as string | undefined);
   const actionMode = (given['action'] as ActionMode | undefined) ?? entry.defaultActionMode;
   if (!entry.supports.includes(actionMode)) {
-    throw new ConfigError(`--action ${actionMode} is not supported by --agent ${agent} (supported: ${entry.supports.join(', ')})`);
+    throw new ConfigError(
+      `--action ${actionMode} is not supported by --agent ${agent} (supported: ${entry.supports.join(', ')})`,
+    );
   }
   // Only the dataset's own options, and only when given: config.json records what the data used.
-  const dataOwn = Object.fromEntries(Object.keys(DATASET_OPTIONS).filter((k) => given[k] !== undefined).map((k) => [k, given[k]]));
+  const dataOwn = Object.fromEntries(
+    Object.keys(DATASET_OPTIONS)
+      .filter((k) => given[k] !== undefined)
+      .map((k) => [k, given[k]]),
+  );
   const data = checkDataConfig({
     dataset: opt('dataset') as DataConfig['dataset'],
     trainSize: opt('trainSize') as number,
@@ -167,14 +263,28 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const concreteDropout = opt('concreteDropout') as boolean;
   if (concreteDropout === true) {
     // The rates are learned in the run: only a constant agent leaves them alone, and its --rate is where they start.
-    if (agent !== 'constant') throw new ConfigError(`--concrete-dropout learns the rates itself: it needs --agent constant (whose --rate is the initial rate), got --agent ${agent}`);
-    if ('initialRate' in given) throw new ConfigError('--initial-rate does not apply with --concrete-dropout: --rate of --agent constant is the initial rate of every layer');
+    if (agent !== 'constant')
+      throw new ConfigError(
+        `--concrete-dropout learns the rates itself: it needs --agent constant (whose --rate is the initial rate), got --agent ${agent}`,
+      );
+    if ('initialRate' in given)
+      throw new ConfigError(
+        '--initial-rate does not apply with --concrete-dropout: --rate of --agent constant is the initial rate of every layer',
+      );
     const rate = agentOptions['rate'] as number;
-    if (!(rate > 0)) throw new ConfigError(`--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`);
+    if (!(rate > 0))
+      throw new ConfigError(
+        `--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`,
+      );
   }
   // Your own model (--model file:…) starts from its own rates unless --initial-rate says otherwise.
   const ownModel = String(opt('model')).startsWith(MODEL_FILE_PREFIX) && !('initialRate' in given);
-  const initialRate = concreteDropout === true ? (agentOptions['rate'] as number) : ownModel ? undefined : (opt('initialRate') as number | number[]);
+  const initialRate =
+    concreteDropout === true
+      ? (agentOptions['rate'] as number)
+      : ownModel
+        ? undefined
+        : (opt('initialRate') as number | number[]);
   const env: Partial<DropoutEnvConfig> = {
     model: opt('model') as string,
     batchNorm: opt('batchNorm') as boolean,
@@ -206,7 +316,9 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     try {
       loadedState = JSON.parse(readFileSync(loadAgent, 'utf8'));
     } catch (err) {
-      throw new ConfigError(`--load-agent ${loadAgent}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`);
+      throw new ConfigError(
+        `--load-agent ${loadAgent}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON'}`,
+      );
     }
   }
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
@@ -216,9 +328,33 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   // --workers changes where a population trains, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
-    agent, episodes, epochs: maxEpochs, ...data, ...envRest, initialRates: rates, backend, out, loadAgent, label, ...(entry.population ? recordedAgentOptions : agentOptions),
+    agent,
+    episodes,
+    epochs: maxEpochs,
+    ...data,
+    ...envRest,
+    initialRates: rates,
+    backend,
+    out,
+    loadAgent,
+    label,
+    ...(entry.population ? recordedAgentOptions : agentOptions),
   };
-  return { agent, agentOptions, episodes, seed, backend, data, env, envConfig, loadedState, loadAgent, label, out, options };
+  return {
+    agent,
+    agentOptions,
+    episodes,
+    seed,
+    backend,
+    data,
+    env,
+    envConfig,
+    loadedState,
+    loadAgent,
+    label,
+    out,
+    options,
+  };
 }
 
 export function packageVersions(): Record<string, string> {
@@ -281,13 +417,26 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
   const checkpoint = readRunCheckpoint(writer.dir);
   const stepsLines = checkpoint?.stepsLines ?? 0;
   const episodesLines = checkpoint?.episodesLines ?? 0;
-  for (const [name, keep] of [['steps', stepsLines], ['episodes', episodesLines]] as const) {
+  for (const [name, keep] of [
+    ['steps', stepsLines],
+    ['episodes', episodesLines],
+  ] as const) {
     const { dropped, torn } = truncateLines(writer.file(name), keep);
     if (torn) warn(`${writer.file(name)}: repaired a torn last line (the process died while writing it)`);
-    else if (dropped > 0) warn(`${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`);
+    else if (dropped > 0)
+      warn(
+        `${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`,
+      );
   }
   const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
-  return { episode: checkpoint?.episode ?? 1, stepsLines, episodesLines, epochsTrained: checkpoint?.epochsTrained ?? 0, records, checkpoint };
+  return {
+    episode: checkpoint?.episode ?? 1,
+    stepsLines,
+    episodesLines,
+    epochsTrained: checkpoint?.epochsTrained ?? 0,
+    records,
+    checkpoint,
+  };
 }
 
 /**
@@ -295,7 +444,8 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
  * checkpoint, so a run killed at any moment continues with `resume: true` and ends with the same logs.
  */
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
-  if (AGENTS[run.agent]!.population) throw new Error(`executeRun: --agent ${run.agent} trains a population: use runPbt (src/schedulers/pbt/run-pbt.ts)`);
+  if (AGENTS[run.agent]!.population)
+    throw new Error(`executeRun: --agent ${run.agent} trains a population: use runPbt (src/schedulers/pbt/run-pbt.ts)`);
   const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
@@ -321,10 +471,14 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     if (opts.resume) {
       const trainedOn = (JSON.parse(readFileSync(writer.file('config'), 'utf8')) as { backend?: string }).backend;
       if (trainedOn !== undefined && trainedOn !== opts.backendInUse) {
-        throw new ConfigError(`--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`);
+        throw new ConfigError(
+          `--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`,
+        );
       }
     }
-    const start: Start = opts.resume ? resumeFrom(writer, warn) : { episode: 1, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
+    const start: Start = opts.resume
+      ? resumeFrom(writer, warn)
+      : { episode: 1, stepsLines: 0, episodesLines: 0, epochsTrained: 0, records: [], checkpoint: undefined };
     const mid = start.checkpoint?.midEpisode;
     if (start.checkpoint) agent.loadState(start.checkpoint.agent);
     if (mid) env.restore(mid.env as EnvSnapshot);
@@ -339,7 +493,11 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
     if (remaining > 0) {
       await new Promise<void>((resolve, reject) => {
         const loop$ = run$(env, agent, {
-          episodes: remaining, firstEpisode: start.episode, seed: run.seed, stop$: opts.stop$, envSeed: opts.envSeed,
+          episodes: remaining,
+          firstEpisode: start.episode,
+          seed: run.seed,
+          stop$: opts.stop$,
+          envSeed: opts.envSeed,
           resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
         });
         loop$.subscribe({
@@ -355,7 +513,15 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               stepsLines += 1;
               epochsTrained += 1;
               current!.transitions.push(event.transition);
-              writeRunCheckpoint(run.out, { version: 2, episode: event.episode, stepsLines, episodesLines, epochsTrained, agent: agentAtStart, midEpisode: { ...current!, env: env.snapshot() } });
+              writeRunCheckpoint(run.out, {
+                version: 2,
+                episode: event.episode,
+                stepsLines,
+                episodesLines,
+                epochsTrained,
+                agent: agentAtStart,
+                midEpisode: { ...current!, env: env.snapshot() },
+              });
             }
             if (event.type === 'episode') {
               writer.episode(event.record);
@@ -363,7 +529,14 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               const state = agent.saveState();
               writer.agentState(state);
               records.push(event.record);
-              writeRunCheckpoint(run.out, { version: 2, episode: event.episode + 1, stepsLines, episodesLines, epochsTrained, agent: state });
+              writeRunCheckpoint(run.out, {
+                version: 2,
+                episode: event.episode + 1,
+                stepsLines,
+                episodesLines,
+                epochsTrained,
+                agent: state,
+              });
             }
             opts.onEvent?.(event);
           },
@@ -373,7 +546,10 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
       });
     }
     const finished = records.length >= run.episodes;
-    const summary = records.length > 0 ? summarize(run.agent, records, epochsTrained, !finished, performance.now() - started) : undefined;
+    const summary =
+      records.length > 0
+        ? summarize(run.agent, records, epochsTrained, !finished, performance.now() - started)
+        : undefined;
     if (summary) writer.summary(summary);
     // A finished run needs no checkpoint; a stopped one keeps it for --resume.
     if (finished) removeRunCheckpoint(run.out);
@@ -386,7 +562,9 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
 }
 
 /** The best finished constant-rate run beside `out` with the same task, if any (a grid's best). */
-export function findConstantBaseline(run: ResolvedRun): { dir: string; summary: RunSummary; rate: unknown } | undefined {
+export function findConstantBaseline(
+  run: ResolvedRun,
+): { dir: string; summary: RunSummary; rate: unknown } | undefined {
   const parent = path.dirname(run.out);
   if (!existsSync(parent)) return undefined;
   const same = ['dataset', 'model', 'epochs', 'trainSize', 'valSize', 'testSize', 'seed'];
@@ -394,12 +572,20 @@ export function findConstantBaseline(run: ResolvedRun): { dir: string; summary: 
   for (const name of readdirSync(parent)) {
     const dir = path.join(parent, name);
     try {
-      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { options: Record<string, unknown> };
+      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as {
+        options: Record<string, unknown>;
+      };
       // A concrete-dropout run uses the constant agent but learns its rates: not a constant rate.
-      if (path.resolve(dir) === path.resolve(run.out) || config.options['agent'] !== 'constant' || config.options['concreteDropout'] === true) continue;
+      if (
+        path.resolve(dir) === path.resolve(run.out) ||
+        config.options['agent'] !== 'constant' ||
+        config.options['concreteDropout'] === true
+      )
+        continue;
       if (!same.every((k) => JSON.stringify(config.options[k]) === JSON.stringify(run.options[k]))) continue;
       const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
-      if (!best || summary.best.valAcc > best.summary.best.valAcc) best = { dir, summary, rate: config.options['rate'] };
+      if (!best || summary.best.valAcc > best.summary.best.valAcc)
+        best = { dir, summary, rate: config.options['rate'] };
     } catch {
       continue; // not a finished run
     }

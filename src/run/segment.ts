@@ -97,24 +97,32 @@ export async function runSegment(job: SegmentJob, opts: { stop?: StopFlag } = {}
       observation = r.observation;
     } else {
       // numbered from 1 in the message, as everywhere the user reads them
-      throw new Error(`segment: member ${job.member + 1} has ${saved ? `a checkpoint of generation ${saved.generation + 1}` : 'no checkpoint'}, generation ${job.generation + 1} needs ${job.generation === 0 ? 'none' : `generation ${job.generation}'s`}`);
+      throw new Error(
+        `segment: member ${job.member + 1} has ${saved ? `a checkpoint of generation ${saved.generation + 1}` : 'no checkpoint'}, generation ${job.generation + 1} needs ${job.generation === 0 ? 'none' : `generation ${job.generation}'s`}`,
+      );
     }
     mkdirSync(job.dir, { recursive: true });
     let snapshot = env.snapshot();
     while (!snapshot.done && snapshot.epoch < job.untilEpoch) {
       // Yield, so a stop (a signal handler, or the shared flag's reader) is seen between epochs.
       await new Promise((resolve) => setImmediate(resolve));
-      if (opts.stop?.requested) return { member: job.member, ...(reset ? { reset } : {}), transitions, interrupted: true };
+      if (opts.stop?.requested)
+        return { member: job.member, ...(reset ? { reset } : {}), transitions, interrupted: true };
       const action = [...job.rates];
       const result = await env.step(action);
       transitions.push(transitionOf(job.member, observation, action, result));
       observation = result.observation;
       snapshot = env.snapshot();
-      writeMemberCheckpoint(job.dir, job.member, { generation: job.generation, env: snapshot, observation, ...(reset ? { reset } : {}), transitions });
+      writeMemberCheckpoint(job.dir, job.member, {
+        generation: job.generation,
+        env: snapshot,
+        observation,
+        ...(reset ? { reset } : {}),
+        transitions,
+      });
     }
     return { member: job.member, ...(reset ? { reset } : {}), transitions, interrupted: false };
   } finally {
     env.dispose();
   }
 }
-

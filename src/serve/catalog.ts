@@ -94,7 +94,8 @@ export class Catalog {
 
   resolveExperimentId(id: string): string {
     checkId(id);
-    if (!this.scan().experiments.includes(id)) throw new HttpError(404, `no experiment '${id}' under the dashboard's folder`);
+    if (!this.scan().experiments.includes(id))
+      throw new HttpError(404, `no experiment '${id}' under the dashboard's folder`);
     return this.abs(id);
   }
 
@@ -135,13 +136,30 @@ export class Catalog {
       experiments.filter((e) => e === '.' || id.startsWith(`${e}/`)).sort((a, b) => b.length - a.length)[0] ?? null;
     const runs = read.map(({ id, run, error }): RunRowView => {
       if (run === undefined) {
-        return { id, experiment: experimentOf(id), label: '', agent: '', dataset: '', model: '', seed: null, status: 'error', episodes: 0, epochs: 0, bestValAcc: null, bestTestAcc: null, startedAtMs: null, error };
+        return {
+          id,
+          experiment: experimentOf(id),
+          label: '',
+          agent: '',
+          dataset: '',
+          model: '',
+          seed: null,
+          status: 'error',
+          episodes: 0,
+          epochs: 0,
+          bestValAcc: null,
+          bestTestAcc: null,
+          startedAtMs: null,
+          error,
+        };
       }
       return runRowView(id, run, labels.get(id)!, experimentOf(id), this.abs(id));
     });
     return {
       runs,
-      experiments: experiments.map((id) => experimentRowView(id, () => this.readExperiment(id), runs.filter((r) => r.experiment === id).length)),
+      experiments: experiments.map((id) =>
+        experimentRowView(id, () => this.readExperiment(id), runs.filter((r) => r.experiment === id).length),
+      ),
     };
   }
 
@@ -149,7 +167,8 @@ export class Catalog {
   readExperiment(id: string): ExperimentJson {
     const dir = this.resolveExperimentId(id);
     const file = path.join(dir, 'experiment.json');
-    if (!isInside(this.realRoot!, realpathSync(file))) throw new HttpError(404, `experiment.json of '${id}' links outside the dashboard's folder: not read`);
+    if (!isInside(this.realRoot!, realpathSync(file)))
+      throw new HttpError(404, `experiment.json of '${id}' links outside the dashboard's folder: not read`);
     return readExperimentJson(dir);
   }
 
@@ -162,13 +181,17 @@ export class Catalog {
     for (const file of RUN_LOGS) {
       const p = path.join(dir, file);
       if (!existsSync(p)) continue;
-      if (!isInside(this.realRoot!, realpathSync(p))) throw new ConfigError(`${file} links outside the dashboard's folder: not read`);
+      if (!isInside(this.realRoot!, realpathSync(p)))
+        throw new ConfigError(`${file} links outside the dashboard's folder: not read`);
     }
   }
 }
 
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -176,7 +199,12 @@ export class HttpError extends Error {
 /** An id is a relative path of plain names: no `..`, no `.` inside, no backslash, no NUL, not absolute. */
 export function checkId(id: string): void {
   if (id === '.') return;
-  const bad = id === '' || id.startsWith('/') || /[\\\0]/.test(id) || /^[a-zA-Z]:/.test(id) || id.split('/').some((part) => part === '' || part === '.' || part === '..');
+  const bad =
+    id === '' ||
+    id.startsWith('/') ||
+    /[\\\0]/.test(id) ||
+    /^[a-zA-Z]:/.test(id) ||
+    id.split('/').some((part) => part === '' || part === '.' || part === '..');
   if (bad) throw new HttpError(400, `not a run id: ${JSON.stringify(id)}`);
 }
 
@@ -203,7 +231,13 @@ export function runState(run: RunData, dir: string): RunState {
   return runLockHeld(dir) ? 'running' : 'interrupted';
 }
 
-export function runRowView(id: string, run: RunData, label: string, experiment: string | null, dir: string): RunRowView {
+export function runRowView(
+  id: string,
+  run: RunData,
+  label: string,
+  experiment: string | null,
+  dir: string,
+): RunRowView {
   const best = bestEpisode(run.episodes);
   const options = run.config.options;
   return {
@@ -226,7 +260,15 @@ export function runRowView(id: string, run: RunData, label: string, experiment: 
 function experimentRowView(id: string, read: () => ExperimentJson, runs: number): ExperimentRowView {
   try {
     const json = read();
-    return { id, preset: json.preset, dataset: String(json.config['dataset'] ?? ''), model: String(json.config['model'] ?? ''), seeds: typeof json.config['seeds'] === 'number' ? json.config['seeds'] : null, picks: json.picks.length, runs };
+    return {
+      id,
+      preset: json.preset,
+      dataset: String(json.config['dataset'] ?? ''),
+      model: String(json.config['model'] ?? ''),
+      seeds: typeof json.config['seeds'] === 'number' ? json.config['seeds'] : null,
+      picks: json.picks.length,
+      runs,
+    };
   } catch (err) {
     return { id, preset: '', dataset: '', model: '', seeds: null, picks: 0, runs, error: (err as Error).message };
   }
@@ -236,7 +278,15 @@ function experimentRowView(id: string, read: () => ExperimentJson, runs: number)
 export interface ExperimentJson {
   preset: string;
   config: Record<string, unknown> & { folds?: number };
-  picks: { method: string; seed: number; valAcc: number; testAcc: number; epochs: number; schedule: number[][]; from: string }[];
+  picks: {
+    method: string;
+    seed: number;
+    valAcc: number;
+    testAcc: number;
+    epochs: number;
+    schedule: number[][];
+    from: string;
+  }[];
   missing?: { method: string; seed: number; reason: string }[];
 }
 
@@ -250,7 +300,13 @@ export function readExperimentJson(dir: string): ExperimentJson {
     throw new ConfigError('experiment.json: not valid JSON');
   }
   const j = json as Partial<ExperimentJson>;
-  if (typeof j !== 'object' || j === null || typeof j.preset !== 'string' || typeof j.config !== 'object' || !Array.isArray(j.picks)) {
+  if (
+    typeof j !== 'object' ||
+    j === null ||
+    typeof j.preset !== 'string' ||
+    typeof j.config !== 'object' ||
+    !Array.isArray(j.picks)
+  ) {
     throw new ConfigError("experiment.json: expected 'preset', 'config' and 'picks'");
   }
   return j as ExperimentJson;

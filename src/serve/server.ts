@@ -68,12 +68,14 @@ export function hostWarning(host: string): string | undefined {
 }
 
 export function checkPort(port: unknown): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port must be a whole number in [0, 65535], got ${String(port)}`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`--port must be a whole number in [0, 65535], got ${String(port)}`);
   return port;
 }
 
 // vega compiles its expressions with new Function: 'unsafe-eval' is the price of drawing in the browser
-const CSP = "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
+const CSP =
+  "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
 
 export async function startDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const host = opts.host ?? '127.0.0.1';
@@ -83,14 +85,32 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const open = new Set<ServerResponse>();
 
   const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void => {
-    res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': CSP });
+    res.writeHead(status, {
+      'content-type': type,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': CSP,
+    });
     res.end(head ? undefined : body);
   };
-  const json = (res: ServerResponse, status: number, value: unknown, head: boolean) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), head);
+  const json = (res: ServerResponse, status: number, value: unknown, head: boolean) =>
+    send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), head);
 
   /** An event stream: `build` now, and again each time the watch under `key` sees a change. */
-  const stream = (req: IncomingMessage, res: ServerResponse, key: string, probe: () => string, build: () => unknown, dir?: string): void => {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+  const stream = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    probe: () => string,
+    build: () => unknown,
+    dir?: string,
+  ): void => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-content-type-options': 'nosniff',
+    });
     res.write('retry: 2000\n\n');
     const push = () => {
       let event: string;
@@ -160,14 +180,23 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       case '/api/experiment':
         return json(res, 200, await experimentView(catalog, id()), head);
       case '/api/events': {
-        if (q.has('list')) return stream(req, res, 'list', listSignature, () => ({ root: catalog.root, ...catalog.list() }));
+        if (q.has('list'))
+          return stream(req, res, 'list', listSignature, () => ({ root: catalog.root, ...catalog.list() }));
         const runId = q.get('run');
         if (runId === null) throw new HttpError(400, 'missing ?run= or ?list');
         const dir = catalog.resolveRunId(runId);
-        return stream(req, res, `run:${dir}`, () => fileSignature(dir), () => runView(catalog, runId), dir);
+        return stream(
+          req,
+          res,
+          `run:${dir}`,
+          () => fileSignature(dir),
+          () => runView(catalog, runId),
+          dir,
+        );
       }
       default:
-        if (url.pathname in VENDOR) return send(res, 200, 'text/javascript; charset=utf-8', vendorFile(url.pathname), head);
+        if (url.pathname in VENDOR)
+          return send(res, 200, 'text/javascript; charset=utf-8', vendorFile(url.pathname), head);
         throw new HttpError(404, `no such page: ${url.pathname}`);
     }
   };
@@ -178,15 +207,19 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       if (err instanceof HttpError) return json(res, err.status, { error: err.message }, req.method === 'HEAD');
       if (err instanceof ConfigError) return json(res, 422, { error: err.message }, req.method === 'HEAD');
       log(`internal error on ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      json(res, 500, { error: 'internal error (see the dashboard\'s terminal)' }, req.method === 'HEAD');
+      json(res, 500, { error: "internal error (see the dashboard's terminal)" }, req.method === 'HEAD');
     });
   });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new ConfigError(`--port ${opts.port}: already in use on ${host}; pick another (0 picks a free one)`)
-        : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND' ? new ConfigError(`--host ${host}: not an address of this machine`)
-          : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new ConfigError(`--port ${opts.port}: already in use on ${host}; pick another (0 picks a free one)`)
+          : err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND'
+            ? new ConfigError(`--host ${host}: not an address of this machine`)
+            : err,
+      );
     });
     server.listen(opts.port ?? 8080, host, () => resolve());
   });

@@ -7,7 +7,15 @@ import type { TopLevelSpec } from 'vega-lite';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
 import { compareRuns, comparisonTables, groupLabels, type Table } from '../analysis/compare.js';
-import { comparisonPlots, epochPlot, learningCurvePlot, populationPlot, ratesPlot, schedulePlot, type Plot } from '../analysis/plots.js';
+import {
+  comparisonPlots,
+  epochPlot,
+  learningCurvePlot,
+  populationPlot,
+  ratesPlot,
+  schedulePlot,
+  type Plot,
+} from '../analysis/plots.js';
 import { HttpError, runRowView, type Catalog, type RunRowView } from './catalog.js';
 
 export interface PlotView {
@@ -43,7 +51,15 @@ export function runView(catalog: Catalog, id: string): RunView {
     row,
     warnings: warnings.map(relativeTo(catalog)),
     plots: plots.map(plotView),
-    best: best ? { episode: best.episode, valAcc: best.valAcc, testAcc: best.testAcc, layerNames: run.config.layerNames, schedule: best.schedule } : null,
+    best: best
+      ? {
+          episode: best.episode,
+          valAcc: best.valAcc,
+          testAcc: best.testAcc,
+          layerNames: run.config.layerNames,
+          schedule: best.schedule,
+        }
+      : null,
   };
 }
 
@@ -84,14 +100,21 @@ export async function experimentView(catalog: Catalog, id: string): Promise<Expe
   const { METHODS, experimentTable, verdictText } = await import('../experiment/experiment.js');
   const { recommendedSchedulesPlot } = await import('../analysis/plots.js');
   const picked = new Set(json.picks.map((p) => p.method));
-  const methods = [...METHODS.map((m) => m.name).filter((m) => picked.has(m)), ...[...picked].filter((m) => !METHODS.some((x) => x.name === m))];
+  const methods = [
+    ...METHODS.map((m) => m.name).filter((m) => picked.has(m)),
+    ...[...picked].filter((m) => !METHODS.some((x) => x.name === m)),
+  ];
   const folds = typeof json.config.folds === 'number' ? json.config.folds : 1;
   return {
     id,
     preset: json.preset,
     table: experimentTable(json.picks, methods, folds, json.missing ?? []),
     verdict: verdictText(json.picks, methods),
-    plot: { id: 'recommended', title: 'Recommended schedule per method', spec: recommendedSchedulesPlot(json.picks, methods) },
+    plot: {
+      id: 'recommended',
+      title: 'Recommended schedule per method',
+      spec: recommendedSchedulesPlot(json.picks, methods),
+    },
     runs: catalog.scan().runs.filter((r) => id === '.' || r.startsWith(`${id}/`)),
   };
 }
@@ -107,4 +130,7 @@ function readOr422<T>(read: () => T): T {
 }
 
 /** Messages name files relative to the folder served, not by their absolute path. */
-const relativeTo = (catalog: Catalog) => (message: string): string => message.split(catalog.root + '/').join('');
+const relativeTo =
+  (catalog: Catalog) =>
+  (message: string): string =>
+    message.split(catalog.root + '/').join('');

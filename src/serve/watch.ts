@@ -36,7 +36,14 @@ export class WatchHub {
   subscribe(key: string, probe: () => string, listener: () => void, dir?: string): () => void {
     let watch = this.watches.get(key);
     if (watch === undefined) {
-      const created: Watch = { listeners: new Set(), probe, signature: safe(probe), timer: setInterval(() => this.check(created), this.pollMs), fsWatcher: undefined, debounce: undefined };
+      const created: Watch = {
+        listeners: new Set(),
+        probe,
+        signature: safe(probe),
+        timer: setInterval(() => this.check(created), this.pollMs),
+        fsWatcher: undefined,
+        debounce: undefined,
+      };
       created.timer.unref();
       if (dir !== undefined) {
         try {

@@ -76,10 +76,14 @@ export function writeCheckpoint(dir: string, name: string, value: unknown): void
   writes += 1;
   const binary = `${name}-${Date.now()}-${process.pid}-${threadId}-${writes}.bin`;
   writeFileAtomic(path.join(dir, binary), new Uint8Array(floats.buffer));
-  writeFileAtomic(path.join(dir, `${name}.json`), JSON.stringify({ binary, floats: total, value: JSON.parse(json) as unknown }) + '\n');
+  writeFileAtomic(
+    path.join(dir, `${name}.json`),
+    JSON.stringify({ binary, floats: total, value: JSON.parse(json) as unknown }) + '\n',
+  );
   // Older binaries are no longer named by the JSON.
   for (const file of readdirSync(dir)) {
-    if (file !== binary && file.startsWith(`${name}-`) && file.endsWith('.bin')) rmSync(path.join(dir, file), { force: true });
+    if (file !== binary && file.startsWith(`${name}-`) && file.endsWith('.bin'))
+      rmSync(path.join(dir, file), { force: true });
   }
 }
 
@@ -94,7 +98,8 @@ export function readCheckpoint(dir: string, name: string): unknown {
   }
   const { binary, floats, value } = JSON.parse(header) as { binary: string; floats: number; value: unknown };
   const bytes = readFileSync(path.join(dir, binary));
-  if (bytes.length !== floats * 4) throw new Error(`${path.join(dir, binary)}: ${bytes.length} bytes, expected ${floats * 4}`);
+  if (bytes.length !== floats * 4)
+    throw new Error(`${path.join(dir, binary)}: ${bytes.length} bytes, expected ${floats * 4}`);
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   return decode(JSON.stringify(value), data);
 }

@@ -12,7 +12,17 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import { LOG_VERSION, logVersionOf, numberingShift, shiftNumbering, type EpisodeRecord, type LineageRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
+import {
+  LOG_VERSION,
+  logVersionOf,
+  numberingShift,
+  shiftNumbering,
+  type EpisodeRecord,
+  type LineageRecord,
+  type RunConfig,
+  type RunSummary,
+  type StepRecord,
+} from '../core/run-log.js';
 
 /** One run folder as read from disk. */
 export interface RunData {
@@ -52,7 +62,13 @@ const isStrings: Check = (v) => Array.isArray(v) && v.every(isString);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The fields compare relies on, and what each must hold. Other fields pass through unchecked. */
-const STEP_FIELDS: Record<string, Check> = { episode: isInt, epoch: isInt, rates: isNumbers, valAcc: isMetric, valLoss: isMetric };
+const STEP_FIELDS: Record<string, Check> = {
+  episode: isInt,
+  epoch: isInt,
+  rates: isNumbers,
+  valAcc: isMetric,
+  valLoss: isMetric,
+};
 const EPISODE_FIELDS: Record<string, Check> = {
   episode: isInt,
   return: isMetric,
@@ -62,7 +78,14 @@ const EPISODE_FIELDS: Record<string, Check> = {
   schedule: isRows,
   episodeMs: isNumber,
 };
-const LINEAGE_FIELDS: Record<string, Check> = { generation: isInt, epoch: isInt, member: isInt, from: isInt, ratesBefore: isNumbers, rates: isNumbers };
+const LINEAGE_FIELDS: Record<string, Check> = {
+  generation: isInt,
+  epoch: isInt,
+  member: isInt,
+  from: isInt,
+  ratesBefore: isNumbers,
+  rates: isNumbers,
+};
 const CONFIG_FIELDS: Record<string, Check> = { options: isObject, seed: isNumber, layerNames: isStrings };
 const SUMMARY_FIELDS: Record<string, Check> = { agent: isString, wallMs: isNumber, interrupted: isBoolean };
 
@@ -71,7 +94,8 @@ function checkFields(value: unknown, fields: Record<string, Check>, where: strin
   const missing = Object.keys(fields).filter((key) => !(key in value));
   if (missing.length > 0) throw new ConfigError(`${where}: missing ${missing.map((k) => `'${k}'`).join(', ')}`);
   for (const [key, ok] of Object.entries(fields)) {
-    if (!ok(value[key])) throw new ConfigError(`${where}: '${key}' has the wrong type, got ${JSON.stringify(value[key])}`);
+    if (!ok(value[key]))
+      throw new ConfigError(`${where}: '${key}' has the wrong type, got ${JSON.stringify(value[key])}`);
   }
 }
 
@@ -136,7 +160,10 @@ export function logVersionAt(dir: string): number {
 }
 
 /** Records of a log of `version`, numbered as the current version numbers them. */
-const upgraded = <T>(read: ReadResult<T[]>, version: number): ReadResult<T[]> => ({ ...read, value: read.value.map((r) => shiftNumbering(r, numberingShift(version))) });
+const upgraded = <T>(read: ReadResult<T[]>, version: number): ReadResult<T[]> => ({
+  ...read,
+  value: read.value.map((r) => shiftNumbering(r, numberingShift(version))),
+});
 
 /**
  * A run's episodes.jsonl: checked records, a torn last line dropped with a warning, numbered from 1
@@ -149,7 +176,9 @@ export function readEpisodes(file: string, version = logVersionAt(dirname(file))
 /** A PBT run's lineage.jsonl (who copied whom), numbered from 1; empty for a run without one. */
 export function readLineage(dir: string, version = logVersionAt(dir)): ReadResult<LineageRecord[]> {
   const file = join(dir, 'lineage.jsonl');
-  return existsSync(file) ? upgraded(readJsonl<LineageRecord>(file, LINEAGE_FIELDS), version) : { value: [], warnings: [] };
+  return existsSync(file)
+    ? upgraded(readJsonl<LineageRecord>(file, LINEAGE_FIELDS), version)
+    : { value: [], warnings: [] };
 }
 
 /** Reads one run folder. */
@@ -162,7 +191,8 @@ export function readRun(dir: string): ReadResult<RunData> {
   };
 
   const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
-  if (typeof config.options['agent'] !== 'string') throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
+  if (typeof config.options['agent'] !== 'string')
+    throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
   const version = logVersionOf(config, join(dir, 'config.json'));
 
   // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
@@ -170,7 +200,9 @@ export function readRun(dir: string): ReadResult<RunData> {
   const summaryFile = join(dir, 'summary.json');
   const episodesFile = join(dir, 'episodes.jsonl');
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
-  const read: ReadResult<EpisodeRecord[]> = unstarted ? { value: [], warnings: [] } : readEpisodes(need('episodes.jsonl'), version);
+  const read: ReadResult<EpisodeRecord[]> = unstarted
+    ? { value: [], warnings: [] }
+    : readEpisodes(need('episodes.jsonl'), version);
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {
@@ -189,11 +221,16 @@ export function readRun(dir: string): ReadResult<RunData> {
     warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
   }
 
-  const summary = existsSync(summaryFile) ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), numberingShift(version)) : undefined;
+  const summary = existsSync(summaryFile)
+    ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), numberingShift(version))
+    : undefined;
   const lineage = readLineage(dir, version);
   warnings.push(...lineage.warnings);
 
-  return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value }, warnings };
+  return {
+    value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value },
+    warnings,
+  };
 }
 
 const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
@@ -261,7 +298,10 @@ function discoverRuns(paths: readonly string[]): ReadResult<string[]> {
     const tree = walkRunTree(path);
     const below = tree.runs.map((rel) => join(path, rel));
     skipped.push(...tree.skipped.map((rel) => join(path, rel)));
-    if (below.length === 0) throw new ConfigError(`${path}: neither a run folder (no config.json) nor a folder of runs (none found ${SEARCH_DEPTH} levels down)`);
+    if (below.length === 0)
+      throw new ConfigError(
+        `${path}: neither a run folder (no config.json) nor a folder of runs (none found ${SEARCH_DEPTH} levels down)`,
+      );
     dirs.push(...below);
   }
   const seen = new Set<string>();
@@ -271,7 +311,10 @@ function discoverRuns(paths: readonly string[]): ReadResult<string[]> {
     seen.add(key);
     return true;
   });
-  const warnings = skipped.map((dir) => `${dir}: not searched for runs (more than ${SEARCH_DEPTH} levels down); name it to include the runs inside`);
+  const warnings = skipped.map(
+    (dir) =>
+      `${dir}: not searched for runs (more than ${SEARCH_DEPTH} levels down); name it to include the runs inside`,
+  );
   return { value: unique, warnings };
 }
 

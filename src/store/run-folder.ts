@@ -69,9 +69,17 @@ export function readRunCheckpoint(dir: string): RunCheckpoint | undefined {
   if (value.version === 1) {
     // Written before episodes were numbered from 1.
     const mid = value.midEpisode;
-    return { ...value, version: 2, episode: value.episode + 1, ...(mid ? { midEpisode: { ...mid, transitions: mid.transitions.map((t) => ({ ...t, episode: t.episode + 1 })) } } : {}) };
+    return {
+      ...value,
+      version: 2,
+      episode: value.episode + 1,
+      ...(mid
+        ? { midEpisode: { ...mid, transitions: mid.transitions.map((t) => ({ ...t, episode: t.episode + 1 })) } }
+        : {}),
+    };
   }
-  if (value.version !== 2) throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
+  if (value.version !== 2)
+    throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
   return value as RunCheckpoint;
 }
 
@@ -130,7 +138,9 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
     if (lockHeld(held)) {
       const sameHost = held.hostname === undefined || held.hostname === mine.hostname;
       const where = sameHost ? `process ${held.pid}` : `process ${held.pid} on host ${held.hostname}`;
-      throw new ConfigError(`--out ${dir} is being written by ${where}: wait for it to end or stop it; if no process writes it any more, delete ${file}`);
+      throw new ConfigError(
+        `--out ${dir} is being written by ${where}: wait for it to end or stop it; if no process writes it any more, delete ${file}`,
+      );
     }
     warn(`taking over the lock of ${dir}: its process ${held.pid ?? '(unknown)'} is gone`);
     writeFileAtomic(file, JSON.stringify(mine) + '\n');
@@ -168,7 +178,8 @@ export function tidyFinishedRun(dir: string): void {
 
 /** Removes the temporary files of atomic writes (`.<name>.<pid>.tmp`) that a killed process left. */
 export function removeTempFiles(dir: string): void {
-  for (const file of readdirSync(dir)) if (file.startsWith('.') && file.endsWith('.tmp')) rmSync(path.join(dir, file), { force: true });
+  for (const file of readdirSync(dir))
+    if (file.startsWith('.') && file.endsWith('.tmp')) rmSync(path.join(dir, file), { force: true });
 }
 
 /**
@@ -185,7 +196,17 @@ export function truncateLines(file: string, keep: number): { dropped: number; to
   const lines = text.split('\n');
   if (!torn) lines.pop(); // the empty string after the last newline
   const complete = torn ? lines.length - 1 : lines.length;
-  if (complete < keep) throw new ConfigError(`${file}: ${complete} complete lines, but the checkpoint counts ${keep}: the folder was changed by hand`);
-  if (lines.length > keep) writeFileAtomic(file, lines.slice(0, keep).map((l) => l + '\n').join(''));
+  if (complete < keep)
+    throw new ConfigError(
+      `${file}: ${complete} complete lines, but the checkpoint counts ${keep}: the folder was changed by hand`,
+    );
+  if (lines.length > keep)
+    writeFileAtomic(
+      file,
+      lines
+        .slice(0, keep)
+        .map((l) => l + '\n')
+        .join(''),
+    );
   return { dropped: lines.length - keep, torn };
 }

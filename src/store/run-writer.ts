@@ -3,11 +3,34 @@
  * appendFileSync, so each is on disk before the next epoch starts: a crash loses at most the epoch
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  type Stats,
+} from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
-import { LOG_VERSION, bestEpisode, logVersionOf, numberingShift, shiftNumbering, type EpisodeRecord, type LineageRecord, type RunConfig, type RunSummary, type StepRecord } from '../core/run-log.js';
+import {
+  LOG_VERSION,
+  bestEpisode,
+  logVersionOf,
+  numberingShift,
+  shiftNumbering,
+  type EpisodeRecord,
+  type LineageRecord,
+  type RunConfig,
+  type RunSummary,
+  type StepRecord,
+} from '../core/run-log.js';
 import type { Transition } from '../core/types.js';
 
 export const RUN_FILES = {
@@ -33,14 +56,21 @@ export function checkRunDir(dir: string): void {
     try {
       stats = statSync(existing, { throwIfNoEntry: false });
     } catch (err) {
-      if (code(err) !== 'ENOTDIR') throw new ConfigError(`--out ${dir}: cannot look at ${existing} (${code(err) ?? String(err)}): choose another folder`);
+      if (code(err) !== 'ENOTDIR')
+        throw new ConfigError(
+          `--out ${dir}: cannot look at ${existing} (${code(err) ?? String(err)}): choose another folder`,
+        );
     }
     if (stats !== undefined) break;
     existing = path.dirname(existing);
   }
   const given = existing === path.resolve(dir);
   if (!stats.isDirectory()) {
-    throw new ConfigError(given ? `--out ${dir} exists and is not a folder: choose a new or empty folder` : `--out ${dir} lies under ${existing}, which is a file: choose a folder path`);
+    throw new ConfigError(
+      given
+        ? `--out ${dir} exists and is not a folder: choose a new or empty folder`
+        : `--out ${dir} lies under ${existing}, which is a file: choose a folder path`,
+    );
   }
   if (given) {
     let entries: string[];
@@ -50,10 +80,12 @@ export function checkRunDir(dir: string): void {
       throw new ConfigError(`--out ${dir} cannot be read (${code(err) ?? String(err)}): choose another folder`);
     }
     // The lock of the process creating the run is all a new run folder may hold.
-    if (entries.some((e) => e !== 'run.lock')) throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
+    if (entries.some((e) => e !== 'run.lock'))
+      throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
   }
   const refused = writeRefused(existing);
-  if (refused) throw new ConfigError(`--out ${dir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
+  if (refused)
+    throw new ConfigError(`--out ${dir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
 }
 
 /**
@@ -82,7 +114,10 @@ export class RunWriter {
   /** Added to every episode, member and generation number written: 0, or −1 for a version-1 folder. */
   private readonly shift: number;
 
-  private constructor(readonly dir: string, logVersion: number) {
+  private constructor(
+    readonly dir: string,
+    logVersion: number,
+  ) {
     this.shift = -numberingShift(logVersion);
   }
 
@@ -121,7 +156,10 @@ export class RunWriter {
 
   /** Writes episodes.jsonl whole (a PBT run's members, at its end). */
   allEpisodes(records: readonly EpisodeRecord[]): void {
-    writeFileAtomic(this.file('episodes'), records.map((r) => JSON.stringify(shiftNumbering(r, this.shift)) + '\n').join(''));
+    writeFileAtomic(
+      this.file('episodes'),
+      records.map((r) => JSON.stringify(shiftNumbering(r, this.shift)) + '\n').join(''),
+    );
   }
 
   /** Appends one line to a PBT run's lineage.jsonl. */
@@ -162,7 +200,13 @@ export function stepRecord(t: Transition): StepRecord {
  * The run's summary from its finished episodes (at least one). `epochsTrained` counts every epoch,
  * including those of an episode a stop cut short.
  */
-export function summarize(agent: string, episodes: readonly EpisodeRecord[], epochsTrained: number, interrupted: boolean, wallMs: number): RunSummary {
+export function summarize(
+  agent: string,
+  episodes: readonly EpisodeRecord[],
+  epochsTrained: number,
+  interrupted: boolean,
+  wallMs: number,
+): RunSummary {
   const best = bestEpisode(episodes);
   const first = episodes[0];
   const last = episodes[episodes.length - 1];

@@ -9,7 +9,16 @@ import { LinUcbAgent } from '../../agents/linucb.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 
-const INFO: StepInfo = { epoch: 0, trainLoss: 1, trainLossStd: 0, trainAcc: 0, valLoss: 1, valAcc: 0, rates: [0.3], diverged: false };
+const INFO: StepInfo = {
+  epoch: 0,
+  trainLoss: 1,
+  trainLossStd: 0,
+  trainAcc: 0,
+  valLoss: 1,
+  valAcc: 0,
+  rates: [0.3],
+  diverged: false,
+};
 
 /**
  * A stationary 6-armed Gaussian bandit, played through the agent interface: one layer in absolute mode
@@ -42,14 +51,26 @@ function play(agent: Agent, pulls: number, seed: number): number[] {
     const arm = Math.round(action[0]! * 10);
     chosen.push(arm);
     const reward = MEANS[arm]! + SD * noise.normal();
-    agent.learn!({ episode: 1, epoch: 1, observation: [0], action, reward, nextObservation: [0], terminated: false, truncated: true, info: INFO });
+    agent.learn!({
+      episode: 1,
+      epoch: 1,
+      observation: [0],
+      action,
+      reward,
+      nextObservation: [0],
+      terminated: false,
+      truncated: true,
+      info: INFO,
+    });
   }
   return chosen;
 }
 
 /** Pseudo-regret of rounds [from, to): Σ (best mean − chosen mean). */
-const regret = (chosen: number[], from: number, to: number) => chosen.slice(from, to).reduce((s, k) => s + MEANS[BEST]! - MEANS[k]!, 0);
-const bestShare = (chosen: number[], from: number, to: number) => chosen.slice(from, to).filter((k) => k === BEST).length / (to - from);
+const regret = (chosen: number[], from: number, to: number) =>
+  chosen.slice(from, to).reduce((s, k) => s + MEANS[BEST]! - MEANS[k]!, 0);
+const bestShare = (chosen: number[], from: number, to: number) =>
+  chosen.slice(from, to).filter((k) => k === BEST).length / (to - from);
 
 const SEEDS = [1, 2, 3, 4, 5];
 
@@ -59,7 +80,11 @@ describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.
   // regret (a bandit that stopped learning) has ratio 4 and second-half regret equal to the first half's.
   it('UCB1 picks the best arm most of the time after 1000 pulls, with sublinear regret', () => {
     for (const seed of SEEDS) {
-      const chosen = play(AGENTS['ucb']!.create({ ucbC: Math.SQRT2, perEpoch: false }, banditContext(seed)), 4000, seed);
+      const chosen = play(
+        AGENTS['ucb']!.create({ ucbC: Math.SQRT2, perEpoch: false }, banditContext(seed)),
+        4000,
+        seed,
+      );
       expect(bestShare(chosen, 1000, 2000), `seed ${seed}`).to.be.at.least(0.7);
       expect(regret(chosen, 1000, 2000), `seed ${seed}`).to.be.below(0.6 * regret(chosen, 0, 1000));
       expect(regret(chosen, 0, 4000) / regret(chosen, 0, 1000), `seed ${seed}`).to.be.below(2.5);
@@ -181,7 +206,17 @@ describe('linucb on a linear contextual bandit', () => {
       const x = context(env);
       const action = agent.act(x, INFO);
       const reward = value(action[0]!, x) + NOISE * env.normal();
-      agent.learn({ episode: 1, epoch: 1, observation: x, action, reward, nextObservation: x, terminated: false, truncated: true, info: INFO });
+      agent.learn({
+        episode: 1,
+        epoch: 1,
+        observation: x,
+        action,
+        reward,
+        nextObservation: x,
+        terminated: false,
+        truncated: true,
+        info: INFO,
+      });
     }
     return { agent, env };
   }

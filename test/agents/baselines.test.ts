@@ -9,10 +9,15 @@ import { DEFAULTS as SCHEDULE_DEFAULTS, namedRate } from '../../agents/schedule.
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 
-const make = (name: string, options: Record<string, unknown>, env: TargetPathEnv, seed = 1): Agent => AGENTS[name]!.create(options, env.context(seed));
+const make = (name: string, options: Record<string, unknown>, env: TargetPathEnv, seed = 1): Agent =>
+  AGENTS[name]!.create(options, env.context(seed));
 
 /** The rates each epoch of one episode trained with, every layer expected equal to `expected[t]`. */
-async function ratesOfOneEpisode(name: string, options: Record<string, unknown>, env: TargetPathEnv): Promise<number[][]> {
+async function ratesOfOneEpisode(
+  name: string,
+  options: Record<string, unknown>,
+  env: TargetPathEnv,
+): Promise<number[][]> {
   const { rates } = await runEpisodes(make(name, options, env), env, 1);
   return rates[0]!;
 }
@@ -27,19 +32,28 @@ function expectRates(actual: number[][], expected: number[], layers = 2): void {
 
 describe('constant', () => {
   it('trains the first epoch already at --rate in absolute mode', async () => {
-    expectRates(await ratesOfOneEpisode('constant', { rate: 0.5 }, new TargetPathEnv({ actionMode: 'absolute' })), [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
+    expectRates(
+      await ratesOfOneEpisode('constant', { rate: 0.5 }, new TargetPathEnv({ actionMode: 'absolute' })),
+      [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],
+    );
   });
 
   it('walks to --rate one step per epoch in discrete and continuous modes', async () => {
     // From 0.3 with rateStep 0.1 (discrete) or maxDelta 0.1 (continuous): 0.4, then 0.5 and stay.
     for (const actionMode of ['discrete', 'continuous'] as const) {
-      expectRates(await ratesOfOneEpisode('constant', { rate: 0.5 }, new TargetPathEnv({ actionMode })), [0.4, 0.5, 0.5, 0.5, 0.5, 0.5]);
+      expectRates(
+        await ratesOfOneEpisode('constant', { rate: 0.5 }, new TargetPathEnv({ actionMode })),
+        [0.4, 0.5, 0.5, 0.5, 0.5, 0.5],
+      );
     }
   });
 
   it('rejects a rate out of range, naming the flag', () => {
     expect(() => AGENTS['constant']!.check({ rate: 1.5 })).to.throw(ConfigError, '--rate must be in [0, 1), got 1.5');
-    expect(() => make('constant', { rate: 0.9 }, new TargetPathEnv())).to.throw(ConfigError, /--rate = 0.9 is outside \[--min-rate, --max-rate\] = \[0, 0.8\]/);
+    expect(() => make('constant', { rate: 0.9 }, new TargetPathEnv())).to.throw(
+      ConfigError,
+      /--rate = 0.9 is outside \[--min-rate, --max-rate\] = \[0, 0.8\]/,
+    );
   });
 });
 
@@ -51,7 +65,11 @@ describe('schedule', () => {
     ['linear 0.3 → 0 over 6 epochs', { schedule: 'linear', rate: 0.3, finalRate: 0 }, [0.3, 0.24, 0.18, 0.12, 0.06, 0]],
     ['linear 0.1 → 0.6', { schedule: 'linear', rate: 0.1, finalRate: 0.6 }, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]],
     // 0.4 · (1 − e^(−0.5 t)), computed by hand for t = 0 … 5
-    ['curriculum 0.4, γ 0.5', { schedule: 'curriculum', rate: 0.4, gamma: 0.5 }, [0, 0.15738773611, 0.25284822353, 0.31074793594, 0.34586588671, 0.36716600055]],
+    [
+      'curriculum 0.4, γ 0.5',
+      { schedule: 'curriculum', rate: 0.4, gamma: 0.5 },
+      [0, 0.15738773611, 0.25284822353, 0.31074793594, 0.34586588671, 0.36716600055],
+    ],
     ['annealed 0.4 over 4 epochs', { schedule: 'annealed', rate: 0.4, annealEpochs: 4 }, [0.4, 0.3, 0.2, 0.1, 0, 0]],
     ['early, cutoff 2', { schedule: 'early', rate: 0.4, cutoff: 2 }, [0.4, 0.4, 0, 0, 0, 0]],
     ['late, cutoff 2', { schedule: 'late', rate: 0.4, cutoff: 2 }, [0, 0, 0.4, 0.4, 0.4, 0.4]],
@@ -70,7 +88,11 @@ describe('schedule', () => {
 
   it('approximates the schedule within a step in discrete mode', async () => {
     // Targets 0.3, 0.24, 0.18, 0.12, 0.06, 0 from 0.3 with rateStep 0.1: keep, down, keep, down, keep, down.
-    const rates = await ratesOfOneEpisode('schedule', { schedule: 'linear', rate: 0.3, finalRate: 0 }, new TargetPathEnv({ actionMode: 'discrete' }));
+    const rates = await ratesOfOneEpisode(
+      'schedule',
+      { schedule: 'linear', rate: 0.3, finalRate: 0 },
+      new TargetPathEnv({ actionMode: 'discrete' }),
+    );
     expectRates(rates, [0.3, 0.2, 0.2, 0.1, 0.1, 0]);
   });
 
@@ -87,17 +109,55 @@ describe('schedule', () => {
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it('reads a ScheduleFile, one row per epoch, the last row repeating', async () => {
-      const rates = await ratesOfOneEpisode('schedule', { schedule: file('s.json', { rates: [[0.1, 0.2], [0.3, 0.4]], source: 'hand' }) }, env());
-      expect(rates).to.deep.equal([[0.1, 0.2], [0.3, 0.4], [0.3, 0.4], [0.3, 0.4], [0.3, 0.4], [0.3, 0.4]]);
+      const rates = await ratesOfOneEpisode(
+        'schedule',
+        {
+          schedule: file('s.json', {
+            rates: [
+              [0.1, 0.2],
+              [0.3, 0.4],
+            ],
+            source: 'hand',
+          }),
+        },
+        env(),
+      );
+      expect(rates).to.deep.equal([
+        [0.1, 0.2],
+        [0.3, 0.4],
+        [0.3, 0.4],
+        [0.3, 0.4],
+        [0.3, 0.4],
+        [0.3, 0.4],
+      ]);
     });
 
     it('reads a bare number[][] with one rate per row for every layer', async () => {
       const rates = await ratesOfOneEpisode('schedule', { schedule: file('bare.json', [[0.5], [0.25]]) }, env());
-      expect(rates).to.deep.equal([[0.5, 0.5], [0.25, 0.25], [0.25, 0.25], [0.25, 0.25], [0.25, 0.25], [0.25, 0.25]]);
+      expect(rates).to.deep.equal([
+        [0.5, 0.5],
+        [0.25, 0.25],
+        [0.25, 0.25],
+        [0.25, 0.25],
+        [0.25, 0.25],
+        [0.25, 0.25],
+      ]);
     });
 
     it("reads a run's summary.json through best.schedule", async () => {
-      const summary = { agent: 'ucb', episodes: 3, best: { episode: 2, valAcc: 0.9, testAcc: 0.89, schedule: [[0.2, 0.1], [0.3, 0.2]] } };
+      const summary = {
+        agent: 'ucb',
+        episodes: 3,
+        best: {
+          episode: 2,
+          valAcc: 0.9,
+          testAcc: 0.89,
+          schedule: [
+            [0.2, 0.1],
+            [0.3, 0.2],
+          ],
+        },
+      };
       const rates = await ratesOfOneEpisode('schedule', { schedule: file('summary.json', summary) }, env());
       expect(rates[0]).to.deep.equal([0.2, 0.1]);
       expect(rates[5]).to.deep.equal([0.3, 0.2]);
@@ -106,19 +166,37 @@ describe('schedule', () => {
     it('names --schedule and the file for a missing, unreadable or malformed file', () => {
       const check = (schedule: string) => () => AGENTS['schedule']!.check({ schedule });
       const missing = path.join(dir, 'nope.json');
-      expect(check(missing)).to.throw(ConfigError, `--schedule ${missing}: not a schedule name (linear, curriculum, annealed, early, late) and not a readable file (ENOENT)`);
+      expect(check(missing)).to.throw(
+        ConfigError,
+        `--schedule ${missing}: not a schedule name (linear, curriculum, annealed, early, late) and not a readable file (ENOENT)`,
+      );
       expect(check(dir)).to.throw(ConfigError, /not a readable file \(EISDIR\)/);
       expect(check(file('bad.json', '{"rates": [[0.1'))).to.throw(ConfigError, /bad\.json: not valid JSON/);
-      expect(check(file('other.json', { foo: 1 }))).to.throw(ConfigError, /other\.json: expected \{"rates": number\[\]\[\]\}/);
+      expect(check(file('other.json', { foo: 1 }))).to.throw(
+        ConfigError,
+        /other\.json: expected \{"rates": number\[\]\[\]\}/,
+      );
       expect(check(file('empty.json', { rates: [] }))).to.throw(ConfigError, /no rows/);
-      expect(check(file('range.json', [[0.1, 1.5]]))).to.throw(ConfigError, /range\.json: rates\[0\]\[1\] must be in \[0, 1\), got 1.5/);
-      expect(check(file('ragged.json', [[0.1, 0.2], [0.1]]))).to.throw(ConfigError, /ragged\.json: row 1 must be a list of 2 rates/);
+      expect(check(file('range.json', [[0.1, 1.5]]))).to.throw(
+        ConfigError,
+        /range\.json: rates\[0\]\[1\] must be in \[0, 1\), got 1.5/,
+      );
+      expect(check(file('ragged.json', [[0.1, 0.2], [0.1]]))).to.throw(
+        ConfigError,
+        /ragged\.json: row 1 must be a list of 2 rates/,
+      );
     });
 
     it('rejects a file whose rows do not fit the model or the rate bounds', () => {
       const create = (schedule: string) => () => make('schedule', { schedule }, env());
-      expect(create(file('three.json', [[0.1, 0.2, 0.3]]))).to.throw(ConfigError, /rows have 3 rates but the model has 2 dropout layers/);
-      expect(create(file('high.json', [[0.1, 0.9]]))).to.throw(ConfigError, /rates\[0\]\[1\] = 0.9 is outside \[--min-rate, --max-rate\]/);
+      expect(create(file('three.json', [[0.1, 0.2, 0.3]]))).to.throw(
+        ConfigError,
+        /rows have 3 rates but the model has 2 dropout layers/,
+      );
+      expect(create(file('high.json', [[0.1, 0.9]]))).to.throw(
+        ConfigError,
+        /rates\[0\]\[1\] = 0.9 is outside \[--min-rate, --max-rate\]/,
+      );
     });
   });
 });
@@ -126,7 +204,15 @@ describe('schedule', () => {
 describe('plateau', () => {
   const modes: ActionMode[] = ['absolute', 'discrete', 'continuous'];
   const plateauEnv = (actionMode: ActionMode, initialRate: number, valLosses: number[]) =>
-    new TargetPathEnv({ actionMode, rateStep: 0.05, maxDelta: 0.1, initialRate, maxEpochs: valLosses.length, target: valLosses.map(() => 0.3), valLosses });
+    new TargetPathEnv({
+      actionMode,
+      rateStep: 0.05,
+      maxDelta: 0.1,
+      initialRate,
+      maxEpochs: valLosses.length,
+      target: valLosses.map(() => 0.3),
+      valLosses,
+    });
 
   for (const actionMode of modes) {
     it(`follows the rule step by step (${actionMode}), starting over each episode`, async () => {
@@ -153,12 +239,18 @@ describe('plateau', () => {
 
   it('stops lowering at --min and counts an equal loss as no improvement', async () => {
     const env = plateauEnv('absolute', 0.3, [1, 0.9, 0.8, 0.8, 0.7]);
-    expectRates(await ratesOfOneEpisode('plateau', { patience: 1, min: 0.2, max: 0.8 }, env), [0.3, 0.25, 0.2, 0.2, 0.25]);
+    expectRates(
+      await ratesOfOneEpisode('plateau', { patience: 1, min: 0.2, max: 0.8 }, env),
+      [0.3, 0.25, 0.2, 0.2, 0.25],
+    );
   });
 
   it('stops raising at --max', async () => {
     const env = plateauEnv('absolute', 0.75, [1, 2, 3, 4, 5]);
-    expectRates(await ratesOfOneEpisode('plateau', { patience: 1, min: 0.2, max: 0.8 }, env), [0.75, 0.7, 0.75, 0.8, 0.8]);
+    expectRates(
+      await ratesOfOneEpisode('plateau', { patience: 1, min: 0.2, max: 0.8 }, env),
+      [0.75, 0.7, 0.75, 0.8, 0.8],
+    );
   });
 
   it('saves its running best and counter mid-episode', async () => {
@@ -170,8 +262,14 @@ describe('plateau', () => {
   });
 
   it('checks --min ≤ --max and --patience ≥ 1', () => {
-    expect(() => AGENTS['plateau']!.check({ min: 0.5, max: 0.4 })).to.throw(ConfigError, '--min (0.5) must not exceed --max (0.4)');
-    expect(() => AGENTS['plateau']!.check({ patience: 0 })).to.throw(ConfigError, '--patience must be an integer >= 1, got 0');
+    expect(() => AGENTS['plateau']!.check({ min: 0.5, max: 0.4 })).to.throw(
+      ConfigError,
+      '--min (0.5) must not exceed --max (0.4)',
+    );
+    expect(() => AGENTS['plateau']!.check({ patience: 0 })).to.throw(
+      ConfigError,
+      '--patience must be an integer >= 1, got 0',
+    );
   });
 });
 

@@ -15,14 +15,22 @@ export interface Rollout {
   returns: number[];
 }
 
-export async function runEpisodes(agent: Agent, env: Env, episodes: number, { seed = 0, firstEpisode = 1 } = {}): Promise<Rollout> {
+export async function runEpisodes(
+  agent: Agent,
+  env: Env,
+  episodes: number,
+  { seed = 0, firstEpisode = 1 } = {},
+): Promise<Rollout> {
   const events = await lastValueFrom(
     run$(env, agent, { episodes, seed, firstEpisode }).pipe(
       // every action the agent takes must lie in the env's action space
       tap((e) => {
         if (e.type === 'step') {
           const { action } = e.transition;
-          expect(env.actionSpace.contains(action), `action ${JSON.stringify(action)} of ${agent.name} is in the action space`).to.equal(true);
+          expect(
+            env.actionSpace.contains(action),
+            `action ${JSON.stringify(action)} of ${agent.name} is in the action space`,
+          ).to.equal(true);
         }
       }),
       toArray(),

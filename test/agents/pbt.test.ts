@@ -58,7 +58,9 @@ describe('pbt rule', () => {
   it('keeps explored rates within [min, max]', () => {
     // ×1.2 of 0.75 is 0.9, clipped to 0.8; ×0.8 of 0.05 is 0.04, clipped to the min 0.05
     expect(explore([0.75], scripted({ next: [0.9], int: [1] }), BOUNDS).rates).to.deep.equal([0.8]);
-    expect(explore([0.05], scripted({ next: [0.9], int: [0] }), { ...BOUNDS, minRate: 0.05 }).rates).to.deep.equal([0.05]);
+    expect(explore([0.05], scripted({ next: [0.9], int: [0] }), { ...BOUNDS, minRate: 0.05 }).rates).to.deep.equal([
+      0.05,
+    ]);
   });
 
   it('resamples a rate with the resample probability, and otherwise lands on ×0.8 or ×1.2', () => {
@@ -96,7 +98,9 @@ describe('pbt rule', () => {
 describe('pbt config', () => {
   it('starts 8 members on the standard grid, other sizes evenly over [min, max]', () => {
     expect(checkConfig({}).populationRates).to.deep.equal([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
-    expect(checkConfig({ population: 5 }, { minRate: 0.1, maxRate: 0.5 }).populationRates).to.deep.equal([0.1, 0.2, 0.3, 0.4, 0.5]);
+    expect(checkConfig({ population: 5 }, { minRate: 0.1, maxRate: 0.5 }).populationRates).to.deep.equal([
+      0.1, 0.2, 0.3, 0.4, 0.5,
+    ]);
     expect(defaultPopulationRates(8, 0, 0.5)).to.deep.equal([0, 0.0714, 0.1429, 0.2143, 0.2857, 0.3571, 0.4286, 0.5]);
     expect(checkConfig({ populationRates: [0.2, 0.4, 0.6] }).population).to.equal(3);
   });
@@ -112,8 +116,12 @@ describe('pbt config', () => {
       throw new Error('no error');
     };
     expect(error({ population: 1 })).to.equal('--population must be an integer in [2, 256], got 1');
-    expect(error({ population: 3, populationRates: [0.1, 0.2] })).to.equal('--population-rates needs one rate per member: 3 for --population 3, got 2');
-    expect(error({ populationRates: [0.1, 0.7] }, { minRate: 0, maxRate: 0.5 })).to.equal('--population-rates must be in [0, 0.5], got 0.7');
+    expect(error({ population: 3, populationRates: [0.1, 0.2] })).to.equal(
+      '--population-rates needs one rate per member: 3 for --population 3, got 2',
+    );
+    expect(error({ populationRates: [0.1, 0.7] }, { minRate: 0, maxRate: 0.5 })).to.equal(
+      '--population-rates must be in [0, 0.5], got 0.7',
+    );
     expect(error({ quantile: 0.6 })).to.equal('--quantile must be in [0, 0.5], got 0.6');
     expect(error({ interval: 0 })).to.equal('--interval must be an integer >= 1, got 0');
   });

@@ -5,14 +5,27 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AGENTS } from '../../agents/index.js';
-import { DEFAULT_POLICY_FILE, PACKAGE_ROOT, controllerRates, globalFeatures, loadPolicyFile, type Controller, type PolicyFile } from '../../agents/policy.js';
+import {
+  DEFAULT_POLICY_FILE,
+  PACKAGE_ROOT,
+  controllerRates,
+  globalFeatures,
+  loadPolicyFile,
+  type Controller,
+  type PolicyFile,
+} from '../../agents/policy.js';
 import { DropoutEnv } from '../../envs/dropout-env.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
 import type { AgentContext, StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
 import { executeRun, resolveRun } from '../../src/run/run.js';
-import { checkPolicyOut, checkTrainPolicyConfig, trainPolicy, writePolicyFile } from '../../src/experiment/train-policy.js';
+import {
+  checkPolicyOut,
+  checkTrainPolicyConfig,
+  trainPolicy,
+  writePolicyFile,
+} from '../../src/experiment/train-policy.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 
@@ -26,7 +39,12 @@ const controller = (weights: Partial<Controller['weights']>, smoothing = 1): Con
   smoothing,
 });
 
-const policyFile = (c: Controller, layers: number | null = null): PolicyFile => ({ format: 'droptune-policy', version: 1, controller: c, layers });
+const policyFile = (c: Controller, layers: number | null = null): PolicyFile => ({
+  format: 'droptune-policy',
+  version: 1,
+  controller: c,
+  layers,
+});
 
 describe('policy files', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-policy-'));
@@ -39,7 +57,12 @@ describe('policy files', () => {
   it('loads the shipped policy: layer-agnostic, with the command, tasks, seed and cost that made it', () => {
     const policy = loadPolicyFile(DEFAULT_POLICY_FILE);
     expect(policy.layers).to.equal(null);
-    const training = policy.training as { command: string; tasks: { dataset: string; model: string }[]; seed: number; cost: { epochs: number } };
+    const training = policy.training as {
+      command: string;
+      tasks: { dataset: string; model: string }[];
+      seed: number;
+      cost: { epochs: number };
+    };
     expect(training.command).to.match(/^npm run train-policy/);
     expect(training.seed).to.be.a('number');
     expect(training.cost.epochs).to.be.greaterThan(0);
@@ -55,7 +78,9 @@ describe('policy files', () => {
     const cwd = process.cwd();
     try {
       process.chdir(tmp);
-      expect(loadPolicyFile(DEFAULT_POLICY_FILE).controller).to.deep.equal(JSON.parse(readFileSync(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE), 'utf8')).controller);
+      expect(loadPolicyFile(DEFAULT_POLICY_FILE).controller).to.deep.equal(
+        JSON.parse(readFileSync(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE), 'utf8')).controller,
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -66,14 +91,42 @@ describe('policy files', () => {
     ['missing.json', undefined, /: no such file$/],
     ['not-json.json', '{"format": ', /: not valid JSON$/],
     ['array.json', [1, 2], /: must hold a JSON object/],
-    ['other-format.json', { ...good, format: 'onnx' }, /: not a policy file \("format" must be "droptune-policy", got "onnx"\)$/],
-    ['agent.json', { agent: 'reinforce', version: 1, policy: [[0]] }, /: is a saved reinforce agent \(a --load-agent file\), not a policy file/],
+    [
+      'other-format.json',
+      { ...good, format: 'onnx' },
+      /: not a policy file \("format" must be "droptune-policy", got "onnx"\)$/,
+    ],
+    [
+      'agent.json',
+      { agent: 'reinforce', version: 1, policy: [[0]] },
+      /: is a saved reinforce agent \(a --load-agent file\), not a policy file/,
+    ],
     ['version.json', { ...good, version: 2 }, /: policy version 2 is not supported \(this droptune reads version 1\)$/],
-    ['kind.json', { ...good, controller: { ...good.controller, kind: 'mlp' } }, /: controller kind "mlp" is not supported/],
-    ['weight.json', { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, gap: 'big' } } }, /: controller\.weights\.gap must be a finite number, got "big"$/],
-    ['no-weight.json', { ...good, controller: { ...good.controller, weights: { bias: 1 } } }, /: controller\.weights\.depth must be a finite number, got undefined$/],
-    ['extra-weight.json', { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, width: 1 } } }, /: controller\.weights\.width is not an input of this controller/],
-    ['smoothing.json', { ...good, controller: { ...good.controller, smoothing: 0 } }, /: controller\.smoothing must be in \(0, 1\], got 0$/],
+    [
+      'kind.json',
+      { ...good, controller: { ...good.controller, kind: 'mlp' } },
+      /: controller kind "mlp" is not supported/,
+    ],
+    [
+      'weight.json',
+      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, gap: 'big' } } },
+      /: controller\.weights\.gap must be a finite number, got "big"$/,
+    ],
+    [
+      'no-weight.json',
+      { ...good, controller: { ...good.controller, weights: { bias: 1 } } },
+      /: controller\.weights\.depth must be a finite number, got undefined$/,
+    ],
+    [
+      'extra-weight.json',
+      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, width: 1 } } },
+      /: controller\.weights\.width is not an input of this controller/,
+    ],
+    [
+      'smoothing.json',
+      { ...good, controller: { ...good.controller, smoothing: 0 } },
+      /: controller\.smoothing must be in \(0, 1\], got 0$/,
+    ],
     ['layers.json', { ...good, layers: 1.5 }, /: layers must be null or a whole number >= 1, got 1\.5$/],
   ];
   for (const [name, content, message] of bad) {
@@ -99,15 +152,36 @@ describe('policy files', () => {
     const file = write('two-layers.json', policyFile(controller({}), 2));
     expect(AGENTS['policy']!.check({ policy: file })).to.deep.equal({ policy: file });
     const ctx = (numLayers: number) => new TargetPathEnv({ numLayers, actionMode: 'absolute' }).context(0);
-    expect(() => AGENTS['policy']!.create({ policy: file }, ctx(3))).to.throw(ConfigError, `--policy ${file}: it was saved for 2 dropout layers and this model has 3`);
+    expect(() => AGENTS['policy']!.create({ policy: file }, ctx(3))).to.throw(
+      ConfigError,
+      `--policy ${file}: it was saved for 2 dropout layers and this model has 3`,
+    );
     expect(() => AGENTS['policy']!.create({ policy: file }, ctx(2))).to.not.throw();
   });
 
   it('is refused by npm run agent with one line on stderr and exit code 2, before anything trains', () => {
     const file = write('cli-bad.json', { ...good, version: 7 });
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'policy', '--policy', file, '--dataset', 'synthetic', '--out', path.join(tmp, 'run')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/agent.ts',
+        '--agent',
+        'policy',
+        '--policy',
+        file,
+        '--dataset',
+        'synthetic',
+        '--out',
+        path.join(tmp, 'run'),
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status).to.equal(2);
-    expect(r.stderr.trim().split('\n')).to.deep.equal([`agent: --policy ${file}: policy version 7 is not supported (this droptune reads version 1)`]);
+    expect(r.stderr.trim().split('\n')).to.deep.equal([
+      `agent: --policy ${file}: policy version 7 is not supported (this droptune reads version 1)`,
+    ]);
   });
 });
 
@@ -117,7 +191,9 @@ describe('policy controller', () => {
     const f = { progress: 0, gap: 0, rise: 0 };
     // three layers: relative depths 0, 0.5, 1
     const targets = [0.8 * sigmoid(-2), 0.8 * sigmoid(-1), 0.8 * sigmoid(0)];
-    controllerRates(c, f, [0.3, 0.3, 0.3]).forEach((r, l) => expect(r).to.be.closeTo(0.3 + 0.5 * (targets[l]! - 0.3), 1e-12));
+    controllerRates(c, f, [0.3, 0.3, 0.3]).forEach((r, l) =>
+      expect(r).to.be.closeTo(0.3 + 0.5 * (targets[l]! - 0.3), 1e-12),
+    );
     // one layer counts as the last
     expect(controllerRates(c, f, [0.1])[0]).to.be.closeTo(0.1 + 0.5 * (0.4 - 0.1), 1e-12);
   });
@@ -126,13 +202,24 @@ describe('policy controller', () => {
     const c = controller({ depth: 2, input: -3 }, 1);
     const f = { progress: 0, gap: 0, rise: 0 };
     const rates = controllerRates(c, f, [0.3, 0.3, 0.3], true);
-    [0.8 * sigmoid(-3), 0.8 * sigmoid(-2), 0.8 * sigmoid(0)].forEach((want, l) => expect(rates[l]).to.be.closeTo(want, 1e-12));
+    [0.8 * sigmoid(-3), 0.8 * sigmoid(-2), 0.8 * sigmoid(0)].forEach((want, l) =>
+      expect(rates[l]).to.be.closeTo(want, 1e-12),
+    );
     // input and one hidden layer: the hidden layer is the last
     expect(controllerRates(c, f, [0.3, 0.3], true)[1]).to.be.closeTo(0.4, 1e-12);
   });
 
   it('reads the generalization gap and the climb of the validation loss, scaled and clipped', () => {
-    const info: StepInfo = { epoch: 5, trainLoss: 0.2, trainLossStd: 0, trainAcc: 0.9, valLoss: 1.1, valAcc: 0.7, rates: [0.3], diverged: false };
+    const info: StepInfo = {
+      epoch: 5,
+      trainLoss: 0.2,
+      trainLossStd: 0,
+      trainAcc: 0.9,
+      valLoss: 1.1,
+      valAcc: 0.7,
+      rates: [0.3],
+      diverged: false,
+    };
     const f = globalFeatures(info, 20, 1.0);
     expect(f.progress).to.equal(0.25);
     expect(f.gap).to.be.closeTo(2, 1e-12);
@@ -152,7 +239,14 @@ describe('policy controller', () => {
     const { rates } = await runEpisodes(agent, env, 2);
     const rate = (rise: number) => 0.8 * sigmoid(-1 + rise);
     // before epoch t the agent sees the loss after epoch t − 1; the lowest so far is 1.2, 1.0, 0.8, 0.8, 0.8, 0.7
-    const wanted = [rate(0), rate(0), rate(0), rate(Math.log(0.9 / 0.8) / 0.1), rate(Math.log(1.2 / 0.8) / 0.1), rate(0)];
+    const wanted = [
+      rate(0),
+      rate(0),
+      rate(0),
+      rate(Math.log(0.9 / 0.8) / 0.1),
+      rate(Math.log(1.2 / 0.8) / 0.1),
+      rate(0),
+    ];
     expect(rates[0]!.length).to.equal(wanted.length);
     rates[0]!.forEach(([r], t) => expect(r, `epoch ${t}`).to.be.closeTo(wanted[t]!, 1e-9));
     // the second episode starts over from its own losses
@@ -166,14 +260,35 @@ describe('--agent policy on real training', () => {
     data = loadDataset({ dataset: 'synthetic', trainSize: 128, valSize: 64, testSize: 64, seed: 1 });
   });
 
-  const models = [['mlp:16', false, 1], ['mlp:16,8', false, 2], ['mlp:16,8,8', false, 3], ['mlp:16,8', true, 3], ['cnn:4,8/16', false, 3]] as const;
+  const models = [
+    ['mlp:16', false, 1],
+    ['mlp:16,8', false, 2],
+    ['mlp:16,8,8', false, 3],
+    ['mlp:16,8', true, 3],
+    ['cnn:4,8/16', false, 3],
+  ] as const;
   for (const [model, inputDropout, layers] of models) {
     it(`applies the shipped policy to ${model}${inputDropout ? ' with input dropout' : ''} (${layers} dropout layer${layers === 1 ? '' : 's'}), every action in the action space`, async () => {
-      const env = new DropoutEnv(data, { model, inputDropout, maxEpochs: 3, lr: 0.01, batchSize: 32, actionMode: 'absolute' });
+      const env = new DropoutEnv(data, {
+        model,
+        inputDropout,
+        maxEpochs: 3,
+        lr: 0.01,
+        batchSize: 32,
+        actionMode: 'absolute',
+      });
       expect(env.numLayers).to.equal(layers);
       const ctx: AgentContext = {
-        observationSpace: env.observationSpace, actionSpace: env.actionSpace, actionMode: 'absolute', numLayers: env.numLayers,
-        minRate: 0, maxRate: 0.8, rateStep: 0.05, maxEpochs: 3, inputDropout, rng: createRng(0),
+        observationSpace: env.observationSpace,
+        actionSpace: env.actionSpace,
+        actionMode: 'absolute',
+        numLayers: env.numLayers,
+        minRate: 0,
+        maxRate: 0.8,
+        rateStep: 0.05,
+        maxEpochs: 3,
+        inputDropout,
+        rng: createRng(0),
       };
       const agent = AGENTS['policy']!.create({}, ctx);
       // runEpisodes asserts every action lies in the env's action space
@@ -191,24 +306,40 @@ describe('--agent policy on real training', () => {
 });
 
 describe('--agent policy through a run', () => {
-  it('is told which rate is the input layer\'s (--input-dropout) and keeps it apart', async () => {
+  it("is told which rate is the input layer's (--input-dropout) and keeps it apart", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'droptune-policy-run-'));
     const file = path.join(dir, 'input.json');
     writeFileSync(file, JSON.stringify(policyFile(controller({ input: -30 }))));
     const run = resolveRun({
-      agent: 'policy', policy: file, episodes: 1, epochs: 2, seed: 1, dataset: 'synthetic', trainSize: 96, valSize: 64, testSize: 64,
-      model: 'mlp:16,8', inputDropout: true, lr: 0.01, batchSize: 32, out: path.join(dir, 'run'),
+      agent: 'policy',
+      policy: file,
+      episodes: 1,
+      epochs: 2,
+      seed: 1,
+      dataset: 'synthetic',
+      trainSize: 96,
+      valSize: 64,
+      testSize: 64,
+      model: 'mlp:16,8',
+      inputDropout: true,
+      lr: 0.01,
+      batchSize: 32,
+      out: path.join(dir, 'run'),
     });
     const result = await executeRun(run, { backendInUse: tf.getBackend(), warn: () => {} });
     // the input layer goes toward 0.8·σ(−30) ≈ 0, the hidden ones toward 0.8·σ(0) = 0.4
-    expect(result.records[0]!.schedule).to.deep.equal([[0, 0.4, 0.4], [0, 0.4, 0.4]]);
+    expect(result.records[0]!.schedule).to.deep.equal([
+      [0, 0.4, 0.4],
+      [0, 0.4, 0.4],
+    ]);
   });
 });
 
 describe('train-policy', () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-train-policy-'));
   const tiny = { tasks: 'tiny', generations: 2, population: 3, elites: 1, checkSeeds: 1 };
-  const withoutWallTime = (p: PolicyFile) => JSON.parse(JSON.stringify(p, (key, value: unknown) => (key === 'wallSeconds' ? undefined : value)));
+  const withoutWallTime = (p: PolicyFile) =>
+    JSON.parse(JSON.stringify(p, (key, value: unknown) => (key === 'wallSeconds' ? undefined : value)));
 
   it('trains on tiny synthetic tasks end to end, the same for a seed, and writes a file --agent policy loads', async () => {
     const hooks = { command: 'npm run train-policy -- --tasks tiny', backendInUse: tf.getBackend() };
@@ -218,7 +349,12 @@ describe('train-policy', () => {
     expect(withoutWallTime(second)).to.deep.equal(withoutWallTime(first));
     expect(other.controller).to.not.deep.equal(first.controller);
 
-    const training = first.training as { command: string; seed: number; tasks: { name: string }[]; cost: { epochs: number; searchEpochs: number; checkEpochs: number } };
+    const training = first.training as {
+      command: string;
+      seed: number;
+      tasks: { name: string }[];
+      cost: { epochs: number; searchEpochs: number; checkEpochs: number };
+    };
     expect(training.command).to.equal(hooks.command);
     expect(training.seed).to.equal(3);
     expect(training.tasks.map((t) => t.name)).to.deep.equal(['tiny-a', 'tiny-b']);
@@ -234,15 +370,62 @@ describe('train-policy', () => {
   });
 
   it('checks its options and --out before training, in one line naming the option', () => {
-    expect(() => checkTrainPolicyConfig({ population: 4, elites: 4 })).to.throw(ConfigError, '--elites must be fewer than --population (4), got 4');
-    expect(() => checkTrainPolicyConfig({ generations: 0 })).to.throw(ConfigError, '--generations must be an integer in [1, 1000], got 0');
-    expect(() => checkTrainPolicyConfig({ tasks: path.join(tmp, 'none.json') })).to.throw(ConfigError, /^--tasks .*none\.json: not a task set \(default, tiny\) nor a file$/);
+    expect(() => checkTrainPolicyConfig({ population: 4, elites: 4 })).to.throw(
+      ConfigError,
+      '--elites must be fewer than --population (4), got 4',
+    );
+    expect(() => checkTrainPolicyConfig({ generations: 0 })).to.throw(
+      ConfigError,
+      '--generations must be an integer in [1, 1000], got 0',
+    );
+    expect(() => checkTrainPolicyConfig({ tasks: path.join(tmp, 'none.json') })).to.throw(
+      ConfigError,
+      /^--tasks .*none\.json: not a task set \(default, tiny\) nor a file$/,
+    );
     const tasks = path.join(tmp, 'tasks.json');
-    writeFileSync(tasks, JSON.stringify([{ name: 'a', dataset: 'synthetic', trainSize: 64, valSize: 64, testSize: 32, model: 'mlp:8', epochs: 2, lr: 0.01 }]));
-    expect(() => checkTrainPolicyConfig({ tasks })).to.throw(ConfigError, `--tasks ${tasks}: task 0 has no 'batchSize'`);
-    writeFileSync(tasks, JSON.stringify([{ name: 'a', dataset: 'synthetic', trainSize: 64, valSize: 64, testSize: 32, model: 'rnn:8', epochs: 2, lr: 0.01, batchSize: 32 }]));
-    expect(() => checkTrainPolicyConfig({ tasks })).to.throw(ConfigError, new RegExp(`^--tasks ${tasks}: task 0: --model must look like`));
+    writeFileSync(
+      tasks,
+      JSON.stringify([
+        {
+          name: 'a',
+          dataset: 'synthetic',
+          trainSize: 64,
+          valSize: 64,
+          testSize: 32,
+          model: 'mlp:8',
+          epochs: 2,
+          lr: 0.01,
+        },
+      ]),
+    );
+    expect(() => checkTrainPolicyConfig({ tasks })).to.throw(
+      ConfigError,
+      `--tasks ${tasks}: task 0 has no 'batchSize'`,
+    );
+    writeFileSync(
+      tasks,
+      JSON.stringify([
+        {
+          name: 'a',
+          dataset: 'synthetic',
+          trainSize: 64,
+          valSize: 64,
+          testSize: 32,
+          model: 'rnn:8',
+          epochs: 2,
+          lr: 0.01,
+          batchSize: 32,
+        },
+      ]),
+    );
+    expect(() => checkTrainPolicyConfig({ tasks })).to.throw(
+      ConfigError,
+      new RegExp(`^--tasks ${tasks}: task 0: --model must look like`),
+    );
     expect(() => checkPolicyOut(tmp)).to.throw(ConfigError, `--out ${tmp} is a folder`);
-    expect(() => checkPolicyOut(path.join(tasks, 'policy.json'))).to.throw(ConfigError, `lies under ${tasks}, which is a file`);
+    expect(() => checkPolicyOut(path.join(tasks, 'policy.json'))).to.throw(
+      ConfigError,
+      `lies under ${tasks}, which is a file`,
+    );
   });
 });

@@ -6,11 +6,29 @@ import { armValues, rateGrid, towardRates } from '../../agents/rates.js';
 import { SavedRng, readArray, readState } from '../../agents/state.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 
-const ctxFor = (actionMode: ActionMode, extra: Partial<ConstructorParameters<typeof TargetPathEnv>[0]> = {}): AgentContext =>
-  new TargetPathEnv({ actionMode, numLayers: 3, rateStep: 0.05, maxDelta: 0.1, minRate: 0.1, maxRate: 0.6, ...extra }).context(1);
+const ctxFor = (
+  actionMode: ActionMode,
+  extra: Partial<ConstructorParameters<typeof TargetPathEnv>[0]> = {},
+): AgentContext =>
+  new TargetPathEnv({
+    actionMode,
+    numLayers: 3,
+    rateStep: 0.05,
+    maxDelta: 0.1,
+    minRate: 0.1,
+    maxRate: 0.6,
+    ...extra,
+  }).context(1);
 
 const infoWith = (rates: number[]): StepInfo => ({
-  epoch: 0, trainLoss: 1, trainLossStd: 0, trainAcc: 0, valLoss: 1, valAcc: 0, rates, diverged: false,
+  epoch: 0,
+  trainLoss: 1,
+  trainLossStd: 0,
+  trainAcc: 0,
+  valLoss: 1,
+  valAcc: 0,
+  rates,
+  diverged: false,
 });
 
 describe('towardRates', () => {
@@ -49,7 +67,9 @@ describe('armValues', () => {
   });
 
   it('is the rate grid minRate..maxRate by rateStep in absolute mode', () => {
-    expect(armValues(ctxFor('absolute'), 1)).to.deep.equal([0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]);
+    expect(armValues(ctxFor('absolute'), 1)).to.deep.equal([
+      0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6,
+    ]);
   });
 });
 
@@ -85,13 +105,22 @@ describe('SavedRng', () => {
 
   it('refuses to replay a huge draw count of an older file, at once', () => {
     const started = performance.now();
-    expect(() => SavedRng.restore('ucb', { seed: 1, draws: 1e12 })).to.throw(ConfigError, /rng.draws must be at most 10000000/);
+    expect(() => SavedRng.restore('ucb', { seed: 1, draws: 1e12 })).to.throw(
+      ConfigError,
+      /rng.draws must be at most 10000000/,
+    );
     expect(performance.now() - started).to.be.below(1000);
   });
 
   it('rejects a malformed state with a ConfigError naming the field', () => {
-    expect(() => SavedRng.restore('ucb', { seed: 1, draws: -2 })).to.throw(ConfigError, /--load-agent: ucb state: rng.draws/);
-    expect(() => SavedRng.restore('ucb', { seed: 1, state: { c: 1, s0: 'x' } })).to.throw(ConfigError, /rng.state must be/);
+    expect(() => SavedRng.restore('ucb', { seed: 1, draws: -2 })).to.throw(
+      ConfigError,
+      /--load-agent: ucb state: rng.draws/,
+    );
+    expect(() => SavedRng.restore('ucb', { seed: 1, state: { c: 1, s0: 'x' } })).to.throw(
+      ConfigError,
+      /rng.state must be/,
+    );
     expect(() => SavedRng.restore('ucb', 'x')).to.throw(ConfigError, /rng must be/);
   });
 });
@@ -99,8 +128,21 @@ describe('SavedRng', () => {
 describe('state readers', () => {
   it('check the envelope and name a bad field by its path', () => {
     expect(() => readState('ucb', [])).to.throw(ConfigError, /must be a JSON object/);
-    expect(() => readState('ucb', { agent: 'thompson', version: 1 })).to.throw(ConfigError, /saved by agent "thompson", not 'ucb'/);
-    expect(() => readArray('ucb', 'n', [[1, 2], [3, 'x']], [2, 2])).to.throw(ConfigError, /n\[1\]\[1\] must be a finite number/);
+    expect(() => readState('ucb', { agent: 'thompson', version: 1 })).to.throw(
+      ConfigError,
+      /saved by agent "thompson", not 'ucb'/,
+    );
+    expect(() =>
+      readArray(
+        'ucb',
+        'n',
+        [
+          [1, 2],
+          [3, 'x'],
+        ],
+        [2, 2],
+      ),
+    ).to.throw(ConfigError, /n\[1\]\[1\] must be a finite number/);
     expect(() => readArray('ucb', 'n', [[1, 2]], [2, 2])).to.throw(ConfigError, /n must have 2 entries/);
   });
 });

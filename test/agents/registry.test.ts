@@ -26,19 +26,35 @@ describe('agent registry', () => {
   });
 
   it('lists every agent, each defaulting to a mode it supports', () => {
-    expect(agentNames()).to.deep.equal(['constant', 'schedule', 'plateau', 'random', 'epsilon-greedy', 'ucb', 'thompson', 'linucb', 'reinforce', 'pbt', 'policy']);
+    expect(agentNames()).to.deep.equal([
+      'constant',
+      'schedule',
+      'plateau',
+      'random',
+      'epsilon-greedy',
+      'ucb',
+      'thompson',
+      'linucb',
+      'reinforce',
+      'pbt',
+      'policy',
+    ]);
     for (const name of agentNames()) expect(AGENTS[name]!.supports, name).to.include(AGENTS[name]!.defaultActionMode);
     expect(AGENTS['constant']!.defaultActionMode).to.equal('absolute');
     expect(AGENTS['schedule']!.defaultActionMode).to.equal('absolute');
   });
 
   it('the toy env passes the shared env check', async () => {
-    for (const actionMode of ['discrete', 'continuous', 'absolute'] as const) await checkEnv(new TargetPathEnv({ actionMode, rewardNoise: 0.1 }));
+    for (const actionMode of ['discrete', 'continuous', 'absolute'] as const)
+      await checkEnv(new TargetPathEnv({ actionMode, rewardNoise: 0.1 }));
   });
 
   it('refuses to create a population method as a one-env agent, saying how to run it', () => {
     expect(AGENTS['pbt']!.population).to.equal(true);
-    expect(() => AGENTS['pbt']!.create({}, new TargetPathEnv({ actionMode: 'absolute' }).context(0))).to.throw(ConfigError, /--agent pbt/);
+    expect(() => AGENTS['pbt']!.create({}, new TargetPathEnv({ actionMode: 'absolute' }).context(0))).to.throw(
+      ConfigError,
+      /--agent pbt/,
+    );
   });
 
   for (const name of agentNames().filter((n) => !AGENTS[n]!.population)) {
@@ -88,9 +104,13 @@ describe('agent registry', () => {
 
         const [target, twin] = [AGENTS[name]!.create({}, env().context(3)), AGENTS[name]!.create({}, env().context(3))];
         const bad: unknown[] = [42, null, [], { ...good, agent: 'someone-else' }, { ...good, version: 2 }];
-        for (const key of Object.keys(good).filter((k) => k !== 'agent' && k !== 'version')) bad.push({ ...good, [key]: 'junk' });
+        for (const key of Object.keys(good).filter((k) => k !== 'agent' && k !== 'version'))
+          bad.push({ ...good, [key]: 'junk' });
         for (const state of bad) {
-          expect(() => target.loadState(state), JSON.stringify(state).slice(0, 80)).to.throw(ConfigError, new RegExp(`^--load-agent: ${name} state: `));
+          expect(() => target.loadState(state), JSON.stringify(state).slice(0, 80)).to.throw(
+            ConfigError,
+            new RegExp(`^--load-agent: ${name} state: `),
+          );
         }
         const [fromTarget, fromTwin] = [await runEpisodes(target, env(), 2), await runEpisodes(twin, env(), 2)];
         expect(fromTarget.actions).to.deep.equal(fromTwin.actions);
@@ -115,10 +135,26 @@ describe('agent options', () => {
       expect(spec.flag).to.match(/^--[a-z][a-z-]*$/);
       const first = byFlag.get(spec.flag);
       if (!first) byFlag.set(spec.flag, spec);
-      else expect({ key: spec.key, type: spec.type, help: spec.help }, spec.flag).to.deep.equal({ key: first.key, type: first.type, help: first.help });
+      else
+        expect({ key: spec.key, type: spec.type, help: spec.help }, spec.flag).to.deep.equal({
+          key: first.key,
+          type: first.type,
+          help: first.help,
+        });
     }
     // The env and the run own these; an agent flag of the same name would set both.
-    for (const taken of ['--lr', '--epochs', '--seed', '--rate-step', '--min-rate', '--max-rate', '--max-delta', '--action', '--model', '--batch-size']) {
+    for (const taken of [
+      '--lr',
+      '--epochs',
+      '--seed',
+      '--rate-step',
+      '--min-rate',
+      '--max-rate',
+      '--max-delta',
+      '--action',
+      '--model',
+      '--batch-size',
+    ]) {
       expect(byFlag.has(taken), taken).to.equal(false);
     }
   });
@@ -129,7 +165,11 @@ describe('agent options', () => {
     ['random', { rate: 0.2 }, '--rate does not apply to --agent random (its options: none)'],
     ['constant', { rate: 1.5 }, '--rate must be in [0, 1), got 1.5'],
     ['schedule', { finalRate: -0.1 }, '--final-rate must be in [0, 1), got -0.1'],
-    ['schedule', { schedule: 'cosine' }, /^--schedule cosine: not a schedule name \(linear, curriculum, annealed, early, late\)/],
+    [
+      'schedule',
+      { schedule: 'cosine' },
+      /^--schedule cosine: not a schedule name \(linear, curriculum, annealed, early, late\)/,
+    ],
     ['schedule', { cutoff: 1.5 }, '--cutoff must be an integer >= 0, got 1.5'],
     ['plateau', { patience: 0 }, '--patience must be an integer >= 1, got 0'],
     ['epsilon-greedy', { epsilon: 2 }, '--epsilon must be in [0, 1], got 2'],
@@ -149,7 +189,10 @@ describe('agent options', () => {
 
   it('refuses an action mode an agent does not support, naming --action', () => {
     const ctx = new TargetPathEnv({ actionMode: 'discrete' }).context(1);
-    expect(() => checkActionMode('constant', ctx, ['absolute'])).to.throw(ConfigError, '--action discrete is not supported by agent constant (it supports: absolute)');
+    expect(() => checkActionMode('constant', ctx, ['absolute'])).to.throw(
+      ConfigError,
+      '--action discrete is not supported by agent constant (it supports: absolute)',
+    );
     expect(() => checkActionMode('constant', ctx, ['discrete', 'absolute'])).to.not.throw();
   });
 });

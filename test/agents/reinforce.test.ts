@@ -10,7 +10,8 @@ import { mean, runEpisodes } from './harness.js';
  * with target 0.4, 0.5, 0.5, 0.4, 0.3, 0.2. Best return 0 (discrete: up, up, keep, down, down, down);
  * always keeping scores −0.7; random play −0.97 (sd 0.28 per episode, measured below).
  */
-const create = (env: TargetPathEnv, options: Record<string, unknown> = {}, seed = 1): Agent => AGENTS['reinforce']!.create(options, env.context(seed));
+const create = (env: TargetPathEnv, options: Record<string, unknown> = {}, seed = 1): Agent =>
+  AGENTS['reinforce']!.create(options, env.context(seed));
 
 describe('reinforce', function () {
   let previousBackend: string;

@@ -10,7 +10,11 @@ import { CORRUPT, FIXTURES, REPO, SWEEP, hashTree } from '../helpers/run-fixture
 
 /** `npm run compare -- ...args`, without npm's own output. */
 const compare = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
 
 describe('compare CLI', () => {
   let out: string;
@@ -42,7 +46,15 @@ describe('compare CLI', () => {
     ]);
     expect(r.stdout).to.match(/^Runs\n/);
     expect(r.stdout).to.include("Paired difference vs baseline 'constant rate=0.3'");
-    for (const file of ['compare.json', 'compare.md', 'schedules.svg', 'val-acc.svg', 'val-loss.svg', 'learning-curve.svg', 'report.html']) {
+    for (const file of [
+      'compare.json',
+      'compare.md',
+      'schedules.svg',
+      'val-acc.svg',
+      'val-loss.svg',
+      'learning-curve.svg',
+      'report.html',
+    ]) {
       expect(r.stdout).to.include(`  ${join(out, 'sweep', file)}\n`);
       expect(existsSync(join(out, 'sweep', file)), file).to.equal(true);
     }
@@ -60,11 +72,18 @@ describe('compare CLI', () => {
   });
 
   it('parses arguments and picks the default output folder', () => {
-    expect(parseArgs(['a', '--out=o', '--baseline', 'constant', 'b'])).to.deep.equal({ paths: ['a', 'b'], out: 'o', baseline: 'constant', help: false });
+    expect(parseArgs(['a', '--out=o', '--baseline', 'constant', 'b'])).to.deep.equal({
+      paths: ['a', 'b'],
+      out: 'o',
+      baseline: 'constant',
+      help: false,
+    });
     expect(() => parseArgs(['a', '--out'])).to.throw(ConfigError, '--out needs a value');
     expect(defaultOutDir([SWEEP])).to.equal(join(SWEEP, 'compare'));
     const now = new Date('2025-01-31T12:05:09.123Z');
     expect(defaultOutDir([join(SWEEP, 'thompson-s1')], now)).to.equal(join('runs', 'compare-2025-01-31T12-05-09'));
-    expect(defaultOutDir([SWEEP, join(SWEEP, 'thompson-s1')], now)).to.equal(join('runs', 'compare-2025-01-31T12-05-09'));
+    expect(defaultOutDir([SWEEP, join(SWEEP, 'thompson-s1')], now)).to.equal(
+      join('runs', 'compare-2025-01-31T12-05-09'),
+    );
   });
 });

@@ -11,7 +11,11 @@ import { checkOutPath } from '../../src/analysis/report.js';
 import { REPO, SWEEP } from '../helpers/run-fixtures.js';
 
 const compare = (...args: string[]) =>
-  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
 
 describe('compare on damaged input', () => {
   let tmp: string;
@@ -47,7 +51,9 @@ describe('compare on damaged input', () => {
   it('compares the other runs and names the killed one in a warning', () => {
     const read = readRuns([sweep]);
     const comparison = compareRuns(read.value);
-    expect(comparison.runs.map((r) => r.run)).to.deep.equal(compareRuns(readRuns([SWEEP]).value).runs.map((r) => r.run));
+    expect(comparison.runs.map((r) => r.run)).to.deep.equal(
+      compareRuns(readRuns([SWEEP]).value).runs.map((r) => r.run),
+    );
     expect(comparison.warnings).to.include(`${killed}: no finished episode; left out of the comparison`);
   });
 
@@ -64,7 +70,10 @@ describe('compare on damaged input', () => {
     writeFileSync(file, '');
     expect(() => checkOutPath('')).to.throw(ConfigError, "--out must be a folder path, got ''");
     expect(() => checkOutPath(file)).to.throw(ConfigError, `--out ${file} exists and is not a folder`);
-    expect(() => checkOutPath(join(file, 'x'))).to.throw(ConfigError, `--out ${join(file, 'x')} lies under ${file}, which is a file`);
+    expect(() => checkOutPath(join(file, 'x'))).to.throw(
+      ConfigError,
+      `--out ${join(file, 'x')} lies under ${file}, which is a file`,
+    );
     checkOutPath(join(tmp, 'new', 'deeper'));
     checkOutPath(sweep);
   });
@@ -81,7 +90,10 @@ describe('compare on damaged input', () => {
 
   it('npm run compare with a closed stdout (`| head -1`) still writes its files and exits 0', async () => {
     const out = join(tmp, 'out-closed');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', SWEEP, '--out', out], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/compare.ts', SWEEP, '--out', out], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -2,7 +2,14 @@ import { expect } from 'chai';
 
 import { ConfigError } from '../../src/core/errors.js';
 import type { RunConfig } from '../../src/core/run-log.js';
-import { compareRuns, comparisonTables, groupLabels, renderMarkdown, renderText, type Comparison } from '../../src/analysis/compare.js';
+import {
+  compareRuns,
+  comparisonTables,
+  groupLabels,
+  renderMarkdown,
+  renderText,
+  type Comparison,
+} from '../../src/analysis/compare.js';
 import { readRuns } from '../../src/store/read-run.js';
 import { SWEEP } from '../helpers/run-fixtures.js';
 
@@ -21,11 +28,22 @@ describe('compare', () => {
     c = compareRuns(readRuns([SWEEP]).value, { baseline: 'constant' });
   });
 
-  it('computes each run\'s row', () => {
+  it("computes each run's row", () => {
     const row = (run: string) => c.runs.find((r) => r.run === run)!;
     const pick = (run: string) => {
       const r = row(run);
-      return [r.label, r.seed, r.episodes, r.epochs, r.bestEpisode, r.bestValAcc, r.finalValAcc, r.bestTestAcc, r.wallMs, r.status];
+      return [
+        r.label,
+        r.seed,
+        r.episodes,
+        r.epochs,
+        r.bestEpisode,
+        r.bestValAcc,
+        r.finalValAcc,
+        r.bestTestAcc,
+        r.wallMs,
+        r.status,
+      ];
     };
     expect(pick('constant-s1')).to.deep.equal(['constant rate=0.3', 1, 3, 9, 2, 0.84, 0.82, 0.82, 3500, 'done']);
     // episodes 2 and 3 tie at valAcc 0.83: the earlier one is best, although episode 3 tests higher
@@ -34,7 +52,13 @@ describe('compare', () => {
     expect(pick('thompson-s1')).to.deep.equal(['thompson', 1, 3, 9, 3, 0.88, 0.88, 0.87, 4200, 'done']);
     // cut off in episode 3: two episodes count, wall time is 1200 + 1300 ms of episodes
     expect(pick('thompson-s2')).to.deep.equal(['thompson', 2, 2, 6, 2, 0.86, 0.86, 0.85, 2500, 'incomplete']);
-    expect(c.runs.map((r) => r.run)).to.deep.equal(['constant-s1', 'constant-s2', 'constant-s3', 'thompson-s1', 'thompson-s2']);
+    expect(c.runs.map((r) => r.run)).to.deep.equal([
+      'constant-s1',
+      'constant-s2',
+      'constant-s3',
+      'thompson-s1',
+      'thompson-s2',
+    ]);
   });
 
   it('averages each group over seeds with the 95% CI half-width', () => {
@@ -75,18 +99,57 @@ describe('compare', () => {
     const runs = readRuns([SWEEP]).value;
     expect(compareRuns(runs, { baseline: 'thompson' }).baseline!.rows[0]!.diff!.mean).to.be.closeTo(-0.055, 1e-12);
     expect(compareRuns(runs, { baseline: 'constant rate=0.3' }).baseline!.label).to.equal('constant rate=0.3');
-    expect(() => compareRuns(runs, { baseline: 'ppo' })).to.throw(ConfigError, "--baseline must be one of 'constant rate=0.3', 'thompson', got 'ppo'");
+    expect(() => compareRuns(runs, { baseline: 'ppo' })).to.throw(
+      ConfigError,
+      "--baseline must be one of 'constant rate=0.3', 'thompson', got 'ppo'",
+    );
   });
 
   it('renders the rows as text', () => {
     const lines = renderText(comparisonTables(c)).split('\n');
     /** The cells of the last line starting with `start` (the baseline table comes last). */
-    const cells = (start: string) => lines.filter((l) => l.startsWith(start)).pop()!.split(/\s{2,}/);
-    expect(cells('constant-s2 ')).to.deep.equal(['constant-s2', 'constant rate=0.3', '2', '3', '9', '2', '0.8300', '0.8300', '0.7900', '3.5', 'done']);
-    expect(cells('thompson-s2 ')).to.deep.equal(['thompson-s2', 'thompson', '2', '2', '6', '2', '0.8600', '0.8600', '0.8500', '2.5', 'incomplete']);
-    expect(cells('constant rate=0.3 ')).to.deep.equal(
-      ['constant rate=0.3', '3', '1,2,3', '3.0 ± 0.0', '9.0 ± 0.0', '0.8433 ± 0.0379', '0.8333 ± 0.0379', '0.8167 ± 0.0625', '3.5 ± 0.1'],
-    );
+    const cells = (start: string) =>
+      lines
+        .filter((l) => l.startsWith(start))
+        .pop()!
+        .split(/\s{2,}/);
+    expect(cells('constant-s2 ')).to.deep.equal([
+      'constant-s2',
+      'constant rate=0.3',
+      '2',
+      '3',
+      '9',
+      '2',
+      '0.8300',
+      '0.8300',
+      '0.7900',
+      '3.5',
+      'done',
+    ]);
+    expect(cells('thompson-s2 ')).to.deep.equal([
+      'thompson-s2',
+      'thompson',
+      '2',
+      '2',
+      '6',
+      '2',
+      '0.8600',
+      '0.8600',
+      '0.8500',
+      '2.5',
+      'incomplete',
+    ]);
+    expect(cells('constant rate=0.3 ')).to.deep.equal([
+      'constant rate=0.3',
+      '3',
+      '1,2,3',
+      '3.0 ± 0.0',
+      '9.0 ± 0.0',
+      '0.8433 ± 0.0379',
+      '0.8333 ± 0.0379',
+      '0.8167 ± 0.0625',
+      '3.5 ± 0.1',
+    ]);
     expect(cells('thompson ')).to.deep.equal(['thompson', '2', '1,2', '+0.0550 ± 0.0635', '[-0.0085, +0.1185]']);
   });
 
@@ -137,7 +200,6 @@ describe('groupLabels', () => {
       'ppo (tuned)',
     ]);
   });
-
 });
 
 describe('compare: pairing runs of different tasks', () => {
@@ -149,7 +211,10 @@ describe('compare: pairing runs of different tasks', () => {
   it('warns once per mismatched pair, naming both runs and every differing option', () => {
     const runs = readRuns([SWEEP]).value;
     const thompson1 = runs.find((r) => r.name === 'thompson-s1')!;
-    thompson1.config = { ...thompson1.config, options: { ...thompson1.config.options, epochs: 5, trainSize: 1000, model: 'mlp:64' } };
+    thompson1.config = {
+      ...thompson1.config,
+      options: { ...thompson1.config.options, epochs: 5, trainSize: 1000, model: 'mlp:64' },
+    };
     const c = compareRuns(runs, { baseline: 'constant' });
     const pairing = c.warnings.filter((w) => w.includes('paired with baseline'));
     expect(pairing).to.deep.equal([

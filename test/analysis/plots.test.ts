@@ -24,14 +24,24 @@ function checkWellFormed(svg: string): string {
 
 /** Runs named by the line marks (vega writes each mark's fields into its aria-label). */
 const lineRuns = (svg: string): Set<string> =>
-  new Set([...svg.matchAll(/<path aria-label="[^"]*\brun: ([^;"]+)[^"]*"[^>]*aria-roledescription="line mark"/g)].map((m) => m[1]!));
+  new Set(
+    [...svg.matchAll(/<path aria-label="[^"]*\brun: ([^;"]+)[^"]*"[^>]*aria-roledescription="line mark"/g)].map(
+      (m) => m[1]!,
+    ),
+  );
 /** Distinct stroke colors of the line marks. */
 const lineColors = (svg: string): Set<string> =>
-  new Set([...svg.matchAll(/<path [^>]*aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]+)"/g)].map((m) => m[1]!));
+  new Set(
+    [...svg.matchAll(/<path [^>]*aria-roledescription="line mark"[^>]*stroke="(#[0-9a-f]+)"/g)].map((m) => m[1]!),
+  );
 
 describe('legend labels', () => {
   it('drops the leading parts every run name shares, so runs named by date stay apart', () => {
-    expect(legendLabels(['2026-11-23-thompson-s1', '2026-11-23-thompson-s2', '2026-11-23-constant-s1'])).to.deep.equal(['thompson-s1', 'thompson-s2', 'constant-s1']);
+    expect(legendLabels(['2026-11-23-thompson-s1', '2026-11-23-thompson-s2', '2026-11-23-constant-s1'])).to.deep.equal([
+      'thompson-s1',
+      'thompson-s2',
+      'constant-s1',
+    ]);
     expect(legendLabels(['sweep/a-s1', 'other/a-s1'])).to.deep.equal(['sweep/a-s1', 'other/a-s1']);
     // a name that is all shared parts keeps its last one
     expect(legendLabels(['2026-11-23-ucb', '2026-11-23-ucb-2'])).to.deep.equal(['ucb', 'ucb-2']);
@@ -44,8 +54,17 @@ describe('legend labels', () => {
     const svg = await renderSvg(comparisonPlots(runs).find((p) => p.file === 'val-acc.svg')!.spec);
     const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
     const labels = texts.filter((t) => t.endsWith('-with-a-long-tail'));
-    expect(labels).to.deep.equal(['constant-s1-with-a-long-tail', 'constant-s2-with-a-long-tail', 'constant-s3-with-a-long-tail', 'thompson-s1-with-a-long-tail', 'thompson-s2-with-a-long-tail']);
-    expect(texts.some((t) => t.includes('…')), 'no label cut short').to.equal(false);
+    expect(labels).to.deep.equal([
+      'constant-s1-with-a-long-tail',
+      'constant-s2-with-a-long-tail',
+      'constant-s3-with-a-long-tail',
+      'thompson-s1-with-a-long-tail',
+      'thompson-s2-with-a-long-tail',
+    ]);
+    expect(
+      texts.some((t) => t.includes('…')),
+      'no label cut short',
+    ).to.equal(false);
   });
 });
 
@@ -54,7 +73,9 @@ describe('plots', () => {
   let svgs: Map<string, string>;
   before(async () => {
     runs = readRuns([SWEEP]).value;
-    svgs = new Map(await Promise.all(comparisonPlots(runs).map(async (p) => [p.file, await renderSvg(p.spec)] as const)));
+    svgs = new Map(
+      await Promise.all(comparisonPlots(runs).map(async (p) => [p.file, await renderSvg(p.spec)] as const)),
+    );
   });
 
   it('renders every plot as well-formed SVG', () => {
@@ -77,17 +98,27 @@ describe('plots', () => {
   it("plots each run's best schedule, one dashed line per layer", () => {
     const svg = svgs.get('schedules.svg')!;
     // thompson-s1's best episode is 3: rates 0.1, 0.2, 0.3 on the first layer
-    const layer1 = [...svg.matchAll(/aria-label="epoch: (\d); dropout rate: ([\d.]+); run: thompson-s1; episode: (\d); layer: dropout_1;/g)];
-    expect(new Set(layer1.map((m) => `${m[1]}:${m[2]}@${m[3]}`))).to.deep.equal(new Set(['1:0.1@3', '2:0.2@3', '3:0.3@3']));
+    const layer1 = [
+      ...svg.matchAll(
+        /aria-label="epoch: (\d); dropout rate: ([\d.]+); run: thompson-s1; episode: (\d); layer: dropout_1;/g,
+      ),
+    ];
+    expect(new Set(layer1.map((m) => `${m[1]}:${m[2]}@${m[3]}`))).to.deep.equal(
+      new Set(['1:0.1@3', '2:0.2@3', '3:0.3@3']),
+    );
     expect(svg).to.include('dropout_2');
     // the layer legend shows two visible dash patterns (a stroke color, not just a dasharray)
-    const legendDashes = [...svg.matchAll(/role-legend-symbol"[^>]*><path [^>]*stroke="#[0-9a-f]+"[^>]*stroke-dasharray="([^"]+)"/g)];
+    const legendDashes = [
+      ...svg.matchAll(/role-legend-symbol"[^>]*><path [^>]*stroke="#[0-9a-f]+"[^>]*stroke-dasharray="([^"]+)"/g),
+    ];
     expect(new Set(legendDashes.map((m) => m[1])).size).to.equal(2);
   });
 
   it('gives each inlined figure its own ids', () => {
     const svg = '<svg><clipPath id="clip1"/><g clip-path="url(#clip1)"/><use href="#clip1"/></svg>';
-    expect(prefixSvgIds(svg, 'f2-')).to.equal('<svg><clipPath id="f2-clip1"/><g clip-path="url(#f2-clip1)"/><use href="#f2-clip1"/></svg>');
+    expect(prefixSvgIds(svg, 'f2-')).to.equal(
+      '<svg><clipPath id="f2-clip1"/><g clip-path="url(#f2-clip1)"/><use href="#f2-clip1"/></svg>',
+    );
   });
 });
 
@@ -107,7 +138,13 @@ describe('writeComparison', () => {
 
   it('writes the tables, every plot and the report', () => {
     expect(files.map((f) => basename(f))).to.deep.equal([
-      'compare.json', 'compare.md', 'schedules.svg', 'val-acc.svg', 'val-loss.svg', 'learning-curve.svg', 'report.html',
+      'compare.json',
+      'compare.md',
+      'schedules.svg',
+      'val-acc.svg',
+      'val-loss.svg',
+      'learning-curve.svg',
+      'report.html',
     ]);
     const json = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
     expect(json.runs).to.have.length(5);

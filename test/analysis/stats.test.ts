@@ -1,11 +1,25 @@
 import { expect } from 'chai';
 
-import { estimate, incompleteBeta, mean, pairedDifference, sampleStd, tCdf, tQuantile } from '../../src/analysis/stats.js';
+import {
+  estimate,
+  incompleteBeta,
+  mean,
+  pairedDifference,
+  sampleStd,
+  tCdf,
+  tQuantile,
+} from '../../src/analysis/stats.js';
 
 describe('stats', () => {
   it('matches the t table at 0.975 (two-sided 95%)', () => {
     // printed tables give 3 decimals, so they bound the error at 5e-4
-    const table: [number, number][] = [[1, 12.706], [2, 4.303], [4, 2.776], [9, 2.262], [30, 2.042]];
+    const table: [number, number][] = [
+      [1, 12.706],
+      [2, 4.303],
+      [4, 2.776],
+      [9, 2.262],
+      [30, 2.042],
+    ];
     for (const [df, t] of table) expect(tQuantile(0.975, df), `df=${df}`).to.be.closeTo(t, 5e-4);
   });
 
@@ -45,8 +59,16 @@ describe('stats', () => {
   });
 
   it('pairs differences on shared keys only', () => {
-    const treatment = new Map([[1, 0.87], [2, 0.85], [7, 0.9]]);
-    const baseline = new Map([[1, 0.82], [2, 0.79], [3, 0.84]]);
+    const treatment = new Map([
+      [1, 0.87],
+      [2, 0.85],
+      [7, 0.9],
+    ]);
+    const baseline = new Map([
+      [1, 0.82],
+      [2, 0.79],
+      [3, 0.84],
+    ]);
     const d = pairedDifference(treatment, baseline);
     expect(d.keys).to.deep.equal([1, 2]);
     expect(d.differences[0]).to.be.closeTo(0.05, 1e-12);

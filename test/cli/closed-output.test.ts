@@ -5,7 +5,24 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TINY = ['--dataset', 'synthetic', '--train-size', '64', '--val-size', '32', '--test-size', '32', '--model', 'mlp:8', '--episodes', '2', '--epochs', '2', '--agent', 'random'];
+const TINY = [
+  '--dataset',
+  'synthetic',
+  '--train-size',
+  '64',
+  '--val-size',
+  '32',
+  '--test-size',
+  '32',
+  '--model',
+  'mlp:8',
+  '--episodes',
+  '2',
+  '--epochs',
+  '2',
+  '--agent',
+  'random',
+];
 
 describe('a command whose stdout is closed', () => {
   let tmp: string;
@@ -16,7 +33,10 @@ describe('a command whose stdout is closed', () => {
 
   it('keeps training, writes its run and exits 0 without dumping anything on stderr (`| head -1`)', async () => {
     const dir = path.join(tmp, 'run');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...TINY, '--out', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...TINY, '--out', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     // the reader goes away after its first chunk, as `head -1` does: every later write meets EPIPE
     child.stdout.once('data', () => child.stdout.destroy());
     let stderr = '';

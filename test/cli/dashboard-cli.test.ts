@@ -8,10 +8,30 @@ import { fileURLToPath } from 'node:url';
 import { rawRequest } from '../serve/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const TINY = ['--dataset', 'synthetic', '--train-size', '128', '--val-size', '64', '--test-size', '64', '--model', 'mlp:16,8', '--lr', '0.01', '--batch-size', '32'];
+const TINY = [
+  '--dataset',
+  'synthetic',
+  '--train-size',
+  '128',
+  '--val-size',
+  '64',
+  '--test-size',
+  '64',
+  '--model',
+  'mlp:16,8',
+  '--lr',
+  '0.01',
+  '--batch-size',
+  '32',
+];
 
 describe('npm run dashboard', () => {
-  const dashboard = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/dashboard.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const dashboard = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/dashboard.ts', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   it('names the mistake in one line, exit 2', () => {
     for (const [args, line] of [
@@ -24,13 +44,18 @@ describe('npm run dashboard', () => {
   });
 
   it('warns when --host opens it beyond this machine', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/dashboard.ts', 'test/fixtures/runs', '--host', '0.0.0.0', '--port', '0'], { cwd: ROOT });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/dashboard.ts', 'test/fixtures/runs', '--host', '0.0.0.0', '--port', '0'],
+      { cwd: ROOT },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 30_000;
-    while (!/http:\/\/0\.0\.0\.0:\d+\//.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!/http:\/\/0\.0\.0\.0:\d+\//.test(stdout) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     const port = Number(/:(\d+)\//.exec(stdout)?.[1]);
     const list = await rawRequest(port, '/api/list');
     child.kill('SIGINT');
@@ -44,12 +69,31 @@ describe('npm run dashboard', () => {
 describe('npm run agent -- --dashboard', () => {
   it('serves the run it trains, live, and prints the address', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'droptune-agent-dash-')), 'run');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...TINY, '--agent', 'constant', '--episodes', '2', '--epochs', '2', '--out', dir, '--dashboard'], { cwd: ROOT });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/agent.ts',
+        ...TINY,
+        '--agent',
+        'constant',
+        '--episodes',
+        '2',
+        '--epochs',
+        '2',
+        '--out',
+        dir,
+        '--dashboard',
+      ],
+      { cwd: ROOT },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     try {
       const deadline = Date.now() + 60_000;
-      while (!stdout.includes('the dashboard stays at') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!stdout.includes('the dashboard stays at') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       const url = /dashboard: (http:\/\/127\.0\.0\.1:(\d+)\/)#\/run\/\. /.exec(stdout);
       expect(url, stdout).to.not.equal(null);
       const run = JSON.parse((await rawRequest(Number(url![2]), '/api/run?id=.')).body);

@@ -10,7 +10,11 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const TINY = ['--dataset', 'synthetic', '--model', 'mlp:16,8'];
 
 function experiment(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 describe('npm run experiment', () => {
@@ -21,12 +25,21 @@ describe('npm run experiment', () => {
     const result = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as {
       picks: { method: string; seed: number; valAcc: number; testAcc: number; epochs: number; from: string }[];
     };
-    expect(result.picks.map((p) => `${p.method}/${p.seed}`)).to.deep.equal(['grid/0', 'late/0', 'ucb/0', 'grid/1', 'late/1', 'ucb/1']);
+    expect(result.picks.map((p) => `${p.method}/${p.seed}`)).to.deep.equal([
+      'grid/0',
+      'late/0',
+      'ucb/0',
+      'grid/1',
+      'late/1',
+      'ucb/1',
+    ]);
     // quick: grid 0.1, 0.3, 0.5 at 5 epochs: one 5-epoch run per rate for grid and late, three episodes for ucb
     expect(result.picks.map((p) => p.epochs)).to.deep.equal([15, 15, 15, 15, 15, 15]);
     // The grid's pick is the grid run with the best final validation accuracy, and its test accuracy is that run's.
     const gridRuns = readdirSync(path.join(out, 'runs', 's0')).filter((d) => d.startsWith('grid-'));
-    const finals = gridRuns.map((d) => JSON.parse(readFileSync(path.join(out, 'runs', 's0', d, 'episodes.jsonl'), 'utf8').trim()));
+    const finals = gridRuns.map((d) =>
+      JSON.parse(readFileSync(path.join(out, 'runs', 's0', d, 'episodes.jsonl'), 'utf8').trim()),
+    );
     const best = finals.reduce((b, e) => (e.valAcc > b.valAcc ? e : b));
     expect(result.picks[0]).to.include({ valAcc: best.valAcc, testAcc: best.testAcc });
     const md = readFileSync(path.join(out, 'experiment.md'), 'utf8');
@@ -57,7 +70,8 @@ describe('npm run experiment', () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'carry');
     const r = experiment([...TINY, '--seeds', '2', '--methods', 'grid,ucb', '--carry', '--out', out]);
     expect(r.status, r.stderr).to.equal(0);
-    const config = (seed: number) => JSON.parse(readFileSync(path.join(out, 'runs', `s${seed}`, 'ucb-ucb', 'config.json'), 'utf8')).options;
+    const config = (seed: number) =>
+      JSON.parse(readFileSync(path.join(out, 'runs', `s${seed}`, 'ucb-ucb', 'config.json'), 'utf8')).options;
     expect(config(0).loadAgent).to.equal(null);
     expect(config(1).loadAgent).to.equal(path.join(out, 'runs', 's0', 'ucb-ucb', 'agent.json'));
     expect(config(1).loadAgent && existsSync(config(1).loadAgent)).to.equal(true);
@@ -71,24 +85,33 @@ describe('npm run experiment', () => {
     const r = experiment(['--resume', out, '--methods', 'grid,pbt']);
     expect(r.status, r.stderr).to.equal(0);
     expect(statSync(gridRun).mtimeMs, 'the grid is read back, not trained again').to.equal(before);
-    const picks = (JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as { picks: { method: string }[] }).picks;
+    const picks = (
+      JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as { picks: { method: string }[] }
+    ).picks;
     expect(picks.map((p) => p.method)).to.deep.equal(['grid', 'pbt']);
     const dropped = experiment(['--resume', out, '--methods', 'grid']);
     expect(dropped.status).to.equal(2);
-    expect(dropped.stderr).to.equal(`experiment: --methods with --resume may only add methods: pbt is in ${path.join(out, 'experiment-plan.json')}\n`);
+    expect(dropped.stderr).to.equal(
+      `experiment: --methods with --resume may only add methods: pbt is in ${path.join(out, 'experiment-plan.json')}\n`,
+    );
   });
 
   it('rejects a method list without the grid', () => {
     const r = experiment(['--methods', 'ucb']);
     expect(r.status).to.equal(2);
-    expect(r.stderr).to.equal("experiment: --methods must include grid: every method is compared with the grid's pick\n");
+    expect(r.stderr).to.equal(
+      "experiment: --methods must include grid: every method is compared with the grid's pick\n",
+    );
   });
 });
 
 describe('foldDataset', () => {
   it('makes fold k the validation split of train ∪ validation, disjoint from its training split', () => {
     const data = loadDataset({ dataset: 'synthetic', trainSize: 30, valSize: 10, testSize: 5, seed: 1 });
-    const rows = (x: Float32Array) => Array.from({ length: x.length / data.features }, (_, i) => x.subarray(i * data.features, (i + 1) * data.features).join(','));
+    const rows = (x: Float32Array) =>
+      Array.from({ length: x.length / data.features }, (_, i) =>
+        x.subarray(i * data.features, (i + 1) * data.features).join(','),
+      );
     const all = [...rows(data.train.x), ...rows(data.val.x)];
     const seen: string[] = [];
     for (let k = 0; k < 4; k++) {

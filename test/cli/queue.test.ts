@@ -12,7 +12,27 @@ import { connect, parseQueueUrl } from '../../src/execution/queue/protocol.js';
 import { ROOT, startCommand, startRedis, startWorker, type Proc, type TestRedis } from '../helpers/redis.js';
 
 /** 2 rates × (grid, ucb carried across seeds) × 2 seeds: 6 runs, one of them needing another's agent.json. */
-const TINY = ['--dataset', 'synthetic', '--model', 'mlp:16,8', '--train-size', '200', '--val-size', '100', '--test-size', '100', '--epochs', '3', '--grid', '0.1,0.3', '--seeds', '2', '--methods', 'grid,ucb', '--carry'];
+const TINY = [
+  '--dataset',
+  'synthetic',
+  '--model',
+  'mlp:16,8',
+  '--train-size',
+  '200',
+  '--val-size',
+  '100',
+  '--test-size',
+  '100',
+  '--epochs',
+  '3',
+  '--grid',
+  '0.1,0.3',
+  '--seeds',
+  '2',
+  '--methods',
+  'grid,ucb',
+  '--carry',
+];
 const RUNS = ['s0/grid-r10', 's0/grid-r30', 's0/ucb-ucb', 's1/grid-r10', 's1/grid-r30', 's1/ucb-ucb'];
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'droptune-queue-'));
@@ -25,7 +45,14 @@ function runFiles(experiment: string): Map<string, string> {
       const relPath = path.join(rel, name);
       const full = path.join(experiment, 'runs', relPath);
       if (statSync(full).isDirectory()) walk(relPath);
-      else files.set(relPath, readFileSync(full, 'utf8').replace(/("\w*Ms":\s*)[-\d.e+]+/g, '$10').split(experiment).join('EXP'));
+      else
+        files.set(
+          relPath,
+          readFileSync(full, 'utf8')
+            .replace(/("\w*Ms":\s*)[-\d.e+]+/g, '$10')
+            .split(experiment)
+            .join('EXP'),
+        );
     }
   };
   walk('');
@@ -39,8 +66,14 @@ function expectSameRuns(actual: string, expected: string): void {
   for (const [file, text] of e) expect(a.get(file), file).to.equal(text);
 }
 
-const startedAt = (experiment: string, run: string) => (JSON.parse(readFileSync(path.join(experiment, 'runs', run, 'config.json'), 'utf8')) as { startedAtMs: number }).startedAtMs;
-const trainedIn = (worker: Proc, run: string) => worker.output().split('\n').filter((l) => l.endsWith(`${run}: training`)).length;
+const startedAt = (experiment: string, run: string) =>
+  (JSON.parse(readFileSync(path.join(experiment, 'runs', run, 'config.json'), 'utf8')) as { startedAtMs: number })
+    .startedAtMs;
+const trainedIn = (worker: Proc, run: string) =>
+  worker
+    .output()
+    .split('\n')
+    .filter((l) => l.endsWith(`${run}: training`)).length;
 
 describe('npm run experiment --queue (a real Redis, worker processes)', function () {
   let redis: TestRedis;
@@ -51,7 +84,11 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     redis = await startRedis();
     // The reference: the same experiment on the local pool.
     local = path.join(tempDir(), 'exp');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', ...TINY, '--workers', '2', '--out', local], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/experiment.ts', ...TINY, '--workers', '2', '--out', local],
+      { cwd: ROOT, encoding: 'utf8', timeout: 240_000 },
+    );
     expect(r.status, r.stderr).to.equal(0);
   });
 
@@ -70,7 +107,11 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     expect(await coordinator.exited, coordinator.output()).to.equal(0);
     expectSameRuns(out, local);
     // Each run trained once, by one worker or the other; the coordinator counted them out.
-    for (const run of RUNS) expect(workers.reduce((n, w) => n + trainedIn(w, run), 0), run).to.equal(1);
+    for (const run of RUNS)
+      expect(
+        workers.reduce((n, w) => n + trainedIn(w, run), 0),
+        run,
+      ).to.equal(1);
     expect(coordinator.output()).to.match(/queue: 0 queued, 0 running, 6 done, 0 failed/);
     expect(coordinator.output()).to.match(/queue: \d+ queued, \d+ running, \d+ done, 0 failed, ETA \d+s/);
   });
@@ -100,9 +141,19 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     queue.on('error', () => undefined);
     try {
       const bad = [
-        { data: { version: 1, kind: 'run', job: { options: 'lr=1', seed: 0, out: '/tmp/x' } }, reason: 'malformed job: job.options is not an object' },
-        { data: { version: 7, kind: 'run', job: {} }, reason: 'malformed job: version 7, this worker reads version 1: run the same droptune on the coordinator and the workers' },
-        { data: { version: 1, kind: 'run', job: { options: { agent: 'nope' }, seed: 0, out: '/tmp/x' } }, reason: 'malformed job: --agent must be one of' },
+        {
+          data: { version: 1, kind: 'run', job: { options: 'lr=1', seed: 0, out: '/tmp/x' } },
+          reason: 'malformed job: job.options is not an object',
+        },
+        {
+          data: { version: 7, kind: 'run', job: {} },
+          reason:
+            'malformed job: version 7, this worker reads version 1: run the same droptune on the coordinator and the workers',
+        },
+        {
+          data: { version: 1, kind: 'run', job: { options: { agent: 'nope' }, seed: 0, out: '/tmp/x' } },
+          reason: 'malformed job: --agent must be one of',
+        },
       ];
       for (const [i, { data, reason }] of bad.entries()) {
         const job = await queue.add('run', data, { jobId: `bad-${i}`, attempts: 1 });
@@ -123,10 +174,37 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
 
     // A run that fails on the worker (its data is not there): one line per run, the error in it, not retried.
     const out = path.join(tempDir(), 'exp');
-    const coordinator = startCommand('experiment', ['--dataset', 'fashion-mnist', '--data-dir', path.join(out, 'no-such-data'), '--model', 'mlp:8', '--epochs', '1', '--grid', '0.1,0.3', '--seeds', '1', '--methods', 'grid', '--out', out, '--queue', redis.url, '--queue-name', 'droptune-test-faults']);
+    const coordinator = startCommand('experiment', [
+      '--dataset',
+      'fashion-mnist',
+      '--data-dir',
+      path.join(out, 'no-such-data'),
+      '--model',
+      'mlp:8',
+      '--epochs',
+      '1',
+      '--grid',
+      '0.1,0.3',
+      '--seeds',
+      '1',
+      '--methods',
+      'grid',
+      '--out',
+      out,
+      '--queue',
+      redis.url,
+      '--queue-name',
+      'droptune-test-faults',
+    ]);
     expect(await coordinator.exited).to.equal(1);
-    const lines = coordinator.output().split('\n').filter((l) => l.startsWith('run ') && l.includes(' failed: '));
-    expect(lines.map((l) => l.replace(/failed: .*/, 'failed')).sort()).to.deep.equal([`run ${path.join(out, 'runs', 's0', 'grid-r10')} failed`, `run ${path.join(out, 'runs', 's0', 'grid-r30')} failed`]);
+    const lines = coordinator
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('run ') && l.includes(' failed: '));
+    expect(lines.map((l) => l.replace(/failed: .*/, 'failed')).sort()).to.deep.equal([
+      `run ${path.join(out, 'runs', 's0', 'grid-r10')} failed`,
+      `run ${path.join(out, 'runs', 's0', 'grid-r30')} failed`,
+    ]);
     for (const line of lines) expect(line).to.match(/failed: .*fashion-mnist/);
     expect(coordinator.output()).to.match(/queue: 0 queued, 0 running, 0 done, 2 failed/);
     for (const run of ['s0/grid-r10', 's0/grid-r30']) expect(trainedIn(worker, run)).to.equal(1);
@@ -134,9 +212,32 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
 
   it('trains a population on the workers, member checkpoints travelling with the segments: the local run folder', async () => {
     // 4 members, exploit/explore after every epoch: checkpoints are copied between members on the coordinator.
-    const pbt = ['--agent', 'pbt', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--train-size', '200', '--val-size', '100', '--test-size', '100', '--population', '4', '--epochs', '3', '--interval', '1'];
+    const pbt = [
+      '--agent',
+      'pbt',
+      '--dataset',
+      'synthetic',
+      '--model',
+      'mlp:16,8',
+      '--train-size',
+      '200',
+      '--val-size',
+      '100',
+      '--test-size',
+      '100',
+      '--population',
+      '4',
+      '--epochs',
+      '3',
+      '--interval',
+      '1',
+    ];
     const localRun = path.join(tempDir(), 'pbt');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...pbt, '--workers', '2', '--out', localRun], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/agent.ts', ...pbt, '--workers', '2', '--out', localRun],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, r.stderr).to.equal(0);
     workers.push(startWorker(redis.url), startWorker(redis.url));
     const queued = path.join(tempDir(), 'pbt');
@@ -144,10 +245,27 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     expect(await coordinator.exited, coordinator.output()).to.equal(0);
     // 3 generations of 4 segments, each trained on a worker.
     expect(coordinator.output()).to.match(/queue: 0 queued, 0 running, 12 done, 0 failed/);
-    expect(workers.reduce((n, w) => n + w.output().split('\n').filter((l) => l.endsWith(': training')).length, 0)).to.equal(12);
-    const blank = (text: string, out: string) => text.replace(/("\w*Ms":\s*)[-\d.e+]+/g, '$10').split(out).join('OUT');
+    expect(
+      workers.reduce(
+        (n, w) =>
+          n +
+          w
+            .output()
+            .split('\n')
+            .filter((l) => l.endsWith(': training')).length,
+        0,
+      ),
+    ).to.equal(12);
+    const blank = (text: string, out: string) =>
+      text
+        .replace(/("\w*Ms":\s*)[-\d.e+]+/g, '$10')
+        .split(out)
+        .join('OUT');
     expect(readdirSync(queued).sort()).to.deep.equal(readdirSync(localRun).sort());
-    for (const name of readdirSync(localRun)) expect(blank(readFileSync(path.join(queued, name), 'utf8'), queued), name).to.equal(blank(readFileSync(path.join(localRun, name), 'utf8'), localRun));
+    for (const name of readdirSync(localRun))
+      expect(blank(readFileSync(path.join(queued, name), 'utf8'), queued), name).to.equal(
+        blank(readFileSync(path.join(localRun, name), 'utf8'), localRun),
+      );
     expect(readFileSync(path.join(queued, 'lineage.jsonl'), 'utf8').trim().split('\n').length).to.be.at.least(1);
   });
 
@@ -168,7 +286,33 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
   it("blames a worker only for a segment's own failure: a mistake on the coordinator is one line and exit 2", () => {
     const csv = path.join(tempDir(), 'one-class.csv');
     writeFileSync(csv, `a,b,label\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 3},7`).join('\n')}\n`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'pbt', '--population', '2', '--epochs', '2', '--dataset', `csv:${csv}`, '--train-size', '20', '--val-size', '10', '--test-size', '10', '--out', path.join(tempDir(), 'pbt'), '--queue', redis.url], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'src/cli/agent.ts',
+        '--agent',
+        'pbt',
+        '--population',
+        '2',
+        '--epochs',
+        '2',
+        '--dataset',
+        `csv:${csv}`,
+        '--train-size',
+        '20',
+        '--val-size',
+        '10',
+        '--test-size',
+        '10',
+        '--out',
+        path.join(tempDir(), 'pbt'),
+        '--queue',
+        redis.url,
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.stderr).to.not.match(/failed on a worker/);
     expect(r.stderr.trim().split('\n')).to.have.length(1);
     expect(r.stderr).to.match(/^agent: .*class/);
@@ -183,10 +327,19 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     await first.waitFor(/queue: .* 2 done/);
     await redis.kill();
     expect(await first.exited, first.output()).to.equal(1);
-    const gone = first.output().split('\n').filter((l) => l.includes('went away'));
+    const gone = first
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('went away'));
     expect(gone).to.have.length(1);
-    expect(gone[0]).to.match(new RegExp(`^experiment: Redis at redis://127.0.0.1:${redis.port} went away \\(.*\\); the runs finished so far are kept: once Redis is back, npm run experiment -- --resume ${out} --queue redis://127.0.0.1:${redis.port}$`));
-    const finished = RUNS.filter((run) => statSync(path.join(out, 'runs', run, 'summary.json'), { throwIfNoEntry: false }));
+    expect(gone[0]).to.match(
+      new RegExp(
+        `^experiment: Redis at redis://127.0.0.1:${redis.port} went away \\(.*\\); the runs finished so far are kept: once Redis is back, npm run experiment -- --resume ${out} --queue redis://127.0.0.1:${redis.port}$`,
+      ),
+    );
+    const finished = RUNS.filter((run) =>
+      statSync(path.join(out, 'runs', run, 'summary.json'), { throwIfNoEntry: false }),
+    );
     expect(finished.length).to.be.at.least(2);
     const before = new Map(finished.map((run) => [run, startedAt(out, run)]));
 
@@ -199,16 +352,41 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
 });
 
 describe('--queue mistakes', () => {
-  const run = (command: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const run = (command: string, args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
 
   it('says in one line what a malformed --queue or --queue-name is, with exit 2', () => {
     const cases: [string, string[], string][] = [
-      ['experiment', ['--queue', 'localhost:6379'], "experiment: --queue must be redis://[[user]:password@]host[:port][/db] (rediss:// for TLS), got 'localhost:6379': the scheme is localhost\n"],
+      [
+        'experiment',
+        ['--queue', 'localhost:6379'],
+        "experiment: --queue must be redis://[[user]:password@]host[:port][/db] (rediss:// for TLS), got 'localhost:6379': the scheme is localhost\n",
+      ],
       ['experiment', ['--queue-name', 'q'], 'experiment: --queue-name needs --queue\n'],
-      ['worker', ['--queue', 'redis://h', '--queue-name', 'a:b'], "worker: --queue-name must be 1 to 100 letters, digits, '.', '_' or '-', got 'a:b'\n"],
-      ['agent', ['--agent', 'ucb', '--dataset', 'synthetic', '--queue', 'redis://h'], 'agent: --queue applies to --agent pbt (a population), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n'],
-      ['agent', ['--agent', 'pbt', '--dataset', 'synthetic', '--queue', 'redis://h', '--workers', '2'], 'agent: --workers does not apply with --queue: the members train on `npm run worker` processes\n'],
-      ['agent', ['--agent', 'ucb', '--dataset', 'synthetic', '--dashboard-port', '5'], 'agent: --dashboard-port needs --dashboard\n'],
+      [
+        'worker',
+        ['--queue', 'redis://h', '--queue-name', 'a:b'],
+        "worker: --queue-name must be 1 to 100 letters, digits, '.', '_' or '-', got 'a:b'\n",
+      ],
+      [
+        'agent',
+        ['--agent', 'ucb', '--dataset', 'synthetic', '--queue', 'redis://h'],
+        'agent: --queue applies to --agent pbt (a population), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n',
+      ],
+      [
+        'agent',
+        ['--agent', 'pbt', '--dataset', 'synthetic', '--queue', 'redis://h', '--workers', '2'],
+        'agent: --workers does not apply with --queue: the members train on `npm run worker` processes\n',
+      ],
+      [
+        'agent',
+        ['--agent', 'ucb', '--dataset', 'synthetic', '--dashboard-port', '5'],
+        'agent: --dashboard-port needs --dashboard\n',
+      ],
     ];
     for (const [command, args, stderr] of cases) {
       const r = run(command, args);
@@ -227,13 +405,31 @@ describe('--queue mistakes', () => {
       });
     });
     const r = run('worker', ['--queue', `redis://:pw@127.0.0.1:${port}`]);
-    expect(r.stderr).to.equal(`worker: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(r.stderr).to.equal(
+      `worker: cannot reach Redis at redis://:***@127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    );
     expect(r.status).to.equal(1);
     // with --dashboard too: the page closes with the failed run instead of keeping the process up
     const out = path.join(tempDir(), 'pbt');
-    const pbt = run('agent', ['--agent', 'pbt', '--population', '2', '--dataset', 'synthetic', '--epochs', '2', '--out', out, '--queue', `redis://127.0.0.1:${port}`, '--dashboard']);
+    const pbt = run('agent', [
+      '--agent',
+      'pbt',
+      '--population',
+      '2',
+      '--dataset',
+      'synthetic',
+      '--epochs',
+      '2',
+      '--out',
+      out,
+      '--queue',
+      `redis://127.0.0.1:${port}`,
+      '--dashboard',
+    ]);
     expect(pbt.status, `${pbt.stdout}\n${pbt.stderr}`).to.equal(1);
-    expect(pbt.stderr).to.equal(`agent: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(pbt.stderr).to.equal(
+      `agent: cannot reach Redis at redis://127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`,
+    );
     expect(existsSync(out), 'no run folder').to.equal(false);
   });
 });

@@ -7,12 +7,39 @@ import { killWhen } from '../helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 // Big enough that an epoch takes a visible moment (so a kill can land inside one), small enough for a test.
-const RUN = ['--dataset', 'synthetic', '--train-size', '384', '--val-size', '64', '--test-size', '64', '--model', 'mlp:64,32', '--lr', '0.01', '--batch-size', '32', '--agent', 'ucb', '--episodes', '2', '--epochs', '3', '--seed', '5'];
+const RUN = [
+  '--dataset',
+  'synthetic',
+  '--train-size',
+  '384',
+  '--val-size',
+  '64',
+  '--test-size',
+  '64',
+  '--model',
+  'mlp:64,32',
+  '--lr',
+  '0.01',
+  '--batch-size',
+  '32',
+  '--agent',
+  'ucb',
+  '--episodes',
+  '2',
+  '--epochs',
+  '3',
+  '--seed',
+  '5',
+];
 const EPOCHS = 3;
 const LOG_FILES = ['steps.jsonl', 'episodes.jsonl', 'agent.json', 'summary.json'];
 
 function agent(args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  return spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 /** A file's JSON values (one per line for .jsonl) with every timing field (`*Ms`) removed. */
@@ -26,7 +53,10 @@ const lineCount = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8
 
 /** Starts the agent and SIGKILLs it once `when(dir)` holds. */
 function killAgentWhen(dir: string, when: (dir: string) => boolean): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...RUN, '--out', dir], { cwd: ROOT, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...RUN, '--out', dir], {
+    cwd: ROOT,
+    stdio: 'ignore',
+  });
   return killWhen(child, () => when(dir));
 }
 
@@ -41,8 +71,15 @@ describe('npm run agent --resume', function () {
   });
 
   const expectSameAsReference = (dir: string) => {
-    for (const file of LOG_FILES) expect(withoutTimings(dir, file), file).to.deep.equal(withoutTimings(reference, file));
-    expect(readdirSync(dir).sort(), 'no checkpoint or lock left').to.deep.equal(['agent.json', 'config.json', 'episodes.jsonl', 'steps.jsonl', 'summary.json']);
+    for (const file of LOG_FILES)
+      expect(withoutTimings(dir, file), file).to.deep.equal(withoutTimings(reference, file));
+    expect(readdirSync(dir).sort(), 'no checkpoint or lock left').to.deep.equal([
+      'agent.json',
+      'config.json',
+      'episodes.jsonl',
+      'steps.jsonl',
+      'summary.json',
+    ]);
   };
 
   const points: [string, (dir: string) => boolean][] = [
@@ -88,7 +125,8 @@ describe('npm run agent --resume', function () {
     const dir = path.join(tmp, 'finished-with-leftovers');
     cpSync(reference, dir, { recursive: true });
     // Killed after writing its summary, before removing its checkpoint and lock.
-    for (const file of ['checkpoint.json', 'checkpoint-1-2.bin', '.summary.json.123.tmp']) writeFileSync(path.join(dir, file), '{}');
+    for (const file of ['checkpoint.json', 'checkpoint-1-2.bin', '.summary.json.123.tmp'])
+      writeFileSync(path.join(dir, file), '{}');
     writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
     const done = agent(['--resume', dir]);
     expect(done.status).to.equal(0);
@@ -136,16 +174,23 @@ describe('stopping npm run agent', function () {
     expect(r.code === 130 || r.signal === 'SIGINT', `exit ${r.code} ${r.signal}`).to.equal(true);
     expect(r.output).to.match(/interrupted: finishing the current epoch/);
     expect(r.output).to.match(/continue with: npm run agent -- --resume /);
-    for (const file of ['episodes.jsonl', 'agent.json', 'summary.json', 'checkpoint.json']) expect(existsSync(path.join(dir, file)), file).to.equal(true);
+    for (const file of ['episodes.jsonl', 'agent.json', 'summary.json', 'checkpoint.json'])
+      expect(existsSync(path.join(dir, file)), file).to.equal(true);
     expect(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')).interrupted).to.equal(true);
     const resumed = agent(['--resume', dir]);
     expect(resumed.status, resumed.stderr).to.equal(0);
-    for (const file of LOG_FILES) expect(withoutTimings(dir, file), file).to.deep.equal(withoutTimings(reference, file));
+    for (const file of LOG_FILES)
+      expect(withoutTimings(dir, file), file).to.deep.equal(withoutTimings(reference, file));
   });
 
   it('SIGTERM stops like Ctrl-C, with exit code 143', async () => {
     const dir = path.join(tmp, 'sigterm');
-    const r = await stopAfterFirstEpisode(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...RUN, '--out', dir], dir, 'SIGTERM');
+    const r = await stopAfterFirstEpisode(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/agent.ts', ...RUN, '--out', dir],
+      dir,
+      'SIGTERM',
+    );
     expect(r.code, r.output).to.equal(143);
     expect(r.output).to.match(/terminated: finishing the current epoch/);
     expect(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')).episodes).to.be.at.least(1);
@@ -168,12 +213,20 @@ describe('npm run agent --replay', function () {
     expect(r.stdout).to.contain(`under its env seed ${String(recorded['seed'])}`);
     expect(r.stdout).to.match(/reproduced exactly/);
     const again = (withoutTimings(replay, 'episodes.jsonl') as Record<string, unknown>[])[0]!;
-    for (const key of ['seed', 'valAcc', 'valLoss', 'testAcc', 'testLoss', 'initialValAcc', 'schedule']) expect(again[key], key).to.deep.equal(recorded[key]);
-    const steps = (dir: string, episode: number) => (withoutTimings(dir, 'steps.jsonl') as Record<string, unknown>[]).filter((s) => s['episode'] === episode).map((s) => [s['trainLoss'], s['valLoss'], s['rates']]);
+    for (const key of ['seed', 'valAcc', 'valLoss', 'testAcc', 'testLoss', 'initialValAcc', 'schedule'])
+      expect(again[key], key).to.deep.equal(recorded[key]);
+    const steps = (dir: string, episode: number) =>
+      (withoutTimings(dir, 'steps.jsonl') as Record<string, unknown>[])
+        .filter((s) => s['episode'] === episode)
+        .map((s) => [s['trainLoss'], s['valLoss'], s['rates']]);
     expect(steps(replay, 1)).to.deep.equal(steps(source, 2));
     // A replay killed in its first epoch, before any checkpoint, resumes under the seed it replays.
     const killed = path.join(tmp, 'killed-replay');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--replay', `${source}#2`, '--out', killed], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/agent.ts', '--replay', `${source}#2`, '--out', killed],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     await killWhen(child, () => existsSync(path.join(killed, 'config.json')));
     expect(agent(['--resume', killed]).status).to.equal(0);
     expect(withoutTimings(killed, 'episodes.jsonl')).to.deep.equal(withoutTimings(replay, 'episodes.jsonl'));

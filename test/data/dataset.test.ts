@@ -36,7 +36,10 @@ describe('dataset splits', () => {
   it('take the test split from the official test set when the source has one', () => {
     const d = splitPool('fashion-mnist', indexPool(100, 40), { ...config, trainSize: 80 });
     expect(Array.from(d.test.x).every((v) => v >= 1000)).to.equal(true);
-    expect(() => splitPool('fashion-mnist', indexPool(100, 40), { ...config, testSize: 41 })).to.throw(ConfigError, '--test-size must be at most 40');
+    expect(() => splitPool('fashion-mnist', indexPool(100, 40), { ...config, testSize: 41 })).to.throw(
+      ConfigError,
+      '--test-size must be at most 40',
+    );
   });
 
   it('refuse sizes larger than the dataset, naming the options', () => {
@@ -47,7 +50,10 @@ describe('dataset splits', () => {
   });
 
   it('reject unknown datasets and bad sizes with one line', () => {
-    expect(() => loadDataset({ dataset: 'cifar' as never })).to.throw(ConfigError, "--dataset must be one of mnist, fashion-mnist, synthetic, csv:FILE, idx:DIR, got 'cifar'");
+    expect(() => loadDataset({ dataset: 'cifar' as never })).to.throw(
+      ConfigError,
+      "--dataset must be one of mnist, fashion-mnist, synthetic, csv:FILE, idx:DIR, got 'cifar'",
+    );
     expect(() => loadDataset({ trainSize: -5 })).to.throw(ConfigError, '--train-size must be an integer >= 1, got -5');
     expect(() => loadDataset({ valSize: 2.5 })).to.throw(ConfigError, '--val-size must be an integer >= 1, got 2.5');
   });
@@ -95,7 +101,7 @@ describe('fashion-mnist IDX reader', () => {
   });
 
   it('says how to get the files when they are missing', () => {
-    expect(() => loadFashionMnist('/nonexistent')).to.throw(ConfigError, "apt-get install dataset-fashion-mnist");
+    expect(() => loadFashionMnist('/nonexistent')).to.throw(ConfigError, 'apt-get install dataset-fashion-mnist');
   });
 
   it('rejects a truncated file', () => {

@@ -13,7 +13,8 @@ describe('synthetic', () => {
     expect(b.x).to.deep.equal(a.x);
     expect(b.y).to.deep.equal(a.y);
     expect(makeSynthetic(300, 3).x).to.not.deep.equal(a.x);
-    const split = (seed: number) => loadDataset({ dataset: 'synthetic', trainSize: 40, valSize: 10, testSize: 10, seed });
+    const split = (seed: number) =>
+      loadDataset({ dataset: 'synthetic', trainSize: 40, valSize: 10, testSize: 10, seed });
     expect(split(2).train.x).to.deep.equal(split(2).train.x);
     expect(split(3).train.x).to.not.deep.equal(split(2).train.x);
   });
@@ -22,7 +23,10 @@ describe('synthetic', () => {
     const n = 20_000;
     const { pool, cleanLabels } = drawSynthetic(n, 7);
     const { labelNoise, classes } = SYNTHETIC;
-    expect(pool.y.every((label) => label >= 0 && label < classes), 'every label is a class').to.equal(true);
+    expect(
+      pool.y.every((label) => label >= 0 && label < classes),
+      'every label is a class',
+    ).to.equal(true);
     const wrong = pool.y.filter((label, i) => label !== cleanLabels[i]).length;
     const counts = Array<number>(classes).fill(0);
     cleanLabels.forEach((label) => (counts[label]! += 1));
@@ -39,10 +43,17 @@ describe('synthetic', () => {
     const valSize = 1000;
     const finalEpoch = async (seed: number, rate: number) => {
       const data = loadDataset({ dataset: 'synthetic', trainSize: 200, valSize, testSize: 100, seed });
-      const env = new DropoutEnv(data, { model: 'mlp:128,128', lr: 0.003, batchSize: 32, maxEpochs: 20, actionMode: 'absolute', initialRates: rate });
+      const env = new DropoutEnv(data, {
+        model: 'mlp:128,128',
+        lr: 0.003,
+        batchSize: 32,
+        maxEpochs: 20,
+        actionMode: 'absolute',
+        initialRates: rate,
+      });
       await env.reset({ seed });
       let info = (await env.step([rate, rate])).info;
-      for (let done = false; !done; ) {
+      for (let done = false; !done;) {
         const r = await env.step([rate, rate]);
         info = r.info;
         done = r.truncated || r.terminated;

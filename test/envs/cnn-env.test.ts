@@ -39,7 +39,12 @@ describe('DropoutEnv with a CNN', () => {
   });
 
   it('drops whole channels of the conv maps while training and nothing while evaluating', () => {
-    const { model, dropouts } = buildModel(parseModelSpec('cnn:6,8/16'), { imageShape: [8, 8, 1], numClasses: 4, rates: [0.5, 0.5, 0.5], rng: createRng(1) });
+    const { model, dropouts } = buildModel(parseModelSpec('cnn:6,8/16'), {
+      imageShape: [8, 8, 1],
+      numClasses: 4,
+      rates: [0.5, 0.5, 0.5],
+      rng: createRng(1),
+    });
     const spatial = dropouts[0]!;
     expect(spatial.spatial).to.equal(true);
     expect(dropouts[2]!.spatial, 'the dense block uses ordinary dropout').to.equal(false);

@@ -10,7 +10,15 @@ import { resolveRun, runOptionsFromConfig } from '../../src/run/run.js';
 import { DropoutEnv, type DropoutEnvConfig } from '../../envs/dropout-env.js';
 import { checkEnv } from '../helpers/check_env.js';
 
-const SMALL: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', concreteDropout: true, initialRates: 0.1, actionMode: 'absolute', batchSize: 32, lr: 0.01, maxEpochs: 4 };
+const SMALL: Partial<DropoutEnvConfig> = {
+  model: 'mlp:24,12',
+  concreteDropout: true,
+  initialRates: 0.1,
+  actionMode: 'absolute',
+  batchSize: 32,
+  lr: 0.01,
+  maxEpochs: 4,
+};
 
 const withoutTiming = ({ stepMs: _drop, ...rest }: StepInfo) => rest;
 
@@ -60,7 +68,15 @@ describe('DropoutEnv with concrete dropout', () => {
     // Measured, seeds 0–4: the first layer's p ends at 0.12–0.15 and the second's at 0.09–0.10; from
     // p = 0.4 they fall to 0.27–0.32. At lr 0.01 Adam moves a logit by at most ~0.01 a batch (112 here).
     const task = loadDataset({ dataset: 'synthetic', trainSize: 200, valSize: 300, testSize: 100, seed: 0 });
-    const env = new DropoutEnv(task, { model: 'mlp:64,32', concreteDropout: true, initialRates: 0.1, actionMode: 'absolute', lr: 0.01, batchSize: 32, maxEpochs: 16 });
+    const env = new DropoutEnv(task, {
+      model: 'mlp:64,32',
+      concreteDropout: true,
+      initialRates: 0.1,
+      actionMode: 'absolute',
+      lr: 0.01,
+      batchSize: 32,
+      maxEpochs: 16,
+    });
     const { infos } = await episode(env, 0, [0.1, 0.1]);
     env.dispose();
     const last = infos[infos.length - 1]!;
@@ -96,8 +112,14 @@ describe('DropoutEnv with concrete dropout', () => {
   });
 
   it('rejects an initial rate of 0 and a non-boolean option, naming the option', () => {
-    expect(() => new DropoutEnv(data, { ...SMALL, initialRates: [0, 0.2] })).to.throw(ConfigError, '--initial-rate must be in (0, 1) with --concrete-dropout, got 0');
-    expect(() => new DropoutEnv(data, { concreteDropout: 'yes' as never })).to.throw(ConfigError, '--concrete-dropout must be true or false');
+    expect(() => new DropoutEnv(data, { ...SMALL, initialRates: [0, 0.2] })).to.throw(
+      ConfigError,
+      '--initial-rate must be in (0, 1) with --concrete-dropout, got 0',
+    );
+    expect(() => new DropoutEnv(data, { concreteDropout: 'yes' as never })).to.throw(
+      ConfigError,
+      '--concrete-dropout must be true or false',
+    );
   });
 });
 
@@ -110,18 +132,41 @@ describe('resolveRun with --concrete-dropout', () => {
   const task = { dataset: 'synthetic', trainSize: 64, valSize: 32, testSize: 32, model: 'mlp:8,4', epochs: 2 };
 
   it("starts every layer at the constant agent's --rate, and resolves again from what config.json records", () => {
-    const run = resolveRun({ ...task, agent: 'constant', rate: 0.15, concreteDropout: true, episodes: 1, out: path.join(tmp, 'a') });
+    const run = resolveRun({
+      ...task,
+      agent: 'constant',
+      rate: 0.15,
+      concreteDropout: true,
+      episodes: 1,
+      out: path.join(tmp, 'a'),
+    });
     expect(run.envConfig.concreteDropout).to.equal(true);
     expect(run.envConfig.rates).to.deep.equal([0.15, 0.15]);
     expect(run.options).to.include({ concreteDropout: true, rate: 0.15 });
-    const again = resolveRun({ ...runOptionsFromConfig(JSON.parse(JSON.stringify(run.options)) as Record<string, unknown>), out: path.join(tmp, 'a') }, { resume: true });
+    const again = resolveRun(
+      {
+        ...runOptionsFromConfig(JSON.parse(JSON.stringify(run.options)) as Record<string, unknown>),
+        out: path.join(tmp, 'a'),
+      },
+      { resume: true },
+    );
     expect(again.envConfig).to.deep.equal(run.envConfig);
   });
 
   it('rejects another agent, --initial-rate, and --rate 0, in one line naming the options', () => {
-    const resolve = (options: Record<string, unknown>) => () => resolveRun({ ...task, concreteDropout: true, out: path.join(tmp, 'b'), ...options });
-    expect(resolve({ agent: 'ucb' })).to.throw(ConfigError, '--concrete-dropout learns the rates itself: it needs --agent constant (whose --rate is the initial rate), got --agent ucb');
-    expect(resolve({ agent: 'constant', initialRate: [0.2] })).to.throw(ConfigError, '--initial-rate does not apply with --concrete-dropout');
-    expect(resolve({ agent: 'constant', rate: 0 })).to.throw(ConfigError, '--rate must be in (0, 1) with --concrete-dropout');
+    const resolve = (options: Record<string, unknown>) => () =>
+      resolveRun({ ...task, concreteDropout: true, out: path.join(tmp, 'b'), ...options });
+    expect(resolve({ agent: 'ucb' })).to.throw(
+      ConfigError,
+      '--concrete-dropout learns the rates itself: it needs --agent constant (whose --rate is the initial rate), got --agent ucb',
+    );
+    expect(resolve({ agent: 'constant', initialRate: [0.2] })).to.throw(
+      ConfigError,
+      '--initial-rate does not apply with --concrete-dropout',
+    );
+    expect(resolve({ agent: 'constant', rate: 0 })).to.throw(
+      ConfigError,
+      '--rate must be in (0, 1) with --concrete-dropout',
+    );
   });
 });

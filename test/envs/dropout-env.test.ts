@@ -70,14 +70,15 @@ describe('DropoutEnv', () => {
 
   it('learns the synthetic task: validation accuracy rises well above chance (0.25)', () => expectLearns({}));
 
-  it('learns the synthetic task with SGD and momentum as well', () => expectLearns({ optimizer: 'sgd', momentum: 0.9, lr: 0.05 }));
+  it('learns the synthetic task with SGD and momentum as well', () =>
+    expectLearns({ optimizer: 'sgd', momentum: 0.9, lr: 0.05 }));
 
   it('returns, under delta rewards, the final minus the initial validation accuracy', async () => {
     const env = new DropoutEnv(data, SMALL);
     const { info } = await env.reset({ seed: 2 });
     let total = 0;
     let last = info;
-    for (let done = false; !done; ) {
+    for (let done = false; !done;) {
       const r = await env.step([1, 1]);
       total += r.reward;
       last = r.info;
@@ -103,11 +104,22 @@ describe('DropoutEnv', () => {
   });
 
   it('moves rates by ±δ in discrete mode, clamped to [minRate, maxRate]', async () => {
-    const env = new DropoutEnv(data, { ...SMALL, maxEpochs: 4, initialRates: [0.1, 0.35], rateStep: 0.05, minRate: 0.05, maxRate: 0.4 });
+    const env = new DropoutEnv(data, {
+      ...SMALL,
+      maxEpochs: 4,
+      initialRates: [0.1, 0.35],
+      rateStep: 0.05,
+      minRate: 0.05,
+      maxRate: 0.4,
+    });
     await env.reset({ seed: 3 });
     const rates: number[][] = [];
     for (let t = 0; t < 3; t++) rates.push((await env.step([0, 2])).info.rates);
-    expect(rates).to.deep.equal([[0.05, 0.4], [0.05, 0.4], [0.05, 0.4]]);
+    expect(rates).to.deep.equal([
+      [0.05, 0.4],
+      [0.05, 0.4],
+      [0.05, 0.4],
+    ]);
     env.dispose();
   });
 
@@ -168,12 +180,27 @@ describe('DropoutEnv', () => {
   });
 
   it('rejects bad configuration with one line naming the option', () => {
-    expect(() => new DropoutEnv(data, { model: 'mlp:32,x' })).to.throw(ConfigError, "--model must look like 'mlp:256,128' or 'cnn:16,32/64' (positive layer sizes), got 'mlp:32,x'");
-    expect(() => new DropoutEnv(data, { initialRates: 1.2 })).to.throw(ConfigError, '--initial-rate must be in [0, 0.8], got 1.2');
+    expect(() => new DropoutEnv(data, { model: 'mlp:32,x' })).to.throw(
+      ConfigError,
+      "--model must look like 'mlp:256,128' or 'cnn:16,32/64' (positive layer sizes), got 'mlp:32,x'",
+    );
+    expect(() => new DropoutEnv(data, { initialRates: 1.2 })).to.throw(
+      ConfigError,
+      '--initial-rate must be in [0, 0.8], got 1.2',
+    );
     expect(() => new DropoutEnv(data, { maxRate: 1 })).to.throw(ConfigError, '--max-rate must be in [0, 1), got 1');
-    expect(() => new DropoutEnv(data, { batchSize: 0 })).to.throw(ConfigError, '--batch-size must be an integer >= 1, got 0');
-    expect(() => new DropoutEnv(data, { actionMode: 'up' as never })).to.throw(ConfigError, '--action must be one of discrete, continuous, absolute');
-    expect(() => new DropoutEnv(data, { optimizer: 'rmsprop' as never })).to.throw(ConfigError, "--optimizer must be one of adam, sgd, got 'rmsprop'");
+    expect(() => new DropoutEnv(data, { batchSize: 0 })).to.throw(
+      ConfigError,
+      '--batch-size must be an integer >= 1, got 0',
+    );
+    expect(() => new DropoutEnv(data, { actionMode: 'up' as never })).to.throw(
+      ConfigError,
+      '--action must be one of discrete, continuous, absolute',
+    );
+    expect(() => new DropoutEnv(data, { optimizer: 'rmsprop' as never })).to.throw(
+      ConfigError,
+      "--optimizer must be one of adam, sgd, got 'rmsprop'",
+    );
     expect(() => new DropoutEnv(data, { momentum: 1 })).to.throw(ConfigError, '--momentum must be in [0, 1), got 1');
   });
 });

@@ -16,17 +16,41 @@ describe('input dropout', () => {
   });
 
   it('leaves the layers of a model without it as they were', () => {
-    const { model } = buildModel(parseModelSpec('mlp:8,4'), { imageShape: [4, 4, 1], numClasses: 3, rates: [0.1, 0.2], rng: createRng(1) });
+    const { model } = buildModel(parseModelSpec('mlp:8,4'), {
+      imageShape: [4, 4, 1],
+      numClasses: 3,
+      rates: [0.1, 0.2],
+      rng: createRng(1),
+    });
     expect(layerNames(model)).to.deep.equal(['dense_1', 'dropout_1', 'dense_2', 'dropout_2', 'output']);
     model.dispose();
   });
 
   it('puts a dropout layer first, numbered dropout_1, with the first rate (MLP and CNN)', () => {
-    const mlp = buildModel(parseModelSpec('mlp:8,4'), { imageShape: [4, 4, 1], numClasses: 3, rates: [0.2, 0.3, 0.4], inputDropout: true, rng: createRng(1) });
-    expect(layerNames(mlp.model)).to.deep.equal(['dropout_1', 'dense_1', 'dropout_2', 'dense_2', 'dropout_3', 'output']);
+    const mlp = buildModel(parseModelSpec('mlp:8,4'), {
+      imageShape: [4, 4, 1],
+      numClasses: 3,
+      rates: [0.2, 0.3, 0.4],
+      inputDropout: true,
+      rng: createRng(1),
+    });
+    expect(layerNames(mlp.model)).to.deep.equal([
+      'dropout_1',
+      'dense_1',
+      'dropout_2',
+      'dense_2',
+      'dropout_3',
+      'output',
+    ]);
     expect(mlp.dropouts.map((d) => d.rate)).to.deep.equal([0.2, 0.3, 0.4]);
     expect(mlp.model.inputs[0]!.shape).to.deep.equal([null, 16]);
-    const cnn = buildModel(parseModelSpec('cnn:4/8'), { imageShape: [4, 4, 1], numClasses: 3, rates: [0.2, 0.3, 0.4], inputDropout: true, rng: createRng(1) });
+    const cnn = buildModel(parseModelSpec('cnn:4/8'), {
+      imageShape: [4, 4, 1],
+      numClasses: 3,
+      rates: [0.2, 0.3, 0.4],
+      inputDropout: true,
+      rng: createRng(1),
+    });
     expect(layerNames(cnn.model).slice(0, 3)).to.deep.equal(['dropout_1', 'conv_1', 'pool_1']);
     expect(cnn.dropouts.map((d) => d.spatial)).to.deep.equal([false, true, false]);
     expect(countDropoutLayers(parseModelSpec('cnn:4/8'), true)).to.equal(3);
@@ -35,14 +59,23 @@ describe('input dropout', () => {
   });
 
   it('drops single pixels of the image while training, never whole images, and nothing while evaluating', () => {
-    const { model, dropouts } = buildModel(parseModelSpec('cnn:4/8'), { imageShape: [8, 8, 1], numClasses: 3, rates: [0.3, 0, 0], inputDropout: true, rng: createRng(2) });
+    const { model, dropouts } = buildModel(parseModelSpec('cnn:4/8'), {
+      imageShape: [8, 8, 1],
+      numClasses: 3,
+      rates: [0.3, 0, 0],
+      inputDropout: true,
+      rng: createRng(2),
+    });
     const x = tf.ones([16, 8, 8, 1]);
     const trained = dropouts[0]!.apply(x, { training: true }) as tf.Tensor;
     const values = trained.dataSync();
     const zeros = values.filter((v) => v === 0).length;
     // 1,024 pixels dropped with p = 0.3: within 4 binomial σ of 307.2.
     expect(Math.abs(zeros - 0.3 * 1024)).to.be.below(4 * Math.sqrt(1024 * 0.3 * 0.7));
-    const perImage = Array.from({ length: 16 }, (_, i) => values.slice(i * 64, (i + 1) * 64).filter((v) => v === 0).length);
+    const perImage = Array.from(
+      { length: 16 },
+      (_, i) => values.slice(i * 64, (i + 1) * 64).filter((v) => v === 0).length,
+    );
     expect(Math.max(...perImage), 'no image dropped whole').to.be.below(64);
     const evaluated = dropouts[0]!.apply(x, { training: false }) as tf.Tensor;
     expect(Array.from(evaluated.dataSync())).to.deep.equal(Array.from(x.dataSync()));
@@ -60,7 +93,14 @@ describe('input dropout', () => {
 
   it('trains differently when only the input rate changes (the agent controls it)', async () => {
     const firstEpoch = async (rates: number[]) => {
-      const env = new DropoutEnv(data, { model: 'mlp:16,8', inputDropout: true, actionMode: 'absolute', batchSize: 32, lr: 0.01, maxEpochs: 2 });
+      const env = new DropoutEnv(data, {
+        model: 'mlp:16,8',
+        inputDropout: true,
+        actionMode: 'absolute',
+        batchSize: 32,
+        lr: 0.01,
+        maxEpochs: 2,
+      });
       await env.reset({ seed: 5 });
       const { info } = await env.step(rates);
       env.dispose();
@@ -75,8 +115,12 @@ describe('input dropout', () => {
 
   it('counts the input layer when checking initial rates', () => {
     expect(() => new DropoutEnv(data, { model: 'mlp:16,8', inputDropout: true, initialRates: [0.1, 0.2] })).to.throw(
-      ConfigError, '--initial-rate needs 1 or 3 values for mlp:16,8 with input dropout, got 2',
+      ConfigError,
+      '--initial-rate needs 1 or 3 values for mlp:16,8 with input dropout, got 2',
     );
-    expect(() => new DropoutEnv(data, { inputDropout: 'yes' as never })).to.throw(ConfigError, '--input-dropout must be true or false');
+    expect(() => new DropoutEnv(data, { inputDropout: 'yes' as never })).to.throw(
+      ConfigError,
+      '--input-dropout must be true or false',
+    );
   });
 });

@@ -46,7 +46,11 @@ describe('DropoutEnv snapshot and restore', () => {
   });
 
   it('continues bit-identically after a restore into a fresh env (MLP with BatchNorm)', async () => {
-    const { straight, resumed, snapshot } = await roundTrip(data, { model: 'mlp:24,12', batchNorm: true, batchSize: 32, lr: 0.01, maxEpochs: 5 }, 2);
+    const { straight, resumed, snapshot } = await roundTrip(
+      data,
+      { model: 'mlp:24,12', batchNorm: true, batchSize: 32, lr: 0.01, maxEpochs: 5 },
+      2,
+    );
     expect(resumed).to.deep.equal(straight);
     // BatchNorm's moving statistics are part of it, and Adam's moments for every trainable weight.
     expect(snapshot.weights.some((w) => /moving_mean/.test(w.name))).to.equal(true);
@@ -55,7 +59,15 @@ describe('DropoutEnv snapshot and restore', () => {
   });
 
   it('continues bit-identically with SGD and momentum, and input dropout', async () => {
-    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', inputDropout: true, optimizer: 'sgd', momentum: 0.9, lr: 0.05, batchSize: 32, maxEpochs: 5 };
+    const config: Partial<DropoutEnvConfig> = {
+      model: 'mlp:24,12',
+      inputDropout: true,
+      optimizer: 'sgd',
+      momentum: 0.9,
+      lr: 0.05,
+      batchSize: 32,
+      maxEpochs: 5,
+    };
     const { straight, resumed, snapshot } = await roundTrip(data, config, 2);
     expect(resumed).to.deep.equal(straight);
     // The velocity is part of it (one per trainable weight), and the input layer's rate and stream.
@@ -65,7 +77,13 @@ describe('DropoutEnv snapshot and restore', () => {
   });
 
   it('differs without the velocity: restoring SGD with it zeroed changes the rest (the check can fail)', async () => {
-    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', optimizer: 'sgd', lr: 0.05, batchSize: 32, maxEpochs: 4 };
+    const config: Partial<DropoutEnvConfig> = {
+      model: 'mlp:24,12',
+      optimizer: 'sgd',
+      lr: 0.05,
+      batchSize: 32,
+      maxEpochs: 4,
+    };
     const { straight, snapshot } = await roundTrip(data, config, 2);
     const zeroed = structuredClone(snapshot);
     if (!('velocity' in zeroed.optimizer)) throw new Error('expected an SGD snapshot');
@@ -82,13 +100,24 @@ describe('DropoutEnv snapshot and restore', () => {
   });
 
   it('continues bit-identically with concrete dropout: the learned rates travel as weights', async () => {
-    const config: Partial<DropoutEnvConfig> = { model: 'mlp:24,12', concreteDropout: true, initialRates: 0.2, batchSize: 32, lr: 0.01, maxEpochs: 5 };
+    const config: Partial<DropoutEnvConfig> = {
+      model: 'mlp:24,12',
+      concreteDropout: true,
+      initialRates: 0.2,
+      batchSize: 32,
+      lr: 0.01,
+      maxEpochs: 5,
+    };
     const { straight, resumed, snapshot } = await roundTrip(data, config, 2);
     expect(resumed).to.deep.equal(straight);
     // One logit per dropout layer among the weights, with Adam's moments for it; the reported rates moved.
     expect(snapshot.weights.filter((w) => /logit/.test(w.name))).to.have.lengthOf(2);
     expect(snapshot.dropouts.map((d) => d.rate)).to.not.deep.equal([0.2, 0.2]);
-    const cnn = await roundTrip(data, { model: 'cnn:4/8', concreteDropout: true, initialRates: 0.2, batchSize: 64, lr: 0.01, maxEpochs: 3 }, 1);
+    const cnn = await roundTrip(
+      data,
+      { model: 'cnn:4/8', concreteDropout: true, initialRates: 0.2, batchSize: 64, lr: 0.01, maxEpochs: 3 },
+      1,
+    );
     expect(cnn.resumed).to.deep.equal(cnn.straight);
   });
 
@@ -112,7 +141,11 @@ describe('DropoutEnv snapshot and restore', () => {
       writeCheckpoint(dir, 'env', snapshot); // replacing it leaves one binary
       expect(readdirSync(dir).sort()).to.have.lengthOf(2);
       expect(readCheckpoint(dir, 'env')).to.deep.equal(snapshot);
-      const out = execFileSync(process.execPath, ['--import', 'tsx', 'test/helpers/continue-from-checkpoint.ts', dir, JSON.stringify(config)], { encoding: 'utf8' });
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', 'test/helpers/continue-from-checkpoint.ts', dir, JSON.stringify(config)],
+        { encoding: 'utf8' },
+      );
       // JSON has no NaN/undefined: compare through the same encoding.
       expect(JSON.parse(out.trim().split('\n').pop()!)).to.deep.equal(JSON.parse(JSON.stringify(straight)));
     } finally {

@@ -11,15 +11,32 @@ import { DropoutEnv, checkEnvConfig } from '../../envs/dropout-env.js';
 import { checkEnv } from '../helpers/check_env.js';
 
 /** synthetic: 8×8×1 samples, 6 classes. */
-function userMlp(opts: { inputShape?: number[]; classes?: number; activation?: 'softmax' | 'linear'; dropout?: boolean } = {}): tf.Sequential {
+function userMlp(
+  opts: { inputShape?: number[]; classes?: number; activation?: 'softmax' | 'linear'; dropout?: boolean } = {},
+): tf.Sequential {
   const m = tf.sequential();
   const inputShape = opts.inputShape ?? [64];
   if (inputShape.length > 1) m.add(tf.layers.flatten({ inputShape }));
-  m.add(tf.layers.dense({ ...(inputShape.length > 1 ? {} : { inputShape }), units: 24, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(
+    tf.layers.dense({
+      ...(inputShape.length > 1 ? {} : { inputShape }),
+      units: 24,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
   if (opts.dropout !== false) m.add(tf.layers.dropout({ rate: 0.2 }));
-  m.add(tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  m.add(
+    tf.layers.dense({ units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+  );
   if (opts.dropout !== false) m.add(tf.layers.dropout({ rate: 0.4 }));
-  m.add(tf.layers.dense({ units: opts.classes ?? 6, activation: opts.activation ?? 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
+  m.add(
+    tf.layers.dense({
+      units: opts.classes ?? 6,
+      activation: opts.activation ?? 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }),
+    }),
+  );
   return m;
 }
 
@@ -111,7 +128,9 @@ describe('DropoutEnv with your own model', () => {
     const rest = [withoutTiming((await a.step([0, 2])).info), withoutTiming((await a.step([1, 1])).info)];
     const b = new DropoutEnv(data, { ...SMALL, model: `file:${file}` });
     b.restore(snap);
-    expect([withoutTiming((await b.step([0, 2])).info), withoutTiming((await b.step([1, 1])).info)]).to.deep.equal(rest);
+    expect([withoutTiming((await b.step([0, 2])).info), withoutTiming((await b.step([1, 1])).info)]).to.deep.equal(
+      rest,
+    );
     a.dispose();
     b.dispose();
   });
@@ -128,12 +147,21 @@ describe('DropoutEnv with your own model', () => {
       }
       throw new Error('not refused');
     };
-    expect(refusal(userMlp({ dropout: false }))).to.match(/has no Dropout, SpatialDropout1D or SpatialDropout2D layer: there is no rate to tune/);
-    expect(refusal(userMlp({ inputShape: [784] }))).to.match(/input shape \[784\] takes 784 values per sample, but synthetic has 64 features per sample \(8×8×1\)/);
+    expect(refusal(userMlp({ dropout: false }))).to.match(
+      /has no Dropout, SpatialDropout1D or SpatialDropout2D layer: there is no rate to tune/,
+    );
+    expect(refusal(userMlp({ inputShape: [784] }))).to.match(
+      /input shape \[784\] takes 784 values per sample, but synthetic has 64 features per sample \(8×8×1\)/,
+    );
     expect(refusal(userMlp({ classes: 10 }))).to.match(/output has 10 units, but synthetic has 6 classes/);
     expect(refusal(userMlp({ activation: 'linear' }))).to.match(/must end in softmax .* has activation 'linear'/);
-    expect(refusal(userMlp(), { batchNorm: true })).to.match(/--batch-norm applies to the built-in mlp:\/cnn: models only/);
+    expect(refusal(userMlp(), { batchNorm: true })).to.match(
+      /--batch-norm applies to the built-in mlp:\/cnn: models only/,
+    );
     expect(() => checkEnvConfig({ model: 'file:' })).to.throw(ConfigError, /file: needs the path of a model\.json/);
-    expect(() => checkEnvConfig({ model: `file:${dir}/missing.json` })).to.throw(ConfigError, /--model file:.*missing\.json: no such file/);
+    expect(() => checkEnvConfig({ model: `file:${dir}/missing.json` })).to.throw(
+      ConfigError,
+      /--model file:.*missing\.json: no such file/,
+    );
   });
 });

@@ -5,13 +5,22 @@ import { runTasks, type Outcome, type Task } from '../../src/execution/task-grap
 import { StopFlag } from '../../src/core/stop-flag.js';
 
 const job = (out: string): Job => ({ options: {}, seed: 0, out });
-const result = (out: string): JobResult => ({ out, layerNames: [], records: [], summary: undefined, interrupted: false });
+const result = (out: string): JobResult => ({
+  out,
+  layerNames: [],
+  records: [],
+  summary: undefined,
+  interrupted: false,
+});
 
 /**
  * Runs nothing: each job takes `delays[out]` ms (default 5), or throws when its out is in `failing`.
  * Records the order jobs start in and the most that ever ran at once.
  */
-function fakeExecutor(concurrency: number, opts: { delays?: Record<string, number>; failing?: string[]; onStart?: (out: string) => void } = {}) {
+function fakeExecutor(
+  concurrency: number,
+  opts: { delays?: Record<string, number>; failing?: string[]; onStart?: (out: string) => void } = {},
+) {
   const started: string[] = [];
   let running = 0;
   let mostAtOnce = 0;
@@ -37,7 +46,8 @@ function fakeExecutor(concurrency: number, opts: { delays?: Record<string, numbe
   return executor;
 }
 
-const tasks = (spec: [string, string[]?][]): Task[] => spec.map(([id, after]) => ({ id, job: job(id), ...(after ? { after } : {}) }));
+const tasks = (spec: [string, string[]?][]): Task[] =>
+  spec.map(([id, after]) => ({ id, job: job(id), ...(after ? { after } : {}) }));
 
 describe('runTasks', () => {
   it('with a concurrency of 1 runs the plan in order, a dependent job in its place', async () => {
@@ -66,7 +76,9 @@ describe('runTasks', () => {
   it('reports a failed job on one line naming its run, does not start what needs it, and runs the rest', async () => {
     const plan = tasks([['a'], ['b', ['a']], ['c'], ['d', ['b']]]);
     const seen: [string, Outcome['status']][] = [];
-    const outcomes = await runTasks(plan, fakeExecutor(2, { failing: ['a'] }), { onOutcome: (task, o) => seen.push([task.id, o.status]) });
+    const outcomes = await runTasks(plan, fakeExecutor(2, { failing: ['a'] }), {
+      onOutcome: (task, o) => seen.push([task.id, o.status]),
+    });
     const failed = outcomes.get('a')!;
     expect(failed.status).to.equal('failed');
     expect(failed.status === 'failed' && failed.error).to.equal('run a failed: cannot write a');
@@ -77,7 +89,10 @@ describe('runTasks', () => {
   });
 
   it('builds a job from the results of the jobs it comes after', async () => {
-    const plan: Task[] = [...tasks([['x'], ['y']]), { id: 'z', after: ['x', 'y'], job: (done) => job(`z-after-${[...done.keys()].sort().join('+')}`) }];
+    const plan: Task[] = [
+      ...tasks([['x'], ['y']]),
+      { id: 'z', after: ['x', 'y'], job: (done) => job(`z-after-${[...done.keys()].sort().join('+')}`) },
+    ];
     const outcomes = await runTasks(plan, fakeExecutor(2));
     const z = outcomes.get('z')!;
     expect(z.status === 'done' && z.result.out).to.equal('z-after-x+y');
@@ -104,7 +119,9 @@ describe('StopFlag', () => {
   it('is shared through its buffer: a flag over the same buffer sees the request, and stop$ emits it', async () => {
     const flag = new StopFlag();
     const other = new StopFlag(flag.buffer);
-    const emitted = new Promise<string>((resolve) => other.stop$(5).subscribe({ next: () => resolve('stop'), complete: () => resolve('completed without a stop') }));
+    const emitted = new Promise<string>((resolve) =>
+      other.stop$(5).subscribe({ next: () => resolve('stop'), complete: () => resolve('completed without a stop') }),
+    );
     expect(other.requested).to.equal(false);
     flag.request();
     expect(other.requested).to.equal(true);

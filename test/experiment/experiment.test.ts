@@ -1,12 +1,34 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import { renderText } from '../../src/analysis/compare.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/execution/executor.js';
-import { checkExperimentConfig, experimentTable, methodVerdicts, planExperiment, runExperiment, verdictOf, verdictText, writeExperiment, type ExperimentConfig, type GroupReport, type Pick } from '../../src/experiment/experiment.js';
+import {
+  checkExperimentConfig,
+  experimentTable,
+  methodVerdicts,
+  planExperiment,
+  runExperiment,
+  verdictOf,
+  verdictText,
+  writeExperiment,
+  type ExperimentConfig,
+  type GroupReport,
+  type Pick,
+} from '../../src/experiment/experiment.js';
 import type { SegmentJob, SegmentResult } from '../../src/run/segment.js';
 import type { Job, JobResult } from '../../src/execution/job.js';
 import { StopFlag } from '../../src/core/stop-flag.js';
@@ -26,7 +48,8 @@ function filesUnder(dir: string, rel = ''): string[] {
 }
 
 /** JSON with every key ending in `Ms` removed, at any depth: timings are the one thing allowed to differ. */
-const withoutTimings = (text: string): unknown => JSON.parse(text, (key, value: unknown) => (key.endsWith('Ms') ? undefined : value));
+const withoutTimings = (text: string): unknown =>
+  JSON.parse(text, (key, value: unknown) => (key.endsWith('Ms') ? undefined : value));
 
 /** compare.md and report.html render a `wall s` column: blank it, in markdown and in HTML tables. */
 function withoutWallColumn(text: string): string {
@@ -51,18 +74,30 @@ function withoutWallColumn(text: string): string {
 function expectSameLogs(expected: string, actual: string): void {
   const files = filesUnder(expected).sort();
   expect(filesUnder(actual).sort()).to.deep.equal(files);
-  expect(files).to.include.members(['experiment.json', 'compare/compare.json', path.join('runs', 's1', 'ucb-ucb', 'steps.jsonl')]);
+  expect(files).to.include.members([
+    'experiment.json',
+    'compare/compare.json',
+    path.join('runs', 's1', 'ucb-ucb', 'steps.jsonl'),
+  ]);
   for (const file of files) {
     const [a, b] = [expected, actual].map((dir) => readFileSync(path.join(dir, file), 'utf8'));
     const what = `${file} differs`;
     if (file.endsWith('.json')) expect(withoutTimings(b!), what).to.deep.equal(withoutTimings(a!));
-    else if (file.endsWith('.jsonl')) expect(b!.split('\n').map((l) => l && withoutTimings(l)), what).to.deep.equal(a!.split('\n').map((l) => l && withoutTimings(l)));
-    else if (file === 'compare/compare.md' || file === 'compare/report.html') expect(withoutWallColumn(b!), what).to.equal(withoutWallColumn(a!));
+    else if (file.endsWith('.jsonl'))
+      expect(
+        b!.split('\n').map((l) => l && withoutTimings(l)),
+        what,
+      ).to.deep.equal(a!.split('\n').map((l) => l && withoutTimings(l)));
+    else if (file === 'compare/compare.md' || file === 'compare/report.html')
+      expect(withoutWallColumn(b!), what).to.equal(withoutWallColumn(a!));
     else expect(b, what).to.equal(a);
   }
 }
 
-async function experimentInto(config: Partial<ExperimentConfig>, opts: { executor?: Executor; onGroup?: (r: GroupReport) => void } = {}) {
+async function experimentInto(
+  config: Partial<ExperimentConfig>,
+  opts: { executor?: Executor; onGroup?: (r: GroupReport) => void } = {},
+) {
   const plan = planExperiment(config);
   const result = await runExperiment(plan, opts);
   const written = await writeExperiment(plan, result, 'wasm');
@@ -107,17 +142,27 @@ describe('a pool of 2 worker threads', () => {
 
   it('fails a job that throws in its worker with one line naming the cause, and finishes the others', async () => {
     writeFileSync(path.join(tmp, 'a-file'), 'not a folder\n');
-    const jobs = ['ok-1', 'a-file/run', 'ok-2'].map((name): Job => ({ options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 2 }, seed: 1, out: path.join(tmp, name) }));
+    const jobs = ['ok-1', 'a-file/run', 'ok-2'].map((name): Job => ({
+      options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 2 },
+      seed: 1,
+      out: path.join(tmp, name),
+    }));
     const settled = await within(60_000, settle(pool, jobs));
     expect(settled[0]).to.equal(`done ${jobs[0]!.out}`);
-    expect(settled[1]).to.equal(`failed: --out ${jobs[1]!.out} lies under ${path.join(tmp, 'a-file')}, which is a file: choose a folder path`);
+    expect(settled[1]).to.equal(
+      `failed: --out ${jobs[1]!.out} lies under ${path.join(tmp, 'a-file')}, which is a file: choose a folder path`,
+    );
     expect(settled[2]).to.equal(`done ${jobs[2]!.out}`);
     expect(readFileSync(path.join(jobs[2]!.out, 'episodes.jsonl'), 'utf8').trim().split('\n')).to.have.length(1);
   });
 
   it('stops a running job after the epoch in progress when the shared flag is set, with what it trained on disk', async () => {
     const stop = new StopFlag();
-    const job: Job = { options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 500 }, seed: 2, out: path.join(tmp, 'stopped') };
+    const job: Job = {
+      options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 500 },
+      seed: 2,
+      out: path.join(tmp, 'stopped'),
+    };
     const steps = path.join(job.out, 'steps.jsonl');
     const result = pool.run(job, { stop });
     while (!existsSync(steps)) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -132,12 +177,33 @@ describe('a pool of 2 worker threads', () => {
   it('does the same through `npm run experiment -- --workers 2`, printing in plan order', () => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/experiment.ts', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '2', '--methods', 'grid,ucb', '--carry', '--folds', '2', '--workers', '2', '--out', out],
+      [
+        '--import',
+        'tsx',
+        'src/cli/experiment.ts',
+        '--dataset',
+        'synthetic',
+        '--model',
+        'mlp:16,8',
+        '--seeds',
+        '2',
+        '--methods',
+        'grid,ucb',
+        '--carry',
+        '--folds',
+        '2',
+        '--workers',
+        '2',
+        '--out',
+        out,
+      ],
       { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.include('in 2 worker threads');
-    const printed = r.stdout.split('\n').flatMap((line) => /^seed (\d+) +(\S+) +valAcc/.exec(line)?.slice(1, 3).join(' ') ?? []);
+    const printed = r.stdout
+      .split('\n')
+      .flatMap((line) => /^seed (\d+) +(\S+) +valAcc/.exec(line)?.slice(1, 3).join(' ') ?? []);
     expect(printed.map((p) => `seed ${p}`)).to.deep.equal(referenceGroups);
     expect(r.stdout).to.include(referenceTable);
     expectSameLogs(reference, out);
@@ -145,19 +211,44 @@ describe('a pool of 2 worker threads', () => {
 
   it('continues an experiment SIGKILLed midway with --resume, to the same folders and reports', async function () {
     rmSync(out, { recursive: true, force: true });
-    const args = ['--import', 'tsx', 'src/cli/experiment.ts', '--dataset', 'synthetic', '--model', 'mlp:16,8', '--seeds', '2', '--methods', 'grid,ucb', '--carry', '--folds', '2', '--workers', '2', '--out', out];
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/experiment.ts',
+      '--dataset',
+      'synthetic',
+      '--model',
+      'mlp:16,8',
+      '--seeds',
+      '2',
+      '--methods',
+      'grid,ucb',
+      '--carry',
+      '--folds',
+      '2',
+      '--workers',
+      '2',
+      '--out',
+      out,
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' });
     // Counted while the experiment writes (and rotates checkpoint files): a file may vanish mid-walk.
     const finishedRuns = () => {
       try {
-        return readdirSync(path.join(out, 'runs'), { recursive: true }).filter((f) => String(f).endsWith('summary.json')).length;
+        return readdirSync(path.join(out, 'runs'), { recursive: true }).filter((f) =>
+          String(f).endsWith('summary.json'),
+        ).length;
       } catch {
         return 0;
       }
     };
     await killWhen(child, () => finishedRuns() >= 5);
     expect(finishedRuns()).to.be.below(16);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/experiment.ts', '--resume', out, '--workers', '2'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/experiment.ts', '--resume', out, '--workers', '2'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.include(referenceTable);
     expectSameLogs(reference, out);
@@ -222,10 +313,17 @@ describe('runExperiment', () => {
     expect(result.missing.map((m) => `${m.method}/${m.seed}`)).to.deep.equal(['grid/1', 'late/1']);
     expect(result.failures).to.have.length(6);
     const first = path.join(out, 'runs', 's1', 'grid-r10');
-    expect(result.failures[0]).to.equal(`run ${first} failed: --out ${first} lies under ${path.join(out, 'runs', 's1')}, which is a file: choose a folder path`);
-    expect(groups.map((g) => ('missing' in g ? `${g.method}/${g.seed} missing` : `${g.method}/${g.seed}`))).to.deep.equal(['grid/0', 'late/0', 'grid/1 missing', 'late/1 missing']);
+    expect(result.failures[0]).to.equal(
+      `run ${first} failed: --out ${first} lies under ${path.join(out, 'runs', 's1')}, which is a file: choose a folder path`,
+    );
+    expect(
+      groups.map((g) => ('missing' in g ? `${g.method}/${g.seed} missing` : `${g.method}/${g.seed}`)),
+    ).to.deep.equal(['grid/0', 'late/0', 'grid/1 missing', 'late/1 missing']);
     expect(written.table.note).to.match(/left out, a run did not finish: grid seed 1, late seed 1$/);
-    expect(written.table.rows.map((row) => row.slice(0, 2))).to.deep.equal([['grid', '1'], ['late', '1']]);
+    expect(written.table.rows.map((row) => row.slice(0, 2))).to.deep.equal([
+      ['grid', '1'],
+      ['late', '1'],
+    ]);
     const json = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8'));
     expect(json.missing).to.have.length(2);
     expect(written.compareFiles.length).to.be.greaterThan(0); // over the seed that finished
@@ -234,7 +332,11 @@ describe('runExperiment', () => {
   it('on a stop, starts no other run, keeps what finished and says why the rest is missing', async () => {
     const plan = planExperiment({ ...TINY, methods: ['grid', 'ucb'], out: path.join(tmp, 'stopped') });
     const stop = new StopFlag();
-    const result = await runExperiment(plan, { executor: new InProcessExecutor(), stop, onOutcome: () => stop.request() });
+    const result = await runExperiment(plan, {
+      executor: new InProcessExecutor(),
+      stop,
+      onOutcome: () => stop.request(),
+    });
     expect(result.interrupted).to.equal(true);
     expect(result.picks).to.deep.equal([]);
     expect(readdirSync(path.join(tmp, 'stopped', 'runs', 's0'))).to.deep.equal(['grid-r10']);
@@ -248,7 +350,10 @@ describe('runExperiment', () => {
 
   it('names --workers and what is allowed for a bad value', () => {
     for (const workers of [0, 1.5, -2]) {
-      expect(() => checkExperimentConfig({ workers })).to.throw(ConfigError, `--workers must be an integer in [1, 256], got ${workers}`);
+      expect(() => checkExperimentConfig({ workers })).to.throw(
+        ConfigError,
+        `--workers must be an integer in [1, 256], got ${workers}`,
+      );
     }
     expect(checkExperimentConfig({ workers: 3 }).workers).to.equal(3);
   });
@@ -261,18 +366,44 @@ describe('runExperiment', () => {
 
 describe('experiment preset fields', () => {
   it('lets every preset field be overridden, env options included, and passes them to every run', () => {
-    const plan = planExperiment({ ...TINY, trainSize: 48, valSize: 24, testSize: 24, epochs: 3, grid: [0, 0.4], options: { lr: 0.01, batchSize: 16 }, methods: ['grid', 'ucb', 'pbt'], out: path.join(tmpdir(), 'droptune-unused-plan') });
+    const plan = planExperiment({
+      ...TINY,
+      trainSize: 48,
+      valSize: 24,
+      testSize: 24,
+      epochs: 3,
+      grid: [0, 0.4],
+      options: { lr: 0.01, batchSize: 16 },
+      methods: ['grid', 'ucb', 'pbt'],
+      out: path.join(tmpdir(), 'droptune-unused-plan'),
+    });
     expect(plan.preset).to.include({ trainSize: 48, valSize: 24, testSize: 24, epochs: 3 });
-    expect(plan.tasks.map((t) => path.basename((t.job as Job).out))).to.deep.equal(['grid-r00', 'grid-r40', 'ucb-ucb', 'pbt-pbt', 'grid-r00', 'grid-r40', 'ucb-ucb', 'pbt-pbt']);
-    for (const task of plan.tasks) expect((task.job as Job).options).to.include({ trainSize: 48, epochs: 3, lr: 0.01, batchSize: 16 });
+    expect(plan.tasks.map((t) => path.basename((t.job as Job).out))).to.deep.equal([
+      'grid-r00',
+      'grid-r40',
+      'ucb-ucb',
+      'pbt-pbt',
+      'grid-r00',
+      'grid-r40',
+      'ucb-ucb',
+      'pbt-pbt',
+    ]);
+    for (const task of plan.tasks)
+      expect((task.job as Job).options).to.include({ trainSize: 48, epochs: 3, lr: 0.01, batchSize: 16 });
     // the population starts on the grid, and every method is charged the grid's 2 × 3 epochs per seed
     expect((plan.tasks[3]!.job as Job).options['populationRates']).to.deep.equal([0, 0.4]);
     expect(plan.totalEpochs).to.equal(2 * 3 * 6);
   });
 
   it('names the field and what is allowed for a bad value', () => {
-    expect(() => checkExperimentConfig({ grid: [0.2, 1.2] })).to.throw(ConfigError, '--grid must be in [0, 1), got 1.2');
-    expect(() => checkExperimentConfig({ grid: [0.2, 0.2] })).to.throw(ConfigError, '--grid must not repeat a rate, got 0.2,0.2');
+    expect(() => checkExperimentConfig({ grid: [0.2, 1.2] })).to.throw(
+      ConfigError,
+      '--grid must be in [0, 1), got 1.2',
+    );
+    expect(() => checkExperimentConfig({ grid: [0.2, 0.2] })).to.throw(
+      ConfigError,
+      '--grid must not repeat a rate, got 0.2,0.2',
+    );
     expect(() => checkExperimentConfig({ epochs: 0 })).to.throw(ConfigError, '--epochs must be an integer >= 1, got 0');
     expect(() => planExperiment({ ...TINY, options: { lr: -1 } })).to.throw(ConfigError, /^--lr must be in/);
   });
@@ -281,28 +412,59 @@ describe('experiment preset fields', () => {
 describe('experiment verdict', () => {
   /** Picks of `method` whose test accuracy is the grid's 0.9 plus `diffs[seed]`. */
   const picks = (method: string, diffs: number[], schedule = [[0.3]], epochs = 80): Pick[] =>
-    diffs.map((d, seed) => ({ method, seed, valAcc: 0.9, testAcc: 0.9 + d, epochs, schedule, from: `${method}/${seed}` }));
+    diffs.map((d, seed) => ({
+      method,
+      seed,
+      valAcc: 0.9,
+      testAcc: 0.9 + d,
+      epochs,
+      schedule,
+      from: `${method}/${seed}`,
+    }));
   const grid = picks('grid', [0, 0, 0, 0, 0]);
 
   it('says "beats the grid" only when the paired 95% interval lies above 0', () => {
-    const all = [...grid, ...picks('up', [0.010, 0.012, 0.008, 0.011, 0.009]), ...picks('mixed', [0.02, -0.02, 0.01, -0.01, 0.005]), ...picks('down', [-0.010, -0.012, -0.008, -0.011, -0.009])];
+    const all = [
+      ...grid,
+      ...picks('up', [0.01, 0.012, 0.008, 0.011, 0.009]),
+      ...picks('mixed', [0.02, -0.02, 0.01, -0.01, 0.005]),
+      ...picks('down', [-0.01, -0.012, -0.008, -0.011, -0.009]),
+    ];
     const verdicts = methodVerdicts(all, ['grid', 'up', 'mixed', 'down']);
-    expect(verdicts.map((v) => [v.method, v.verdict])).to.deep.equal([['up', 'beats the grid'], ['mixed', 'no detectable difference'], ['down', 'worse']]);
+    expect(verdicts.map((v) => [v.method, v.verdict])).to.deep.equal([
+      ['up', 'beats the grid'],
+      ['mixed', 'no detectable difference'],
+      ['down', 'worse'],
+    ]);
     expect(verdicts[0]!.diff!.mean).to.be.closeTo(0.01, 1e-12);
     expect(verdicts[0]!.wins).to.equal(5);
     expect(verdictOf(undefined)).to.equal('no detectable difference');
-    expect(verdictText(all, ['grid', 'up', 'mixed', 'down'])).to.equal([
-      "Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):",
-      "- beats the grid: up (+1.00 ± 0.20 pts, 1.00× the grid's epochs)",
-      "- worse than the grid: down (-1.00 ± 0.20 pts, 1.00× the grid's epochs)",
-      '- no detectable difference: mixed',
-    ].join('\n'));
+    expect(verdictText(all, ['grid', 'up', 'mixed', 'down'])).to.equal(
+      [
+        "Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):",
+        "- beats the grid: up (+1.00 ± 0.20 pts, 1.00× the grid's epochs)",
+        "- worse than the grid: down (-1.00 ± 0.20 pts, 1.00× the grid's epochs)",
+        '- no detectable difference: mixed',
+      ].join('\n'),
+    );
     // fewer than 5 seeds: said plainly
-    expect(verdictText(all.filter((p) => p.seed < 3), ['grid', 'up'])).to.match(/\n\(3 seeds: an interval rests on a spread estimated from 3 differences; read this as a smoke test, not a finding\)$/);
+    expect(
+      verdictText(
+        all.filter((p) => p.seed < 3),
+        ['grid', 'up'],
+      ),
+    ).to.match(
+      /\n\(3 seeds: an interval rests on a spread estimated from 3 differences; read this as a smoke test, not a finding\)$/,
+    );
   });
 
-  it('shows the epochs against the grid\'s and names methods that picked identical episodes', () => {
-    const all = [...grid, ...picks('ucb', [0.01, 0, 0, 0, 0], [[0.1]], 80), ...picks('random', [0.01, 0, 0, 0, 0], [[0.1]], 80), ...picks('policy', [0, 0, 0, 0, 0.01], [[0.2]], 10)];
+  it("shows the epochs against the grid's and names methods that picked identical episodes", () => {
+    const all = [
+      ...grid,
+      ...picks('ucb', [0.01, 0, 0, 0, 0], [[0.1]], 80),
+      ...picks('random', [0.01, 0, 0, 0, 0], [[0.1]], 80),
+      ...picks('policy', [0, 0, 0, 0, 0.01], [[0.2]], 10),
+    ];
     const table = experimentTable(all, ['grid', 'ucb', 'random', 'policy'], 1);
     expect(table.rows.map((r) => [r[0], r[2], r[7]])).to.deep.equal([
       ['grid', '80', '—'],

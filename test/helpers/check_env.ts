@@ -6,7 +6,11 @@ import { expect } from 'chai';
 import { createRng } from '../../src/core/rng.js';
 import type { Env } from '../../src/core/types.js';
 
-async function rollout(env: Env, seed: number, steps: number): Promise<{ observations: number[][]; rewards: number[] }> {
+async function rollout(
+  env: Env,
+  seed: number,
+  steps: number,
+): Promise<{ observations: number[][]; rewards: number[] }> {
   const actionRng = createRng(seed);
   const { observation } = await env.reset({ seed });
   const observations = [observation];

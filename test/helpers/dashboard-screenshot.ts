@@ -18,7 +18,26 @@ import { launchChromium } from './browser.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** What the README says was run. */
-export const RUN_ARGS = ['--dataset', 'mnist', '--train-size', '1000', '--val-size', '500', '--test-size', '1000', '--model', 'mlp:256,128', '--agent', 'thompson', '--episodes', '4', '--epochs', '5', '--seed', '0'];
+export const RUN_ARGS = [
+  '--dataset',
+  'mnist',
+  '--train-size',
+  '1000',
+  '--val-size',
+  '500',
+  '--test-size',
+  '1000',
+  '--model',
+  'mlp:256,128',
+  '--agent',
+  'thompson',
+  '--episodes',
+  '4',
+  '--epochs',
+  '5',
+  '--seed',
+  '0',
+];
 /** Taken once this many epochs are logged: the first episode done, the second under way. */
 const EPOCHS_BEFORE_SHOT = 8;
 
@@ -27,8 +46,12 @@ const getJson = (url: string): Promise<any> =>
     request(url, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode}: ${body}`))));
-    }).on('error', reject).end();
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(JSON.parse(body)) : reject(new Error(`${res.statusCode}: ${body}`)),
+      );
+    })
+      .on('error', reject)
+      .end();
   });
 
 async function main(): Promise<void> {
@@ -36,7 +59,11 @@ async function main(): Promise<void> {
   const out = outIndex > 0 ? process.argv[outIndex + 1]! : join(ROOT, 'docs', 'dashboard.png');
   const work = mkdtempSync(join(tmpdir(), 'droptune-shot-'));
   const runDir = join(work, 'mnist-thompson-live');
-  const agent = spawn(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', ...RUN_ARGS, '--out', runDir, '--dashboard'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const agent = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/agent.ts', ...RUN_ARGS, '--out', runDir, '--dashboard'],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let stdout = '';
   agent.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();

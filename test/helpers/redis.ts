@@ -36,16 +36,31 @@ function startServer(port: number, dir: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
     } catch (err) {
-      reject(new Error(`redis-server could not start (${(err as Error).message}): the queue tests need Debian's redis-server (apt-get install redis-server)`));
+      reject(
+        new Error(
+          `redis-server could not start (${(err as Error).message}): the queue tests need Debian's redis-server (apt-get install redis-server)`,
+        ),
+      );
       return;
     }
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not get ready on port ${port} within 10 s:\n${output}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not get ready on port ${port} within 10 s:\n${output}`)),
+      10_000,
+    );
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`redis-server could not start (${err.message}): the queue tests need Debian's redis-server (apt-get install redis-server)`));
+      reject(
+        new Error(
+          `redis-server could not start (${err.message}): the queue tests need Debian's redis-server (apt-get install redis-server)`,
+        ),
+      );
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -100,7 +115,10 @@ export interface Proc {
 }
 
 export function startCommand(command: string, args: string[]): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', `src/cli/${command}.ts`, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const read = (chunk: Buffer) => {
@@ -109,16 +127,28 @@ export function startCommand(command: string, args: string[]): Proc {
   };
   child.stdout!.on('data', read);
   child.stderr!.on('data', read);
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal!)));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal!)),
+  );
   return {
     child,
     output: () => output,
     waitFor: (pattern, ms = 120_000) =>
       new Promise<void>((resolve, reject) => {
         if (pattern.test(output)) return resolve();
-        const timer = setTimeout(() => reject(new Error(`${command} printed no ${pattern} within ${ms} ms:\n${output}`)), ms);
+        const timer = setTimeout(
+          () => reject(new Error(`${command} printed no ${pattern} within ${ms} ms:\n${output}`)),
+          ms,
+        );
         waiters.push({ pattern, resolve: () => (clearTimeout(timer), resolve()) });
-        void exited.then((code) => (clearTimeout(timer), pattern.test(output) ? resolve() : reject(new Error(`${command} exited (${code}) without printing ${pattern}:\n${output}`))));
+        void exited.then(
+          (code) => (
+            clearTimeout(timer),
+            pattern.test(output)
+              ? resolve()
+              : reject(new Error(`${command} exited (${code}) without printing ${pattern}:\n${output}`))
+          ),
+        );
       }),
     exited,
     kill: (signal = 'SIGKILL') => ended(child, signal),

@@ -99,11 +99,13 @@ export class TargetPathEnv implements Env {
 
   async step(action: Action): Promise<StepResult> {
     if (this.done) throw new Error('TargetPathEnv.step: call reset() first');
-    if (!this.actionSpace.contains(action)) throw new Error(`TargetPathEnv.step: action ${JSON.stringify(action)} is not in the action space`);
+    if (!this.actionSpace.contains(action))
+      throw new Error(`TargetPathEnv.step: action ${JSON.stringify(action)} is not in the action space`);
     const c = this.config;
     this.rates = this.rates.map((rate, i) => {
       const a = action[i]!;
-      const target = c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
+      const target =
+        c.actionMode === 'discrete' ? rate + (a - 1) * c.rateStep : c.actionMode === 'continuous' ? rate + a : a;
       return round(Math.min(c.maxRate, Math.max(c.minRate, target)));
     });
     const t = this.epoch;

@@ -26,11 +26,22 @@ function blobs(n: number, seed: number): [tf.Tensor2D, tf.Tensor2D] {
 
 function tunableModel(): tf.LayersModel {
   const m = tf.sequential();
-  m.add(tf.layers.dense({ inputShape: [10], units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }));
+  m.add(
+    tf.layers.dense({
+      inputShape: [10],
+      units: 16,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
+  );
   m.add(tf.layers.dropout({ rate: 0.1 }));
-  m.add(tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }));
+  m.add(
+    tf.layers.dense({ units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+  );
   m.add(tf.layers.dropout({ rate: 0.1 }));
-  m.add(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }));
+  m.add(
+    tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+  );
   const model = makeDropoutTunable(m, { seed: 1 });
   m.dispose();
   model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
@@ -66,14 +77,26 @@ describe('dropoutController (a fit callback)', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it("sets each epoch's rates as the schedule agent says, and logs a run that readRun and compareRuns read", async () => {
-    const schedule = [[0.5, 0.1], [0.3, 0.2], [0.0, 0.4], [0.25, 0.05]];
+    const schedule = [
+      [0.5, 0.1],
+      [0.3, 0.2],
+      [0.0, 0.4],
+      [0.25, 0.05],
+    ];
     const scheduleFile = path.join(dir, 'schedule.json');
     writeFileSync(scheduleFile, JSON.stringify({ rates: schedule }));
     const model = tunableModel();
     const out = path.join(dir, 'run');
     const controller = dropoutController({ schedule: scheduleFile, out, seed: 4 });
     const recorder = rateRecorder(model);
-    await model.fit(train[0], train[1], { epochs: 4, batchSize: 32, shuffle: false, validationData: val, callbacks: [controller, recorder.callback], verbose: 0 });
+    await model.fit(train[0], train[1], {
+      epochs: 4,
+      batchSize: 32,
+      shuffle: false,
+      validationData: val,
+      callbacks: [controller, recorder.callback],
+      verbose: 0,
+    });
 
     // every batch of epoch e trained at row e of the schedule
     expect(recorder.perEpoch).to.have.length(4);
@@ -106,7 +129,15 @@ describe('dropoutController (a fit callback)', () => {
     const out = path.join(dir, 'run');
     const test = blobs(30, 3);
     const controller = dropoutController({ agent: 'ucb', out, seed: 1, testData: test });
-    for (let k = 0; k < 2; k++) await model.fit(train[0], train[1], { epochs: 3, batchSize: 32, shuffle: false, validationData: val, callbacks: [controller], verbose: 0 });
+    for (let k = 0; k < 2; k++)
+      await model.fit(train[0], train[1], {
+        epochs: 3,
+        batchSize: 32,
+        shuffle: false,
+        validationData: val,
+        callbacks: [controller],
+        verbose: 0,
+      });
     const run = readRun(out).value;
     expect(run.episodes.map((e) => e.episode)).to.deep.equal([1, 2]);
     expect(run.steps.map((s) => `${s.episode}:${s.epoch}`)).to.deep.equal(['1:1', '1:2', '1:3', '2:1', '2:2', '2:3']);
@@ -123,8 +154,20 @@ describe('dropoutController (a fit callback)', () => {
   it('the plateau rule, with discrete actions: each epoch trains at the rates the rule gives from the last validation loss', async () => {
     const model = tunableModel();
     const out = path.join(dir, 'run');
-    const controller = dropoutController({ plateau: { patience: 1, min: 0, max: 0.5 }, out, actionMode: 'discrete', rateStep: 0.1 });
-    await model.fit(train[0], train[1], { epochs: 6, batchSize: 32, shuffle: false, validationData: val, callbacks: [controller], verbose: 0 });
+    const controller = dropoutController({
+      plateau: { patience: 1, min: 0, max: 0.5 },
+      out,
+      actionMode: 'discrete',
+      rateStep: 0.1,
+    });
+    await model.fit(train[0], train[1], {
+      epochs: 6,
+      batchSize: 32,
+      shuffle: false,
+      validationData: val,
+      callbacks: [controller],
+      verbose: 0,
+    });
     const steps = readRun(out).value.steps;
     // the rule replayed on the logged validation losses: down by δ on a new best, else up by δ (patience 1)
     const expected: number[][] = [[0.1, 0.1]];
@@ -132,7 +175,9 @@ describe('dropoutController (a fit callback)', () => {
     for (const step of steps.slice(0, -1)) {
       const improved = step.valLoss < best;
       if (improved) best = step.valLoss;
-      expected.push(expected.at(-1)!.map((r) => Math.round((improved ? Math.max(r - 0.1, 0) : Math.min(r + 0.1, 0.5)) * 1e9) / 1e9));
+      expected.push(
+        expected.at(-1)!.map((r) => Math.round((improved ? Math.max(r - 0.1, 0) : Math.min(r + 0.1, 0.5)) * 1e9) / 1e9),
+      );
     }
     expect(steps.map((s) => s.rates)).to.deep.equal(expected);
     expect(dropoutLayersOf(model).map((d) => d.rate)).to.deep.equal(expected.at(-1));
@@ -143,7 +188,9 @@ describe('dropoutController (a fit callback)', () => {
     const model = tunableModel();
     const noVal = dropoutController({ out: path.join(dir, 'a') });
     let message = '';
-    await model.fit(train[0], train[1], { epochs: 1, callbacks: [noVal], verbose: 0 }).catch((err: Error) => (message = err.message));
+    await model
+      .fit(train[0], train[1], { epochs: 1, callbacks: [noVal], verbose: 0 })
+      .catch((err: Error) => (message = err.message));
     expect(message).to.match(/pass validationData \(or validationSplit\) to fit/);
 
     const plain = tf.sequential();
@@ -152,10 +199,20 @@ describe('dropoutController (a fit callback)', () => {
     plain.add(tf.layers.dense({ units: 3, activation: 'softmax' }));
     plain.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     message = '';
-    await plain.fit(train[0], train[1], { epochs: 1, validationData: val, callbacks: [dropoutController({ out: path.join(dir, 'b') })], verbose: 0 }).catch((err: Error) => (message = err.message));
+    await plain
+      .fit(train[0], train[1], {
+        epochs: 1,
+        validationData: val,
+        callbacks: [dropoutController({ out: path.join(dir, 'b') })],
+        verbose: 0,
+      })
+      .catch((err: Error) => (message = err.message));
     expect(message).to.match(/are not tunable: fit makeDropoutTunable\(model\) instead/);
 
-    expect(() => dropoutController({ agent: 'ucb', plateau: true })).to.throw(ConfigError, /give one of agent, schedule, plateau, policy/);
+    expect(() => dropoutController({ agent: 'ucb', plateau: true })).to.throw(
+      ConfigError,
+      /give one of agent, schedule, plateau, policy/,
+    );
     expect(() => dropoutController({ agent: 'pbt' })).to.throw(ConfigError, /trains a population/);
     model.dispose();
     plain.dispose();

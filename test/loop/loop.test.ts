@@ -49,17 +49,42 @@ describe('run$', () => {
   it('emits reset, a step per epoch and an episode record, for every episode', async () => {
     const env = new TargetPathEnv({ maxEpochs: 3 });
     const events = await lastValueFrom(run$(env, recordingAgent(), { episodes: 2, seed: 0 }).pipe(toArray()));
-    expect(events.map((e) => e.type)).to.deep.equal(['reset', 'step', 'step', 'step', 'episode', 'reset', 'step', 'step', 'step', 'episode']);
+    expect(events.map((e) => e.type)).to.deep.equal([
+      'reset',
+      'step',
+      'step',
+      'step',
+      'episode',
+      'reset',
+      'step',
+      'step',
+      'step',
+      'episode',
+    ]);
     const episode = events[4] as Extract<LoopEvent, { type: 'episode' }>;
     const steps = events.slice(1, 4) as Extract<LoopEvent, { type: 'step' }>[];
-    expect(episode.record.return).to.be.closeTo(steps.reduce((s, e) => s + e.transition.reward, 0), 1e-12);
+    expect(episode.record.return).to.be.closeTo(
+      steps.reduce((s, e) => s + e.transition.reward, 0),
+      1e-12,
+    );
     expect(episode.record.schedule).to.deep.equal(steps.map((e) => e.transition.info.rates));
     expect(episode.record.epochs).to.equal(3);
   });
 
   it('numbers episodes from 1, like epochs, in every event and transition', async () => {
-    const events = await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 2 }), recordingAgent(), { episodes: 2, seed: 0 }).pipe(toArray()));
-    expect(events.map((e) => `${e.type} ${e.episode}`)).to.deep.equal(['reset 1', 'step 1', 'step 1', 'episode 1', 'reset 2', 'step 2', 'step 2', 'episode 2']);
+    const events = await lastValueFrom(
+      run$(new TargetPathEnv({ maxEpochs: 2 }), recordingAgent(), { episodes: 2, seed: 0 }).pipe(toArray()),
+    );
+    expect(events.map((e) => `${e.type} ${e.episode}`)).to.deep.equal([
+      'reset 1',
+      'step 1',
+      'step 1',
+      'episode 1',
+      'reset 2',
+      'step 2',
+      'step 2',
+      'episode 2',
+    ]);
     const records = events.flatMap((e) => (e.type === 'episode' ? [e.record] : []));
     expect(records.map((r) => r.episode)).to.deep.equal([1, 2]);
     expect(events.flatMap((e) => (e.type === 'step' ? [e.transition.episode] : []))).to.deep.equal([1, 1, 2, 2]);
@@ -71,9 +96,18 @@ describe('run$', () => {
   });
 
   it('is deterministic for a seed and resets episode k with episodeSeed(seed, k)', async () => {
-    const once = () => lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 5 }).pipe(toArray()));
+    const once = () =>
+      lastValueFrom(
+        run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 5 }).pipe(
+          toArray(),
+        ),
+      );
     expect(strip(await once())).to.equal(strip(await once()));
-    const other = await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 6 }).pipe(toArray()));
+    const other = await lastValueFrom(
+      run$(new TargetPathEnv({ maxEpochs: 3, rewardNoise: 0.1 }), recordingAgent(), { episodes: 2, seed: 6 }).pipe(
+        toArray(),
+      ),
+    );
     expect(strip(other)).to.not.equal(strip(await once()));
     expect(episodeSeed(5, 2)).to.not.equal(episodeSeed(6, 1));
   });
@@ -87,7 +121,12 @@ describe('run$', () => {
       await new Promise((r) => setTimeout(r, 1));
       return step(a);
     };
-    await lastValueFrom(run$(env, recordingAgent(), { episodes: 10, seed: 0 }).pipe(filter((e) => e.type === 'step'), take(3)));
+    await lastValueFrom(
+      run$(env, recordingAgent(), { episodes: 10, seed: 0 }).pipe(
+        filter((e) => e.type === 'step'),
+        take(3),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 50));
     // The epoch in progress when take(3) unsubscribed may finish; nothing after it starts.
     expect(steps).to.be.within(3, 4);
@@ -117,6 +156,15 @@ describe('run$', () => {
   it('passes every transition to learn, in order', async () => {
     const agent = recordingAgent();
     await lastValueFrom(run$(new TargetPathEnv({ maxEpochs: 4 }), agent, { episodes: 2, seed: 0 }));
-    expect(agent.learned.map((t) => [t.episode, t.epoch])).to.deep.equal([[1, 1], [1, 2], [1, 3], [1, 4], [2, 1], [2, 2], [2, 3], [2, 4]]);
+    expect(agent.learned.map((t) => [t.episode, t.epoch])).to.deep.equal([
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [1, 4],
+      [2, 1],
+      [2, 2],
+      [2, 3],
+      [2, 4],
+    ]);
   });
 });

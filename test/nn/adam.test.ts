@@ -7,13 +7,20 @@ import { maxRelDiff, train } from './least-squares.js';
 describe('FusedAdam', () => {
   it('follows tf.train.adam step for step (float32 rounding apart)', () => {
     const reference = tf.train.adam(0.01);
-    const expected = train(50, (vars, grads) => reference.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! }))));
+    const expected = train(50, (vars, grads) =>
+      reference.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! }))),
+    );
     reference.dispose();
     const fused = new FusedAdam({ lr: 0.01 });
     const actual = train(50, (vars, grads) => fused.apply(vars, grads));
     expect(maxRelDiff(actual, expected)).to.be.at.most(1e-5);
     // And the weights did move: 50 steps of 0.01 on a loss far from its minimum.
-    expect(maxRelDiff(actual, train(0, () => undefined))).to.be.above(0.1);
+    expect(
+      maxRelDiff(
+        actual,
+        train(0, () => undefined),
+      ),
+    ).to.be.above(0.1);
   });
 
   it('continues bit-identically from a saved state', () => {

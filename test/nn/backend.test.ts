@@ -22,8 +22,14 @@ describe('backend selection', () => {
 
   it('names where a bad backend came from', () => {
     process.env[BACKEND_ENV_VAR] = 'gpu';
-    expect(() => requestedBackend()).to.throw(ConfigError, "DROPTUNE_BACKEND must be one of auto, tensorflow, wasm, cpu, got 'gpu'");
-    expect(() => requestedBackend('tpu')).to.throw(ConfigError, "--backend must be one of auto, tensorflow, wasm, cpu, got 'tpu'");
+    expect(() => requestedBackend()).to.throw(
+      ConfigError,
+      "DROPTUNE_BACKEND must be one of auto, tensorflow, wasm, cpu, got 'gpu'",
+    );
+    expect(() => requestedBackend('tpu')).to.throw(
+      ConfigError,
+      "--backend must be one of auto, tensorflow, wasm, cpu, got 'tpu'",
+    );
   });
 
   it('switches between the backends that start, and says why one cannot', async () => {
@@ -46,7 +52,11 @@ describe('backend selection', () => {
 
   it("drops tfjs's Node.js greeting on the cpu backend and keeps its real warnings", () => {
     const root = path.resolve(import.meta.dirname, '../..');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/tfjs-warnings.ts'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/tfjs-warnings.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status, r.stderr).to.equal(0);
     const output = r.stdout + r.stderr;
     expect(output).to.not.include('looks like you are running TensorFlow.js in Node.js');

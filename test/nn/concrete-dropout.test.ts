@@ -36,7 +36,7 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
     const layer = concreteLayer(0.1, [8]);
     expect(layer.trainableWeights).to.have.lengthOf(1);
     expect(layer.trainableWeights[0]!.shape).to.deep.equal([]);
-    expect((logitOf(layer).dataSync()[0])).to.be.closeTo(Math.log(0.1 / 0.9), 1e-6);
+    expect(logitOf(layer).dataSync()[0]).to.be.closeTo(Math.log(0.1 / 0.9), 1e-6);
     expect(layer.rate).to.be.closeTo(0.1, 1e-7);
     layer.rate = 0.35;
     expect(layer.rate).to.be.closeTo(0.35, 1e-7);
@@ -64,10 +64,10 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
       const expected = maskExpectation(rate, 0.1, (d) => (1 - d) / (1 - rate));
       const sd = Math.sqrt(maskExpectation(rate, 0.1, (d) => ((1 - d) / (1 - rate)) ** 2) - expected ** 2);
       expect(Math.abs(expected - 1), 'the relaxed mask is within 0.5% of unbiased').to.be.below(0.005);
-      expect(Math.abs(mean - expected)).to.be.below(4 * sd / Math.sqrt(N));
+      expect(Math.abs(mean - expected)).to.be.below((4 * sd) / Math.sqrt(N));
       // At t = 0.1 most entries are near 0 or 1/(1−p), as a Bernoulli mask's: a fraction ≈ p below half.
       const lowFraction = tf.tidy(() => tf.mean(tf.cast(tf.less(out, 0.5 / (1 - rate)), 'float32')).dataSync()[0]!);
-      expect(Math.abs(lowFraction - rate)).to.be.below(4 * Math.sqrt(rate * (1 - rate) / N));
+      expect(Math.abs(lowFraction - rate)).to.be.below(4 * Math.sqrt((rate * (1 - rate)) / N));
       tf.dispose(out);
       release(layer);
     });
@@ -90,7 +90,8 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
     const out = layer.apply(tf.ones([6, 5, 5, 16]), { training: true }) as tf.Tensor;
     const values = out.arraySync() as number[][][][];
     for (const sample of values) {
-      for (let c = 0; c < 16; c++) expect(new Set(sample.flatMap((row) => row.map((px) => px[c]!))).size, 'one value per channel').to.equal(1);
+      for (let c = 0; c < 16; c++)
+        expect(new Set(sample.flatMap((row) => row.map((px) => px[c]!))).size, 'one value per channel').to.equal(1);
     }
     tf.dispose(out);
     release(layer);
@@ -101,7 +102,10 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
     const x = tf.randomNormal([32, 64], 1, 0.5, 'float32', 4);
     const logit = logitOf(layer);
     // mean(output²): its expectation E[(1−drop)²]/(1−p)² ≈ 1/(1−p) grows with p, so descent should lower p.
-    const { grads } = tf.variableGrads(() => tf.mean(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, [logit]);
+    const { grads } = tf.variableGrads(
+      () => tf.mean(tf.square(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar,
+      [logit],
+    );
     const g = grads[logit.name]!.dataSync()[0]!;
     expect(Number.isFinite(g) && g !== 0, `gradient ${g}`).to.equal(true);
     const before = layer.rate;
@@ -113,7 +117,10 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
 
   it("adds Gal's regularizer: weight term over the fed kernel, minus K/N times the entropy, pulling p toward 0.5", () => {
     const K = 20;
-    const kernel = tf.tensor2d(Array.from({ length: K * 3 }, (_, i) => (i % 7) / 10 - 0.3), [K, 3]);
+    const kernel = tf.tensor2d(
+      Array.from({ length: K * 3 }, (_, i) => (i % 7) / 10 - 0.3),
+      [K, 3],
+    );
     const sumSq = tf.sum(tf.square(kernel)).dataSync()[0]!;
     const [wReg, dReg] = [1e-3, 1 / 200];
     for (const rate of [0.1, 0.7]) {
@@ -123,7 +130,10 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
       const negEntropy = rate * Math.log(rate) + (1 - rate) * Math.log(1 - rate);
       expect(value.dataSync()[0]!).to.be.closeTo((wReg * sumSq) / (1 - rate) + dReg * K * negEntropy, 1e-5);
       // Without the weight term, d/dlogit of K·(p log p + (1−p) log(1−p)) = K·p(1−p)·logit: descent moves p toward 0.5.
-      const { grads: entropyOnly } = tf.variableGrads(() => layer.concreteRegularizer(tf.zerosLike(kernel), wReg, dReg), [logit]);
+      const { grads: entropyOnly } = tf.variableGrads(
+        () => layer.concreteRegularizer(tf.zerosLike(kernel), wReg, dReg),
+        [logit],
+      );
       const logitValue = Math.log(rate / (1 - rate));
       expect(entropyOnly[logit.name]!.dataSync()[0]!).to.be.closeTo(dReg * K * rate * (1 - rate) * logitValue, 1e-6);
       expect(Math.sign(entropyOnly[logit.name]!.dataSync()[0]!)).to.equal(rate < 0.5 ? -1 : 1);
@@ -139,8 +149,16 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
   });
 
   it('knows the kernel each dropout layer feeds, through pooling and flatten (buildModel)', () => {
-    const built = buildModel(parseModelSpec('cnn:4,8/16'), { imageShape: [8, 8, 1], numClasses: 3, rates: [0.1, 0.2, 0.3, 0.4], inputDropout: true, concrete: true, rng: createRng(1) });
-    const layerOf = (kernel: tf.LayerVariable) => built.model.layers.find((l) => l.trainableWeights[0] === kernel)!.name;
+    const built = buildModel(parseModelSpec('cnn:4,8/16'), {
+      imageShape: [8, 8, 1],
+      numClasses: 3,
+      rates: [0.1, 0.2, 0.3, 0.4],
+      inputDropout: true,
+      concrete: true,
+      rng: createRng(1),
+    });
+    const layerOf = (kernel: tf.LayerVariable) =>
+      built.model.layers.find((l) => l.trainableWeights[0] === kernel)!.name;
     expect(built.fedKernels.map(layerOf)).to.deep.equal(['conv_1', 'conv_2', 'dense_3', 'output']);
     expect(built.dropouts.map((d) => d.concrete)).to.deep.equal([true, true, true, true]);
     // Each logit is a trainable weight of the model, so the optimizer updates it.
@@ -149,7 +167,10 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
   });
 
   it('rejects p = 0 (it has no logit) with a ConfigError', () => {
-    expect(() => new TunableDropout({ rate: 0, concrete: true })).to.throw(ConfigError, 'rate must be in (0, 1) for concrete dropout, got 0');
+    expect(() => new TunableDropout({ rate: 0, concrete: true })).to.throw(
+      ConfigError,
+      'rate must be in (0, 1) for concrete dropout, got 0',
+    );
     const layer = concreteLayer(0.2, [4]);
     expect(() => (layer.rate = 0)).to.throw(ConfigError, 'for concrete dropout');
     expect(layer.rate).to.be.closeTo(0.2, 1e-7);
@@ -158,15 +179,20 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
 
   it('keeps concrete mode and the learned p through a save and load', async () => {
     const model = tf.sequential({
-      layers: [tf.layers.dense({ inputShape: [4], units: 3 }), new TunableDropout({ rate: 0.25, concrete: true, seed: 3, name: 'drop_c' })],
+      layers: [
+        tf.layers.dense({ inputShape: [4], units: 3 }),
+        new TunableDropout({ rate: 0.25, concrete: true, seed: 3, name: 'drop_c' }),
+      ],
     });
     const layer = dropoutLayersOf(model)[0]!;
     layer.rate = 0.4;
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const [back] = dropoutLayersOf(loaded);
     expect([back!.concrete, back!.temperature, back!.seed]).to.deep.equal([true, 0.1, 3]);

@@ -8,7 +8,9 @@ import { maxRelDiff, train } from './least-squares.js';
 
 /** Weights after `steps` updates by a tfjs reference optimizer. */
 function trainReference(steps: number, optimizer: tf.Optimizer): Float32Array[] {
-  const out = train(steps, (vars, grads) => optimizer.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! }))));
+  const out = train(steps, (vars, grads) =>
+    optimizer.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: grads[i]! }))),
+  );
   optimizer.dispose();
   return out;
 }
@@ -20,13 +22,23 @@ describe('FusedMomentum', () => {
     const actual = train(50, (vars, grads) => fused.apply(vars, grads));
     expect(maxRelDiff(actual, expected)).to.be.at.most(1e-5);
     // The momentum matters: without it the weights end elsewhere.
-    expect(maxRelDiff(train(50, (vars, grads) => new FusedMomentum({ lr: 0.01, momentum: 0 }).apply(vars, grads)), expected)).to.be.above(0.01);
+    expect(
+      maxRelDiff(
+        train(50, (vars, grads) => new FusedMomentum({ lr: 0.01, momentum: 0 }).apply(vars, grads)),
+        expected,
+      ),
+    ).to.be.above(0.01);
   });
 
   it('is plain SGD with momentum 0', () => {
     const expected = trainReference(30, tf.train.sgd(0.05));
     const fused = new FusedMomentum({ lr: 0.05, momentum: 0 });
-    expect(maxRelDiff(train(30, (vars, grads) => fused.apply(vars, grads)), expected)).to.be.at.most(1e-5);
+    expect(
+      maxRelDiff(
+        train(30, (vars, grads) => fused.apply(vars, grads)),
+        expected,
+      ),
+    ).to.be.at.most(1e-5);
   });
 
   it('continues bit-identically from a saved state', () => {

@@ -102,13 +102,20 @@ describe('TunableDropout', () => {
   });
 
   it("takes a model's input shape as its first layer, and keeps it through a save and load", async () => {
-    const model = tf.sequential({ layers: [new TunableDropout({ rate: 0.2, seed: 5, name: 'drop_in', inputShape: [6] }), tf.layers.dense({ units: 2 })] });
+    const model = tf.sequential({
+      layers: [
+        new TunableDropout({ rate: 0.2, seed: 5, name: 'drop_in', inputShape: [6] }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
     expect(model.inputs[0]!.shape).to.deep.equal([null, 6]);
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     expect(loaded.inputs[0]!.shape).to.deep.equal([null, 6]);
     expect(dropoutLayersOf(loaded).map((l) => [l.name, l.rate, l.seed])).to.deep.equal([['drop_in', 0.2, 5]]);
@@ -127,10 +134,12 @@ describe('TunableDropout', () => {
     });
     dropoutLayersOf(model)[0]!.rate = 0.45;
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved!));
     const layers = dropoutLayersOf(loaded);
     expect(layers.map((l) => [l.name, l.rate, l.spatial, l.seed])).to.deep.equal([

@@ -6,7 +6,14 @@ import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
 import { dropoutLayersOf } from '../../src/nn/tunable-dropout.js';
-import { buildUserModel, loadModelFile, makeDropoutTunable, readModelFile, saveModelFile, userModelOf } from '../../src/nn/user-model.js';
+import {
+  buildUserModel,
+  loadModelFile,
+  makeDropoutTunable,
+  readModelFile,
+  saveModelFile,
+  userModelOf,
+} from '../../src/nn/user-model.js';
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
 
@@ -33,7 +40,13 @@ describe('user models (src/nn/user-model)', () => {
   it('makeDropoutTunable replaces both Dropout layers at their rates and predicts exactly as before with dropout off', () => {
     const original = twoDropoutMlp();
     const tunable = makeDropoutTunable(original, { seed: 3 });
-    expect(tunable.layers.map((l) => l.getClassName())).to.deep.equal(['Dense', 'TunableDropout', 'Dense', 'TunableDropout', 'Dense']);
+    expect(tunable.layers.map((l) => l.getClassName())).to.deep.equal([
+      'Dense',
+      'TunableDropout',
+      'Dense',
+      'TunableDropout',
+      'Dense',
+    ]);
     expect(dropoutLayersOf(tunable).map((d) => d.rate)).to.deep.equal([0.2, 0.4]);
     const x = tf.randomNormal([5, 6], 0, 1, 'float32', 9);
     expect(predict(tunable, x)).to.deep.equal(predict(original, x));
@@ -47,10 +60,14 @@ describe('user models (src/nn/user-model)', () => {
 
   it('functional models too: the dropout layer in the middle of a conv net becomes tunable', () => {
     const input = tf.input({ shape: [4, 4, 2] });
-    let h = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(4) }).apply(input) as tf.SymbolicTensor;
+    let h = tf.layers
+      .conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(4) })
+      .apply(input) as tf.SymbolicTensor;
     h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
     h = tf.layers.dropout({ rate: 0.3 }).apply(h) as tf.SymbolicTensor;
-    const output = tf.layers.dense({ units: 2, activation: 'softmax', kernelInitializer: init(5) }).apply(h) as tf.SymbolicTensor;
+    const output = tf.layers
+      .dense({ units: 2, activation: 'softmax', kernelInitializer: init(5) })
+      .apply(h) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: output });
     const user = userModelOf(model);
     expect(user.rates).to.deep.equal([0.3]);
@@ -69,7 +86,9 @@ describe('user models (src/nn/user-model)', () => {
     m.add(tf.layers.spatialDropout1d({ rate: 0.5, inputShape: [5, 40] }));
     const d = dropoutLayersOf(makeDropoutTunable(m))[0]!;
     expect(d.noiseShape).to.deep.equal([null, 1, null]);
-    const out = tf.tidy(() => (d.apply(tf.ones([2, 5, 40]), { training: true }) as tf.Tensor).arraySync()) as number[][][];
+    const out = tf.tidy(() =>
+      (d.apply(tf.ones([2, 5, 40]), { training: true }) as tf.Tensor).arraySync(),
+    ) as number[][][];
     for (const sample of out) {
       for (let c = 0; c < 40; c++) expect(new Set(sample.map((step) => step[c])).size, `channel ${c}`).to.equal(1);
     }
@@ -79,12 +98,23 @@ describe('user models (src/nn/user-model)', () => {
 
   it('a Keras SpatialDropout2D in a model.json (which tfjs cannot load) becomes a spatial TunableDropout', async () => {
     const m = tf.sequential();
-    m.add(tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, padding: 'same', kernelInitializer: init(6) }));
+    m.add(
+      tf.layers.conv2d({
+        inputShape: [4, 4, 1],
+        filters: 2,
+        kernelSize: 3,
+        padding: 'same',
+        kernelInitializer: init(6),
+      }),
+    );
     m.add(tf.layers.dropout({ rate: 0.25, name: 'maps' }));
     m.add(tf.layers.flatten());
     m.add(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init(7) }));
     const file = await saveModelFile(m, dir);
-    writeFileSync(file, readFileSync(file, 'utf8').replace('"class_name":"Dropout"', '"class_name":"SpatialDropout2D"'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('"class_name":"Dropout"', '"class_name":"SpatialDropout2D"'),
+    );
     const user = readModelFile(file);
     const built = buildUserModel(user, { rng: createRng(0) });
     expect(built.dropouts.map((d) => [d.name, d.rate, d.spatial])).to.deep.equal([['maps', 0.25, true]]);
@@ -138,7 +168,10 @@ describe('user models (src/nn/user-model)', () => {
   it('refuses a model with no dropout layer, saying so', () => {
     const m = tf.sequential();
     m.add(tf.layers.dense({ inputShape: [6], units: 3, activation: 'softmax' }));
-    expect(() => makeDropoutTunable(m)).to.throw(ConfigError, /has no Dropout, SpatialDropout1D or SpatialDropout2D layer/);
+    expect(() => makeDropoutTunable(m)).to.throw(
+      ConfigError,
+      /has no Dropout, SpatialDropout1D or SpatialDropout2D layer/,
+    );
     m.dispose();
   });
 });

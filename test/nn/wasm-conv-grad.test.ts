@@ -7,10 +7,6 @@ import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-
-
-
-
 interface Case {
   x: Shape4;
   w: Shape4;
@@ -43,7 +39,17 @@ const cases: Case[] = [
   { x: [3, 7, 5, 4], w: [5, 3, 4, 2], strides: 2, pad: 'same' },
   { x: [1, 9, 9, 1], w: [3, 3, 1, 8], strides: [2, 1], pad: 'same' },
   { x: [3, 9, 9, 3], w: [1, 1, 3, 5], strides: 2, pad: 'valid' },
-  { x: [3, 5, 7, 4], w: [3, 3, 4, 5], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [3, 5, 7, 4],
+    w: [3, 3, 4, 5],
+    strides: 2,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   { x: [1, 9, 9, 3], w: [3, 3, 3, 2], strides: 2, pad: 1, dimRoundingMode: 'ceil' },
 ];
 
@@ -81,7 +87,16 @@ describe('wasm Conv2DBackpropFilter', function () {
     const filterShape: Shape4 = [3, 3, 4, 5];
     for (const pad of ['same', 'valid'] as const) {
       for (const stride of [1, 2]) {
-        const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, stride, 1, pad, undefined, false, 'channelsFirst');
+        const info = tf.backend_util.computeConv2DInfo(
+          xShape,
+          filterShape,
+          stride,
+          1,
+          pad,
+          undefined,
+          false,
+          'channelsFirst',
+        );
         const dyShape = info.outShape;
         const attrs = { strides: [stride, stride], pad, dataFormat: 'NCHW', filterShape } as unknown as tf.NamedAttrMap;
         const run = (): Float32Array =>
@@ -168,7 +183,10 @@ function trainConvNet(steps: number): { losses: number[]; filterChange: number; 
   const optimizer = tf.train.adam(0.01);
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
-    const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar, true);
+    const loss = optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar,
+      true,
+    );
     if (loss === null) throw new Error('minimize returned no loss');
     losses.push(loss.dataSync()[0] ?? NaN);
     loss.dispose();

@@ -8,24 +8,32 @@ import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
 
-
-
-
-
-interface ConvCase { x: Shape4; w: Shape4; strides: number | [number, number]; pad: Pad }
+interface ConvCase {
+  x: Shape4;
+  w: Shape4;
+  strides: number | [number, number];
+  pad: Pad;
+}
 
 /** dx of 0.5·sum(conv2d(x, w)²): Conv2DBackpropInput with dy = the conv output. */
 function inputGrad(c: ConvCase, seed: number): Float32Array {
   return tf.tidy(() => {
     const x = tf.tensor4d(randomValues(size(c.x), seed), c.x);
     const w = tf.tensor4d(randomValues(size(c.w), seed + 1), c.w);
-    const g = tf.grad((v: tf.Tensor) => tf.mul(0.5, tf.sum(tf.square(tf.conv2d(v as tf.Tensor4D, w, c.strides, c.pad)))))(x);
+    const g = tf.grad((v: tf.Tensor) =>
+      tf.mul(0.5, tf.sum(tf.square(tf.conv2d(v as tf.Tensor4D, w, c.strides, c.pad)))),
+    )(x);
     expect(g.shape).to.deep.equal(c.x);
     return g.dataSync() as Float32Array;
   });
 }
 
-interface PoolCase { x: Shape4; filter: number; strides: number; pad: 'same' | 'valid' }
+interface PoolCase {
+  x: Shape4;
+  filter: number;
+  strides: number;
+  pad: 'same' | 'valid';
+}
 
 /** dx of sum(maxPool(x) · r) for a fixed random r: MaxPoolGrad with a random dy. */
 function poolGrad(c: PoolCase, seed: number): Float32Array {
@@ -46,9 +54,29 @@ const convCases: ConvCase[] = [
   { x: [3, 8, 8, 3], w: [2, 2, 3, 2], strides: 2, pad: 'same' },
   { x: [3, 7, 5, 4], w: [5, 3, 4, 2], strides: [2, 1], pad: 'same' },
   { x: [2, 12, 12, 1], w: [3, 3, 1, 4], strides: 3, pad: 'same' },
-  { x: [3, 5, 7, 4], w: [3, 3, 4, 5], strides: 2, pad: [[0, 0], [1, 2], [0, 1], [0, 0]] },
+  {
+    x: [3, 5, 7, 4],
+    w: [3, 3, 4, 5],
+    strides: 2,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
   // Padding wider than the filter: handed to the stock kernel.
-  { x: [1, 6, 6, 2], w: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 0], [0, 3], [0, 0]] },
+  {
+    x: [1, 6, 6, 2],
+    w: [2, 2, 2, 3],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [3, 0],
+      [0, 3],
+      [0, 0],
+    ],
+  },
 ];
 
 const poolCases: PoolCase[] = [
@@ -75,7 +103,9 @@ describe('wasm Conv2DBackpropInput and MaxPoolGrad', function () {
   it('registers once, keeping the stock kernels inside', function () {
     expect(registerWasmConvInputGrad()).to.equal(false);
     for (const name of ['Conv2DBackpropInput', 'MaxPoolGrad']) {
-      const kernel = tf.getKernel(name, 'wasm')!.kernelFunc as tf.KernelConfig['kernelFunc'] & { stock?: { stock?: unknown } };
+      const kernel = tf.getKernel(name, 'wasm')!.kernelFunc as tf.KernelConfig['kernelFunc'] & {
+        stock?: { stock?: unknown };
+      };
       expect(kernel.stock, name).to.be.a('function');
       expect(kernel.stock!.stock, name).to.equal(undefined);
     }
@@ -98,10 +128,13 @@ describe('wasm Conv2DBackpropInput and MaxPoolGrad', function () {
   }
 
   it('sends a tie in a pooling window to its first maximum, as cpu does', async function () {
-    const run = () => tf.tidy(() => {
-      const x = tf.tensor4d([1, 1, 0, 1], [1, 2, 2, 1]);
-      return tf.grad((v: tf.Tensor) => tf.sum(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid')))(x).dataSync() as Float32Array;
-    });
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d([1, 1, 0, 1], [1, 2, 2, 1]);
+        return tf
+          .grad((v: tf.Tensor) => tf.sum(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid')))(x)
+          .dataSync() as Float32Array;
+      });
     const cpu = await onBackend('cpu', run);
     const wasm = await onBackend('wasm', run);
     expect(Array.from(wasm)).to.deep.equal(Array.from(cpu));

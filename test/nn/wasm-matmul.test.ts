@@ -6,19 +6,30 @@ import { runWasmKernel } from '../../src/nn/wasm-kernels.js';
 import { registerWasmMatMul, stockWasmMatMul } from '../../src/nn/wasm-matmul.js';
 import { onBackend, randomValues, relError, size } from '../helpers/numeric.js';
 
-
 /** Seeded integers in 1..70. */
-const dims = (n: number, seed: number): number[] => Array.from(randomValues(n, seed), (v) => 1 + Math.floor(((v + 1) / 2) * 70));
-
+const dims = (n: number, seed: number): number[] =>
+  Array.from(randomValues(n, seed), (v) => 1 + Math.floor(((v + 1) / 2) * 70));
 
 const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const sameBits = (a: Float32Array, b: Float32Array): boolean => bytes(a).equals(bytes(b));
 
-
 /** A product op(A)·op(B) of [..., M, K]·[..., K, N]; `a`, `b` are the stored shapes. */
-interface Case { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean; n: number; seed: number; label: string }
+interface Case {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+  n: number;
+  seed: number;
+  label: string;
+}
 
-const FLAGS = [[false, false], [true, false], [false, true], [true, true]] as const;
+const FLAGS = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
 
 /** The given M×K×N products (batch dims prepended to a and b) with every transpose combination. */
 function withFlags(batchA: number[], batchB: number[], mkn: number[][], seed: number): Case[] {
@@ -75,7 +86,11 @@ function viaStock(c: Case, op: Op): Float32Array {
     // The stock _FusedMatMul reads a.shape[1..2]: it needs the rank-3 inputs the tf.fused.matMul op passes it.
     const as3d = (x: tf.Tensor) => (fused && x.rank === 2 ? x.expandDims(0) : x);
     const { transposeA, transposeB } = c;
-    const attrs = { transposeA, transposeB, ...(fused ? { activation: op.slice('fused '.length), leakyreluAlpha: 0.2 } : {}) };
+    const attrs = {
+      transposeA,
+      transposeB,
+      ...(fused ? { activation: op.slice('fused '.length), leakyreluAlpha: 0.2 } : {}),
+    };
     const inputs = { a: as3d(a), b: as3d(b), ...(bias ? { bias } : {}) };
     const backend = tf.backend();
     const out = runWasmKernel(stockWasmMatMul(fused ? '_FusedMatMul' : 'BatchMatMul'), backend, inputs, attrs);
@@ -147,12 +162,17 @@ describe('wasm matmul kernels', function () {
 
   // Both branches of the wrapper (transpose the flagged operands, or compute Cᵀ) must be exercised.
   it('covers both transposition strategies of BatchMatMul', function () {
-    const strategies = new Set(Object.values(CASES).flat().filter((c) => c.transposeA || c.transposeB).map((c) => {
-      const batch = Math.max(size(c.a.slice(0, -2)), size(c.b.slice(0, -2)));
-      const m = c.transposeA ? c.a.at(-1)! : c.a.at(-2)!;
-      const direct = (c.transposeA ? size(c.a) : 0) + (c.transposeB ? size(c.b) : 0);
-      return direct <= (c.transposeA ? 0 : size(c.a)) + (c.transposeB ? 0 : size(c.b)) + batch * m * c.n;
-    }));
+    const strategies = new Set(
+      Object.values(CASES)
+        .flat()
+        .filter((c) => c.transposeA || c.transposeB)
+        .map((c) => {
+          const batch = Math.max(size(c.a.slice(0, -2)), size(c.b.slice(0, -2)));
+          const m = c.transposeA ? c.a.at(-1)! : c.a.at(-2)!;
+          const direct = (c.transposeA ? size(c.a) : 0) + (c.transposeB ? size(c.b) : 0);
+          return direct <= (c.transposeA ? 0 : size(c.a)) + (c.transposeB ? 0 : size(c.b)) + batch * m * c.n;
+        }),
+    );
     expect([...strategies].sort()).to.deep.equal([false, true]);
   });
 
@@ -162,13 +182,17 @@ describe('wasm matmul kernels', function () {
   it('matches cpu for batched fused matmul + bias + relu, where the stock kernel does not', async function () {
     const cpu = await onBackend('cpu', () => FUSED_BATCHED.map((c) => viaEngine(c, 'fused relu')));
     await tf.setBackend('wasm');
-    FUSED_BATCHED.forEach((c, i) => expect(relError(viaEngine(c, 'fused relu'), cpu[i]!), `relu vs cpu: ${c.label}`).to.be.at.most(1e-5));
+    FUSED_BATCHED.forEach((c, i) =>
+      expect(relError(viaEngine(c, 'fused relu'), cpu[i]!), `relu vs cpu: ${c.label}`).to.be.at.most(1e-5),
+    );
     const stockError = relError(viaStock(FUSED_BATCHED[0]!, 'fused relu'), cpu[0]!);
     expect(stockError, 'the stock kernel still has the bias bug this works around').to.be.above(1e-3);
   });
 
   it('matches cpu for fused matmul + bias + relu, and the stock kernel and cpu for linear without bias', async function () {
-    const cpu = await onBackend('cpu', () => FUSED.map((c) => [viaEngine(c, 'fused relu'), viaEngine(c, 'fused linear')] as const));
+    const cpu = await onBackend('cpu', () =>
+      FUSED.map((c) => [viaEngine(c, 'fused relu'), viaEngine(c, 'fused linear')] as const),
+    );
     await tf.setBackend('wasm');
     FUSED.forEach((c, i) => {
       const [relu, linear] = [viaEngine(c, 'fused relu'), viaEngine(c, 'fused linear')];
@@ -192,7 +216,14 @@ describe('wasm matmul kernels', function () {
   // linear on the first two fused shapes only. 2-D matMul: one random shape, then the size-1 and strategy ones.
   const GRADS = [
     ...[...withFlags([], [], [r0, ...twoD.slice(4)], 700), ...CASES['batched 3-D']].map((c) => ['matMul', c] as const),
-    ...FUSED.flatMap((c, i) => (i < 8 ? [['fused relu', c], ['fused linear', c]] as const : [['fused relu', c]] as const)),
+    ...FUSED.flatMap((c, i) =>
+      i < 8
+        ? ([
+            ['fused relu', c],
+            ['fused linear', c],
+          ] as const)
+        : ([['fused relu', c]] as const),
+    ),
   ];
 
   it('matches cpu gradients of matMul and fused matMul for all transpose flags', async function () {
@@ -216,7 +247,13 @@ describe('wasm matmul kernels', function () {
       });
       const out = tf.tidy(() => {
         const xs = tf.tensor2d(randomValues(32 * 784, 7), [32, 784]).abs();
-        const ys = tf.oneHot(tf.tensor1d(Array.from(randomValues(32, 8), (v) => Math.floor((v + 1) * 5)), 'int32'), 10);
+        const ys = tf.oneHot(
+          tf.tensor1d(
+            Array.from(randomValues(32, 8), (v) => Math.floor((v + 1) * 5)),
+            'int32',
+          ),
+          10,
+        );
         const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
         const loss = () => tf.mean(tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tf.Tensor)) as tf.Scalar;
         const { value, grads } = tf.variableGrads(loss, vars);

@@ -12,8 +12,15 @@ import { expect } from 'chai';
 import { readRun } from '../../src/store/read-run.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string; engines: { node: string }; devDependencies: Record<string, string> };
-const semver = createRequire(import.meta.url)('semver') as { minVersion(range: string): { version: string } | null; satisfies(v: string, range: string): boolean };
+const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+  version: string;
+  engines: { node: string };
+  devDependencies: Record<string, string>;
+};
+const semver = createRequire(import.meta.url)('semver') as {
+  minVersion(range: string): { version: string } | null;
+  satisfies(v: string, range: string): boolean;
+};
 
 /** The child's environment without tsx: what a user's `node file.mjs` gets. */
 function plainEnv(): NodeJS.ProcessEnv {
@@ -36,22 +43,51 @@ describe('the npm package', function () {
 
   before(function () {
     project = mkdtempSync(path.join(tmpdir(), 'droptune-consumer-'));
-    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], {
+      cwd: REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     tarball = path.join(project, packed.trim().split('\n').pop()!);
-    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    writeFileSync(
+      path.join(project, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+    );
     // The user's project: droptune from the tarball and a TypeScript of its own. Offline where the
     // cache has it; tfjs-node (optional) would try to download libtensorflow.
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=optional', '--ignore-scripts', tarball, `typescript@${own.devDependencies['typescript']}`], {
-      cwd: project, stdio: ['ignore', 'pipe', 'pipe'], env: plainEnv(),
-    });
-    for (const file of ['tune-a-run.mjs', 'agent-loop.ts', 'own-model.ts']) copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--omit=optional',
+        '--ignore-scripts',
+        tarball,
+        `typescript@${own.devDependencies['typescript']}`,
+      ],
+      {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: plainEnv(),
+      },
+    );
+    for (const file of ['tune-a-run.mjs', 'agent-loop.ts', 'own-model.ts'])
+      copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
   });
 
   after(() => rmSync(project, { recursive: true, force: true }));
 
   it('ships the compiled code, its types, the default policy and nothing of the tests', () => {
     const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const file of ['package/dist/src/index.js', 'package/dist/src/index.d.ts', 'package/dist/src/cli/droptune.js', 'package/policies/default.json', 'package/src/cli/torch-reference.py']) {
+    for (const file of [
+      'package/dist/src/index.js',
+      'package/dist/src/index.d.ts',
+      'package/dist/src/cli/droptune.js',
+      'package/policies/default.json',
+      'package/src/cli/torch-reference.py',
+    ]) {
       expect(files, file).to.include(file);
     }
     expect(files.filter((f) => /\.ts$/.test(f) && !f.endsWith('.d.ts'))).to.deep.equal([]);
@@ -73,7 +109,13 @@ describe('the npm package', function () {
 
   it("type-checks the TypeScript examples with the project's own tsc, then runs the env loop", () => {
     // strict, as users write it; skipLibCheck because tfjs-layers' own typings fail strict checks.
-    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' }, files: ['agent-loop.ts', 'own-model.ts'] }));
+    writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' },
+        files: ['agent-loop.ts', 'own-model.ts'],
+      }),
+    );
     const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
     expect(tsc.status, failed(tsc)).to.equal(0);
     const r = run(project, path.join('out', 'agent-loop.js'));
@@ -91,12 +133,20 @@ describe('the npm package', function () {
     expect(fit.steps.map((s) => s.epoch)).to.deep.equal([1, 2, 3, 4, 5]);
     // the rates the log says each epoch trained at are the ones the example prints
     expect(r.stdout).to.include(`rates per epoch ${JSON.stringify(fit.episodes[0]!.schedule)}`);
-    expect(r.stdout).to.match(/env: \S+, \S+ tuned, episode valAcc 0\.\d{3}, schedule \[\[0\.4,0\.4\],\[0\.25,0\.25\],\[0\.1,0\.1\]\]/);
+    expect(r.stdout).to.match(
+      /env: \S+, \S+ tuned, episode valAcc 0\.\d{3}, schedule \[\[0\.4,0\.4\],\[0\.25,0\.25\],\[0\.1,0\.1\]\]/,
+    );
   });
 
   it('a type error in user code is caught by that tsc (the check above can fail)', () => {
     writeFileSync(path.join(project, 'wrong.ts'), "import { makeAgent } from 'droptune';\nmakeAgent(42);\n");
-    writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, noEmit: true }, files: ['wrong.ts'] }));
+    writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, noEmit: true },
+        files: ['wrong.ts'],
+      }),
+    );
     const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
     expect(tsc.status).to.not.equal(0);
     expect(tsc.stdout).to.match(/wrong\.ts\(2,/);
@@ -118,7 +168,9 @@ describe('the npm package', function () {
 
   it("registers droptune's wasm kernels on import, for a backend the user picks", () => {
     // The conv filter gradient is not in tfjs-backend-wasm 4.22: without droptune this throws.
-    const script = (withDroptune: boolean) => `${withDroptune ? "import 'droptune';\n" : ''}import * as tf from '@tensorflow/tfjs';
+    const script = (
+      withDroptune: boolean,
+    ) => `${withDroptune ? "import 'droptune';\n" : ''}import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 await tf.setBackend('wasm');
 const x = tf.randomNormal([2, 8, 8, 3]);
@@ -141,15 +193,26 @@ console.log(tf.getBackend(), g.shape.join('x'));
     const visit = (dir: string) => {
       for (const name of existsSync(dir) ? readdirSync(dir) : []) {
         if (name.startsWith('.')) continue;
-        if (name.startsWith('@')) { visit(path.join(dir, name)); continue; }
+        if (name.startsWith('@')) {
+          visit(path.join(dir, name));
+          continue;
+        }
         const file = path.join(dir, name, 'package.json');
         if (!existsSync(file)) continue;
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name: string; version: string; engines?: { node?: string } };
-        if (pkg.engines?.node && !semver.satisfies(oldest, pkg.engines.node)) refusing.push(`${pkg.name}@${pkg.version} needs node ${pkg.engines.node}`);
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as {
+          name: string;
+          version: string;
+          engines?: { node?: string };
+        };
+        if (pkg.engines?.node && !semver.satisfies(oldest, pkg.engines.node))
+          refusing.push(`${pkg.name}@${pkg.version} needs node ${pkg.engines.node}`);
         visit(path.join(dir, name, 'node_modules'));
       }
     };
     visit(path.join(project, 'node_modules'));
-    expect(refusing.filter((r) => !r.startsWith('typescript@')), `droptune declares node ${own.engines.node}`).to.deep.equal([]);
+    expect(
+      refusing.filter((r) => !r.startsWith('typescript@')),
+      `droptune declares node ${own.engines.node}`,
+    ).to.deep.equal([]);
   });
 });

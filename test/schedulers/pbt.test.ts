@@ -13,7 +13,17 @@ import { executeRun, resolveRun, type RunResult } from '../../src/run/run.js';
 import { killWhen } from '../helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const TASK = { dataset: 'synthetic', trainSize: 192, valSize: 96, testSize: 96, model: 'mlp:32,16', lr: 0.01, batchSize: 32, epochs: 6, seed: 3 };
+const TASK = {
+  dataset: 'synthetic',
+  trainSize: 192,
+  valSize: 96,
+  testSize: 96,
+  model: 'mlp:32,16',
+  lr: 0.01,
+  batchSize: 32,
+  epochs: 6,
+  seed: 3,
+};
 const POPULATION = { agent: 'pbt', populationRates: [0, 0.2, 0.4, 0.6], interval: 2 };
 const LOGS = ['config.json', 'steps.jsonl', 'lineage.jsonl', 'episodes.jsonl', 'agent.json', 'summary.json'];
 
@@ -21,17 +31,24 @@ const LOGS = ['config.json', 'steps.jsonl', 'lineage.jsonl', 'episodes.jsonl', '
 function logOf(dir: string, file: string): unknown[] {
   const text = readFileSync(path.join(dir, file), 'utf8');
   const lines = file.endsWith('.jsonl') ? text.split('\n').filter(Boolean) : [text];
-  return lines.map((line) => JSON.parse(line, (key, value: unknown) => (key.endsWith('Ms') || key === 'out' ? undefined : value)));
+  return lines.map((line) =>
+    JSON.parse(line, (key, value: unknown) => (key.endsWith('Ms') || key === 'out' ? undefined : value)),
+  );
 }
 
 function expectSameLogs(actual: string, expected: string): void {
   for (const file of LOGS) expect(logOf(actual, file), `${file} differs`).to.deep.equal(logOf(expected, file));
-  expect(existsSync(path.join(actual, POPULATION_DIR)), 'a finished run keeps no population checkpoint').to.equal(false);
+  expect(existsSync(path.join(actual, POPULATION_DIR)), 'a finished run keeps no population checkpoint').to.equal(
+    false,
+  );
 }
 
 const readLines = <T>(dir: string, file: string): T[] => logOf(dir, file) as T[];
 
-async function population(out: string, opts: { workers?: number; resume?: boolean; stopAfter?: number; options?: Record<string, unknown> } = {}): Promise<RunResult> {
+async function population(
+  out: string,
+  opts: { workers?: number; resume?: boolean; stopAfter?: number; options?: Record<string, unknown> } = {},
+): Promise<RunResult> {
   const run = resolveRun({ ...TASK, ...POPULATION, ...opts.options, out }, { resume: opts.resume });
   const executor = (opts.workers ?? 1) > 1 ? new PoolExecutor({ workers: opts.workers! }) : new InProcessExecutor();
   let generations = 0;
@@ -67,7 +84,16 @@ describe('pbt population', function () {
     expect(result.summary!.totalEpochs).to.equal(24);
     expect(result.records.map((r) => r.epochs)).to.deep.equal([6, 6, 6, 6]);
     // generation by generation, members in order within each, numbered from 1 like epochs
-    expect(steps.map((s) => `${s.episode}:${s.epoch}`).slice(0, 8)).to.deep.equal(['1:1', '1:2', '2:1', '2:2', '3:1', '3:2', '4:1', '4:2']);
+    expect(steps.map((s) => `${s.episode}:${s.epoch}`).slice(0, 8)).to.deep.equal([
+      '1:1',
+      '1:2',
+      '2:1',
+      '2:2',
+      '3:1',
+      '3:2',
+      '4:1',
+      '4:2',
+    ]);
     expect(result.records.map((r) => r.episode)).to.deep.equal([1, 2, 3, 4]);
   });
 
@@ -76,7 +102,10 @@ describe('pbt population', function () {
     const loner = members.find((m) => (m.lineage ?? []).length === 0)!;
     expect(loner, 'some member never copied').to.not.equal(undefined);
     const rate = loner.schedule[0]![0]!;
-    const constant = await executeRun(resolveRun({ ...TASK, agent: 'constant', rate, episodes: 1, out: path.join(tmp, 'constant') }), { backendInUse: await backendName() });
+    const constant = await executeRun(
+      resolveRun({ ...TASK, agent: 'constant', rate, episodes: 1, out: path.join(tmp, 'constant') }),
+      { backendInUse: await backendName() },
+    );
     const episode = constant.records[0]!;
     expect([loner.valAcc, loner.testAcc, loner.seed]).to.deep.equal([episode.valAcc, episode.testAcc, episode.seed]);
   });
@@ -87,8 +116,15 @@ describe('pbt population', function () {
     const steps = readLines<StepRecord>(reference, 'steps.jsonl');
     // 4 members, quantile 1: one copy at each of the 2 perturbation steps (after epochs 2 and 4)
     // generations are numbered from 1: the copy after epoch 2 starts generation 2
-    expect(lineage.map((l) => [l.generation, l.epoch])).to.deep.equal([[2, 2], [3, 4]]);
-    for (const l of lineage) expect([l.member, l.from].every((m) => m >= 1 && m <= 4), `members ${l.member}, ${l.from} numbered 1..4`).to.equal(true);
+    expect(lineage.map((l) => [l.generation, l.epoch])).to.deep.equal([
+      [2, 2],
+      [3, 4],
+    ]);
+    for (const l of lineage)
+      expect(
+        [l.member, l.from].every((m) => m >= 1 && m <= 4),
+        `members ${l.member}, ${l.from} numbered 1..4`,
+      ).to.equal(true);
     // an episode's lineage names its source as lineage.jsonl does
     const copies = members.flatMap((m) => (m.lineage ?? []).map((c) => `${c.epoch}:${c.from}`));
     expect(copies.every((c) => lineage.some((l) => `${l.epoch}:${l.from}` === c))).to.equal(true);
@@ -99,7 +135,11 @@ describe('pbt population', function () {
       expect(next.rates).to.deep.equal(l.rates);
       l.rates.forEach((r, i) => {
         const before = steps.find((s) => s.episode === l.from && s.epoch === l.epoch)!.rates[i]!;
-        if (!l.resampled[i]) expect([0.8, 1.2].some((f) => Math.abs(Math.min(0.8, before * f) - r) < 1e-4), `rate ${r} from ${before}`).to.equal(true);
+        if (!l.resampled[i])
+          expect(
+            [0.8, 1.2].some((f) => Math.abs(Math.min(0.8, before * f) - r) < 1e-4),
+            `rate ${r} from ${before}`,
+          ).to.equal(true);
       });
     }
     // every member's schedule is its effective history: rows 1..e of a copy are its source's rows then
@@ -131,16 +171,35 @@ describe('pbt population', function () {
 
   it('continues after SIGKILL mid-generation to the same logs (npm run agent -- --resume)', async () => {
     const out = path.join(tmp, 'killed');
-    const args = ['--import', 'tsx', 'src/cli/agent.ts', ...Object.entries({ ...TASK, ...POPULATION, populationRates: '0,0.2,0.4,0.6' }).flatMap(([k, v]) => [`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(v)]), '--out', out];
+    const args = [
+      '--import',
+      'tsx',
+      'src/cli/agent.ts',
+      ...Object.entries({ ...TASK, ...POPULATION, populationRates: '0,0.2,0.4,0.6' }).flatMap(([k, v]) => [
+        `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+        String(v),
+      ]),
+      '--out',
+      out,
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: 'ignore' });
     // Killed inside generation 1: some member has a checkpoint past epoch 2, and the run is not done.
     await killWhen(child, () => {
       const dir = path.join(out, POPULATION_DIR);
       if (!existsSync(dir)) return false;
-      return readdirSync(dir).some((f) => f.endsWith('.json') && f.startsWith('member-') && /"generation":1/.test(readFileSync(path.join(dir, f), 'utf8').slice(0, 200_000)));
+      return readdirSync(dir).some(
+        (f) =>
+          f.endsWith('.json') &&
+          f.startsWith('member-') &&
+          /"generation":1/.test(readFileSync(path.join(dir, f), 'utf8').slice(0, 200_000)),
+      );
     });
     expect(existsSync(path.join(out, 'summary.json'))).to.equal(false);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--resume', out, '--workers', '2'], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--resume', out, '--workers', '2'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 240_000,
+    });
     expect(r.status, r.stderr).to.equal(0);
     expectSameLogs(out, reference);
   });
@@ -151,7 +210,17 @@ describe('pbt on a task where the rate matters', function () {
   // The synthetic task memorizes its noisy labels at rate 0 and underfits at 0.8: the best static rate
   // lies in between (src/data/synthetic.ts). The static members are the same population with no
   // perturbation step (an interval as long as the run): the grid.
-  const TASK = { dataset: 'synthetic', trainSize: 200, valSize: 300, testSize: 100, model: 'mlp:64,32', lr: 0.01, batchSize: 32, epochs: 16, populationRates: [0, 0.2, 0.4, 0.6, 0.8] };
+  const TASK = {
+    dataset: 'synthetic',
+    trainSize: 200,
+    valSize: 300,
+    testSize: 100,
+    model: 'mlp:64,32',
+    lr: 0.01,
+    batchSize: 32,
+    epochs: 16,
+    populationRates: [0, 0.2, 0.4, 0.6, 0.8],
+  };
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
   for (const seed of [0, 2, 3]) {
@@ -160,25 +229,42 @@ describe('pbt on a task where the rate matters', function () {
       const finals = async (interval: number) => {
         const run = resolveRun({ ...TASK, seed, agent: 'pbt', interval, out: path.join(tmp, `i${interval}`) });
         const executor = new InProcessExecutor();
-        const result = await runPbt(run, { runSegment: (s) => executor.runSegment(s), backendInUse: await backendName(), warn: () => undefined });
+        const result = await runPbt(run, {
+          runSegment: (s) => executor.runSegment(s),
+          backendInUse: await backendName(),
+          warn: () => undefined,
+        });
         return result.records.map((r) => r.valAcc);
       };
       const statics = await finals(16);
       const population = await finals(4);
       // the static members differ: the rate matters here
       expect(Math.max(...statics) - Math.min(...statics)).to.be.above(0.1);
-      expect(Math.max(...population), `pbt ${population.join(', ')} vs static ${statics.join(', ')}`).to.be.above(median(statics));
+      expect(Math.max(...population), `pbt ${population.join(', ')} vs static ${statics.join(', ')}`).to.be.above(
+        median(statics),
+      );
       expect(median(population)).to.be.at.least(median(statics));
     });
   }
 });
 
 describe('npm run agent --agent pbt: bad options', () => {
-  const agent = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'pbt', '--dataset', 'synthetic', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const agent = (args: string[]) =>
+    spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/agent.ts', '--agent', 'pbt', '--dataset', 'synthetic', ...args],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
 
   for (const [args, message] of [
-    [['--episodes', '3'], '--episodes does not apply to --agent pbt: it trains --population members of --epochs epochs each'],
-    [['--population', '3', '--population-rates', '0.1,0.2'], '--population-rates needs one rate per member: 3 for --population 3, got 2'],
+    [
+      ['--episodes', '3'],
+      '--episodes does not apply to --agent pbt: it trains --population members of --epochs epochs each',
+    ],
+    [
+      ['--population', '3', '--population-rates', '0.1,0.2'],
+      '--population-rates needs one rate per member: 3 for --population 3, got 2',
+    ],
     [['--max-rate', '0.5', '--population-rates', '0.2,0.6'], '--population-rates must be in [0, 0.5], got 0.6'],
     [['--action', 'discrete'], '--action discrete is not supported by --agent pbt (supported: absolute)'],
     [['--interval', '0'], '--interval must be an integer >= 1, got 0'],

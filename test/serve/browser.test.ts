@@ -15,7 +15,8 @@ import { launchChromium } from '../helpers/browser.js';
 import { appendStep, runsFolder } from './helpers.js';
 
 /** Data marks drawn in a chart (legend symbols left out): lines, and the points on them. */
-const countMarks = (plot: string, mark: 'line' | 'symbol') => `document.querySelectorAll('figure[data-plot="${plot}"] g.mark-${mark}.role-mark path').length`;
+const countMarks = (plot: string, mark: 'line' | 'symbol') =>
+  `document.querySelectorAll('figure[data-plot="${plot}"] g.mark-${mark}.role-mark path').length`;
 const marks = async (page: Page, plot: string) => ({
   lines: await page.evaluate<number>(countMarks(plot, 'line')),
   points: await page.evaluate<number>(countMarks(plot, 'symbol')),
@@ -51,8 +52,25 @@ describe('dashboard in Chromium', function () {
   it('lists the fixture runs, the malformed one as an error row', async () => {
     await page.goto(dashboard.url);
     await page.waitForSelector('#runs tbody tr');
-    const rows = await page.$$eval('#runs tbody tr', (trs) => trs.map((tr) => ({ id: tr.getAttribute('data-id'), error: tr.classList.contains('error'), text: tr.textContent })));
-    expect(rows.map((r) => r.id)).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'live', 'log-v1', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
+    const rows = await page.$$eval('#runs tbody tr', (trs) =>
+      trs.map((tr) => ({
+        id: tr.getAttribute('data-id'),
+        error: tr.classList.contains('error'),
+        text: tr.textContent,
+      })),
+    );
+    expect(rows.map((r) => r.id)).to.deep.equal([
+      'corrupt',
+      'exp/runs/s0/grid-r30',
+      'live',
+      'log-v1',
+      'sweep/constant-s1',
+      'sweep/constant-s2',
+      'sweep/constant-s3',
+      'sweep/thompson-s1',
+      'sweep/thompson-s2',
+      'truncated-steps',
+    ]);
     expect(rows.filter((r) => r.error).map((r) => r.id)).to.deep.equal(['corrupt']);
     expect(rows[0]!.text).to.contain('corrupt/episodes.jsonl:2: not valid JSON');
     expect(rows.find((r) => r.id === 'live')!.text).to.contain('running');
@@ -95,7 +113,8 @@ describe('dashboard in Chromium', function () {
   it('compares the runs ticked in the list: tables with intervals and overlaid plots', async () => {
     await page.goto(dashboard.url);
     await page.waitForSelector('#runs tbody tr');
-    for (const id of ['sweep/constant-s1', 'sweep/constant-s2', 'sweep/thompson-s1']) await page.check(`input[data-pick="${id}"]`);
+    for (const id of ['sweep/constant-s1', 'sweep/constant-s2', 'sweep/thompson-s1'])
+      await page.check(`input[data-pick="${id}"]`);
     await page.click('#compare');
     await page.waitForSelector('figure[data-plot="learning-curve"][data-rendered="true"]');
     const titles = await page.$$eval('#tables h2', (hs) => hs.map((h) => h.textContent));
@@ -118,8 +137,14 @@ describe('launchChromium', () => {
   it('fails with a message naming what to install when there is no browser, or it cannot start', async () => {
     const profile = mkdtempSync(join(tmpdir(), 'droptune-chromium-'));
     try {
-      const failure = async (executable: string) => launchChromium(profile, { executable }).then(() => 'started', (err: Error) => err.message);
-      expect(await failure('/nonexistent/chromium')).to.equal("the dashboard's browser tests need Chromium at /nonexistent/chromium: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM");
+      const failure = async (executable: string) =>
+        launchChromium(profile, { executable }).then(
+          () => 'started',
+          (err: Error) => err.message,
+        );
+      expect(await failure('/nonexistent/chromium')).to.equal(
+        "the dashboard's browser tests need Chromium at /nonexistent/chromium: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM",
+      );
       expect(await failure('/bin/false')).to.match(/^Chromium at \/bin\/false could not start: /);
     } finally {
       rmSync(profile, { recursive: true, force: true });

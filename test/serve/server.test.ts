@@ -1,5 +1,15 @@
 import { expect } from 'chai';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +19,10 @@ import { WatchHub } from '../../src/serve/watch.js';
 import { appendStep, rawRequest, runsFolder } from './helpers.js';
 
 /** Opens an event stream and collects its events; `close()` drops the connection as a closed tab does. */
-function openStream(port: number, path: string): { events: { event: string; data: any }[]; next: (count: number) => Promise<void>; close: () => void } {
+function openStream(
+  port: number,
+  path: string,
+): { events: { event: string; data: any }[]; next: (count: number) => Promise<void>; close: () => void } {
   const events: { event: string; data: any }[] = [];
   let buffer = '';
   const waiters: (() => void)[] = [];
@@ -45,12 +58,18 @@ function openStream(port: number, path: string): { events: { event: string; data
 
 /** Every entry under `dir` with its bytes, time and link target, symlinks not followed: any write changes it. */
 function snapshot(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((rel) => {
-    const path = join(dir, rel);
-    const stat = lstatSync(path);
-    const what = stat.isSymbolicLink() ? `-> ${readlinkSync(path)}` : stat.isFile() ? readFileSync(path, 'utf8') : 'dir';
-    return `${rel} ${stat.mtimeMs} ${what}`;
-  });
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((rel) => {
+      const path = join(dir, rel);
+      const stat = lstatSync(path);
+      const what = stat.isSymbolicLink()
+        ? `-> ${readlinkSync(path)}`
+        : stat.isFile()
+          ? readFileSync(path, 'utf8')
+          : 'dir';
+      return `${rel} ${stat.mtimeMs} ${what}`;
+    });
 }
 
 const until = async (check: () => boolean, what: string): Promise<void> => {
@@ -71,9 +90,15 @@ describe('dashboard server', () => {
     folder = runsFolder();
     // a file and a run folder outside the served folder, reached by symlinks from inside it
     outside = mkdtempSync(join(tmpdir(), 'droptune-outside-'));
-    writeFileSync(join(outside, 'secret.json'), '{"options": {"agent": "SECRET-OUTSIDE"}, "seed": 1, "layerNames": []}');
+    writeFileSync(
+      join(outside, 'secret.json'),
+      '{"options": {"agent": "SECRET-OUTSIDE"}, "seed": 1, "layerNames": []}',
+    );
     mkdirSync(join(outside, 'run'));
-    writeFileSync(join(outside, 'run', 'config.json'), '{"options": {"agent": "SECRET-OUTSIDE"}, "seed": 1, "layerNames": []}');
+    writeFileSync(
+      join(outside, 'run', 'config.json'),
+      '{"options": {"agent": "SECRET-OUTSIDE"}, "seed": 1, "layerNames": []}',
+    );
     symlinkSync(join(outside, 'run'), join(folder.root, 'linked-run'));
     mkdirSync(join(folder.root, 'linked-file'));
     symlinkSync(join(outside, 'secret.json'), join(folder.root, 'linked-file', 'config.json'));
@@ -100,14 +125,41 @@ describe('dashboard server', () => {
     expect(status).to.equal(200);
     const list = JSON.parse(body);
     const ids = list.runs.map((r: { id: string }) => r.id);
-    expect(ids).to.deep.equal(['corrupt', 'exp/runs/s0/grid-r30', 'linked-file', 'live', 'log-v1', 'sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2', 'truncated-steps']);
+    expect(ids).to.deep.equal([
+      'corrupt',
+      'exp/runs/s0/grid-r30',
+      'linked-file',
+      'live',
+      'log-v1',
+      'sweep/constant-s1',
+      'sweep/constant-s2',
+      'sweep/constant-s3',
+      'sweep/thompson-s1',
+      'sweep/thompson-s2',
+      'truncated-steps',
+    ]);
     const byId = new Map(list.runs.map((r: { id: string }) => [r.id, r]));
     expect(byId.get('corrupt')).to.include({ status: 'error', error: 'corrupt/episodes.jsonl:2: not valid JSON' });
-    expect(byId.get('linked-file')).to.include({ status: 'error', error: "config.json links outside the dashboard's folder: not read" });
-    expect(byId.get('sweep/constant-s1')).to.include({ label: 'constant rate=0.3', agent: 'constant', dataset: 'synthetic', model: 'mlp:16,8', status: 'finished', episodes: 3, epochs: 9, bestValAcc: 0.84, bestTestAcc: 0.82 });
+    expect(byId.get('linked-file')).to.include({
+      status: 'error',
+      error: "config.json links outside the dashboard's folder: not read",
+    });
+    expect(byId.get('sweep/constant-s1')).to.include({
+      label: 'constant rate=0.3',
+      agent: 'constant',
+      dataset: 'synthetic',
+      model: 'mlp:16,8',
+      status: 'finished',
+      episodes: 3,
+      epochs: 9,
+      bestValAcc: 0.84,
+      bestTestAcc: 0.82,
+    });
     expect(byId.get('sweep/thompson-s2')).to.include({ status: 'interrupted', episodes: 2, bestTestAcc: 0.85 });
     expect(byId.get('exp/runs/s0/grid-r30')).to.include({ experiment: 'exp' });
-    expect(list.experiments).to.deep.equal([{ id: 'exp', preset: 'quick', dataset: 'synthetic', model: 'mlp:16,8', seeds: 2, picks: 4, runs: 1 }]);
+    expect(list.experiments).to.deep.equal([
+      { id: 'exp', preset: 'quick', dataset: 'synthetic', model: 'mlp:16,8', seeds: 2, picks: 4, runs: 1 },
+    ]);
     expect(body).not.to.contain('SECRET-OUTSIDE');
   });
 
@@ -145,14 +197,25 @@ describe('dashboard server', () => {
     expect((await get('/api/list', { method: 'POST' })).status).to.equal(405);
     expect((await get('/api/run?id=live', { method: 'DELETE' })).status).to.equal(405);
     expect((await get('/api/list', { host: 'evil.example:80' })).status).to.equal(403);
-    for (const path of ['/', '/app.js', '/api/list', '/api/run?id=sweep/thompson-s2', '/api/compare?id=sweep/constant-s1&id=sweep/thompson-s1', '/api/experiment?id=exp']) {
+    for (const path of [
+      '/',
+      '/app.js',
+      '/api/list',
+      '/api/run?id=sweep/thompson-s2',
+      '/api/compare?id=sweep/constant-s1&id=sweep/thompson-s1',
+      '/api/experiment?id=exp',
+    ]) {
       expect((await get(path)).status, path).to.equal(200);
     }
     expect(snapshot(folder.root)).to.deep.equal(before);
   });
 
   it('serves vega, vega-lite and vega-embed from node_modules', async () => {
-    for (const [file, global] of [['vega', 'vega'], ['vega-lite', 'vegaLite'], ['vega-embed', 'vegaEmbed']]) {
+    for (const [file, global] of [
+      ['vega', 'vega'],
+      ['vega-lite', 'vegaLite'],
+      ['vega-embed', 'vegaEmbed'],
+    ]) {
       const res = await get(`/vendor/${file}.min.js`);
       expect(res.status).to.equal(200);
       expect(res.body.length).to.be.greaterThan(50_000);
@@ -161,13 +224,26 @@ describe('dashboard server', () => {
   });
 
   it('builds the compare tables with their confidence intervals', async () => {
-    const ids = ['sweep/constant-s1', 'sweep/constant-s2', 'sweep/constant-s3', 'sweep/thompson-s1', 'sweep/thompson-s2'];
-    const view = JSON.parse((await get(`/api/compare?${ids.map((id) => `id=${encodeURIComponent(id)}`).join('&')}`)).body);
+    const ids = [
+      'sweep/constant-s1',
+      'sweep/constant-s2',
+      'sweep/constant-s3',
+      'sweep/thompson-s1',
+      'sweep/thompson-s2',
+    ];
+    const view = JSON.parse(
+      (await get(`/api/compare?${ids.map((id) => `id=${encodeURIComponent(id)}`).join('&')}`)).body,
+    );
     const group = view.tables.find((t: { title: string }) => t.title === 'Per group');
     const constant = group.rows.find((r: string[]) => r[0] === 'constant rate=0.3');
     // fixture README: best testAcc .8167 ± .0625 over seeds 1-3
     expect(constant[7]).to.equal('0.8167 ± 0.0625');
-    expect(view.plots.map((p: { id: string }) => p.id)).to.deep.equal(['schedules', 'val-acc', 'val-loss', 'learning-curve']);
+    expect(view.plots.map((p: { id: string }) => p.id)).to.deep.equal([
+      'schedules',
+      'val-acc',
+      'val-loss',
+      'learning-curve',
+    ]);
   });
 
   it("shows an experiment's verdict table and recommended schedules", async () => {
@@ -219,7 +295,18 @@ describe('WatchHub', () => {
     const hub = new WatchHub({ pollMs: 20 });
     let value = 'a';
     const calls = [0, 0];
-    const off = [hub.subscribe('k', () => value, () => calls[0]!++), hub.subscribe('k', () => value, () => calls[1]!++)];
+    const off = [
+      hub.subscribe(
+        'k',
+        () => value,
+        () => calls[0]!++,
+      ),
+      hub.subscribe(
+        'k',
+        () => value,
+        () => calls[1]!++,
+      ),
+    ];
     expect(hub.stats()).to.deep.equal({ watches: 1, listeners: 2 });
     await new Promise((r) => setTimeout(r, 80));
     expect(calls).to.deep.equal([0, 0]); // no change, no call

@@ -98,7 +98,11 @@ describe('read-run', () => {
 
   it('finds runs in a folder of runs, in a list, or a mix, once each', () => {
     expect(findRunDirs([SWEEP]).map((d) => d.slice(SWEEP.length + 1))).to.deep.equal([
-      'constant-s1', 'constant-s2', 'constant-s3', 'thompson-s1', 'thompson-s2',
+      'constant-s1',
+      'constant-s2',
+      'constant-s3',
+      'thompson-s1',
+      'thompson-s2',
     ]);
     expect(findRunDirs([join(SWEEP, 'thompson-s1'), TRUNCATED_STEPS])).to.have.length(2);
     expect(findRunDirs([SWEEP, join(SWEEP, 'thompson-s1'), TRUNCATED_STEPS])).to.have.length(6);
@@ -114,12 +118,16 @@ describe('read-run', () => {
     const experiment = join(root, 'experiment-quick-2026-11-23-1109');
     const { value: runs, warnings } = readRuns([root, experiment]);
     expect(runs.map((r) => r.name)).to.deep.equal(['s0/grid-0.1', 's1/grid-0.1', 'mine']);
-    expect(warnings).to.deep.equal([`${join(root, 'a', 'b', 'c', 'd', 'e')}: not searched for runs (more than 5 levels down); name it to include the runs inside`]);
+    expect(warnings).to.deep.equal([
+      `${join(root, 'a', 'b', 'c', 'd', 'e')}: not searched for runs (more than 5 levels down); name it to include the runs inside`,
+    ]);
     expect(findRunDirs([join(root, 'a')])).to.deep.equal([join(root, 'a', 'b', 'c', 'd', 'e', 'too-deep')]);
   });
 
   it('fails when nothing is found', () => {
-    expect(configError(() => findRunDirs([join(tmp, 'nope')])).message).to.equal(`no such folder: ${join(tmp, 'nope')}`);
+    expect(configError(() => findRunDirs([join(tmp, 'nope')])).message).to.equal(
+      `no such folder: ${join(tmp, 'nope')}`,
+    );
     expect(configError(() => findRunDirs([tmp])).message).to.match(/neither a run folder .* nor a folder of runs/);
     expect(configError(() => findRunDirs([])).message).to.equal('no run folders given');
   });

@@ -52,15 +52,21 @@ describe('checkRunDir (--out of a new run)', () => {
   });
 
   it('rejects a path that is a file, and a path under a file', () => {
-    expect(configErrorMessage(() => checkRunDir(file))).to.equal(`--out ${file} exists and is not a folder: choose a new or empty folder`);
+    expect(configErrorMessage(() => checkRunDir(file))).to.equal(
+      `--out ${file} exists and is not a folder: choose a new or empty folder`,
+    );
     const under = join(file, 'sub', 'run');
-    expect(configErrorMessage(() => checkRunDir(under))).to.equal(`--out ${under} lies under ${file}, which is a file: choose a folder path`);
+    expect(configErrorMessage(() => checkRunDir(under))).to.equal(
+      `--out ${under} lies under ${file}, which is a file: choose a folder path`,
+    );
   });
 
   it('rejects a folder that is not empty', () => {
     mkdirSync(join(tmp, 'full'));
     writeFileSync(join(tmp, 'full', 'x'), '');
-    expect(configErrorMessage(() => checkRunDir(join(tmp, 'full')))).to.match(/^--out .*full already exists and is not empty/);
+    expect(configErrorMessage(() => checkRunDir(join(tmp, 'full')))).to.match(
+      /^--out .*full already exists and is not empty/,
+    );
   });
 
   it('rejects a path whose nearest existing folder is not writable', function () {
@@ -71,17 +77,27 @@ describe('checkRunDir (--out of a new run)', () => {
     const blocked = [readOnly, '/proc/sys'].find((dir) => !canWrite(dir));
     if (blocked === undefined) this.skip();
     const out = join(blocked, 'droptune-run', 'deeper');
-    expect(configErrorMessage(() => checkRunDir(out))).to.match(new RegExp(`^--out ${out}: ${blocked} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`));
+    expect(configErrorMessage(() => checkRunDir(out))).to.match(
+      new RegExp(`^--out ${out}: ${blocked} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`),
+    );
   });
 
   it('rejects /proc and /sys, which pass a permission check as root but take no new folder', () => {
     for (const dir of ['/proc', '/sys']) {
-      expect(configErrorMessage(() => checkRunDir(`${dir}/droptune-run`))).to.match(new RegExp(`^--out ${dir}/droptune-run: ${dir} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`));
+      expect(configErrorMessage(() => checkRunDir(`${dir}/droptune-run`))).to.match(
+        new RegExp(
+          `^--out ${dir}/droptune-run: ${dir} is not writable \\(E[A-Z]+\\): choose a folder you can write to$`,
+        ),
+      );
     }
   });
 
   it('stops `npm run agent` with one line and exit code 2 before the backend starts', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/agent.ts', '--dataset', 'synthetic', '--out', file], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/agent.ts', '--dataset', 'synthetic', '--out', file],
+      { cwd: REPO, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.status, r.stderr).to.equal(2);
     expect(r.stderr).to.equal(`agent: --out ${file} exists and is not a folder: choose a new or empty folder\n`);
     expect(r.stdout).to.equal('');

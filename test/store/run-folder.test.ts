@@ -12,14 +12,20 @@ describe('run folder lock', () => {
   it('is taken once: a second taker in this process is refused in one line naming the file to delete', () => {
     const dir = folder();
     const release = acquireRunLock(dir, () => undefined);
-    expect(() => acquireRunLock(dir, () => undefined)).to.throw(ConfigError, /is being written by process \d+: .*delete .*run\.lock/);
+    expect(() => acquireRunLock(dir, () => undefined)).to.throw(
+      ConfigError,
+      /is being written by process \d+: .*delete .*run\.lock/,
+    );
     release();
     expect(existsSync(path.join(dir, 'run.lock'))).to.equal(false);
   });
 
   it('takes over a lock with our pid from an earlier process (a pid reused after a restart), with a warning', () => {
     const dir = folder();
-    writeFileSync(path.join(dir, 'run.lock'), JSON.stringify({ pid: process.pid, hostname: hostname(), token: 'an earlier process' }));
+    writeFileSync(
+      path.join(dir, 'run.lock'),
+      JSON.stringify({ pid: process.pid, hostname: hostname(), token: 'an earlier process' }),
+    );
     const warnings: string[] = [];
     acquireRunLock(dir, (m) => warnings.push(m))();
     expect(warnings).to.have.length(1);

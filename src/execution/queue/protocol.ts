@@ -45,7 +45,8 @@ export function parseQueueUrl(value: unknown, flag = '--queue'): QueueUrl {
   } catch {
     throw bad('not a URL');
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw bad(`the scheme is ${url.protocol.replace(/:$/, '')}`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw bad(`the scheme is ${url.protocol.replace(/:$/, '')}`);
   if (url.hostname === '') throw bad('no host');
   if (url.search !== '' || url.hash !== '') throw bad('no query or fragment is taken');
   const port = url.port === '' ? 6379 : Number(url.port);
@@ -125,14 +126,18 @@ export async function checkReachable(conn: Redis, url: QueueUrl, ms = 5000): Pro
 const NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function checkQueueName(value: unknown, flag = '--queue-name'): string {
-  if (typeof value !== 'string' || !NAME.test(value)) throw new ConfigError(`${flag} must be 1 to 100 letters, digits, '.', '_' or '-', got '${String(value)}'`);
+  if (typeof value !== 'string' || !NAME.test(value))
+    throw new ConfigError(`${flag} must be 1 to 100 letters, digits, '.', '_' or '-', got '${String(value)}'`);
   return value;
 }
 
 /** One queue per experiment (or population): named after its folder, with a hash of its full path. */
 export function queueNameFor(folder: string): string {
   const full = path.resolve(folder);
-  const base = path.basename(full).replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 60);
+  const base = path
+    .basename(full)
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 60);
   return `droptune-${base}-${createHash('sha256').update(full).digest('hex').slice(0, 8)}`;
 }
 
@@ -202,19 +207,36 @@ const isCount = (v: unknown, min: number) => typeof v === 'number' && Number.isI
 /** The payload's shape (its options are checked by resolveJob, by the worker); throws MalformedJob. */
 export function checkPayload(data: unknown): QueuePayload {
   if (!isObject(data)) throw new MalformedJob('the payload is not an object');
-  if (data['version'] !== PAYLOAD_VERSION) throw new MalformedJob(`version ${JSON.stringify(data['version'])}, this worker reads version ${PAYLOAD_VERSION}: run the same droptune on the coordinator and the workers`);
+  if (data['version'] !== PAYLOAD_VERSION)
+    throw new MalformedJob(
+      `version ${JSON.stringify(data['version'])}, this worker reads version ${PAYLOAD_VERSION}: run the same droptune on the coordinator and the workers`,
+    );
   if (data['kind'] === 'segment') return checkSegmentPayload(data);
-  if (data['kind'] !== 'run') throw new MalformedJob(`kind ${JSON.stringify(data['kind'])}, expected 'run' or 'segment'`);
+  if (data['kind'] !== 'run')
+    throw new MalformedJob(`kind ${JSON.stringify(data['kind'])}, expected 'run' or 'segment'`);
   const job = data['job'];
   if (!isObject(job)) throw new MalformedJob('job is not an object');
   const known = ['options', 'seed', 'out', 'fold', 'agentState'];
   const unknown = Object.keys(job).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new MalformedJob(`job has unknown field${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length > 0)
+    throw new MalformedJob(
+      `job has unknown field${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')} (known: ${known.join(', ')})`,
+    );
   if (!isObject(job['options'])) throw new MalformedJob('job.options is not an object');
-  if (!isCount(job['seed'], 0) || (job['seed'] as number) > 2 ** 32 - 1) throw new MalformedJob(`job.seed must be a whole number in [0, 2^32), got ${JSON.stringify(job['seed'])}`);
-  if (typeof job['out'] !== 'string' || job['out'] === '') throw new MalformedJob(`job.out must be a folder path, got ${JSON.stringify(job['out'])}`);
+  if (!isCount(job['seed'], 0) || (job['seed'] as number) > 2 ** 32 - 1)
+    throw new MalformedJob(`job.seed must be a whole number in [0, 2^32), got ${JSON.stringify(job['seed'])}`);
+  if (typeof job['out'] !== 'string' || job['out'] === '')
+    throw new MalformedJob(`job.out must be a folder path, got ${JSON.stringify(job['out'])}`);
   const fold = job['fold'];
-  if (fold !== undefined && !(isObject(fold) && isCount(fold['folds'], 2) && isCount(fold['fold'], 0) && (fold['fold'] as number) < (fold['folds'] as number))) {
+  if (
+    fold !== undefined &&
+    !(
+      isObject(fold) &&
+      isCount(fold['folds'], 2) &&
+      isCount(fold['fold'], 0) &&
+      (fold['fold'] as number) < (fold['folds'] as number)
+    )
+  ) {
     throw new MalformedJob(`job.fold must be { fold, folds } with 0 <= fold < folds, got ${JSON.stringify(fold)}`);
   }
   return data as unknown as RunPayload;
@@ -223,26 +245,48 @@ export function checkPayload(data: unknown): QueuePayload {
 function checkSegmentPayload(data: Record<string, unknown>): SegmentPayload {
   const segment = data['segment'];
   if (!isObject(segment)) throw new MalformedJob('segment is not an object');
-  for (const key of ['data', 'env'] as const) if (!isObject(segment[key])) throw new MalformedJob(`segment.${key} is not an object`);
-  for (const key of ['backend', 'dir'] as const) if (typeof segment[key] !== 'string') throw new MalformedJob(`segment.${key} is not a string`);
-  for (const key of ['member', 'generation', 'seed', 'untilEpoch'] as const) if (!isCount(segment[key], 0)) throw new MalformedJob(`segment.${key} must be a whole number >= 0, got ${JSON.stringify(segment[key])}`);
+  for (const key of ['data', 'env'] as const)
+    if (!isObject(segment[key])) throw new MalformedJob(`segment.${key} is not an object`);
+  for (const key of ['backend', 'dir'] as const)
+    if (typeof segment[key] !== 'string') throw new MalformedJob(`segment.${key} is not a string`);
+  for (const key of ['member', 'generation', 'seed', 'untilEpoch'] as const)
+    if (!isCount(segment[key], 0))
+      throw new MalformedJob(`segment.${key} must be a whole number >= 0, got ${JSON.stringify(segment[key])}`);
   const rates = segment['rates'];
-  if (!Array.isArray(rates) || rates.length === 0 || !rates.every((r) => typeof r === 'number' && r >= 0 && r < 1)) throw new MalformedJob(`segment.rates must be rates in [0, 1), got ${JSON.stringify(rates)}`);
-  checkFiles(data['checkpoint'], memberFile(segment['member'] as number), (reason) => new MalformedJob(`checkpoint: ${reason}`));
+  if (!Array.isArray(rates) || rates.length === 0 || !rates.every((r) => typeof r === 'number' && r >= 0 && r < 1))
+    throw new MalformedJob(`segment.rates must be rates in [0, 1), got ${JSON.stringify(rates)}`);
+  checkFiles(
+    data['checkpoint'],
+    memberFile(segment['member'] as number),
+    (reason) => new MalformedJob(`checkpoint: ${reason}`),
+  );
   return data as unknown as SegmentPayload;
 }
 
 /** The names a member's checkpoint files may have: its JSON and its binaries. */
 const memberFile = (member: number) => (name: string) =>
-  name === `${memberCheckpoint(member)}.json` || (name.startsWith(`${memberCheckpoint(member)}-`) && name.endsWith('.bin') && !name.includes('/'));
+  name === `${memberCheckpoint(member)}.json` ||
+  (name.startsWith(`${memberCheckpoint(member)}-`) && name.endsWith('.bin') && !name.includes('/'));
 
 /** Files as RunFile[], each path inside its folder (`allowed` narrows it further). */
 function checkFiles(value: unknown, allowed: (rel: string) => boolean, fail: (reason: string) => Error): RunFile[] {
   if (!Array.isArray(value)) throw fail('not a list of files');
   for (const file of value as unknown[]) {
-    if (!isObject(file) || typeof file['path'] !== 'string' || typeof file['data'] !== 'string' || (file['encoding'] !== 'utf8' && file['encoding'] !== 'base64')) throw fail('a malformed file');
+    if (
+      !isObject(file) ||
+      typeof file['path'] !== 'string' ||
+      typeof file['data'] !== 'string' ||
+      (file['encoding'] !== 'utf8' && file['encoding'] !== 'base64')
+    )
+      throw fail('a malformed file');
     const rel = file['path'];
-    if (rel === '' || path.isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..' || part === '') || !allowed(rel)) throw fail(`a file outside its folder: ${rel}`);
+    if (
+      rel === '' ||
+      path.isAbsolute(rel) ||
+      rel.split(/[\\/]/).some((part) => part === '..' || part === '') ||
+      !allowed(rel)
+    )
+      throw fail(`a file outside its folder: ${rel}`);
   }
   return value as RunFile[];
 }
@@ -270,15 +314,22 @@ export function readMemberFiles(dir: string, member: number): RunFile[] {
 export function writeMemberFiles(dir: string, member: number, files: readonly RunFile[]): void {
   mkdirSync(dir, { recursive: true });
   const json = (f: RunFile) => (f.path.endsWith('.json') ? 1 : 0);
-  for (const file of [...files].sort((a, b) => json(a) - json(b))) writeFileAtomic(path.join(dir, file.path), file.encoding === 'utf8' ? file.data : new Uint8Array(Buffer.from(file.data, 'base64')));
+  for (const file of [...files].sort((a, b) => json(a) - json(b)))
+    writeFileAtomic(
+      path.join(dir, file.path),
+      file.encoding === 'utf8' ? file.data : new Uint8Array(Buffer.from(file.data, 'base64')),
+    );
   const kept = new Set(files.map((f) => f.path));
   const prefix = `${memberCheckpoint(member)}-`;
-  for (const name of readdirSync(dir)) if (name.startsWith(prefix) && name.endsWith('.bin') && !kept.has(name)) rmSync(path.join(dir, name), { force: true });
+  for (const name of readdirSync(dir))
+    if (name.startsWith(prefix) && name.endsWith('.bin') && !kept.has(name))
+      rmSync(path.join(dir, name), { force: true });
 }
 
 /** A worker's return value for a segment, checked before its checkpoint is written. */
 export function checkSegmentReturn(value: unknown, member: number): SegmentReturn {
-  if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !isObject(value['result'])) throw new Error(`the worker returned no segment result (${JSON.stringify(value)?.slice(0, 80)})`);
+  if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !isObject(value['result']))
+    throw new Error(`the worker returned no segment result (${JSON.stringify(value)?.slice(0, 80)})`);
   checkFiles(value['checkpoint'], memberFile(member), (reason) => new Error(`the worker returned ${reason}`));
   return value as unknown as SegmentReturn;
 }
@@ -299,7 +350,11 @@ export function readRunFiles(dir: string): RunFile[] {
         continue;
       }
       const bytes = readFileSync(path.join(dir, relPath));
-      files.push(TEXT.test(name) ? { path: relPath, encoding: 'utf8', data: bytes.toString('utf8') } : { path: relPath, encoding: 'base64', data: bytes.toString('base64') });
+      files.push(
+        TEXT.test(name)
+          ? { path: relPath, encoding: 'utf8', data: bytes.toString('utf8') }
+          : { path: relPath, encoding: 'base64', data: bytes.toString('base64') },
+      );
     }
   };
   walk('');
@@ -308,8 +363,13 @@ export function readRunFiles(dir: string): RunFile[] {
 
 /** A worker's return value, checked before anything is written: a file may not leave the run folder. */
 export function checkRunReturn(value: unknown): RunReturn {
-  if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !Array.isArray(value['files'])) throw new Error(`the worker returned no run files (${JSON.stringify(value)?.slice(0, 80)})`);
-  checkFiles(value['files'], () => true, (reason) => new Error(`the worker returned ${reason.replace('its folder', 'its run folder')}`));
+  if (!isObject(value) || value['version'] !== PAYLOAD_VERSION || !Array.isArray(value['files']))
+    throw new Error(`the worker returned no run files (${JSON.stringify(value)?.slice(0, 80)})`);
+  checkFiles(
+    value['files'],
+    () => true,
+    (reason) => new Error(`the worker returned ${reason.replace('its folder', 'its run folder')}`),
+  );
   return value as unknown as RunReturn;
 }
 
@@ -320,7 +380,8 @@ export function checkRunReturn(value: unknown): RunReturn {
 export function writeRunFiles(out: string, files: readonly RunFile[]): void {
   mkdirSync(out, { recursive: true });
   const tops = new Set(files.map((f) => f.path.split('/')[0]!));
-  for (const name of readdirSync(out)) if (!tops.has(name)) rmSync(path.join(out, name), { recursive: true, force: true });
+  for (const name of readdirSync(out))
+    if (!tops.has(name)) rmSync(path.join(out, name), { recursive: true, force: true });
   const last = (f: RunFile) => (f.path === RUN_FILES.summary ? 1 : 0);
   for (const file of [...files].sort((a, b) => last(a) - last(b))) {
     const target = path.join(out, file.path);

@@ -19,7 +19,23 @@ import { firstValueFrom } from 'rxjs';
 import { tidyFinishedRun } from '../../store/run-folder.js';
 import { messageOf, type Executor, type RunJobOptions } from '../executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../job.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, RedisUnreachable, withTimeout, checkRunReturn, checkSegmentReturn, connect, jobIdOf, readMemberFiles, writeMemberFiles, writeRunFiles, type QueuePayload, type QueueUrl, type RunPayload, type SegmentPayload } from './protocol.js';
+import {
+  PAYLOAD_VERSION,
+  REGISTRY_KEY,
+  RedisUnreachable,
+  withTimeout,
+  checkRunReturn,
+  checkSegmentReturn,
+  connect,
+  jobIdOf,
+  readMemberFiles,
+  writeMemberFiles,
+  writeRunFiles,
+  type QueuePayload,
+  type QueueUrl,
+  type RunPayload,
+  type SegmentPayload,
+} from './protocol.js';
 import { readMemberCheckpoint, type SegmentJob, type SegmentResult } from '../../run/segment.js';
 
 export interface QueueProgress {
@@ -114,7 +130,8 @@ export class QueueExecutor implements Executor {
 
   get progress(): QueueProgress {
     const count = (state: State) => [...this.jobs.values()].filter((j) => j.state === state).length;
-    const epochs = (...states: State[]) => [...this.jobs.values()].filter((j) => states.includes(j.state)).reduce((s, j) => s + j.epochs, 0);
+    const epochs = (...states: State[]) =>
+      [...this.jobs.values()].filter((j) => states.includes(j.state)).reduce((s, j) => s + j.epochs, 0);
     const doneEpochs = epochs('done');
     const elapsed = this.firstActiveAt === undefined ? 0 : performance.now() - this.firstActiveAt;
     return {
@@ -184,12 +201,22 @@ export class QueueExecutor implements Executor {
   /** A PBT member's segment: its checkpoint goes with it and comes back trained, into the population folder. */
   async runSegment(segment: SegmentJob, opts: RunJobOptions = {}): Promise<SegmentResult> {
     if (this.lost) throw new Error(this.lost);
-    const payload: SegmentPayload = { version: PAYLOAD_VERSION, kind: 'segment', segment, checkpoint: readMemberFiles(segment.dir, segment.member) };
-    const result = await this.submit(payload, Math.max(1, segment.untilEpoch - (readMemberCheckpoint(segment.dir, segment.member)?.env.epoch ?? 0)), opts, (value) => {
-      const { result, checkpoint } = checkSegmentReturn(value, segment.member);
-      writeMemberFiles(segment.dir, segment.member, checkpoint);
-      return result;
-    });
+    const payload: SegmentPayload = {
+      version: PAYLOAD_VERSION,
+      kind: 'segment',
+      segment,
+      checkpoint: readMemberFiles(segment.dir, segment.member),
+    };
+    const result = await this.submit(
+      payload,
+      Math.max(1, segment.untilEpoch - (readMemberCheckpoint(segment.dir, segment.member)?.env.epoch ?? 0)),
+      opts,
+      (value) => {
+        const { result, checkpoint } = checkSegmentReturn(value, segment.member);
+        writeMemberFiles(segment.dir, segment.member, checkpoint);
+        return result;
+      },
+    );
     // Stopped before it came back: the member's checkpoint is untouched, so the segment trains again on --resume.
     return result ?? { member: segment.member, transitions: [], interrupted: true };
   }
@@ -198,7 +225,12 @@ export class QueueExecutor implements Executor {
    * Queues the payload (or finds it queued), waits for its worker and takes its return value with
    * `accept`; undefined once stopped or with Redis gone. Rejects with the job's error.
    */
-  private async submit<T>(payload: QueuePayload, epochs: number, opts: RunJobOptions, accept: (value: unknown) => T): Promise<T | undefined> {
+  private async submit<T>(
+    payload: QueuePayload,
+    epochs: number,
+    opts: RunJobOptions,
+    accept: (value: unknown) => T,
+  ): Promise<T | undefined> {
     const id = jobIdOf(payload);
     this.jobs.set(id, { state: 'queued', epochs });
     this.opts.onProgress?.(this.progress);
@@ -207,7 +239,12 @@ export class QueueExecutor implements Executor {
     let queued: QueuedJob | undefined;
     try {
       const finished = (async () => {
-        queued = await this.queue.add(payload.kind, payload, { jobId: id, attempts: 1, removeOnComplete: false, removeOnFail: false });
+        queued = await this.queue.add(payload.kind, payload, {
+          jobId: id,
+          attempts: 1,
+          removeOnComplete: false,
+          removeOnFail: false,
+        });
         const state = await queued.getState();
         // Queued by an earlier coordinator and failed then: once more, now.
         if (state === 'failed') await queued.retry('failed', { resetAttemptsMade: true });
@@ -215,12 +252,17 @@ export class QueueExecutor implements Executor {
         return { value: (await queued.waitUntilFinished(this.events)) as unknown };
       })();
       finished.catch(() => undefined); // seen by the race below, or abandoned by a stop
-      const value = await Promise.race([finished, this.lostSignal.then(() => undefined), stopped.then(() => undefined)]);
+      const value = await Promise.race([
+        finished,
+        this.lostSignal.then(() => undefined),
+        stopped.then(() => undefined),
+      ]);
       if (value === undefined) {
         // Stopped, or Redis gone: a job no worker has taken leaves the queue; a running one finishes
         // there and is kept for --resume (which finds it by its id). Not with Redis gone: a command
         // would wait for a connection that is not coming back.
-        if (!this.lost && queued) await withTimeout(queued.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
+        if (!this.lost && queued)
+          await withTimeout(queued.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
         this.jobs.delete(id);
         if (!this.lost) this.opts.onProgress?.(this.progress);
         return undefined;

@@ -17,7 +17,20 @@ import { PoolExecutor, messageOf, type Executor } from '../executor.js';
 import { resolveJob } from '../job.js';
 import { checkDataConfig } from '../../data/dataset.js';
 import { checkEnvConfig } from '../../../envs/dropout-env.js';
-import { PAYLOAD_VERSION, REGISTRY_KEY, checkPayload, checkReachable, connect, readMemberFiles, readRunFiles, writeMemberFiles, type QueuePayload, type QueueUrl, type RunReturn, type SegmentReturn } from './protocol.js';
+import {
+  PAYLOAD_VERSION,
+  REGISTRY_KEY,
+  checkPayload,
+  checkReachable,
+  connect,
+  readMemberFiles,
+  readRunFiles,
+  writeMemberFiles,
+  type QueuePayload,
+  type QueueUrl,
+  type RunReturn,
+  type SegmentReturn,
+} from './protocol.js';
 
 export interface QueueWorkerOptions {
   url: QueueUrl;
@@ -39,7 +52,12 @@ export interface QueueWorkerOptions {
   executor?: Executor;
 }
 
-export const WORKER_DEFAULTS = { concurrency: 1, lockDurationMs: 30_000, stalledIntervalMs: 30_000, maxStalledCount: 2 } as const;
+export const WORKER_DEFAULTS = {
+  concurrency: 1,
+  lockDurationMs: 30_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 2,
+} as const;
 
 export class QueueWorker {
   private readonly opts: QueueWorkerOptions & Required<Pick<QueueWorkerOptions, keyof typeof WORKER_DEFAULTS>>;
@@ -103,7 +121,9 @@ export class QueueWorker {
       down = false;
     });
     this.workers.set(name, worker);
-    this.log(`serving queue ${name} on ${this.opts.url.shown} with ${this.opts.concurrency} thread${this.opts.concurrency === 1 ? '' : 's'}`);
+    this.log(
+      `serving queue ${name} on ${this.opts.url.shown} with ${this.opts.concurrency} thread${this.opts.concurrency === 1 ? '' : 's'}`,
+    );
   }
 
   private async process(queue: string, queued: QueuedJob): Promise<RunReturn | SegmentReturn> {
@@ -118,7 +138,8 @@ export class QueueWorker {
         if (payload.kind === 'run') resolveJob({ ...payload.job, writeTo: dir });
         else (checkDataConfig(payload.segment.data), checkEnvConfig(payload.segment.env));
       } catch (err) {
-        const reason = err instanceof Error && err.name === 'MalformedJob' ? err.message : `malformed job: ${messageOf(err)}`;
+        const reason =
+          err instanceof Error && err.name === 'MalformedJob' ? err.message : `malformed job: ${messageOf(err)}`;
         this.log(`${tag} on ${queue}: rejected, ${reason}`);
         throw new UnrecoverableError(reason);
       }
@@ -142,7 +163,11 @@ export class QueueWorker {
   }
 
   /** A member's segment, from the checkpoint that came with it; its new checkpoint goes back. */
-  private async trainSegment(tag: string, payload: Extract<QueuePayload, { kind: 'segment' }>, scratch: string): Promise<SegmentReturn> {
+  private async trainSegment(
+    tag: string,
+    payload: Extract<QueuePayload, { kind: 'segment' }>,
+    scratch: string,
+  ): Promise<SegmentReturn> {
     const { segment } = payload;
     // numbered from 1 in print, as the coordinator and the logs number them
     const where = `${segment.dir} member ${segment.member + 1} generation ${segment.generation + 1}`;

@@ -113,7 +113,15 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
   try {
     const writer = opts.resume
       ? RunWriter.open(run.out)
-      : RunWriter.create(run.out, { options: run.options, seed: run.seed, backend: opts.backendInUse, versions: packageVersions(), observationNames, layerNames, startedAtMs: Date.now() });
+      : RunWriter.create(run.out, {
+          options: run.options,
+          seed: run.seed,
+          backend: opts.backendInUse,
+          versions: packageVersions(),
+          observationNames,
+          layerNames,
+          startedAtMs: Date.now(),
+        });
     const lineageFile = path.join(run.out, LINEAGE_FILE);
     let state: PopulationState | undefined = opts.resume ? resumeState(run, dir, writer, lineageFile, warn) : undefined;
     if (!state) {
@@ -125,13 +133,17 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
         stepsLines: 0,
         lineageLines: 0,
         epochsTrained: 0,
-        members: config.populationRates.map((rate) => ({ rates: Array<number>(layerNames.length).fill(rate), trajectory: [], lineage: [] })),
+        members: config.populationRates.map((rate) => ({
+          rates: Array<number>(layerNames.length).fill(rate),
+          trajectory: [],
+          lineage: [],
+        })),
       };
       writeState(dir, state);
     }
     const started = performance.now();
 
-    for (; state.generation < generations; ) {
+    for (; state.generation < generations;) {
       const g: number = state.generation;
       if (opts.stopRequested?.()) return interrupted(run, layerNames);
       // Exploit: copies first, all of them before any segment of this generation overwrites a source.
@@ -140,13 +152,30 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
         const own = readMemberCheckpoint(dir, member);
         if (own?.generation === g || (own?.generation === g - 1 && own.copiedFrom?.generation === g)) return; // done before a restart
         const source = readMemberCheckpoint(dir, m.copyFrom);
-        if (source?.generation !== g - 1) throw new Error(`pbt: member ${m.copyFrom + 1}'s checkpoint is not at generation ${g}: the population folder was changed`);
-        writeMemberCheckpoint(dir, member, { ...source, transitions: [], copiedFrom: { member: m.copyFrom, generation: g } });
+        if (source?.generation !== g - 1)
+          throw new Error(
+            `pbt: member ${m.copyFrom + 1}'s checkpoint is not at generation ${g}: the population folder was changed`,
+          );
+        writeMemberCheckpoint(dir, member, {
+          ...source,
+          transitions: [],
+          copiedFrom: { member: m.copyFrom, generation: g },
+        });
       });
       const untilEpoch = generationEnd(g, config.interval, epochs);
       const results = await Promise.all(
         state.members.map((m, member) =>
-          opts.runSegment({ data: run.data, env: run.env, backend: run.backend, dir, member, generation: g, seed: envSeed, rates: m.rates, untilEpoch }),
+          opts.runSegment({
+            data: run.data,
+            env: run.env,
+            backend: run.backend,
+            dir,
+            member,
+            generation: g,
+            seed: envSeed,
+            rates: m.rates,
+            untilEpoch,
+          }),
         ),
       );
       if (results.some((r) => r.interrupted)) return interrupted(run, layerNames);
@@ -165,23 +194,63 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       const rng = restoreRng(state.rng);
       const valAccs = members.map((m) => m.trajectory.at(-1)?.info.valAcc ?? m.reset?.info.valAcc ?? Number.NaN);
       const last = g + 1 === generations;
-      const exploits: Exploit[] = last ? [] : exploitAndExplore(members.map((m, i) => ({ valAcc: valAccs[i]!, rates: m.rates })), rng, { ...config, minRate, maxRate });
+      const exploits: Exploit[] = last
+        ? []
+        : exploitAndExplore(
+            members.map((m, i) => ({ valAcc: valAccs[i]!, rates: m.rates })),
+            rng,
+            { ...config, minRate, maxRate },
+          );
       const next = members.map((m) => ({ ...m, rates: [...m.rates], lineage: [...m.lineage] }));
       for (const e of exploits) {
         const source = members[e.from]!;
-        next[e.member] = { rates: e.rates, reset: next[e.member]!.reset, trajectory: [...source.trajectory], lineage: [...source.lineage, { epoch: untilEpoch, from: e.from }], copyFrom: e.from };
+        next[e.member] = {
+          rates: e.rates,
+          reset: next[e.member]!.reset,
+          trajectory: [...source.trajectory],
+          lineage: [...source.lineage, { epoch: untilEpoch, from: e.from }],
+          copyFrom: e.from,
+        };
         // Numbered from 1: the copy starts generation g + 2 (g is the index of the one just trained).
-        const record: LineageRecord = { generation: g + 2, epoch: untilEpoch, member: e.member + 1, from: e.from + 1, valAcc: valAccs[e.member]!, fromValAcc: valAccs[e.from]!, ratesBefore: e.ratesBefore, rates: e.rates, resampled: e.resampled };
+        const record: LineageRecord = {
+          generation: g + 2,
+          epoch: untilEpoch,
+          member: e.member + 1,
+          from: e.from + 1,
+          valAcc: valAccs[e.member]!,
+          fromValAcc: valAccs[e.from]!,
+          ratesBefore: e.ratesBefore,
+          rates: e.rates,
+          resampled: e.resampled,
+        };
         writer.lineage(lineageFile, record);
       }
-      state = { version: 1, generation: g + 1, rng: rng.state(), stepsLines, lineageLines: state.lineageLines + exploits.length, epochsTrained, members: next };
+      state = {
+        version: 1,
+        generation: g + 1,
+        rng: rng.state(),
+        stepsLines,
+        lineageLines: state.lineageLines + exploits.length,
+        epochsTrained,
+        members: next,
+      };
       writeState(dir, state);
-      opts.onGeneration?.({ generation: g, generations, epoch: untilEpoch, members: members.map((m, i) => ({ valAcc: valAccs[i]!, rates: m.rates })), exploits });
+      opts.onGeneration?.({
+        generation: g,
+        generations,
+        epoch: untilEpoch,
+        members: members.map((m, i) => ({ valAcc: valAccs[i]!, rates: m.rates })),
+        exploits,
+      });
     }
 
     const records = state.members.map((m, member) => memberRecord(member, m, envSeed));
     writer.allEpisodes(records);
-    writer.agentState({ agent: 'pbt', version: 1, members: records.map((r, i) => ({ member: r.episode, rates: state!.members[i]!.rates, lineage: r.lineage })) });
+    writer.agentState({
+      agent: 'pbt',
+      version: 1,
+      members: records.map((r, i) => ({ member: r.episode, rates: state!.members[i]!.rates, lineage: r.lineage })),
+    });
     const summary: RunSummary = summarize(run.agent, records, state.epochsTrained, false, performance.now() - started);
     writer.summary(summary);
     rmSync(dir, { recursive: true, force: true });
@@ -194,7 +263,10 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
 /** Member `member` (an index from 0)'s log record, numbered from 1: its whole effective schedule, as if it had been one episode, and its lineage. */
 function memberRecord(member: number, m: MemberState, seed: number): EpisodeRecord {
   const episodeMs = m.trajectory.reduce((s, t) => s + (t.info.stepMs ?? 0), 0);
-  return { ...episodeRecord(member + 1, m.reset!.info, m.trajectory, episodeMs, seed), lineage: m.lineage.map((l) => ({ ...l, from: l.from + 1 })) };
+  return {
+    ...episodeRecord(member + 1, m.reset!.info, m.trajectory, episodeMs, seed),
+    lineage: m.lineage.map((l) => ({ ...l, from: l.from + 1 })),
+  };
 }
 
 function interrupted(run: ResolvedRun, layerNames: string[]): RunResult {
@@ -206,20 +278,32 @@ function writeState(dir: string, state: PopulationState): void {
 }
 
 /** The state to continue from, with the logs cut back to it. */
-function resumeState(run: ResolvedRun, dir: string, writer: RunWriter, lineageFile: string, warn: (message: string) => void): PopulationState | undefined {
+function resumeState(
+  run: ResolvedRun,
+  dir: string,
+  writer: RunWriter,
+  lineageFile: string,
+  warn: (message: string) => void,
+): PopulationState | undefined {
   const file = path.join(dir, STATE_FILE);
   removeTempFiles(run.out);
   if (!existsSync(file)) {
     // Killed between config.json and the first population.json: nothing was trained yet.
     if (!existsSync(writer.file('steps')) && !existsSync(writer.file('summary'))) return undefined;
-    throw new ConfigError(`--resume ${run.out}: no ${path.join(POPULATION_DIR, STATE_FILE)}: the population's checkpoint is gone`);
+    throw new ConfigError(
+      `--resume ${run.out}: no ${path.join(POPULATION_DIR, STATE_FILE)}: the population's checkpoint is gone`,
+    );
   }
   removeTempFiles(dir);
   const state = JSON.parse(readFileSync(file, 'utf8')) as PopulationState;
-  for (const [name, keep] of [[writer.file('steps'), state.stepsLines], [lineageFile, state.lineageLines]] as const) {
+  for (const [name, keep] of [
+    [writer.file('steps'), state.stepsLines],
+    [lineageFile, state.lineageLines],
+  ] as const) {
     const { dropped, torn } = truncateLines(name, keep);
     if (torn) warn(`${name}: repaired a torn last line (the process died while writing it)`);
-    else if (dropped > 0) warn(`${name}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the generation that was in progress`);
+    else if (dropped > 0)
+      warn(`${name}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the generation that was in progress`);
   }
   return state;
 }
