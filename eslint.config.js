@@ -7,7 +7,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { ecmaVersion: 2022, sourceType: 'module' },
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: { process: 'readonly', console: 'readonly' } },
     rules: {
       // Unused names are errors, except those deliberately prefixed with _ (an interface's unused argument).
       '@typescript-eslint/no-unused-vars': [

@@ -18,7 +18,6 @@ import {
   EXPERIMENT_DEFAULTS,
   METHODS,
   PLAN_FILE,
-  PRESETS,
   PRESET_NAMES,
   describePresets,
   experimentTable,

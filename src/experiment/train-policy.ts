@@ -46,7 +46,7 @@ import {
 import { DropoutEnv, checkEnvConfig, type DropoutEnvConfig } from '../../envs/dropout-env.js';
 import { checkInt, checkKnownKeys, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
-import { createRng, type Rng } from '../core/rng.js';
+import { createRng } from '../core/rng.js';
 import type { Agent, AgentContext } from '../core/types.js';
 import {
   checkDataConfig,

@@ -10,10 +10,8 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
-  renameSync,
   rmdirSync,
   statSync,
-  writeFileSync,
   type Stats,
 } from 'node:fs';
 import path from 'node:path';

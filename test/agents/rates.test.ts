@@ -87,7 +87,12 @@ describe('rateGrid', () => {
 describe('SavedRng', () => {
   it('continues after restore exactly where the saved stream stopped', () => {
     const a = SavedRng.from(createRng(3));
-    for (let i = 0; i < 7; i++) [a.next(), a.int(5), a.normal(), a.seed()];
+    for (let i = 0; i < 7; i++) {
+      a.next();
+      a.int(5);
+      a.normal();
+      a.seed();
+    }
     const b = SavedRng.restore('test', JSON.parse(JSON.stringify(a.save())));
     const draw = (r: SavedRng) => [r.next(), r.int(10), r.normal(), r.seed(), r.fork().next()];
     expect(draw(b)).to.deep.equal(draw(a));

@@ -8,7 +8,7 @@ import { PRESETS, PRESET_NAMES, defaultExperimentOut, describePresets } from '..
 describe('experiment presets in --help', () => {
   it('describes every preset from PRESETS: dataset, model, sizes, epochs, grid, seeds, extra options', () => {
     const text = describePresets();
-    const blocks = text.split(/\n(?=  \S)/);
+    const blocks = text.split(/\n(?= {2}\S)/);
     expect(blocks).to.have.length(PRESET_NAMES.length);
     PRESET_NAMES.forEach((name, i) => {
       const p = PRESETS[name];

@@ -41,6 +41,7 @@ export const RUN_ARGS = [
 /** Taken once this many epochs are logged: the first episode done, the second under way. */
 const EPOCHS_BEFORE_SHOT = 8;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the dashboard's JSON, read field by field in this script
 const getJson = (url: string): Promise<any> =>
   new Promise((resolve, reject) => {
     request(url, (res) => {

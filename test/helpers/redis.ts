@@ -123,7 +123,11 @@ export function startCommand(command: string, args: string[]): Proc {
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const read = (chunk: Buffer) => {
     output += chunk.toString();
-    for (const w of [...waiters]) if (w.pattern.test(output)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    for (const w of [...waiters])
+      if (w.pattern.test(output)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   };
   child.stdout!.on('data', read);
   child.stderr!.on('data', read);

@@ -22,7 +22,9 @@ import { appendStep, rawRequest, runsFolder } from './helpers.js';
 function openStream(
   port: number,
   path: string,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SSE payloads of several shapes, checked field by field
 ): { events: { event: string; data: any }[]; next: (count: number) => Promise<void>; close: () => void } {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
   const events: { event: string; data: any }[] = [];
   let buffer = '';
   const waiters: (() => void)[] = [];

@@ -93,7 +93,7 @@ describe('read-run', () => {
     const lines = readFileSync(join(dir, 'steps.jsonl'), 'utf8').split('\n');
     lines[0] = JSON.stringify({ ...(JSON.parse(lines[0]!) as object), valLoss: null });
     writeFileSync(join(dir, 'steps.jsonl'), lines.join('\n'));
-    expect(readRun(dir).value.steps[0]!.valLoss).to.be.NaN;
+    expect(Number.isNaN(readRun(dir).value.steps[0]!.valLoss)).to.equal(true);
   });
 
   it('finds runs in a folder of runs, in a list, or a mix, once each', () => {

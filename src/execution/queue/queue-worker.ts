@@ -136,7 +136,10 @@ export class QueueWorker {
         payload = checkPayload(queued.data);
         // Every option, before any training.
         if (payload.kind === 'run') resolveJob({ ...payload.job, writeTo: dir });
-        else (checkDataConfig(payload.segment.data), checkEnvConfig(payload.segment.env));
+        else {
+          checkDataConfig(payload.segment.data);
+          checkEnvConfig(payload.segment.env);
+        }
       } catch (err) {
         const reason =
           err instanceof Error && err.name === 'MalformedJob' ? err.message : `malformed job: ${messageOf(err)}`;
