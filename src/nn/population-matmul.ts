@@ -15,6 +15,7 @@
  * product of rank-3 operands, fused or not, without bias or activation: what training needs.
  */
 import * as tf from '@tensorflow/tfjs';
+import { asWasmBackend, heapFloats } from './wasm-kernels.js';
 
 export const POPULATION_MATMUL = 'PopulationMatMul';
 
@@ -58,9 +59,22 @@ function kernelFor(backendName: string): KernelFunc {
     };
     const temps: tf.TensorInfo[] = [];
     const keep = (t: tf.TensorInfo) => (temps.push(t), t);
+    // On wasm a Slice kernel reads its whole input back first (readSync copies the heap): P members'
+    // slices of a [P, …] tensor would copy it P times. A copy of the member's segment on the heap does not.
+    const wasm = backendName === 'wasm' ? asWasmBackend(backend) : null;
+    const segment = (x: tf.TensorInfo, shape: number[], p: number): tf.TensorInfo => {
+      const per = shape.reduce((a, d) => a * d, 1);
+      const out = keep(wasm!.makeOutput(shape, 'float32'));
+      heapFloats(wasm!, out).set(heapFloats(wasm!, x).subarray(p * per, (p + 1) * per));
+      return out;
+    };
     // Member p's slice [1, …] of a tensor whose first axis is the member.
     const memberOf = (x: tf.TensorInfo, p: number) =>
-      keep(run('Slice', { x }, { begin: x.shape.map((_, i) => (i === 0 ? p : 0)), size: [1, ...x.shape.slice(1)] }));
+      wasm
+        ? segment(x, [1, ...x.shape.slice(1)], p)
+        : keep(
+            run('Slice', { x }, { begin: x.shape.map((_, i) => (i === 0 ? p : 0)), size: [1, ...x.shape.slice(1)] }),
+          );
     const members = b.shape[0]!;
     const products: tf.TensorInfo[] = [];
     try {
@@ -77,7 +91,10 @@ function kernelFor(backendName: string): KernelFunc {
           continue;
         }
         const inputs: tf.NamedTensorInfoMap = { a: ap, b: bp };
-        if (biasRows) inputs['bias'] = keep(run('Slice', { x: biasRows }, { begin: [p * n], size: [n] }));
+        if (biasRows)
+          inputs['bias'] = wasm
+            ? segment(biasRows, [n], p)
+            : keep(run('Slice', { x: biasRows }, { begin: [p * n], size: [n] }));
         products.push(run('_FusedMatMul', inputs, { transposeA, transposeB, activation, leakyreluAlpha: 0.2 }));
       }
       return run('Concat', products, { axis: 0 });

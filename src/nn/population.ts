@@ -25,8 +25,10 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
 import { permutation, restoreRng, type Rng, type RngState } from '../core/rng.js';
 import { adamUpdate, type AdamState } from './adam.js';
+import type { BuiltModel } from './models.js';
 import type { OptimizerState } from './optimizer.js';
 import { populationMatMul } from './population-matmul.js';
+import { hostValues } from './wasm-kernels.js';
 import type { EpochStats, EvalStats, HostSplit } from './trainer.js';
 import { checkRate, dropoutMask } from './tunable-dropout.js';
 
@@ -66,6 +68,23 @@ interface Member {
   shuffle: Rng;
   step: number;
   names: string[];
+}
+
+/**
+ * A member's state from a built model and its shuffle stream, with a fresh Adam: what DropoutEnv.reset
+ * leaves (its snapshot gives the same), for code that builds models itself.
+ */
+export function memberStateOf(built: BuiltModel, shuffle: Rng): MemberState {
+  return {
+    weights: built.model.weights.map((w) => ({
+      name: w.originalName,
+      shape: [...w.read().shape],
+      values: (w.read().dataSync() as Float32Array).slice(),
+    })),
+    dropouts: built.dropouts.map((d) => ({ rate: d.rate, stream: d.streamState })),
+    rng: shuffle.state(),
+    optimizer: { step: 0, m: [], v: [] },
+  };
 }
 
 export class PopulationTrainer {
@@ -379,8 +398,9 @@ export class PopulationTrainer {
   private applyAdam(vars: tf.Variable[], grads: tf.Tensor[]): void {
     for (const m of this.members) m.step += 1;
     vars.forEach((weight, i) => {
-      const g = grads[i]!.dataSync() as Float32Array;
-      const w = weight.dataSync() as Float32Array;
+      // Views into the backend's memory where it has them (wasm), as FusedAdam reads them; valid until the upload below.
+      const g = hostValues(grads[i]!);
+      const w = hostValues(weight);
       const next = new Float32Array(g.length);
       const per = g.length / this.size;
       this.members.forEach((member, p) => {
