@@ -156,6 +156,21 @@ describe('PopulationTrainer', () => {
     envs.forEach((e) => e.dispose());
   });
 
+  it('hands a member back to an env, which then trains on as its single run does', async () => {
+    const { seed, rates } = MEMBERS[0]!;
+    const [single, start, resumed] = await Promise.all([0, 1, 2].map(() => envAt(seed, rates)));
+    const population = new PopulationTrainer(CONFIG, [start!.snapshot()]);
+    await population.trainEpoch(data.train);
+    await single!.step(KEEP);
+    resumed!.restore({ ...resumed!.snapshot(), ...population.memberState(0) });
+    const [a, b] = await Promise.all([single!, resumed!].map(async (e) => (await e.step(KEEP)).info));
+    expect([b!.trainLoss, b!.valLoss, b!.valAcc]).to.deep.equal([a!.trainLoss, a!.valLoss, a!.valAcc]);
+    const expected = single!.snapshot().weights;
+    resumed!.snapshot().weights.forEach((w, i) => expect(maxAbsDiff(w.values, expected[i]!.values)).to.equal(0));
+    population.dispose();
+    [single, start, resumed].forEach((e) => e!.dispose());
+  });
+
   it('keeps the tensor count flat over 20 epochs', async () => {
     const envs = await Promise.all(MEMBERS.map((m) => envAt(m.seed, m.rates)));
     const population = new PopulationTrainer(
