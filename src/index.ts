@@ -31,6 +31,7 @@ export {
 export { dropoutController, DropoutController, type DropoutControllerOptions } from './integrations/tfjs-fit.js';
 export { trainEpoch, evaluate, type HostSplit } from './nn/trainer.js';
 export { FusedAdam, type AdamConfig, type AdamState } from './nn/adam.js';
+export { PopulationTrainer, memberStateOf, type MemberState, type PopulationConfig } from './nn/population.js';
 export { initBackend, availableBackends, type BackendName } from './nn/backend.js';
 export { registerWasmConvGrad } from './nn/wasm-conv-grad.js';
 export { registerWasmMatMul } from './nn/wasm-matmul.js';

@@ -9,6 +9,7 @@
  *   torch    the same MLP step in PyTorch on one thread (src/cli/torch-reference.py, Debian's
  *            python3-torch; skipped when it is not installed), and the env step's ratio to it.
  *   workers  episodes per minute of a small fixed experiment with 1 and with N workers.
+ *   population  a 6-member PopulationTrainer epoch vs one member's epoch (src/nn/population-bench.ts).
  *   --profile  instead of all that: where one env step spends its time, per kernel.
  *
  * Each epoch figure is the median over --epochs timed epochs after one untimed warm-up. The cpu
@@ -27,13 +28,14 @@ import { loadDataset, type Dataset } from '../data/dataset.js';
 import { availableBackends, initBackend, type BackendName } from '../nn/backend.js';
 import { profileKernels, profileTable } from '../nn/profile.js';
 import { stockWasmMatMul } from '../nn/wasm-matmul.js';
+import { populationVsSingle } from '../nn/population-bench.js';
 import { episodesPerMinute } from '../execution/throughput.js';
 import { DEFAULT_WORKERS } from '../execution/executor.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';
 
-const SECTIONS = ['matmul', 'epoch', 'torch', 'workers'] as const;
+const SECTIONS = ['matmul', 'epoch', 'torch', 'workers', 'population'] as const;
 const TORCH_PYTHON = '/usr/bin/python3';
 // Shipped as source beside the compiled code: found from the package root, not from this file.
 const TORCH_SCRIPT = path.join(packageRoot(), 'src', 'cli', 'torch-reference.py');
@@ -423,7 +425,28 @@ async function main(argv: string[]): Promise<number> {
     torchSection(epochs, envStep);
   }
   if (sections.includes('workers')) await workersSection(workers);
+  if (sections.includes('population') && available.includes('wasm')) await populationSection(epochs);
   return 0;
+}
+
+// population
+
+async function populationSection(epochs: number): Promise<void> {
+  await initBackend('wasm');
+  const data = loadDataset({ dataset: 'mnist', trainSize: 1000, valSize: 1000, testSize: 1000, seed: 0 });
+  const r = await populationVsSingle(data, { epochs });
+  console.log('\n--- population: 6 members trained as one model (mlp:512,512 + input dropout, 1,000 digits, wasm) ---');
+  printTable([
+    ['', 'train s/epoch', 'train+val s/epoch'],
+    ['one member (trainEpoch + evaluate)', r.singleTrain.toFixed(3), r.singleEpoch.toFixed(3)],
+    [`${r.members} members, PopulationTrainer`, r.populationTrain.toFixed(3), r.populationEpoch.toFixed(3)],
+    [
+      'population vs one member',
+      `${(r.populationTrain / r.singleTrain).toFixed(2)}×`,
+      `${r.ratio.toFixed(2)}× (sequential: ${r.members}×; target ≤ 2.5×)`,
+    ],
+  ]);
+  console.log('--- end population ---');
 }
 
 runCli('bench', main);

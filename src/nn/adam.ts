@@ -31,8 +31,8 @@ export interface AdamState {
   v: Float32Array[];
 }
 
-/** One tensor's update, a separate function so that V8 compiles one monomorphic loop. */
-function adamUpdate(
+/** One tensor's update, a separate function so that V8 compiles one monomorphic loop (PopulationTrainer runs it per member). */
+export function adamUpdate(
   g: Float32Array,
   w: Float32Array,
   m: Float32Array,
