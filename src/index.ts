@@ -57,7 +57,15 @@ export { runTasks, type Task, type Outcome } from './execution/task-graph.js';
 export { StopFlag } from './core/stop-flag.js';
 export { runPbt, type GenerationEvent, type PbtOptions } from './schedulers/pbt/run-pbt.js';
 export { runSegment, type SegmentJob, type SegmentResult } from './run/segment.js';
-export { exploitAndExplore, explore, quantileSize, type Exploit, type PbtConfig } from '../agents/pbt.js';
+export { exploitAndExplore, explore, quantileSize, type Exploit, type PbtConfig } from './schedulers/pbt/pbt.js';
+export {
+  SCHEDULERS,
+  schedulerFor,
+  schedulerNames,
+  resolveAnyRun,
+  type SchedulerDeps,
+  type TrialScheduler,
+} from './schedulers/index.js';
 export {
   planExperiment,
   runExperiment,

@@ -7,7 +7,6 @@ import type { Rng } from '../core/rng.js';
 import type { Space } from '../core/spaces.js';
 import type { ActionMode, Agent, AgentContext } from '../core/types.js';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
-import { ConfigError } from '../core/errors.js';
 
 /** What an agent needs to know about the env it drives: a DropoutEnv has all of it. */
 export interface AgentTarget {
@@ -48,10 +47,8 @@ export function agentContext(target: AgentTarget, rng: Rng): AgentContext {
 /**
  * The agent `name` (any of `agentNames()`) for `env`, its options keyed as in the agent's OptionSpecs
  * (`{ rate: 0.3 }`, `{ epsilon: 0.1 }`), checked and defaulted; `seed` seeds its random stream.
- * A population agent (pbt) trains many envs and is run with `runPbt` instead.
  */
 export function makeAgent(name: string, env: AgentTarget, options: Record<string, unknown> = {}, seed = 0): Agent {
   const checked = checkAgentOptions(name, options);
-  if (AGENTS[name]!.population) throw new ConfigError(`--agent ${name} trains a population, not one env: use runPbt`);
   return AGENTS[name]!.create(checked, agentContext(env, agentRng(name, seed)));
 }

@@ -10,6 +10,7 @@ const backendName = () => initBackend(requestedBackend());
 import { InProcessExecutor, PoolExecutor } from '../../src/execution/executor.js';
 import { runPbt, POPULATION_DIR } from '../../src/schedulers/pbt/run-pbt.js';
 import { executeRun, resolveRun, type RunResult } from '../../src/run/run.js';
+import { resolveAnyRun } from '../../src/schedulers/index.js';
 import { killWhen } from '../helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -49,7 +50,7 @@ async function population(
   out: string,
   opts: { workers?: number; resume?: boolean; stopAfter?: number; options?: Record<string, unknown> } = {},
 ): Promise<RunResult> {
-  const run = resolveRun({ ...TASK, ...POPULATION, ...opts.options, out }, { resume: opts.resume });
+  const run = resolveAnyRun({ ...TASK, ...POPULATION, ...opts.options, out }, { resume: opts.resume });
   const executor = (opts.workers ?? 1) > 1 ? new PoolExecutor({ workers: opts.workers! }) : new InProcessExecutor();
   let generations = 0;
   try {
@@ -227,7 +228,7 @@ describe('pbt on a task where the rate matters', function () {
     it(`ends with a member better than the median static member (seed ${seed})`, async () => {
       const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-pbt-task-'));
       const finals = async (interval: number) => {
-        const run = resolveRun({ ...TASK, seed, agent: 'pbt', interval, out: path.join(tmp, `i${interval}`) });
+        const run = resolveAnyRun({ ...TASK, seed, agent: 'pbt', interval, out: path.join(tmp, `i${interval}`) });
         const executor = new InProcessExecutor();
         const result = await runPbt(run, {
           runSegment: (s) => executor.runSegment(s),

@@ -1,5 +1,6 @@
 /**
- * Population based training over an executor (the rule itself, exploit and explore, is agents/pbt.ts).
+ * Population based training over an executor (the rule itself, exploit and explore, is pbt.ts): the
+ * `pbt` TrialScheduler (../scheduler.ts).
  *
  * Synchronous generations, so that a seed gives one result whatever the number of workers: in
  * generation g every member trains epochs g·I+1 … min((g+1)·I, E) as one segment (segment.ts) on the
@@ -21,7 +22,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { exploitAndExplore, type Exploit, type PbtConfig } from '../../../agents/pbt.js';
+import { OPTIONS, checkConfig, exploitAndExplore, type Exploit, type PbtConfig } from './pbt.js';
 import { DropoutEnv } from '../../../envs/dropout-env.js';
 import { ConfigError } from '../../core/errors.js';
 import { createRng, restoreRng, type RngState } from '../../core/rng.js';
@@ -35,6 +36,7 @@ import { RunWriter, stepRecord, summarize } from '../../store/run-writer.js';
 import type { RunResult, ResolvedRun } from '../../run/run.js';
 import { packageVersions } from '../../run/run.js';
 import { readMemberCheckpoint, writeMemberCheckpoint, type SegmentJob, type SegmentResult } from '../../run/segment.js';
+import type { TrialScheduler } from '../scheduler.js';
 
 export const LINEAGE_FILE = 'lineage.jsonl';
 export const POPULATION_DIR = 'population';
@@ -307,3 +309,35 @@ function resumeState(
   }
   return state;
 }
+
+/** Per layer, joined: `0.30/0.50`. */
+const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
+
+/** PBT as a scheduler over trials: `--agent pbt`. */
+export const pbtScheduler: TrialScheduler<GenerationEvent> = {
+  name: 'pbt',
+  description: 'population based training: members copy the best and perturb their rates every --interval epochs',
+  options: OPTIONS,
+  checkConfig: (options, env) => ({ ...checkConfig(options as Partial<PbtConfig>, env) }),
+  trialsNote: 'it trains --population members of --epochs epochs each',
+  trials: (config) => (config as unknown as PbtConfig).population,
+  concurrency: (config) =>
+    Math.min((config as unknown as PbtConfig).workers, (config as unknown as PbtConfig).population),
+  checkpointDir: POPULATION_DIR,
+  files: [LINEAGE_FILE],
+  run: (run, deps) => runPbt(run, { ...deps, onGeneration: deps.onProgress }),
+  plan(run) {
+    const config = run.agentOptions as unknown as PbtConfig;
+    return [
+      `run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})`,
+      `members start at rates ${config.populationRates.join(', ')}`,
+    ];
+  },
+  progressLine(e, run) {
+    const ranked = e.members.map((m, i) => ({ ...m, i })).sort((a, b) => b.valAcc - a.valAcc);
+    const best = ranked[0]!;
+    // Members are numbered from 1 in print and in the logs; e.members and exploits index them from 0.
+    const copies = e.exploits.map((x) => `${x.member + 1}←${x.from + 1} (${showRates(x.rates)})`).join(', ');
+    return `epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i + 1} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`;
+  },
+};

@@ -6,14 +6,13 @@
  * --resample-probability a fresh draw from [min, max], otherwise ×0.8 or ×1.2, kept within [min, max].
  *
  * This file is the rule: config and the exploit/explore step, pure and seeded. The population itself
- * (members trained on the worker pool, checkpoints, the run log) is src/schedulers/pbt/run-pbt.ts. PBT is not a
- * one-env agent: its registry entry checks options and refuses to be created as one.
+ * (members trained on the worker pool, checkpoints, the run log) is run-pbt.ts. PBT is a scheduler over
+ * trials, not an agent: `--agent pbt` reaches it through schedulerFor (../index.ts).
  */
-import { checkInt, checkKnownKeys, checkNumber, checkRate } from '../src/core/check.js';
-import { ConfigError } from '../src/core/errors.js';
-import type { OptionSpec } from '../src/core/options.js';
-import type { Rng } from '../src/core/rng.js';
-import type { AgentEntry } from './entry.js';
+import { checkInt, checkKnownKeys, checkNumber, checkRate } from '../../core/check.js';
+import { ConfigError } from '../../core/errors.js';
+import type { OptionSpec } from '../../core/options.js';
+import type { Rng } from '../../core/rng.js';
 
 // config
 
@@ -206,20 +205,3 @@ export function exploitAndExplore(
     return { member, from, ratesBefore: [...members[member]!.rates], rates, resampled };
   });
 }
-
-// registry entry
-
-export const pbtEntry: AgentEntry = {
-  description: 'population based training: members copy the best and perturb their rates every --interval epochs',
-  options: OPTIONS,
-  defaultActionMode: 'absolute',
-  supports: ['absolute'],
-  population: true,
-  // Rates are checked against the run's own [--min-rate, --max-rate] once the env config is known.
-  check: (options) => ({ ...checkConfig(options as Partial<PbtConfig>, { minRate: 0, maxRate: 0.99 }) }),
-  create() {
-    throw new ConfigError(
-      'pbt trains a population, not one env: run it with `npm run agent -- --agent pbt` or runPbt()',
-    );
-  },
-};

@@ -1,5 +1,11 @@
 import { expect } from 'chai';
-import { checkConfig, defaultPopulationRates, exploitAndExplore, explore, quantileSize } from '../../agents/pbt.js';
+import {
+  checkConfig,
+  defaultPopulationRates,
+  exploitAndExplore,
+  explore,
+  quantileSize,
+} from '../../src/schedulers/pbt/pbt.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng, type Rng } from '../../src/core/rng.js';
 
