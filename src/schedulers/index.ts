@@ -5,11 +5,12 @@
 import { agentOptionSpecs, allRunSpecs, resolveRun, type ResolvedRun } from '../run/run.js';
 import type { OptionSpec } from '../core/options.js';
 import { pbtScheduler } from './pbt/run-pbt.js';
+import { shaScheduler } from './sha/run-sha.js';
 import type { TrialScheduler } from './scheduler.js';
 
 export type { SchedulerDeps, TrialScheduler } from './scheduler.js';
 
-export const SCHEDULERS: readonly TrialScheduler[] = [pbtScheduler as TrialScheduler];
+export const SCHEDULERS: readonly TrialScheduler[] = [pbtScheduler as TrialScheduler, shaScheduler as TrialScheduler];
 
 /** The scheduler `--agent name` names, or undefined for an agent. */
 export function schedulerFor(name: string): TrialScheduler | undefined {

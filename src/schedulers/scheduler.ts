@@ -38,6 +38,8 @@ export interface TrialScheduler<Event = unknown> extends TrialMethod {
   checkpointDir: string;
   /** The log files it writes besides the run's own (RUN_FILES). */
   files: string[];
+  /** Epochs a checked config trains in all (what an experiment charges it). */
+  budgetEpochs(config: Record<string, unknown>, epochs: number): number;
   /** Segments worth running at once (more workers would idle). */
   concurrency(config: Record<string, unknown>): number;
   /** Trains every trial and writes the run folder; returns what it wrote. */

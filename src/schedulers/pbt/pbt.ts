@@ -15,7 +15,8 @@
 import { checkInt, checkKnownKeys, checkNumber, checkOneOf, checkRate } from '../../core/check.js';
 import { ConfigError } from '../../core/errors.js';
 import type { OptionSpec } from '../../core/options.js';
-import { permutation, type Rng } from '../../core/rng.js';
+import type { Rng } from '../../core/rng.js';
+import { latinHypercube } from '../sampling.js';
 
 // config
 
@@ -212,12 +213,7 @@ export function checkConfig(
  */
 export function startingRates(rates: readonly number[], layers: number, start: PopulationStart, rng: Rng): number[][] {
   if (start === 'grid') return rates.map((rate) => Array<number>(layers).fill(rate));
-  const n = rates.length;
-  const [lo, hi] = [Math.min(...rates), Math.max(...rates)];
-  const strata = Array.from({ length: layers }, () => permutation(n, rng));
-  return Array.from({ length: n }, (_, m) =>
-    strata.map((order) => round(lo + ((hi - lo) * (order[m]! + rng.next())) / n)),
-  );
+  return latinHypercube(rates.length, layers, Math.min(...rates), Math.max(...rates), rng);
 }
 
 /**

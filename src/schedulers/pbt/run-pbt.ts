@@ -341,6 +341,7 @@ export const pbtScheduler: TrialScheduler<GenerationEvent> = {
   options: OPTIONS,
   checkConfig: (options, env) => ({ ...checkConfig(options as Partial<PbtConfig>, env) }),
   trialsNote: 'it trains --population members of --epochs epochs each',
+  budgetEpochs: (config, epochs) => (config as unknown as PbtConfig).population * epochs,
   trials: (config) => (config as unknown as PbtConfig).population,
   concurrency: (config) =>
     Math.min((config as unknown as PbtConfig).workers, (config as unknown as PbtConfig).population),
