@@ -372,7 +372,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.help) {
     console.log(
       helpText(USAGE, [
-        { title: 'Run', specs: RUN_OPTIONS },
+        { title: 'Run', specs: runSpecs().slice(0, RUN_OPTIONS.length) },
         { title: 'Data', specs: DATA_OPTIONS },
         { title: 'Model and environment', specs: ENV_OPTIONS },
         {
