@@ -128,7 +128,7 @@ function agentChoice(o: DropoutControllerOptions): { agent: string; options: Rec
   const agent = shortcut ?? o.agent ?? 'constant';
   if (!(agent in AGENTS))
     throw new ConfigError(
-      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)}`,
+      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)} (pbt and sha are schedulers over many runs, not one fit)`,
     );
   return { agent, options: checkAgentOptions(agent, options) };
 }

@@ -7,6 +7,7 @@ import type { Rng } from '../core/rng.js';
 import type { Space } from '../core/spaces.js';
 import type { ActionMode, Agent, AgentContext } from '../core/types.js';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
+import { ConfigError } from '../core/errors.js';
 
 /** What an agent needs to know about the env it drives: a DropoutEnv has all of it. */
 export interface AgentTarget {
@@ -22,6 +23,8 @@ export interface AgentTarget {
     inputDropout?: boolean;
   };
 }
+
+const SCHEDULER_NAMES = ['pbt', 'sha'];
 
 /** An agent's own random stream for a run seed. Named per agent: bandits that explore by uniform draws would otherwise explore identically. */
 export function agentRng(agent: string, seed: number): Rng {
@@ -49,6 +52,11 @@ export function agentContext(target: AgentTarget, rng: Rng): AgentContext {
  * (`{ rate: 0.3 }`, `{ epsilon: 0.1 }`), checked and defaulted; `seed` seeds its random stream.
  */
 export function makeAgent(name: string, env: AgentTarget, options: Record<string, unknown> = {}, seed = 0): Agent {
+  // The schedulers live in a room above this one: named here only to point the way.
+  if (SCHEDULER_NAMES.includes(name))
+    throw new ConfigError(
+      `makeAgent: '${name}' is not an agent but a scheduler over many runs: run it through tune() or schedulerFor()`,
+    );
   const checked = checkAgentOptions(name, options);
   return AGENTS[name]!.create(checked, agentContext(env, agentRng(name, seed)));
 }
