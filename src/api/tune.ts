@@ -10,6 +10,7 @@ import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { createExecutor } from '../execution/executor.js';
 import type { GenerationEvent } from '../schedulers/pbt/run-pbt.js';
+import type { RungEvent } from '../schedulers/sha/run-sha.js';
 import { resolveAnyRun, runSpecs, schedulerFor } from '../schedulers/index.js';
 import { executeRun, type RunResult } from '../run/run.js';
 import { StopFlag } from '../core/stop-flag.js';
@@ -32,7 +33,7 @@ export interface TuneOptions {
   /** Sees each generation of a population (`agent: 'pbt'`). */
   onGeneration?: (event: GenerationEvent) => void;
   /** Sees each round of another scheduler (a rung of `agent: 'sha'`). */
-  onRound?: (event: unknown) => void;
+  onRound?: (event: RungEvent) => void;
   /** Emitting stops the run after the epoch in progress; it can be continued with `--resume`. */
   stop$?: Observable<unknown>;
   /** A dataset loaded already (shared by several runs): must be the one `dataset` & co. name. */
@@ -110,7 +111,8 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
       backendInUse: backend,
       dataset: data,
       stopRequested: () => stop.requested,
-      onProgress: (event) => (run.agent === 'pbt' ? onGeneration?.(event as GenerationEvent) : onRound?.(event)),
+      onProgress: (event) =>
+        run.agent === 'pbt' ? onGeneration?.(event as GenerationEvent) : onRound?.(event as RungEvent),
     });
     return { ...result, backend };
   } finally {
