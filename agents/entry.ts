@@ -11,8 +11,6 @@ export interface AgentEntry {
   /** The action mode the CLI uses unless --action says otherwise. */
   defaultActionMode: ActionMode;
   supports: readonly ActionMode[];
-  /** A population method (pbt): trained by src/schedulers/pbt/run-pbt.ts over many envs, never created as one agent. */
-  population?: boolean;
   /**
    * Runs the agent's checkConfig before any training starts: throws a ConfigError naming the flag, or
    * returns the options with every default filled in (plain JSON, as the run's config.json records them).

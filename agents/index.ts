@@ -8,7 +8,6 @@ import { constantEntry } from './constant.js';
 import type { AgentEntry } from './entry.js';
 import { epsilonGreedyEntry } from './epsilon-greedy.js';
 import { linUcbEntry } from './linucb.js';
-import { pbtEntry } from './pbt.js';
 import { plateauEntry } from './plateau.js';
 import { policyEntry } from './policy.js';
 import { randomEntry } from './random.js';
@@ -29,7 +28,6 @@ export const AGENTS: Record<string, AgentEntry> = {
   thompson: thompsonEntry,
   linucb: linUcbEntry,
   reinforce: reinforceEntry,
-  pbt: pbtEntry,
   policy: policyEntry,
 };
 

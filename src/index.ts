@@ -57,8 +57,18 @@ export { parseQueueUrl, queueNameFor, RedisUnreachable, type QueueUrl } from './
 export { runTasks, type Task, type Outcome } from './execution/task-graph.js';
 export { StopFlag } from './core/stop-flag.js';
 export { runPbt, type GenerationEvent, type PbtOptions } from './schedulers/pbt/run-pbt.js';
+export { runSha, type RungEvent, type RungRecord } from './schedulers/sha/run-sha.js';
+export { type ShaConfig } from './schedulers/sha/sha.js';
 export { runSegment, type SegmentJob, type SegmentResult } from './run/segment.js';
-export { exploitAndExplore, explore, quantileSize, type Exploit, type PbtConfig } from '../agents/pbt.js';
+export { exploitAndExplore, explore, quantileSize, type Exploit, type PbtConfig } from './schedulers/pbt/pbt.js';
+export {
+  SCHEDULERS,
+  schedulerFor,
+  schedulerNames,
+  resolveAnyRun,
+  type SchedulerDeps,
+  type TrialScheduler,
+} from './schedulers/index.js';
 export {
   planExperiment,
   runExperiment,

@@ -3,16 +3,16 @@
  * trains it and returns where its run folder is, as `npm run agent` would have written it.
  */
 import type { Observable } from 'rxjs';
-import { AGENTS } from '../../agents/index.js';
-import type { PbtConfig } from '../../agents/pbt.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, nearestFlag } from '../core/options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { createExecutor } from '../execution/executor.js';
-import { runPbt, type GenerationEvent } from '../schedulers/pbt/run-pbt.js';
-import { allRunSpecs, executeRun, resolveRun, type RunResult } from '../run/run.js';
+import type { GenerationEvent } from '../schedulers/pbt/run-pbt.js';
+import type { RungEvent } from '../schedulers/sha/run-sha.js';
+import { resolveAnyRun, runSpecs, schedulerFor } from '../schedulers/index.js';
+import { executeRun, type RunResult } from '../run/run.js';
 import { StopFlag } from '../core/stop-flag.js';
 
 export interface TuneOptions {
@@ -32,6 +32,8 @@ export interface TuneOptions {
   onEvent?: (event: LoopEvent) => void;
   /** Sees each generation of a population (`agent: 'pbt'`). */
   onGeneration?: (event: GenerationEvent) => void;
+  /** Sees each round of another scheduler (a rung of `agent: 'sha'`). */
+  onRound?: (event: RungEvent) => void;
   /** Emitting stops the run after the epoch in progress; it can be continued with `--resume`. */
   stop$?: Observable<unknown>;
   /** A dataset loaded already (shared by several runs): must be the one `dataset` & co. name. */
@@ -52,7 +54,7 @@ const NOT_HERE: Record<string, string> = {
 
 /** Every key is a run option (as `npm run agent` takes it); a misspelt one is refused, not ignored. */
 function checkKeys(given: Record<string, unknown>): void {
-  const known = allRunSpecs()
+  const known = runSpecs()
     .map((s) => s.key)
     .filter((k) => !(k in NOT_HERE));
   for (const key of Object.keys(given)) {
@@ -71,7 +73,7 @@ function checkKeys(given: Record<string, unknown>): void {
  * every episode record and the summary.
  */
 export async function tune(options: TuneOptions): Promise<TuneResult> {
-  const { onEvent, onGeneration, stop$, dataset, ...given } = options;
+  const { onEvent, onGeneration, onRound, stop$, dataset, ...given } = options;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
   checkKeys(given);
   const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;
@@ -86,9 +88,10 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     // Resolved as a dataset that needs no file, then recorded as what it is.
     Object.assign(given, { dataset: 'synthetic', trainSize: data.train.n, valSize: data.val.n, testSize: data.test.n });
   }
-  const run = resolveRun(given);
+  const run = resolveAnyRun(given);
+  const scheduler = schedulerFor(run.agent);
   if (data !== undefined) {
-    if (AGENTS[run.agent]!.population)
+    if (scheduler)
       throw new ConfigError(
         `--agent ${run.agent} trains its members from a dataset they load by name: write the data to a CSV file and give dataset: 'csv:FILE'`,
       );
@@ -96,20 +99,20 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     run.options['dataset'] = run.data.dataset;
   }
   const backend = await initBackend(run.backend);
-  if (!AGENTS[run.agent]!.population) {
+  if (!scheduler) {
     return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
   }
-  const { workers, population } = run.agentOptions as unknown as PbtConfig;
-  const executor = createExecutor(Math.min(workers, population));
+  const executor = createExecutor(scheduler.concurrency(run.agentOptions));
   const stop = new StopFlag();
   const subscription = stop$?.subscribe(() => stop.request());
   try {
-    const result = await runPbt(run, {
+    const result = await scheduler.run(run, {
       runSegment: (segment) => executor.runSegment(segment, { stop }),
       backendInUse: backend,
       dataset: data,
       stopRequested: () => stop.requested,
-      onGeneration,
+      onProgress: (event) =>
+        run.agent === 'pbt' ? onGeneration?.(event as GenerationEvent) : onRound?.(event as RungEvent),
     });
     return { ...result, backend };
   } finally {

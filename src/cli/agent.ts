@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
-import { AGENTS, agentNames } from '../../agents/index.js';
+import { agentNames } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-log.js';
 import { flagOf } from '../core/options.js';
@@ -21,33 +21,36 @@ import {
   DATA_OPTIONS,
   ENV_OPTIONS,
   RUN_OPTIONS,
-  agentOptionSpecs,
-  allRunSpecs,
   executeRun,
   findConstantBaseline,
-  resolveRun,
   runOptionsFromConfig,
   type ResolvedRun,
 } from '../run/run.js';
-import type { PbtConfig } from '../../agents/pbt.js';
 import { createExecutor, messageOf, type Executor } from '../execution/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
 import type { OptionSpec } from '../core/options.js';
-import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../schedulers/pbt/run-pbt.js';
+import {
+  ownOptionSpecs,
+  resolveAnyRun,
+  runSpecs,
+  schedulerFor,
+  schedulerNames,
+  type TrialScheduler,
+} from '../schedulers/index.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
 import { commandName, howToRun } from './command-name.js';
 
-/** Where a population trains instead of --workers threads: `npm run worker` processes on a Redis queue. */
+/** Where a scheduler's trials train instead of --workers threads: `npm run worker` processes on a Redis queue. */
 const QUEUE_OPTIONS: OptionSpec[] = [
   {
     key: 'queue',
     flag: '--queue',
     type: 'string',
     default: undefined,
-    help: `--agent pbt: train the members' segments on \`${commandName('worker')}\` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS`,
+    help: `--agent pbt or sha: train the trials' segments on \`${commandName('worker')}\` processes through this Redis: redis://[[user]:password@]host[:port][/db], rediss:// for TLS`,
   },
   {
     key: 'queueName',
@@ -131,7 +134,7 @@ function replayPlan(
     ...task
   } = runOptionsFromConfig(config.options);
   // Only the task is kept; the agent's own options do not apply to the schedule agent that replays.
-  const agentKeys = new Set(agentOptionSpecs().map((o) => o.key));
+  const agentKeys = new Set(ownOptionSpecs().map((o) => o.key));
   const options = Object.fromEntries(Object.entries(task).filter(([key]) => !agentKeys.has(key)));
   // A concrete-dropout run learned its rates by gradient, which a schedule cannot replay: its own agent under its seed does.
   const replayer =
@@ -199,21 +202,18 @@ function stopOnSignals(
   };
 }
 
-/** Per layer, joined: `0.30/0.50`. */
-const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
-
 /**
- * --agent pbt: the population trains on `--workers` threads (this one when 1). Ctrl-C and SIGTERM
- * stop every member after its epoch in progress; --resume continues from there.
+ * --agent pbt (or another scheduler): the trials train on `--workers` threads (this one when 1). Ctrl-C
+ * and SIGTERM stop every trial after its epoch in progress; --resume continues from there.
  */
-async function trainPopulation(
+async function trainTrials(
+  scheduler: TrialScheduler,
   run: ResolvedRun,
   backend: string,
   resume: boolean,
   queue?: { url: QueueUrl; name: string | undefined },
 ): Promise<number> {
-  const config = run.agentOptions as unknown as PbtConfig;
-  const workers = Math.min(config.workers, config.population);
+  const workers = scheduler.concurrency(run.agentOptions);
   const stop = new StopFlag();
   // Resumed on the same queue: the segments still running on workers come back through it.
   const resumeHint = `${howToRun('agent')} --resume ${run.out}${queue ? ` --queue ${queue.url.shown}` : ''}`;
@@ -250,19 +250,18 @@ async function trainPopulation(
     executor = createExecutor(workers);
     console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
   }
-  console.log(
-    `run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`,
-  );
-  console.log(`members start at rates ${config.populationRates.join(', ')}`);
+  const [first, ...rest] = scheduler.plan(run);
+  console.log(`${first}${resume ? ', resuming' : ''}`);
+  for (const line of rest) console.log(line);
   const signals = stopOnSignals(
     resumeHint,
-    { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' },
+    { finishing: 'every trial finishes its epoch in progress', lost: 'the epochs in progress are lost' },
     () => stop.request(),
   );
   let result;
   let segmentFailure: unknown;
   try {
-    result = await runPbt(run, {
+    result = await scheduler.run(run, {
       runSegment: (segment) =>
         executor.runSegment(segment, { stop }).catch((err: unknown) => {
           segmentFailure = err;
@@ -271,22 +270,14 @@ async function trainPopulation(
       backendInUse: backend,
       resume,
       stopRequested: () => stop.requested,
-      onGeneration: (e) => {
-        const ranked = e.members.map((m, i) => ({ ...m, i })).sort((a, b) => b.valAcc - a.valAcc);
-        const best = ranked[0]!;
-        // Members are numbered from 1 in print and in the logs; e.members and exploits index them from 0.
-        const copies = e.exploits.map((x) => `${x.member + 1}←${x.from + 1} (${showRates(x.rates)})`).join(', ');
-        console.log(
-          `epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i + 1} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`,
-        );
-      },
+      onProgress: (e) => console.log(scheduler.progressLine(e, run)),
     });
   } catch (err) {
     // A segment that failed on a queue worker: its one-line error. A mistake or a bug in this process
     // (a bad dataset, a changed folder) is not the worker's: it goes on as it would without --queue.
     if (!queue || err !== segmentFailure || err instanceof ConfigError) throw err;
     process.stderr.write(
-      `agent: a member's segment failed on a worker: ${messageOf(err)}; continue with: ${resumeHint}\n`,
+      `agent: a trial's segment failed on a worker: ${messageOf(err)}; continue with: ${resumeHint}\n`,
     );
     return 1;
   } finally {
@@ -296,21 +287,21 @@ async function trainPopulation(
   if (lost !== undefined) return 1;
   if (!result.summary) {
     console.log(
-      `\nstopped: every member's last epoch is checkpointed in ${path.join(run.out, POPULATION_DIR)}; continue with: ${resumeHint}`,
+      `\nstopped: every trial's last epoch is checkpointed in ${path.join(run.out, scheduler.checkpointDir)}; continue with: ${resumeHint}`,
     );
     return signals.exitCode();
   }
   const { best } = result.summary;
   const member = result.records.find((r) => r.episode === best.episode)!;
   const lineage = member.lineage ?? [];
-  console.log(`\nFinished ${result.records.length} members (${result.summary.totalEpochs} epochs).`);
+  console.log(`\nFinished ${result.records.length} trials (${result.summary.totalEpochs} epochs).`);
   console.log(
-    `Best member ${best.episode}: validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}${lineage.length > 0 ? `; its weights came from ${lineage.map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', then ')}` : ''}`,
+    `Best trial ${best.episode}: validation accuracy ${best.valAcc.toFixed(4)}, test accuracy ${best.testAcc.toFixed(4)}${lineage.length > 0 ? `; its weights came from ${lineage.map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', then ')}` : ''}`,
   );
   console.log(scheduleTable(best.schedule, result.layerNames));
   const sorted = result.records.map((r) => r.valAcc).sort((a, b) => a - b);
   console.log(
-    `Members' final validation accuracy: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(4)}, worst ${sorted[0]!.toFixed(4)}`,
+    `Trials' final validation accuracy: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(4)}, worst ${sorted[0]!.toFixed(4)}`,
   );
   const baseline = findConstantBaseline(run);
   if (baseline) {
@@ -320,9 +311,11 @@ async function trainPopulation(
     );
   }
   console.log(
-    `Train the best member's schedule from scratch as a fixed schedule: ${howToRun('agent')} --replay ${run.out}#${best.episode}`,
+    `Train the best trial's schedule from scratch as a fixed schedule: ${howToRun('agent')} --replay ${run.out}#${best.episode}`,
   );
-  console.log(`\nsaved: ${[...Object.values(RUN_FILES), LINEAGE_FILE].map((f) => path.join(run.out, f)).join(', ')}`);
+  console.log(
+    `\nsaved: ${[...Object.values(RUN_FILES), ...scheduler.files].map((f) => path.join(run.out, f)).join(', ')}`,
+  );
   return 0;
 }
 
@@ -371,7 +364,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
+  const parsed = parseArgs(argv, [...runSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   if (dashboardPort !== undefined && wantsDashboard !== true)
     throw new ConfigError('--dashboard-port needs --dashboard');
@@ -379,12 +372,15 @@ async function main(argv: string[]): Promise<number> {
   if (args.help) {
     console.log(
       helpText(USAGE, [
-        { title: 'Run', specs: RUN_OPTIONS },
+        { title: 'Run', specs: runSpecs().slice(0, RUN_OPTIONS.length) },
         { title: 'Data', specs: DATA_OPTIONS },
         { title: 'Model and environment', specs: ENV_OPTIONS },
-        { title: `Agents' own options (${agentNames().join(', ')})`, specs: agentOptionSpecs() },
+        {
+          title: `Agents' and schedulers' own options (${[...agentNames(), ...schedulerNames()].join(', ')})`,
+          specs: ownOptionSpecs(),
+        },
         { title: 'Watching', specs: DASHBOARD_OPTIONS },
-        { title: 'Population on a Redis queue', specs: QUEUE_OPTIONS },
+        { title: 'Trials on a Redis queue (pbt, sha)', specs: QUEUE_OPTIONS },
       ]),
     );
     return 0;
@@ -414,8 +410,8 @@ async function main(argv: string[]): Promise<number> {
       path.join(resumeDir, RUN_FILES.config),
       `--resume ${resumeDir}: not a run folder`,
     );
-    // A population may continue on another number of threads: its results do not depend on it.
-    const allowed = AGENTS[String(config.options['agent'])]?.population ? ['backend', 'workers'] : ['backend'];
+    // A scheduler's trials may continue on another number of threads: its results do not depend on it.
+    const allowed = schedulerFor(String(config.options['agent'])) ? ['backend', 'workers'] : ['backend'];
     const others = Object.keys(given).filter((k) => !allowed.includes(k));
     if (others.length > 0)
       throw new ConfigError(
@@ -428,7 +424,7 @@ async function main(argv: string[]): Promise<number> {
     const recorded = runOptionsFromConfig(config.options);
     // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
     if (existsSync(path.join(resumeDir, 'checkpoint.json'))) delete recorded['loadAgent'];
-    run = resolveRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
+    run = resolveAnyRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
     // A resumed replay keeps training its episode under the seed it replays.
     const replayed = config.options['replay'] as { from: string; envSeed: number } | undefined;
     if (replayed) run.options['replay'] = replayed;
@@ -440,15 +436,16 @@ async function main(argv: string[]): Promise<number> {
     }
   } else if (replay !== undefined) {
     replaying = replayPlan(replay, given);
-    run = resolveRun(replaying.options);
+    run = resolveAnyRun(replaying.options);
     run.options['replay'] = { from: replaying.from, envSeed: replaying.envSeed };
   } else {
-    run = resolveRun(given);
+    run = resolveAnyRun(given);
   }
 
-  if (queue && !AGENTS[run.agent]!.population)
+  const scheduler = schedulerFor(run.agent);
+  if (queue && !scheduler)
     throw new ConfigError(
-      `--queue applies to --agent pbt (a population), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`,
+      `--queue applies to a scheduler over trials (--agent ${schedulerNames().join(' or ')}), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`,
     );
   if (queue && 'workers' in given)
     throw new ConfigError(
@@ -456,8 +453,8 @@ async function main(argv: string[]): Promise<number> {
     );
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
-  if (AGENTS[run.agent]!.population)
-    return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));
+  if (scheduler)
+    return keepServing(dashboard, await trainTrials(scheduler, run, backend, resumeDir !== undefined, queue));
   return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
 }
 

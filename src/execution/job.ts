@@ -15,9 +15,8 @@ import { removeTempFiles, tidyFinishedRun } from '../store/run-folder.js';
 import { RUN_FILES } from '../store/run-writer.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
-import { AGENTS } from '../../agents/index.js';
-import { runPbt } from '../schedulers/pbt/run-pbt.js';
-import { executeRun, resolveRun, type ResolvedRun, type RunResult } from '../run/run.js';
+import { resolveAnyRun, schedulerFor } from '../schedulers/index.js';
+import { executeRun, type ResolvedRun, type RunResult } from '../run/run.js';
 import { datasetFor } from '../data/cache.js';
 import { runSegment } from '../run/segment.js';
 import type { StopFlag } from '../core/stop-flag.js';
@@ -52,7 +51,7 @@ export function resolveJob(job: Job): ResolvedRun {
   const shipped = job.agentState !== undefined;
   const { loadAgent, ...options } = job.options;
   // A job written elsewhere never checks `out`: it is the coordinator's folder, maybe on another machine.
-  const run = resolveRun(
+  const run = resolveAnyRun(
     { ...(shipped ? options : job.options), seed: job.seed, out: job.out },
     { resume: job.resume === true || job.writeTo !== undefined },
   );
@@ -97,9 +96,10 @@ export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.
   const backendInUse = await initBackend(run.backend);
   const dataset = datasetFor(run.data);
-  if (AGENTS[run.agent]!.population) {
-    // An experiment's population trains its members one after another in this thread.
-    return runPbt(run, {
+  const scheduler = schedulerFor(run.agent);
+  if (scheduler) {
+    // An experiment's scheduler trains its trials one after another in this thread.
+    return scheduler.run(run, {
       runSegment: (segment) => runSegment(segment, opts),
       backendInUse,
       dataset,

@@ -14,8 +14,14 @@
  *   policy     one run of the shipped policy (policies/default.json), applied zero-shot: E epochs
  *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
  *              E epochs, 1/G of the grid's budget
- *   pbt        a population of G members, one per grid rate, E epochs each, exploiting and exploring
- *              every ~E/5 epochs (src/schedulers/pbt/run-pbt.ts); its episodes are its members
+ *   pbt        a population of G members at distinct per-layer rates over the grid's range, E epochs
+ *              each, exploiting and exploring every ~E/5 epochs after a burn-in of E/3
+ *              (src/schedulers/pbt/run-pbt.ts); its episodes are its members
+ *   sha        successive halving at the grid's budget (≤ G × E epochs): many static per-layer
+ *              candidates over the grid's range for a grace period of E/3 epochs, the best third
+ *              continued from their checkpoints, rung by rung (src/schedulers/sha/run-sha.ts);
+ *              recommends the best of the last rung
+ *   sha-schedule  the same over schedules p0 → p1 from epoch t0 (per layer or tied)
  * Each method recommends the episode with the best validation accuracy among all it trained; the figure
  * that matters is that episode's test accuracy (the test split is never seen while choosing), against
  * the grid's pick, paired by seed.
@@ -52,6 +58,7 @@ import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js'
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from '../execution/executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
 import { runTasks, type Outcome, type Task } from '../execution/task-graph.js';
+import { schedulerFor } from '../schedulers/index.js';
 import type { StopFlag } from '../core/stop-flag.js';
 
 export interface Preset {
@@ -140,7 +147,7 @@ export function describePresets(indent = '  '): string {
 /** A method: the runs it makes for one seed. Options are agent options by key. */
 export interface Method {
   name: string;
-  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population' | 'one-run';
+  kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population' | 'halving' | 'one-run';
   runs(p: Preset): { name: string; options: Record<string, unknown> }[];
 }
 
@@ -195,6 +202,27 @@ export const METHODS: Method[] = [
     // One member per grid rate, starting where the grid's runs start: the grid's budget, G × E epochs.
     runs: (p) => [{ name: 'pbt', options: { agent: 'pbt', populationRates: p.grid, interval: pbtInterval(p.epochs) } }],
   },
+  // Successive halving at the grid's budget, G × E epochs, over the grid's range of rates.
+  ...(
+    [
+      ['sha', 0],
+      ['sha-schedule', 1],
+    ] as const
+  ).map(([name, scheduleShare]): Method => ({
+    name,
+    kind: 'halving',
+    runs: (p) => [
+      {
+        name: 'sha',
+        options: {
+          agent: 'sha',
+          budget: p.grid.length * p.epochs,
+          rateRange: [Math.min(...p.grid), Math.max(...p.grid)],
+          scheduleShare,
+        },
+      },
+    ],
+  })),
 ];
 
 /** Epochs between PBT's exploit/explore steps in an experiment: about five steps per run. */
@@ -345,7 +373,11 @@ export interface ExperimentPlan {
 
 function pickBest(method: string, seed: number, results: JobResult[]): Pick {
   const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
-  const best = bestEpisode(episodes)!;
+  // Successive halving recommends the best of its last rung (its summary's), never a candidate it stopped.
+  const halving = METHODS.find((m) => m.name === method)?.kind === 'halving';
+  const best = halving
+    ? episodes.find((e) => results.some((r) => e.from === `${r.out}#${r.summary!.best.episode}`))!
+    : bestEpisode(episodes)!;
   return {
     method,
     seed,
@@ -406,7 +438,11 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
         ...(config.resume ? { resume: true } : {}),
       }));
       const resolved = jobs.map(resolveJob);
-      totalEpochs += resolved.reduce((s, r) => s + r.episodes * preset.epochs, 0);
+      totalEpochs += resolved.reduce(
+        (s, r) =>
+          s + (schedulerFor(r.agent)?.budgetEpochs(r.agentOptions, preset.epochs) ?? r.episodes * preset.epochs),
+        0,
+      );
       if (method.kind === 'grid' && config.folds > 1) {
         groups.push(kFoldGrid(method, seed, jobs, config.folds));
         continue;

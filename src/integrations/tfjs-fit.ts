@@ -53,7 +53,7 @@ import { agentContext, agentRng, type AgentTarget } from '../run/make-agent.js';
 import { packageVersions } from '../run/run.js';
 
 export interface DropoutControllerOptions {
-  /** Any agent of `agentNames()` except pbt. @default 'constant', or the one a shortcut below names */
+  /** Any agent of `agentNames()`. @default 'constant', or the one a shortcut below names */
   agent?: string;
   /** Shortcut for `agent: 'schedule'`: a schedule name (linear, curriculum, …) or a JSON file of per-epoch rates. */
   schedule?: string;
@@ -128,10 +128,8 @@ function agentChoice(o: DropoutControllerOptions): { agent: string; options: Rec
   const agent = shortcut ?? o.agent ?? 'constant';
   if (!(agent in AGENTS))
     throw new ConfigError(
-      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)}`,
+      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)} (pbt and sha are schedulers over many runs, not one fit)`,
     );
-  if (AGENTS[agent]!.population)
-    throw new ConfigError(`dropoutController: agent ${agent} trains a population of runs, not one fit`);
   return { agent, options: checkAgentOptions(agent, options) };
 }
 

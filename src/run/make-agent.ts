@@ -24,6 +24,8 @@ export interface AgentTarget {
   };
 }
 
+const SCHEDULER_NAMES = ['pbt', 'sha'];
+
 /** An agent's own random stream for a run seed. Named per agent: bandits that explore by uniform draws would otherwise explore identically. */
 export function agentRng(agent: string, seed: number): Rng {
   return createRng(`agent:${agent}:${seed}`);
@@ -48,10 +50,13 @@ export function agentContext(target: AgentTarget, rng: Rng): AgentContext {
 /**
  * The agent `name` (any of `agentNames()`) for `env`, its options keyed as in the agent's OptionSpecs
  * (`{ rate: 0.3 }`, `{ epsilon: 0.1 }`), checked and defaulted; `seed` seeds its random stream.
- * A population agent (pbt) trains many envs and is run with `runPbt` instead.
  */
 export function makeAgent(name: string, env: AgentTarget, options: Record<string, unknown> = {}, seed = 0): Agent {
+  // The schedulers live in a room above this one: named here only to point the way.
+  if (SCHEDULER_NAMES.includes(name))
+    throw new ConfigError(
+      `makeAgent: '${name}' is not an agent but a scheduler over many runs: run it through tune() or schedulerFor()`,
+    );
   const checked = checkAgentOptions(name, options);
-  if (AGENTS[name]!.population) throw new ConfigError(`--agent ${name} trains a population, not one env: use runPbt`);
   return AGENTS[name]!.create(checked, agentContext(env, agentRng(name, seed)));
 }

@@ -7,8 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Observable } from 'rxjs';
-import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
-import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
+import { AGENTS, agentNames, checkAgentOptions, type AgentEntry } from '../../agents/index.js';
 import {
   DropoutEnv,
   ENV_DEFAULTS,
@@ -149,16 +148,45 @@ export const ENV_OPTIONS: OptionSpec[] = [
   spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
 ];
 
-/** Every agent's own options, one entry per flag. */
-export function agentOptionSpecs(): OptionSpec[] {
+/**
+ * What resolving a run needs of a trial scheduler (src/schedulers: PBT, successive halving), which
+ * `--agent` names like an agent but which trains many trials instead of acting in one. The schedulers
+ * sit above this room, so they are passed in (src/schedulers/index.ts does it), never imported here.
+ */
+export interface TrialMethod {
+  /** The name `--agent` takes. */
+  name: string;
+  /** One line for --help and docs. */
+  description: string;
+  /** Its own options (merged with the agents' by flag: a shared flag keeps one key and type). */
+  options: OptionSpec[];
+  /** Its options checked against the env's rate bounds and epochs, every default filled in; throws ConfigError. */
+  checkConfig(
+    options: Record<string, unknown>,
+    env: { minRate: number; maxRate: number; maxEpochs: number },
+  ): Record<string, unknown>;
+  /** The trials (episodes in the log) a checked config trains. */
+  trials(config: Record<string, unknown>): number;
+  /** Why --episodes does not apply: what it trains instead (`it trains --population members of …`). */
+  trialsNote: string;
+}
+
+/** Every agent's own options (and the schedulers'), one entry per flag. */
+export function agentOptionSpecs(schedulers: readonly TrialMethod[] = []): OptionSpec[] {
   const byFlag = new Map<string, OptionSpec>();
-  for (const name of agentNames())
-    for (const s of AGENTS[name]!.options) if (!byFlag.has(s.flag)) byFlag.set(s.flag, s);
+  const own = [...agentNames().map((name) => AGENTS[name]!.options), ...schedulers.map((s) => s.options)];
+  for (const options of own) for (const s of options) if (!byFlag.has(s.flag)) byFlag.set(s.flag, s);
   return [...byFlag.values()];
 }
 
-export function allRunSpecs(): OptionSpec[] {
-  return [...RUN_OPTIONS, ...DATA_OPTIONS, ...ENV_OPTIONS, ...agentOptionSpecs()];
+/** Every option of a run; `--agent` also takes the schedulers' names. */
+export function allRunSpecs(schedulers: readonly TrialMethod[] = []): OptionSpec[] {
+  const run = RUN_OPTIONS.map((s) =>
+    s.key === 'agent' && schedulers.length > 0
+      ? { ...s, choices: [...agentNames(), ...schedulers.map((m) => m.name)] }
+      : s,
+  );
+  return [...run, ...DATA_OPTIONS, ...ENV_OPTIONS, ...agentOptionSpecs(schedulers)];
 }
 
 /** A run with every option checked and resolved. */
@@ -205,8 +233,8 @@ export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<
     initialRate: initialRates,
   };
   for (const [key, value] of Object.entries(given)) if (value === null || value === undefined) delete given[key];
-  // A population records its members as episodes; --population says how many.
-  if (AGENTS[String(given['agent'])]?.population) delete given['episodes'];
+  // A scheduler (not an agent) records its trials as episodes; its own options say how many.
+  if (!(String(given['agent']) in AGENTS)) delete given['episodes'];
   // Concrete dropout starts from the constant agent's --rate, which config.json records too.
   if (given['concreteDropout'] === true) delete given['initialRate'];
   return given;
@@ -216,13 +244,21 @@ export function runOptionsFromConfig(recorded: Record<string, unknown>): Record<
  * Checks and resolves options given by key (from argv, --config or code). Touches nothing. With
  * `resume`, `out` is an existing run folder rather than one to create.
  */
-export function resolveRun(given: Record<string, unknown>, opts: { resume?: boolean } = {}): ResolvedRun {
-  const specs = allRunSpecs();
+export function resolveRun(
+  given: Record<string, unknown>,
+  opts: { resume?: boolean; schedulers?: readonly TrialMethod[] } = {},
+): ResolvedRun {
+  const schedulers = opts.schedulers ?? [];
+  const specs = allRunSpecs(schedulers);
   const opt = (key: string) => (key in given ? given[key] : specs.find((s) => s.key === key)!.default);
-  const agent = checkOneOf('--agent', opt('agent'), agentNames());
-  const entry = AGENTS[agent]!;
+  const agent = checkOneOf('--agent', opt('agent'), [...agentNames(), ...schedulers.map((s) => s.name)]);
+  const scheduler = schedulers.find((s) => s.name === agent);
+  // A scheduler sets every trial's rates itself: the env takes them as they are (absolute actions).
+  const entry: Pick<AgentEntry, 'options' | 'supports' | 'defaultActionMode'> = scheduler
+    ? { options: scheduler.options, supports: ['absolute'], defaultActionMode: 'absolute' }
+    : AGENTS[agent]!;
   const ownFlags = new Set(entry.options.map((s) => s.flag));
-  for (const s of agentOptionSpecs()) {
+  for (const s of agentOptionSpecs(schedulers)) {
     if (s.key in given && !ownFlags.has(s.flag)) {
       throw new ConfigError(
         `${s.flag} does not apply to --agent ${agent} (its options: ${[...ownFlags].join(', ') || 'none'})`,
@@ -230,14 +266,10 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     }
   }
   const ownOptions = Object.fromEntries(entry.options.filter((s) => s.key in given).map((s) => [s.key, given[s.key]]));
-  let agentOptions = checkAgentOptions(agent, ownOptions);
-  if (entry.population && 'episodes' in given)
-    throw new ConfigError(
-      `--episodes does not apply to --agent ${agent}: it trains --population members of --epochs epochs each`,
-    );
-  const episodes = entry.population
-    ? (agentOptions['population'] as number)
-    : checkInt('--episodes', opt('episodes'), 1);
+  // A scheduler's options are checked once the env's rate bounds are known, below.
+  let agentOptions = scheduler ? {} : checkAgentOptions(agent, ownOptions);
+  if (scheduler && 'episodes' in given)
+    throw new ConfigError(`--episodes does not apply to --agent ${agent}: ${scheduler.trialsNote}`);
   const seed = checkInt('--seed', opt('seed'), 0, 2 ** 32 - 1);
   const backend = requestedBackend(given['backend'] as string | undefined);
   const actionMode = (given['action'] as ActionMode | undefined) ?? entry.defaultActionMode;
@@ -308,8 +340,9 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const envConfig = checkEnvConfig(env);
   // A model file by its absolute path (checkEnvConfig resolves it): jobs and queue workers open that one.
   if (typeof envConfig.model === 'string') env.model = envConfig.model;
-  // A population's starting rates must lie within the env's rate bounds.
-  if (entry.population) agentOptions = { ...checkPbtConfig(ownOptions as Partial<PbtConfig>, envConfig) };
+  // A scheduler's starting rates must lie within the env's rate bounds.
+  if (scheduler) agentOptions = scheduler.checkConfig(ownOptions, envConfig);
+  const episodes = scheduler ? scheduler.trials(agentOptions) : checkInt('--episodes', opt('episodes'), 1);
   const loadAgent = (given['loadAgent'] as string | undefined) ?? null;
   let loadedState: unknown;
   if (loadAgent !== null) {
@@ -325,7 +358,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
   const { spec: _spec, userModel: _userModel, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
-  // --workers changes where a population trains, never what it logs: config.json leaves it out.
+  // --workers changes where a scheduler's trials train, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
     agent,
@@ -338,7 +371,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     out,
     loadAgent,
     label,
-    ...(entry.population ? recordedAgentOptions : agentOptions),
+    ...(scheduler ? recordedAgentOptions : agentOptions),
   };
   return {
     agent,
@@ -444,8 +477,8 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
  * checkpoint, so a run killed at any moment continues with `resume: true` and ends with the same logs.
  */
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
-  if (AGENTS[run.agent]!.population)
-    throw new Error(`executeRun: --agent ${run.agent} trains a population: use runPbt (src/schedulers/pbt/run-pbt.ts)`);
+  if (!(run.agent in AGENTS))
+    throw new Error(`executeRun: --agent ${run.agent} is a scheduler over trials: use schedulerFor (src/schedulers)`);
   const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);

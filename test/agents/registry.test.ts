@@ -6,6 +6,7 @@ import type { OptionSpec } from '../../src/core/options.js';
 import type { Agent } from '../../src/core/types.js';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
 import { checkActionMode } from '../../agents/entry.js';
+import { schedulerFor } from '../../src/schedulers/index.js';
 import { checkEnv } from '../helpers/check_env.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
@@ -36,7 +37,7 @@ describe('agent registry', () => {
       'thompson',
       'linucb',
       'reinforce',
-      'pbt',
+
       'policy',
     ]);
     for (const name of agentNames()) expect(AGENTS[name]!.supports, name).to.include(AGENTS[name]!.defaultActionMode);
@@ -49,15 +50,13 @@ describe('agent registry', () => {
       await checkEnv(new TargetPathEnv({ actionMode, rewardNoise: 0.1 }));
   });
 
-  it('refuses to create a population method as a one-env agent, saying how to run it', () => {
-    expect(AGENTS['pbt']!.population).to.equal(true);
-    expect(() => AGENTS['pbt']!.create({}, new TargetPathEnv({ actionMode: 'absolute' }).context(0))).to.throw(
-      ConfigError,
-      /--agent pbt/,
-    );
+  it('holds only agents that create() builds: the schedulers (pbt) are resolved by schedulerFor', () => {
+    expect(agentNames()).to.not.include('pbt');
+    expect(schedulerFor('pbt')?.name).to.equal('pbt');
+    expect(schedulerFor('ucb')).to.equal(undefined);
   });
 
-  for (const name of agentNames().filter((n) => !AGENTS[n]!.population)) {
+  for (const name of agentNames()) {
     describe(name, () => {
       for (const actionMode of AGENTS[name]!.supports) {
         const env = () => new TargetPathEnv({ actionMode, rewardNoise: 0.05 });

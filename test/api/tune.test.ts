@@ -152,6 +152,6 @@ describe('makeAgent()', () => {
   it('refuses an unknown agent, a foreign option and a population agent in one line each', () => {
     expect(() => makeAgent('ucbb', env)).to.throw(ConfigError, /^--agent must be one of .*ucb.*, got 'ucbb'$/);
     expect(() => makeAgent('ucb', env, { rate: 0.2 })).to.throw(ConfigError, /^--rate does not apply to --agent ucb/);
-    expect(() => makeAgent('pbt', env)).to.throw(ConfigError, /trains a population.*runPbt/);
+    expect(() => makeAgent('pbt', env)).to.throw(ConfigError, /not an agent.*scheduler over many runs/);
   });
 });

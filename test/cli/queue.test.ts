@@ -375,7 +375,7 @@ describe('--queue mistakes', () => {
       [
         'agent',
         ['--agent', 'ucb', '--dataset', 'synthetic', '--queue', 'redis://h'],
-        'agent: --queue applies to --agent pbt (a population), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n',
+        'agent: --queue applies to a scheduler over trials (--agent pbt or sha), not to --agent ucb; experiments take it too (npm run experiment -- --queue …)\n',
       ],
       [
         'agent',

@@ -395,6 +395,23 @@ describe('experiment preset fields', () => {
     expect(plan.totalEpochs).to.equal(2 * 3 * 6);
   });
 
+  it("gives successive halving the grid's budget over the grid's range, and charges what it trains", () => {
+    const plan = planExperiment({
+      ...TINY,
+      epochs: 9,
+      grid: [0.1, 0.3, 0.5, 0.7],
+      seeds: 1,
+      methods: ['grid', 'sha', 'sha-schedule'],
+      out: path.join(tmpdir(), 'droptune-unused-plan'),
+    });
+    const [sha, schedules] = plan.tasks.slice(4).map((t) => (t.job as Job).options);
+    expect(sha).to.include({ agent: 'sha', budget: 4 * 9, scheduleShare: 0 });
+    expect(sha!['rateRange']).to.deep.equal([0.1, 0.7]);
+    expect(schedules).to.include({ agent: 'sha', scheduleShare: 1 });
+    // grace 3, rungs 3 and 9: 8 candidates × 3 + 2 × 6 = 36 epochs, the grid's 4 × 9
+    expect(plan.totalEpochs).to.equal(36 + 36 + 36);
+  });
+
   it('names the field and what is allowed for a bad value', () => {
     expect(() => checkExperimentConfig({ grid: [0.2, 1.2] })).to.throw(
       ConfigError,

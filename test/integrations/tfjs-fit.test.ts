@@ -213,7 +213,7 @@ describe('dropoutController (a fit callback)', () => {
       ConfigError,
       /give one of agent, schedule, plateau, policy/,
     );
-    expect(() => dropoutController({ agent: 'pbt' })).to.throw(ConfigError, /trains a population/);
+    expect(() => dropoutController({ agent: 'pbt' })).to.throw(ConfigError, /schedulers over many runs, not one fit/);
     model.dispose();
     plain.dispose();
   });

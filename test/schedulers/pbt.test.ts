@@ -10,6 +10,7 @@ const backendName = () => initBackend(requestedBackend());
 import { InProcessExecutor, PoolExecutor } from '../../src/execution/executor.js';
 import { runPbt, POPULATION_DIR } from '../../src/schedulers/pbt/run-pbt.js';
 import { executeRun, resolveRun, type RunResult } from '../../src/run/run.js';
+import { resolveAnyRun } from '../../src/schedulers/index.js';
 import { killWhen } from '../helpers/processes.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -49,7 +50,7 @@ async function population(
   out: string,
   opts: { workers?: number; resume?: boolean; stopAfter?: number; options?: Record<string, unknown> } = {},
 ): Promise<RunResult> {
-  const run = resolveRun({ ...TASK, ...POPULATION, ...opts.options, out }, { resume: opts.resume });
+  const run = resolveAnyRun({ ...TASK, ...POPULATION, ...opts.options, out }, { resume: opts.resume });
   const executor = (opts.workers ?? 1) > 1 ? new PoolExecutor({ workers: opts.workers! }) : new InProcessExecutor();
   let generations = 0;
   try {
@@ -97,13 +98,32 @@ describe('pbt population', function () {
     expect(result.records.map((r) => r.episode)).to.deep.equal([1, 2, 3, 4]);
   });
 
-  it('trains a member that never copies exactly like the constant-rate run at its rate', async () => {
+  it('starts members at distinct per-layer rates over the range of --population-rates', () => {
+    const steps = readLines<StepRecord>(reference, 'steps.jsonl');
+    const start = [1, 2, 3, 4].map((m) => steps.find((s) => s.episode === m && s.epoch === 1)!.rates);
+    for (let layer = 0; layer < 2; layer++) {
+      // a Latin hypercube: one member in each quarter of [0, 0.6] on every layer
+      const strata = start.map((rates) => Math.floor(rates[layer]! / 0.15)).sort();
+      expect(strata, `layer ${layer + 1}: ${start.map((r) => r[layer]).join(', ')}`).to.deep.equal([0, 1, 2, 3]);
+    }
+    expect(
+      start.every((rates) => rates[0] !== rates[1]),
+      'no member on a tied rate',
+    ).to.equal(true);
+  });
+
+  it('trains a member that never copies exactly like a fixed-schedule run at its rates', async () => {
     const members = readLines<EpisodeRecord>(reference, 'episodes.jsonl');
     const loner = members.find((m) => (m.lineage ?? []).length === 0)!;
     expect(loner, 'some member never copied').to.not.equal(undefined);
-    const rate = loner.schedule[0]![0]!;
     const constant = await executeRun(
-      resolveRun({ ...TASK, agent: 'constant', rate, episodes: 1, out: path.join(tmp, 'constant') }),
+      resolveRun({
+        ...TASK,
+        agent: 'schedule',
+        schedule: `${path.join(reference, 'episodes.jsonl')}#${loner.episode}`,
+        episodes: 1,
+        out: path.join(tmp, 'constant'),
+      }),
       { backendInUse: await backendName() },
     );
     const episode = constant.records[0]!;
@@ -129,15 +149,16 @@ describe('pbt population', function () {
     const copies = members.flatMap((m) => (m.lineage ?? []).map((c) => `${c.epoch}:${c.from}`));
     expect(copies.every((c) => lineage.some((l) => `${l.epoch}:${l.from}` === c))).to.equal(true);
     for (const l of lineage) {
-      expect(l.fromValAcc).to.be.at.least(l.valAcc);
       // the copier's next epoch trains at the explored rates, from the source's state
       const next = steps.find((s) => s.episode === l.member && s.epoch === l.epoch + 1)!;
       expect(next.rates).to.deep.equal(l.rates);
       l.rates.forEach((r, i) => {
         const before = steps.find((s) => s.episode === l.from && s.epoch === l.epoch)!.rates[i]!;
+        // an additive step of ±0.05 to 0.1 (--perturbation 0.1), reflected into [0, 0.8]
+        const candidates = [Math.abs(r - before), r + before, 1.6 - r - before];
         if (!l.resampled[i])
           expect(
-            [0.8, 1.2].some((f) => Math.abs(Math.min(0.8, before * f) - r) < 1e-4),
+            candidates.some((step) => step >= 0.05 - 1e-4 && step <= 0.1 + 1e-4),
             `rate ${r} from ${before}`,
           ).to.equal(true);
       });
@@ -205,11 +226,42 @@ describe('pbt population', function () {
   });
 });
 
+describe('pbt exploits after the burn-in, and a copy trains as a new trial', function () {
+  this.timeout(300_000);
+  const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-pbt-burn-'));
+  let steps: StepRecord[];
+  let lineage: LineageRecord[];
+
+  before(async () => {
+    // explore does nothing (no step, no resample): a copy goes on at exactly its source's rates
+    const out = path.join(tmp, 'run');
+    await population(out, {
+      options: { epochs: 6, interval: 1, burnIn: 4, perturbation: 0, resampleProbability: 0 },
+    });
+    steps = readLines<StepRecord>(out, 'steps.jsonl');
+    lineage = readLines<LineageRecord>(out, 'lineage.jsonl');
+  });
+
+  it('copies no member before the burn-in (--burn-in 4: the perturbation steps after epochs 1-3 skip)', () => {
+    expect(lineage.map((l) => l.epoch)).to.deep.equal([4, 5]);
+  });
+
+  it("gives a copy its own batches and masks: its next epoch differs from its source's at the same rates", () => {
+    for (const l of lineage) {
+      const copy = steps.find((s) => s.episode === l.member && s.epoch === l.epoch + 1)!;
+      const source = steps.find((s) => s.episode === l.from && s.epoch === l.epoch + 1)!;
+      // same weights, optimizer state and rates: only the streams can tell them apart
+      expect(copy.rates).to.deep.equal(source.rates);
+      expect(copy.trainLoss, `member ${l.member} after copying ${l.from}`).to.not.equal(source.trainLoss);
+    }
+  });
+});
+
 describe('pbt on a task where the rate matters', function () {
   this.timeout(300_000);
   // The synthetic task memorizes its noisy labels at rate 0 and underfits at 0.8: the best static rate
-  // lies in between (src/data/synthetic.ts). The static members are the same population with no
-  // perturbation step (an interval as long as the run): the grid.
+  // lies in between (src/data/synthetic.ts). The static members are the grid: members on tied rates
+  // with no perturbation step (an interval as long as the run).
   const TASK = {
     dataset: 'synthetic',
     trainSize: 200,
@@ -227,7 +279,15 @@ describe('pbt on a task where the rate matters', function () {
     it(`ends with a member better than the median static member (seed ${seed})`, async () => {
       const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-pbt-task-'));
       const finals = async (interval: number) => {
-        const run = resolveRun({ ...TASK, seed, agent: 'pbt', interval, out: path.join(tmp, `i${interval}`) });
+        const start = interval === 16 ? 'grid' : 'lhs';
+        const run = resolveAnyRun({
+          ...TASK,
+          seed,
+          agent: 'pbt',
+          interval,
+          populationStart: start,
+          out: path.join(tmp, `i${interval}`),
+        });
         const executor = new InProcessExecutor();
         const result = await runPbt(run, {
           runSegment: (s) => executor.runSegment(s),

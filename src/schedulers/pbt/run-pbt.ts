@@ -1,14 +1,17 @@
 /**
- * Population based training over an executor (the rule itself, exploit and explore, is agents/pbt.ts).
+ * Population based training over an executor (the rule itself, exploit and explore, is pbt.ts): the
+ * `pbt` TrialScheduler (../scheduler.ts).
  *
  * Synchronous generations, so that a seed gives one result whatever the number of workers: in
  * generation g every member trains epochs g·I+1 … min((g+1)·I, E) as one segment (segment.ts) on the
- * executor; when all are back, the coordinator ranks them, and each bottom member copies a top
- * member's checkpoint and explores its rates. Every decision is drawn here, from one seeded stream.
+ * executor; when all are back and the burn-in is over, the coordinator ranks them on a smoothed score,
+ * and each bottom member copies a top member's checkpoint (with shuffle and mask streams of its own,
+ * ../streams.ts) and explores its rates. Every decision is drawn here, from one seeded stream.
  *
- * Members start as the grid's runs do: the same env seed (episode 1 of the run seed, so the same
- * initial weights and shuffles) at the member's rate. Until the first exploit, member m is exactly the
- * constant-rate run at its starting rate, and the population costs what the grid costs: P × E epochs.
+ * Members start from the same env seed (episode 1 of the run seed, so the same initial weights and
+ * shuffles as the grid's runs), each at distinct per-layer rates (pbt.ts startingRates), and the
+ * population costs what the grid costs: P × E epochs. With --population-start grid, member m is
+ * exactly the constant-rate run at its rate until its first copy.
  *
  * The run folder is an ordinary run log, members in place of episodes:
  *   steps.jsonl     every epoch of every member (episode = member, from 1), generation by generation
@@ -21,7 +24,16 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { exploitAndExplore, type Exploit, type PbtConfig } from '../../../agents/pbt.js';
+import {
+  OPTIONS,
+  checkConfig,
+  exploitAndExplore,
+  smoothedValAcc,
+  startingRates,
+  type Exploit,
+  type PbtConfig,
+} from './pbt.js';
+import { withFreshStreams } from '../streams.js';
 import { DropoutEnv } from '../../../envs/dropout-env.js';
 import { ConfigError } from '../../core/errors.js';
 import { createRng, restoreRng, type RngState } from '../../core/rng.js';
@@ -35,6 +47,7 @@ import { RunWriter, stepRecord, summarize } from '../../store/run-writer.js';
 import type { RunResult, ResolvedRun } from '../../run/run.js';
 import { packageVersions } from '../../run/run.js';
 import { readMemberCheckpoint, writeMemberCheckpoint, type SegmentJob, type SegmentResult } from '../../run/segment.js';
+import type { TrialScheduler } from '../scheduler.js';
 
 export const LINEAGE_FILE = 'lineage.jsonl';
 export const POPULATION_DIR = 'population';
@@ -133,11 +146,12 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
         stepsLines: 0,
         lineageLines: 0,
         epochsTrained: 0,
-        members: config.populationRates.map((rate) => ({
-          rates: Array<number>(layerNames.length).fill(rate),
-          trajectory: [],
-          lineage: [],
-        })),
+        members: startingRates(
+          config.populationRates,
+          layerNames.length,
+          config.populationStart,
+          createRng(`pbt-start:${run.seed}`),
+        ).map((rates) => ({ rates, trajectory: [], lineage: [] })),
       };
       writeState(dir, state);
     }
@@ -156,8 +170,10 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
           throw new Error(
             `pbt: member ${m.copyFrom + 1}'s checkpoint is not at generation ${g}: the population folder was changed`,
           );
+        // Numbered as the logs number them: the copy starts generation g + 1, member + 1.
         writeMemberCheckpoint(dir, member, {
           ...source,
+          env: withFreshStreams(source.env, `pbt:${run.seed}:${g + 1}:${member + 1}`),
           transitions: [],
           copiedFrom: { member: m.copyFrom, generation: g },
         });
@@ -193,11 +209,18 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       });
       const rng = restoreRng(state.rng);
       const valAccs = members.map((m) => m.trajectory.at(-1)?.info.valAcc ?? m.reset?.info.valAcc ?? Number.NaN);
-      const last = g + 1 === generations;
-      const exploits: Exploit[] = last
+      const scores = members.map((m) =>
+        smoothedValAcc(
+          m.trajectory.map((t) => t.info.valAcc),
+          config.scoreEpochs,
+        ),
+      );
+      // No exploit after the last generation, nor before the burn-in (Ray's burn_in_period).
+      const exploitNow = g + 1 < generations && untilEpoch >= config.burnIn;
+      const exploits: Exploit[] = !exploitNow
         ? []
         : exploitAndExplore(
-            members.map((m, i) => ({ valAcc: valAccs[i]!, rates: m.rates })),
+            members.map((m, i) => ({ valAcc: scores[i]!, rates: m.rates })),
             rng,
             { ...config, minRate, maxRate },
           );
@@ -307,3 +330,38 @@ function resumeState(
   }
   return state;
 }
+
+/** Per layer, joined: `0.30/0.50`. */
+const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
+
+/** PBT as a scheduler over trials: `--agent pbt`. */
+export const pbtScheduler: TrialScheduler<GenerationEvent> = {
+  name: 'pbt',
+  description: 'population based training: members copy the best and perturb their rates every --interval epochs',
+  options: OPTIONS,
+  checkConfig: (options, env) => ({ ...checkConfig(options as Partial<PbtConfig>, env) }),
+  trialsNote: 'it trains --population members of --epochs epochs each',
+  budgetEpochs: (config, epochs) => (config as unknown as PbtConfig).population * epochs,
+  trials: (config) => (config as unknown as PbtConfig).population,
+  concurrency: (config) =>
+    Math.min((config as unknown as PbtConfig).workers, (config as unknown as PbtConfig).population),
+  checkpointDir: POPULATION_DIR,
+  files: [LINEAGE_FILE],
+  run: (run, deps) => runPbt(run, { ...deps, onGeneration: deps.onProgress }),
+  plan(run) {
+    const config = run.agentOptions as unknown as PbtConfig;
+    return [
+      `run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval} from epoch ${config.burnIn}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})`,
+      config.populationStart === 'grid'
+        ? `members start at rates ${config.populationRates.join(', ')}`
+        : `members start at distinct per-layer rates in [${Math.min(...config.populationRates)}, ${Math.max(...config.populationRates)}] (a Latin hypercube)`,
+    ];
+  },
+  progressLine(e, run) {
+    const ranked = e.members.map((m, i) => ({ ...m, i })).sort((a, b) => b.valAcc - a.valAcc);
+    const best = ranked[0]!;
+    // Members are numbered from 1 in print and in the logs; e.members and exploits index them from 0.
+    const copies = e.exploits.map((x) => `${x.member + 1}←${x.from + 1} (${showRates(x.rates)})`).join(', ');
+    return `epoch ${String(e.epoch).padStart(3)}/${run.envConfig.maxEpochs}  best member ${best.i + 1} valAcc ${best.valAcc.toFixed(4)} at ${showRates(best.rates)}, median ${ranked[Math.floor(ranked.length / 2)]!.valAcc.toFixed(4)}${copies ? `  exploit: ${copies}` : ''}`;
+  },
+};

@@ -1,19 +1,22 @@
 /**
  * pbt: population based training (Jaderberg et al. 2017), as Ray Tune's PopulationBasedTraining does
- * it. P members train side by side, each at its own rates. Every --interval epochs they are ranked by
- * validation accuracy; each member of the bottom quantile copies the weights, optimizer state and rates
- * of a random member of the top quantile (exploit), then changes each rate (explore): with probability
- * --resample-probability a fresh draw from [min, max], otherwise ×0.8 or ×1.2, kept within [min, max].
+ * it. P members train side by side, each at its own per-layer rates (a Latin hypercube over the range of
+ * --population-rates). Every --interval epochs after the burn-in (Ray's burn_in_period) they are ranked
+ * by a smoothed score, the mean validation accuracy of their last --score-epochs epochs; each member of
+ * the bottom quantile copies the weights and optimizer state of a random member of the top quantile
+ * (exploit), with shuffle and mask streams of its own, then changes each rate (explore): with
+ * probability --resample-probability a fresh draw from [min, max], otherwise a step of ±(½ to 1) ×
+ * --perturbation, reflected into [min, max] (so a rate of 0 moves too).
  *
  * This file is the rule: config and the exploit/explore step, pure and seeded. The population itself
- * (members trained on the worker pool, checkpoints, the run log) is src/schedulers/pbt/run-pbt.ts. PBT is not a
- * one-env agent: its registry entry checks options and refuses to be created as one.
+ * (members trained on the worker pool, checkpoints, the run log) is run-pbt.ts. PBT is a scheduler over
+ * trials, not an agent: `--agent pbt` reaches it through schedulerFor (../index.ts).
  */
-import { checkInt, checkKnownKeys, checkNumber, checkRate } from '../src/core/check.js';
-import { ConfigError } from '../src/core/errors.js';
-import type { OptionSpec } from '../src/core/options.js';
-import type { Rng } from '../src/core/rng.js';
-import type { AgentEntry } from './entry.js';
+import { checkInt, checkKnownKeys, checkNumber, checkOneOf, checkRate } from '../../core/check.js';
+import { ConfigError } from '../../core/errors.js';
+import type { OptionSpec } from '../../core/options.js';
+import type { Rng } from '../../core/rng.js';
+import { latinHypercube } from '../sampling.js';
 
 // config
 
@@ -33,20 +36,37 @@ export interface PbtConfig {
   populationRates: number[];
   /** Threads the members train on (1: this thread). Results do not depend on it. @default 1 */
   workers: number;
+  /** No exploit before the members have trained this many epochs (Ray's burn_in_period). @default round(E/3) */
+  burnIn: number;
+  /** Members are ranked on the mean validation accuracy of their last this many epochs. @default 3 */
+  scoreEpochs: number;
+  /** Largest additive step of explore; a step is ±U[½, 1] of it. @default 0.1 */
+  perturbation: number;
+  /**
+   * Where members start: 'lhs', distinct per-layer rates (a seeded Latin hypercube over the range of
+   * populationRates); 'grid', each member's populationRate on every layer (the grid's runs). @default 'lhs'
+   */
+  populationStart: PopulationStart;
 }
+
+export const POPULATION_STARTS = ['lhs', 'grid'] as const;
+export type PopulationStart = (typeof POPULATION_STARTS)[number];
 
 /** The standard experiment's grid: a population of its size starts where the grid's runs are. */
 export const DEFAULT_POPULATION_RATES = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
 
-export const DEFAULTS: Omit<PbtConfig, 'population' | 'populationRates'> = {
+export const DEFAULTS: Omit<PbtConfig, 'population' | 'populationRates' | 'burnIn'> = {
   interval: 2,
   quantile: 0.25,
   resampleProbability: 0.25,
   workers: 1,
+  scoreEpochs: 3,
+  perturbation: 0.1,
+  populationStart: 'lhs',
 };
 
-/** Ray Tune's perturbation factors. */
-export const PERTURBATION_FACTORS = [0.8, 1.2] as const;
+/** The default burn-in: about a third of the run, before which early rankings reward fast (low-rate) learners. */
+export const defaultBurnIn = (epochs: number) => Math.round(epochs / 3);
 
 export const OPTIONS: OptionSpec[] = [
   {
@@ -75,14 +95,43 @@ export const OPTIONS: OptionSpec[] = [
     flag: '--resample-probability',
     type: 'number',
     default: DEFAULTS.resampleProbability,
-    help: 'pbt: chance explore redraws a rate instead of ×0.8/×1.2',
+    help: 'pbt: chance explore redraws a rate instead of stepping it by ±--perturbation',
+  },
+  {
+    key: 'perturbation',
+    flag: '--perturbation',
+    type: 'number',
+    default: DEFAULTS.perturbation,
+    help: 'pbt: largest additive step of explore (a step is ±½ to 1 of it, reflected into [min, max])',
+  },
+  {
+    key: 'burnIn',
+    flag: '--burn-in',
+    type: 'int',
+    default: undefined,
+    help: 'pbt: no exploit before this epoch (default: a third of --epochs)',
+  },
+  {
+    key: 'scoreEpochs',
+    flag: '--score-epochs',
+    type: 'int',
+    default: DEFAULTS.scoreEpochs,
+    help: 'pbt: rank members on the mean validation accuracy of their last this many epochs',
+  },
+  {
+    key: 'populationStart',
+    flag: '--population-start',
+    type: 'string',
+    default: DEFAULTS.populationStart,
+    choices: POPULATION_STARTS,
+    help: 'pbt: lhs: distinct per-layer rates over the range of --population-rates; grid: one tied rate each',
   },
   {
     key: 'populationRates',
     flag: '--population-rates',
     type: 'numbers',
     default: DEFAULT_POPULATION_RATES,
-    help: 'pbt: starting rate of each member (another --population: evenly over [min, max])',
+    help: "pbt: their range is where members start (lhs), or each member's tied rate (grid)",
   },
   {
     key: 'workers',
@@ -104,7 +153,7 @@ export function defaultPopulationRates(n: number, minRate: number, maxRate: numb
 /** Checks the options; rates are checked against the env's [min, max] when the run is resolved. */
 export function checkConfig(
   partial: Partial<PbtConfig>,
-  bounds: { minRate: number; maxRate: number } = { minRate: 0, maxRate: 0.8 },
+  bounds: { minRate: number; maxRate: number; maxEpochs?: number } = { minRate: 0, maxRate: 0.8 },
 ): PbtConfig {
   checkKnownKeys(
     'pbt',
@@ -136,7 +185,45 @@ export function checkConfig(
     ),
     populationRates: rates,
     workers: checkInt('--workers', partial.workers ?? DEFAULTS.workers, 1, 256),
+    burnIn: checkInt(
+      '--burn-in',
+      partial.burnIn ?? defaultBurnIn(bounds.maxEpochs ?? 0),
+      0,
+      bounds.maxEpochs ?? Number.MAX_SAFE_INTEGER,
+    ),
+    scoreEpochs: checkInt('--score-epochs', partial.scoreEpochs ?? DEFAULTS.scoreEpochs, 1),
+    perturbation: checkNumber(
+      '--perturbation',
+      partial.perturbation ?? DEFAULTS.perturbation,
+      0,
+      bounds.maxRate - bounds.minRate,
+    ),
+    populationStart: checkOneOf(
+      '--population-start',
+      partial.populationStart ?? DEFAULTS.populationStart,
+      POPULATION_STARTS,
+    ),
   };
+}
+
+/**
+ * Each member's starting rates, one per layer: with 'lhs' a Latin hypercube over [lo, hi], the range of
+ * `rates` (each layer's P values fall one in each of P equal strata, in an order of its own), so that
+ * every member starts where no grid run does; with 'grid', member m's rates[m] on every layer.
+ */
+export function startingRates(rates: readonly number[], layers: number, start: PopulationStart, rng: Rng): number[][] {
+  if (start === 'grid') return rates.map((rate) => Array<number>(layers).fill(rate));
+  return latinHypercube(rates.length, layers, Math.min(...rates), Math.max(...rates), rng);
+}
+
+/**
+ * A member's score at a perturbation step: the mean validation accuracy of its last k epochs (a
+ * smoothed score, less noisy than one epoch's); NaN when one of them diverged.
+ */
+export function smoothedValAcc(valAccs: readonly number[], k: number): number {
+  const last = valAccs.slice(-k);
+  if (last.length === 0) return Number.NaN;
+  return last.reduce((s, v) => s + v, 0) / last.length;
 }
 
 // exploit and explore
@@ -162,11 +249,22 @@ export interface ExploreBounds {
   minRate: number;
   maxRate: number;
   resampleProbability: number;
+  perturbation: number;
 }
 
 const round = (r: number) => Math.round(r * 1e4) / 1e4;
 
-/** Each rate: redrawn from [min, max] with the resample probability, else ×0.8 or ×1.2 and clipped. */
+/** `value` reflected at the bounds back into [min, max]: a step down from the floor goes up as far. */
+function reflect(value: number, min: number, max: number): number {
+  const v = value < min ? 2 * min - value : value > max ? 2 * max - value : value;
+  return Math.min(max, Math.max(min, v));
+}
+
+/**
+ * Each rate: redrawn from [min, max] with the resample probability, else moved by ±U[½, 1] ×
+ * perturbation and reflected into [min, max]. Additive, so a rate of 0 moves, and a low rate moves as
+ * far as a high one (×0.8/×1.2 could not move 0, and moved 0.2 by only 0.04).
+ */
 export function explore(
   rates: readonly number[],
   rng: Rng,
@@ -176,17 +274,17 @@ export function explore(
   const next = rates.map((rate) => {
     const redraw = rng.next() < b.resampleProbability;
     resampled.push(redraw);
-    const value = redraw
-      ? b.minRate + rng.next() * (b.maxRate - b.minRate)
-      : rate * PERTURBATION_FACTORS[rng.int(PERTURBATION_FACTORS.length)]!;
-    return round(Math.min(b.maxRate, Math.max(b.minRate, value)));
+    if (redraw) return round(b.minRate + rng.next() * (b.maxRate - b.minRate));
+    const sign = rng.next() < 0.5 ? -1 : 1;
+    const step = b.perturbation * (0.5 + 0.5 * rng.next());
+    return round(reflect(rate + sign * step, b.minRate, b.maxRate));
   });
   return { rates: next, resampled };
 }
 
 /**
- * One perturbation step. Members are ranked by validation accuracy (a diverged member, NaN, ranks
- * last; ties go to the lower index); each of the bottom quantile, in member order, copies a random
+ * One perturbation step. Members are ranked by their score (`valAcc`: the smoothed score; a diverged
+ * member, NaN, ranks last; ties go to the lower index); each of the bottom quantile, in member order, copies a random
  * top member and explores from its rates.
  */
 export function exploitAndExplore(
@@ -206,20 +304,3 @@ export function exploitAndExplore(
     return { member, from, ratesBefore: [...members[member]!.rates], rates, resampled };
   });
 }
-
-// registry entry
-
-export const pbtEntry: AgentEntry = {
-  description: 'population based training: members copy the best and perturb their rates every --interval epochs',
-  options: OPTIONS,
-  defaultActionMode: 'absolute',
-  supports: ['absolute'],
-  population: true,
-  // Rates are checked against the run's own [--min-rate, --max-rate] once the env config is known.
-  check: (options) => ({ ...checkConfig(options as Partial<PbtConfig>, { minRate: 0, maxRate: 0.99 }) }),
-  create() {
-    throw new ConfigError(
-      'pbt trains a population, not one env: run it with `npm run agent -- --agent pbt` or runPbt()',
-    );
-  },
-};

@@ -1,5 +1,13 @@
 import { expect } from 'chai';
-import { checkConfig, defaultPopulationRates, exploitAndExplore, explore, quantileSize } from '../../agents/pbt.js';
+import {
+  checkConfig,
+  defaultPopulationRates,
+  exploitAndExplore,
+  explore,
+  quantileSize,
+  smoothedValAcc,
+  startingRates,
+} from '../../src/schedulers/pbt/pbt.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng, type Rng } from '../../src/core/rng.js';
 
@@ -24,7 +32,7 @@ function scripted(draws: { next?: number[]; int?: number[] }): Rng & { left: () 
   };
 }
 
-const BOUNDS = { minRate: 0, maxRate: 0.8, resampleProbability: 0.25, quantile: 0.25 };
+const BOUNDS = { minRate: 0, maxRate: 0.8, resampleProbability: 0.25, quantile: 0.25, perturbation: 0.1 };
 
 describe('pbt rule', () => {
   it('sizes quantiles as Ray Tune does: ⌈n·q⌉, at most half the population', () => {
@@ -33,37 +41,46 @@ describe('pbt rule', () => {
     expect(quantileSize(8, 0)).to.equal(0);
   });
 
-  it('has each bottom member copy a top member and perturb its rates ×0.8 or ×1.2', () => {
+  it('has each bottom member copy a top member and step its rates additively', () => {
     // 8 members, quantile 2: top = 5 (0.95), 2 (0.9); bottom = 7 (0.5), 0 (0.6), handled in member order.
     const valAcc = [0.6, 0.8, 0.9, 0.7, 0.75, 0.95, 0.85, 0.5];
     const members = valAcc.map((v, i) => ({ valAcc: v, rates: [i / 10, i / 20] }));
-    // member 0: copies top[1] = 2, layer 0 perturbed (0.9 ≥ 0.25) by factor index 1 (×1.2), layer 1 perturbed ×0.8
-    // member 7: copies top[0] = 5, layer 0 resampled (0.1 < 0.25) to 0 + 0.5·0.8, layer 1 perturbed ×1.2
-    const rng = scripted({ int: [1, 1, 0, 0, 1], next: [0.9, 0.3, 0.1, 0.5, 0.7] });
+    // each layer: a draw against the resample probability, then (not resampled) a sign and a step size
+    // member 0 copies top[1] = 2 (0.2, 0.1): +0.1·(0.5 + 0.5·0.5) → 0.275; −0.1·0.5 → 0.05
+    // member 7 copies top[0] = 5 (0.5, 0.25): layer 1 resampled to 0.5·0.8; +0.1·(0.5 + 0.5·0.6) → 0.33
+    const rng = scripted({ int: [1, 0], next: [0.9, 0.7, 0.5, 0.3, 0.2, 0, 0.1, 0.5, 0.9, 0.9, 0.6] });
     const exploits = exploitAndExplore(members, rng, BOUNDS);
     expect(rng.left()).to.equal(0);
     expect(exploits).to.deep.equal([
-      { member: 0, from: 2, ratesBefore: [0, 0], rates: [0.24, 0.08], resampled: [false, false] },
-      { member: 7, from: 5, ratesBefore: [0.7, 0.35], rates: [0.4, 0.3], resampled: [true, false] },
+      { member: 0, from: 2, ratesBefore: [0, 0], rates: [0.275, 0.05], resampled: [false, false] },
+      { member: 7, from: 5, ratesBefore: [0.7, 0.35], rates: [0.4, 0.33], resampled: [true, false] },
     ]);
   });
 
   it('ranks a diverged member (NaN) last and breaks ties by the lower index', () => {
     const members = [0.7, Number.NaN, 0.7, 0.7].map((valAcc) => ({ valAcc, rates: [0.5] }));
     // quantile 1 of 4: top = member 0 (first of the tie), bottom = member 1 (NaN)
-    const exploits = exploitAndExplore(members, scripted({ int: [0, 0], next: [0.9] }), BOUNDS);
+    const exploits = exploitAndExplore(members, scripted({ int: [0], next: [0.9, 0.9, 0.5] }), BOUNDS);
     expect(exploits.map((e) => [e.member, e.from])).to.deep.equal([[1, 0]]);
   });
 
-  it('keeps explored rates within [min, max]', () => {
-    // ×1.2 of 0.75 is 0.9, clipped to 0.8; ×0.8 of 0.05 is 0.04, clipped to the min 0.05
-    expect(explore([0.75], scripted({ next: [0.9], int: [1] }), BOUNDS).rates).to.deep.equal([0.8]);
-    expect(explore([0.05], scripted({ next: [0.9], int: [0] }), { ...BOUNDS, minRate: 0.05 }).rates).to.deep.equal([
-      0.05,
+  it('reflects a step past a bound back into [min, max]', () => {
+    // 0.75 + 0.075 = 0.825, reflected at 0.8 to 0.775; 0.05 − 0.075 reflected at the min 0.05 to 0.125
+    expect(explore([0.75], scripted({ next: [0.9, 0.9, 0.5] }), BOUNDS).rates).to.deep.equal([0.775]);
+    expect(explore([0.05], scripted({ next: [0.9, 0.1, 0.5] }), { ...BOUNDS, minRate: 0.05 }).rates).to.deep.equal([
+      0.125,
     ]);
   });
 
-  it('resamples a rate with the resample probability, and otherwise lands on ×0.8 or ×1.2', () => {
+  it('moves a zero rate: every step lands 0.05 to 0.1 above it (×0.8/×1.2 kept it at 0)', () => {
+    const rng = createRng('zero');
+    for (let i = 0; i < 500; i++) {
+      const e = explore([0], rng, { ...BOUNDS, resampleProbability: 0 });
+      expect(e.rates[0]).to.be.within(0.05, 0.1);
+    }
+  });
+
+  it('resamples a rate with the resample probability, and otherwise steps it up or down by 0.05 to 0.1', () => {
     const rng = createRng('explore');
     const n = 4000;
     let resampled = 0;
@@ -74,8 +91,8 @@ describe('pbt rule', () => {
         resampled += 1;
         expect(e.rates[0]).to.be.within(0, 0.8);
       } else {
-        expect([0.4, 0.6]).to.include(e.rates[0]);
-        if (e.rates[0] === 0.6) up += 1;
+        expect(Math.abs(e.rates[0]! - 0.5)).to.be.within(0.05 - 1e-9, 0.1 + 1e-9);
+        if (e.rates[0]! > 0.5) up += 1;
       }
     }
     // Binomial: 4 standard deviations either side.
@@ -124,5 +141,44 @@ describe('pbt config', () => {
     );
     expect(error({ quantile: 0.6 })).to.equal('--quantile must be in [0, 0.5], got 0.6');
     expect(error({ interval: 0 })).to.equal('--interval must be an integer >= 1, got 0');
+    expect(error({ burnIn: 11 }, { minRate: 0, maxRate: 0.8, maxEpochs: 10 } as never)).to.equal(
+      '--burn-in must be an integer in [0, 10], got 11',
+    );
+    expect(error({ populationStart: 'tied' })).to.equal("--population-start must be one of lhs, grid, got 'tied'");
+  });
+
+  it('burns in for about a third of the run by default', () => {
+    expect(
+      [3, 6, 10, 60].map((maxEpochs) => checkConfig({}, { minRate: 0, maxRate: 0.8, maxEpochs }).burnIn),
+    ).to.deep.equal([1, 2, 3, 20]);
+  });
+});
+
+describe('pbt starting rates', () => {
+  it('draws a Latin hypercube over the range of the rates: one member per stratum on every layer', () => {
+    const grid = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
+    const start = startingRates(grid, 3, 'lhs', createRng('lhs'));
+    expect(start).to.have.length(8);
+    for (let layer = 0; layer < 3; layer++) {
+      const strata = start.map((rates) => Math.min(7, Math.floor((rates[layer]! / 0.7) * 8))).sort();
+      expect(strata).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+    }
+    // per-layer, not tied: some member's layers differ, and no member sits on a grid run's tied rates
+    expect(start.some((rates) => new Set(rates).size > 1)).to.equal(true);
+    expect(start.some((rates) => grid.some((g) => rates.every((r) => r === g)))).to.equal(false);
+    expect(startingRates(grid, 3, 'lhs', createRng('lhs'))).to.deep.equal(start);
+  });
+
+  it("puts member m on every layer at the m-th rate with 'grid'", () => {
+    expect(startingRates([0.1, 0.4], 2, 'grid', createRng(0))).to.deep.equal([
+      [0.1, 0.1],
+      [0.4, 0.4],
+    ]);
+  });
+
+  it('scores a member on the mean of its last k validation accuracies, NaN when one diverged', () => {
+    expect(smoothedValAcc([0.5, 0.6, 0.7, 0.9], 3)).to.be.closeTo(0.7333, 1e-4);
+    expect(smoothedValAcc([0.5], 3)).to.equal(0.5);
+    expect(Number.isNaN(smoothedValAcc([0.5, Number.NaN], 3))).to.equal(true);
   });
 });
