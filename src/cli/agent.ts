@@ -30,7 +30,7 @@ import {
   type ResolvedRun,
 } from '../run/run.js';
 import type { PbtConfig } from '../../agents/pbt.js';
-import { createExecutor, messageOf, type Executor } from '../execution/executor.js';
+import { EXECUTOR_OPTION, createExecutor, messageOf, type Executor, type ExecutorKind } from '../execution/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
 import type { OptionSpec } from '../core/options.js';
@@ -210,7 +210,8 @@ async function trainPopulation(
   run: ResolvedRun,
   backend: string,
   resume: boolean,
-  queue?: { url: QueueUrl; name: string | undefined },
+  queue: { url: QueueUrl; name: string | undefined } | undefined,
+  executorKind: ExecutorKind,
 ): Promise<number> {
   const config = run.agentOptions as unknown as PbtConfig;
   const workers = Math.min(config.workers, config.population);
@@ -247,8 +248,9 @@ async function trainPopulation(
       `backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`,
     );
   } else {
-    executor = createExecutor(workers);
-    console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
+    executor = createExecutor(workers, executorKind);
+    const where = workers > 1 ? ` in ${workers} worker ${executorKind === 'process' ? 'processes' : 'threads'}` : '';
+    console.log(`backend: ${backend}${where}`);
   }
   console.log(
     `run: ${run.out}  (pbt, ${config.population} members × ${run.envConfig.maxEpochs} epochs, exploit/explore every ${config.interval}, ${run.data.dataset} ${run.envConfig.model}, seed ${run.seed})${resume ? ', resuming' : ''}`,
@@ -371,7 +373,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
+  const parsed = parseArgs(argv, [...allRunSpecs(), EXECUTOR_OPTION, ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   if (dashboardPort !== undefined && wantsDashboard !== true)
     throw new ConfigError('--dashboard-port needs --dashboard');
@@ -383,6 +385,7 @@ async function main(argv: string[]): Promise<number> {
         { title: 'Data', specs: DATA_OPTIONS },
         { title: 'Model and environment', specs: ENV_OPTIONS },
         { title: `Agents' own options (${agentNames().join(', ')})`, specs: agentOptionSpecs() },
+        { title: 'Population on this machine (--agent pbt)', specs: [EXECUTOR_OPTION] },
         { title: 'Watching', specs: DASHBOARD_OPTIONS },
         { title: 'Population on a Redis queue', specs: QUEUE_OPTIONS },
       ]),
@@ -396,8 +399,10 @@ async function main(argv: string[]): Promise<number> {
     replay,
     queue: queueGiven,
     queueName: queueNameGiven,
+    executor: executorGiven,
     ...given
   } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
   const queue =
@@ -450,14 +455,18 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError(
       `--queue applies to --agent pbt (a population), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`,
     );
-  if (queue && 'workers' in given)
+  if (queue && ('workers' in given || executorGiven !== undefined))
     throw new ConfigError(
-      `--workers does not apply with --queue: the members train on \`${commandName('worker')}\` processes`,
+      `${'workers' in given ? '--workers' : '--executor'} does not apply with --queue: the members train on \`${commandName('worker')}\` processes`,
+    );
+  if (executorGiven !== undefined && !AGENTS[run.agent]!.population)
+    throw new ConfigError(
+      `--executor applies to --agent pbt (a population), not to --agent ${run.agent}: one run trains in this process`,
     );
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (AGENTS[run.agent]!.population)
-    return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));
+    return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue, executorKind));
   return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
 }
 
