@@ -44,7 +44,7 @@ export function checkWorkers(value: unknown): number {
 export const EXECUTORS = ['thread', 'process'] as const;
 export type ExecutorKind = (typeof EXECUTORS)[number];
 /** The default of --executor: see the README's Speed section for the figures behind it. */
-export const DEFAULT_EXECUTOR: ExecutorKind = 'process';
+export const DEFAULT_EXECUTOR: ExecutorKind = 'thread';
 
 /** --executor, declared once for the commands that take --workers (experiment, agent --agent pbt). */
 export const EXECUTOR_OPTION: OptionSpec = {
