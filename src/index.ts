@@ -49,8 +49,11 @@ export {
   PoolExecutor,
   createExecutor,
   DEFAULT_WORKERS,
+  EXECUTORS,
   type Executor,
+  type ExecutorKind,
 } from './execution/executor.js';
+export { ProcessExecutor, type ProcessOptions } from './execution/process-executor.js';
 export { QueueExecutor, type QueueExecutorOptions, type QueueProgress } from './execution/queue/queue-executor.js';
 export { QueueWorker, type QueueWorkerOptions } from './execution/queue/queue-worker.js';
 export { parseQueueUrl, queueNameFor, RedisUnreachable, type QueueUrl } from './execution/queue/protocol.js';

@@ -26,7 +26,7 @@ import {
   runOptionsFromConfig,
   type ResolvedRun,
 } from '../run/run.js';
-import { createExecutor, messageOf, type Executor } from '../execution/executor.js';
+import { EXECUTOR_OPTION, createExecutor, messageOf, type Executor, type ExecutorKind } from '../execution/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
 import type { OptionSpec } from '../core/options.js';
@@ -211,7 +211,8 @@ async function trainTrials(
   run: ResolvedRun,
   backend: string,
   resume: boolean,
-  queue?: { url: QueueUrl; name: string | undefined },
+  queue: { url: QueueUrl; name: string | undefined } | undefined,
+  executorKind: ExecutorKind,
 ): Promise<number> {
   const workers = scheduler.concurrency(run.agentOptions);
   const stop = new StopFlag();
@@ -247,8 +248,9 @@ async function trainTrials(
       `backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`,
     );
   } else {
-    executor = createExecutor(workers);
-    console.log(`backend: ${backend}${workers > 1 ? ` in ${workers} worker threads` : ''}`);
+    executor = createExecutor(workers, executorKind);
+    const where = workers > 1 ? ` in ${workers} worker ${executorKind === 'process' ? 'processes' : 'threads'}` : '';
+    console.log(`backend: ${backend}${where}`);
   }
   const [first, ...rest] = scheduler.plan(run);
   console.log(`${first}${resume ? ', resuming' : ''}`);
@@ -364,7 +366,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...runSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
+  const parsed = parseArgs(argv, [...runSpecs(), EXECUTOR_OPTION, ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   if (dashboardPort !== undefined && wantsDashboard !== true)
     throw new ConfigError('--dashboard-port needs --dashboard');
@@ -379,6 +381,7 @@ async function main(argv: string[]): Promise<number> {
           title: `Agents' and schedulers' own options (${[...agentNames(), ...schedulerNames()].join(', ')})`,
           specs: ownOptionSpecs(),
         },
+        { title: 'Trials on this machine (--agent pbt, sha)', specs: [EXECUTOR_OPTION] },
         { title: 'Watching', specs: DASHBOARD_OPTIONS },
         { title: 'Trials on a Redis queue (pbt, sha)', specs: QUEUE_OPTIONS },
       ]),
@@ -392,8 +395,10 @@ async function main(argv: string[]): Promise<number> {
     replay,
     queue: queueGiven,
     queueName: queueNameGiven,
+    executor: executorGiven,
     ...given
   } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
   const queue =
@@ -447,14 +452,21 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError(
       `--queue applies to a scheduler over trials (--agent ${schedulerNames().join(' or ')}), not to --agent ${run.agent}; experiments take it too (${howToRun('experiment')} --queue …)`,
     );
-  if (queue && 'workers' in given)
+  if (queue && ('workers' in given || executorGiven !== undefined))
     throw new ConfigError(
-      `--workers does not apply with --queue: the members train on \`${commandName('worker')}\` processes`,
+      `${'workers' in given ? '--workers' : '--executor'} does not apply with --queue: the members train on \`${commandName('worker')}\` processes`,
+    );
+  if (executorGiven !== undefined && !scheduler)
+    throw new ConfigError(
+      `--executor applies to a scheduler over trials (--agent ${schedulerNames().join(' or ')}), not to --agent ${run.agent}: one run trains in this process`,
     );
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (scheduler)
-    return keepServing(dashboard, await trainTrials(scheduler, run, backend, resumeDir !== undefined, queue));
+    return keepServing(
+      dashboard,
+      await trainTrials(scheduler, run, backend, resumeDir !== undefined, queue, executorKind),
+    );
   return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
 }
 

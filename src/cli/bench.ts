@@ -8,7 +8,10 @@
  *            Fashion-MNIST images, per backend.
  *   torch    the same MLP step in PyTorch on one thread (src/cli/torch-reference.py, Debian's
  *            python3-torch; skipped when it is not installed), and the env step's ratio to it.
- *   workers  episodes per minute of a small fixed experiment with 1 and with N workers.
+ *   agent    the user's path: `npm run agent` on the same MLP and data (a process of its own, 4 epochs), its
+ *            median stepMs against this run's env step.
+ *   workers  episodes per minute of a small fixed experiment with 1 and with N workers, by executor
+ *            (threads, processes); and the quick preset's grid and ucb (2 seeds) end to end, start-up included.
  *   population  a 6-member PopulationTrainer epoch vs one member's epoch (src/nn/population-bench.ts).
  *   --profile  instead of all that: where one env step spends its time, per kernel.
  *
@@ -16,8 +19,10 @@
  * backend is slow enough on the CNN that it is timed on --cpu-cnn-samples images and scaled (printed).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { DropoutEnv } from '../../envs/dropout-env.js';
 import { checkInt } from '../core/check.js';
@@ -30,13 +35,21 @@ import { profileKernels, profileTable } from '../nn/profile.js';
 import { stockWasmMatMul } from '../nn/wasm-matmul.js';
 import { populationVsSingle } from '../nn/population-bench.js';
 import { episodesPerMinute } from '../execution/throughput.js';
-import { DEFAULT_WORKERS } from '../execution/executor.js';
+import {
+  DEFAULT_EXECUTOR,
+  DEFAULT_WORKERS,
+  EXECUTORS,
+  createExecutor,
+  type ExecutorKind,
+} from '../execution/executor.js';
+import { planExperiment, runExperiment } from '../experiment/experiment.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { howToRun } from './command-name.js';
 
-const SECTIONS = ['matmul', 'epoch', 'torch', 'workers', 'population'] as const;
-const TORCH_PYTHON = '/usr/bin/python3';
+const SECTIONS = ['matmul', 'epoch', 'torch', 'agent', 'workers', 'population'] as const;
+/** Debian's python3-torch is installed for the system python, not for a pyenv python3 on PATH. */
+const TORCH_PYTHONS = ['/usr/bin/python3', 'python3'];
 // Shipped as source beside the compiled code: found from the package root, not from this file.
 const TORCH_SCRIPT = path.join(packageRoot(), 'src', 'cli', 'torch-reference.py');
 
@@ -273,15 +286,28 @@ async function epochSection(
 
 // torch
 
+/** The first python that imports torch: Debian's system python3 where python3-torch is installed. */
+function torchPython(): string | undefined {
+  return TORCH_PYTHONS.find((python) => {
+    try {
+      execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function torchSection(epochs: number, envStep: number | undefined): void {
   console.log('\nPyTorch reference (same MLP step, one thread)');
-  if (!existsSync(TORCH_PYTHON)) {
-    console.log(`  skipped: ${TORCH_PYTHON} not found (apt-get install python3-torch)`);
+  const python = torchPython();
+  if (python === undefined) {
+    console.log(`  skipped: no python with torch (tried ${TORCH_PYTHONS.join(', ')}; apt-get install python3-torch)`);
     return;
   }
   let result: { torch: string; secondsPerEpoch: number };
   try {
-    const out = execFileSync(TORCH_PYTHON, [TORCH_SCRIPT, '--epochs', String(Math.max(3, epochs))], {
+    const out = execFileSync(python, [TORCH_SCRIPT, '--epochs', String(Math.max(3, epochs))], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -296,13 +322,13 @@ function torchSection(epochs: number, envStep: number | undefined): void {
   }
   const rows = [
     ['what', 's/epoch', 'note'],
-    [`torch ${result.torch} (1 thread)`, result.secondsPerEpoch.toFixed(3), ''],
+    [`torch ${result.torch} (1 thread, ${python})`, result.secondsPerEpoch.toFixed(3), ''],
   ];
   if (envStep !== undefined)
     rows.push([
-      'droptune wasm DropoutEnv step',
+      'droptune wasm DropoutEnv step (this run)',
       envStep.toFixed(3),
-      `${(envStep / result.secondsPerEpoch).toFixed(2)}× torch (target ≤ 4×, then 1.5×)`,
+      `${(envStep / result.secondsPerEpoch).toFixed(2)}× torch (target ≤ 2×)`,
     ]);
   printTable(rows);
   console.log(
@@ -310,25 +336,112 @@ function torchSection(epochs: number, envStep: number | undefined): void {
   );
 }
 
+// agent
+
+// Where the commands are: .ts beside this file under tsx, .js in the compiled package.
+const COMMAND_EXT = path.extname(fileURLToPath(import.meta.url));
+const commandFile = (name: string) => fileURLToPath(new URL(`./${name}${COMMAND_EXT}`, import.meta.url));
+
+/**
+ * The user's path: `npm run agent` on the bench's MLP and data, as its own process (start-up, a cold
+ * JIT and the run folder's writes included), 4 epochs; its median stepMs against this run's env step.
+ */
+function agentSection(envStep: number | undefined): void {
+  const out = mkdtempSync(path.join(tmpdir(), 'droptune-bench-agent-'));
+  const args = ['--agent', 'constant', '--rate', '0.3', '--episodes', '1', '--epochs', '4', '--dataset', 'mnist'];
+  args.push('--train-size', '5000', '--val-size', '1000', '--test-size', '1000', '--model', 'mlp:256,128');
+  try {
+    execFileSync(
+      process.execPath,
+      [...process.execArgv, commandFile('agent'), ...args, '--out', path.join(out, 'run')],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const stepMs = readFileSync(path.join(out, 'run', 'steps.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { stepMs: number }).stepMs);
+    const agentStep = median(stepMs) / 1000;
+    console.log(`\nthe agent path (${howToRun('agent')} ${args.join(' ')}): stepMs by epoch`);
+    printTable([
+      ['what', 's/epoch', 'note'],
+      ['agent, median stepMs', agentStep.toFixed(3), `epochs ${stepMs.map((ms) => (ms / 1000).toFixed(2)).join(', ')}`],
+      ...(envStep === undefined
+        ? []
+        : [
+            [
+              'bench env step (this run)',
+              envStep.toFixed(3),
+              `agent ${(agentStep / envStep).toFixed(2)}× the bench's step (target ≤ 1.1×)`,
+            ],
+          ]),
+    ]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
 // workers
+
+/**
+ * The quick preset's grid and ucb on 2 seeds, as `npm run experiment -- --preset quick --methods grid,ucb`
+ * trains them: wall seconds from making the executor (its start-up included) to the last run's end.
+ */
+async function quickPresetSeconds(workers: number, kind: ExecutorKind): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'droptune-bench-quick-'));
+  const started = performance.now();
+  const plan = planExperiment({ preset: 'quick', methods: ['grid', 'ucb'], workers, out: path.join(dir, 'exp') });
+  const executor = createExecutor(Math.min(workers, plan.tasks.length), kind);
+  try {
+    const result = await runExperiment(plan, { executor });
+    if (result.failures.length > 0) throw new Error(`quick preset: ${result.failures.join('; ')}`);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 async function workersSection(workers: number): Promise<void> {
   console.log(
-    `\nepisodes per minute, ${workers} worker(s) vs 1 (a small fixed experiment, see src/execution/throughput.ts)`,
+    `\nepisodes per minute, ${workers} workers by executor vs 1 in this process (a small fixed experiment, see src/execution/throughput.ts; start-up excluded)`,
   );
   const one = await episodesPerMinute(1);
-  const many = await episodesPerMinute(workers);
-  printTable([
-    ['workers', 'episodes', 'seconds', 'episodes/min', 'note'],
-    ['1', String(one.episodes), one.seconds.toFixed(1), one.perMinute.toFixed(1), ''],
-    [
+  const rows = [
+    ['workers', 'executor', 'episodes', 'seconds', 'start-up s', 'episodes/min', 'note'],
+    ['1', 'in-process', String(one.episodes), one.seconds.toFixed(1), '', one.perMinute.toFixed(1), ''],
+  ];
+  for (const kind of EXECUTORS) {
+    const many = await episodesPerMinute(workers, kind);
+    rows.push([
       String(workers),
+      `${kind}${kind === DEFAULT_EXECUTOR ? ' (default)' : ''}`,
       String(many.episodes),
       many.seconds.toFixed(1),
+      many.startupSeconds.toFixed(1),
       many.perMinute.toFixed(1),
-      `${(many.perMinute / one.perMinute).toFixed(2)}× 1 worker (target ≥ 1.8× on 2 cores)`,
-    ],
-  ]);
+      `${(many.perMinute / one.perMinute).toFixed(2)}× 1 worker (target ≥ 1.85× on 2 cores)`,
+    ]);
+  }
+  printTable(rows);
+
+  console.log(`\nthe quick preset, grid and ucb on 2 seeds (10 runs), wall seconds start-up included`);
+  const single = await quickPresetSeconds(1, DEFAULT_EXECUTOR);
+  const quick = [
+    ['workers', 'executor', 'seconds', 'note'],
+    ['1', 'in-process', single.toFixed(1), ''],
+  ];
+  for (const kind of EXECUTORS) {
+    const seconds = await quickPresetSeconds(workers, kind);
+    quick.push([
+      String(workers),
+      `${kind}${kind === DEFAULT_EXECUTOR ? ' (default)' : ''}`,
+      seconds.toFixed(1),
+      `${(single / seconds).toFixed(2)}× 1 worker (target ≥ 1.6× on 2 cores)`,
+    ]);
+  }
+  printTable(quick);
 }
 
 // profile
@@ -350,7 +463,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.help) {
     console.log(
       helpText(
-        `usage: ${howToRun('bench')} [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, worker pool.`,
+        `usage: ${howToRun('bench')} [options]\n\nHow fast droptune trains: matmul kernels, epochs per backend, PyTorch reference, the agent path, workers by executor.`,
         [{ title: 'Options', specs: OPTIONS }],
       ),
     );
@@ -417,13 +530,16 @@ async function main(argv: string[]): Promise<number> {
   let envStep: number | undefined;
   if (sections.includes('epoch'))
     envStep = await epochSection(wanted as BackendName[], mnist, fashion, epochs, cpuCnnSamples);
-  if (sections.includes('torch')) {
-    if (envStep === undefined && available.includes('wasm')) {
-      await initBackend('wasm');
-      envStep = await envStepSeconds(mnist, 'mlp:256,128', [0.5, 0.3], epochs);
-    }
-    torchSection(epochs, envStep);
+  if (
+    (sections.includes('torch') || sections.includes('agent')) &&
+    envStep === undefined &&
+    available.includes('wasm')
+  ) {
+    await initBackend('wasm');
+    envStep = await envStepSeconds(mnist, 'mlp:256,128', [0.5, 0.3], epochs);
   }
+  if (sections.includes('torch')) torchSection(epochs, envStep);
+  if (sections.includes('agent')) agentSection(envStep);
   if (sections.includes('workers')) await workersSection(workers);
   if (sections.includes('population') && available.includes('wasm')) await populationSection(epochs);
   return 0;

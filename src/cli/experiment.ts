@@ -11,7 +11,13 @@ import { CSV_HEADER_MODES } from '../data/csv.js';
 import { DATASET_FORMS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../analysis/compare.js';
-import { DEFAULT_WORKERS, type Executor } from '../execution/executor.js';
+import {
+  DEFAULT_WORKERS,
+  EXECUTOR_OPTION,
+  createExecutor,
+  type Executor,
+  type ExecutorKind,
+} from '../execution/executor.js';
 import { checkQueueName, parseQueueUrl, queueNameFor } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
 import {
@@ -147,8 +153,9 @@ const OPTIONS: OptionSpec[] = [
     flag: '--workers',
     type: 'int',
     default: DEFAULT_WORKERS,
-    help: 'runs at once, one worker thread each (1: all in this process); the default is the number of cores',
+    help: 'runs at once, one worker each (see --executor; 1: all in this process); the default is the number of cores',
   },
+  EXECUTOR_OPTION,
   {
     key: 'queue',
     flag: '--queue',
@@ -236,12 +243,19 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.positional.length > 0) throw new ConfigError(`unexpected argument '${args.positional[0]}' (see --help)`);
-  const { resume: resumeDir, queue: queueGiven, queueName: queueNameGiven, ...all } = args.values;
+  const {
+    resume: resumeDir,
+    queue: queueGiven,
+    queueName: queueNameGiven,
+    executor: executorGiven,
+    ...all
+  } = args.values;
+  const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  if (queueUrl !== undefined && 'workers' in all)
+  if (queueUrl !== undefined && ('workers' in all || executorGiven !== undefined))
     throw new ConfigError(
-      `--workers does not apply with --queue: the workers are \`${commandName('worker')}\` processes`,
+      `${'workers' in all ? '--workers' : '--executor'} does not apply with --queue: the workers are \`${commandName('worker')}\` processes`,
     );
   const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
   // Env options go to every run, under `options`; the rest are the experiment's own.
@@ -294,12 +308,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`experiment: ${err.message}\n`);
       return 1;
     }
-  }
+  } else executor = createExecutor(workers, executorKind);
   const where =
     queueUrl !== undefined
       ? ` on the workers of queue ${name} at ${queueUrl.shown} (start them with: ${howToRun('worker')} --queue ${queueUrl.shown} --queue-name ${name})`
       : workers > 1
-        ? ` in ${workers} worker threads`
+        ? ` in ${workers} worker ${executorKind === 'process' ? 'processes' : 'threads'}`
         : '';
   console.log(
     `backend: ${backend}${where}; ${plan.totalEpochs} epochs in all${config.folds > 1 ? ` plus ${config.folds}-fold grid scoring` : ''}; writing ${config.out}`,

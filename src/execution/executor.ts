@@ -3,7 +3,8 @@
  *   InProcessExecutor  one job at a time in this thread: what `--workers 1` does
  *   PoolExecutor       a piscina pool of worker threads, one job per thread, each thread with its own
  *                      tfjs backend (wasm is single-threaded in Node, so N threads keep N cores busy)
- * Both call `runJob`, so a job writes the same run folder whichever executor ran it.
+ *   ProcessExecutor    N worker processes (process-executor.ts), one job per process
+ * All call `runJob`, so a job writes the same run folder whichever executor ran it.
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,8 @@ import { checkInt } from '../core/check.js';
 import { runJob, type Job, type JobResult } from './job.js';
 import { runSegment, type SegmentJob, type SegmentResult } from '../run/segment.js';
 import type { StopFlag } from '../core/stop-flag.js';
+import type { OptionSpec } from '../core/options.js';
+import { ProcessExecutor } from './process-executor.js';
 
 export interface RunJobOptions {
   /** Ends the job after the epoch in progress once requested. */
@@ -37,9 +40,26 @@ export function checkWorkers(value: unknown): number {
   return checkInt('--workers', value, 1, 256);
 }
 
-/** --workers 1 runs in this thread, more in a pool of that many threads. */
-export function createExecutor(workers: number): Executor {
-  return checkWorkers(workers) === 1 ? new InProcessExecutor() : new PoolExecutor({ workers });
+/** What runs --workers N > 1: worker threads of this process, or worker processes. */
+export const EXECUTORS = ['thread', 'process'] as const;
+export type ExecutorKind = (typeof EXECUTORS)[number];
+/** The default of --executor: see the README's Speed section for the figures behind it. */
+export const DEFAULT_EXECUTOR: ExecutorKind = 'thread';
+
+/** --executor, declared once for the commands that take --workers (experiment, agent --agent pbt). */
+export const EXECUTOR_OPTION: OptionSpec = {
+  key: 'executor',
+  flag: '--executor',
+  type: 'string',
+  default: DEFAULT_EXECUTOR,
+  help: 'with --workers > 1: worker threads of this process, or worker processes (results are the same)',
+  choices: EXECUTORS,
+};
+
+/** --workers 1 runs in this thread, more in that many worker threads or worker processes. */
+export function createExecutor(workers: number, kind: ExecutorKind = DEFAULT_EXECUTOR): Executor {
+  if (checkWorkers(workers) === 1) return new InProcessExecutor();
+  return kind === 'process' ? new ProcessExecutor({ workers }) : new PoolExecutor({ workers });
 }
 
 export class InProcessExecutor implements Executor {

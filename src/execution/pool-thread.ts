@@ -14,11 +14,13 @@ import type { WorkerTask } from './executor.js';
 import type * as JobModule from './job.js';
 import type * as SegmentModule from '../run/segment.js';
 import type * as StopModule from '../core/stop-flag.js';
+import type * as BackendModule from '../nn/backend.js';
 
 interface Code {
   job: typeof JobModule;
   segment: typeof SegmentModule;
   stop: typeof StopModule;
+  backend: typeof BackendModule;
 }
 
 function requireCode(): Code {
@@ -27,16 +29,18 @@ function requireCode(): Code {
     job: require('./job.js') as typeof JobModule,
     segment: require('../run/segment.js') as typeof SegmentModule,
     stop: require('../core/stop-flag.js') as typeof StopModule,
+    backend: require('../nn/backend.js') as typeof BackendModule,
   };
 }
 
 async function importCode(): Promise<Code> {
-  const [job, segment, stop] = await Promise.all([
+  const [job, segment, stop, backend] = await Promise.all([
     import('./job.js'),
     import('../run/segment.js'),
     import('../core/stop-flag.js'),
+    import('../nn/backend.js'),
   ]);
-  return { job, segment, stop };
+  return { job, segment, stop, backend };
 }
 
 const compiled = import.meta.url.endsWith('.js');
@@ -48,6 +52,16 @@ if (!compiled) {
   } catch (err) {
     loadError = err;
   }
+}
+
+/**
+ * Loads the job code and starts the default backend (tfjs, the wasm module, droptune's kernels): what a
+ * worker process (process-child.ts) does as it starts, before its first task.
+ */
+export async function warmUp(): Promise<void> {
+  if (compiled) code ??= await importCode();
+  if (!code) throw loadError;
+  await code.backend.initBackend();
 }
 
 export default async function runTask(task: WorkerTask): Promise<JobModule.JobResult | SegmentModule.SegmentResult> {

@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createExecutor } from './executor.js';
+import { createExecutor, type ExecutorKind } from './executor.js';
 import type { Job } from './job.js';
 import { runTasks, type Task } from './task-graph.js';
 
@@ -52,11 +52,11 @@ export interface Throughput {
   startupSeconds: number;
 }
 
-/** Runs the fixed workload with `workers` (1: in this thread) and measures episodes per minute. */
-export async function episodesPerMinute(workers: number): Promise<Throughput> {
+/** Runs the fixed workload with `workers` (1: in this thread) of `kind` and measures episodes per minute. */
+export async function episodesPerMinute(workers: number, kind?: ExecutorKind): Promise<Throughput> {
   const dir = mkdtempSync(path.join(tmpdir(), 'droptune-throughput-'));
   const started = performance.now();
-  const executor = createExecutor(workers);
+  const executor = createExecutor(workers, kind);
   try {
     const tasksOf = (name: string, count: number, options: Record<string, unknown>): Task[] =>
       Array.from({ length: count }, (_, seed): Task => {

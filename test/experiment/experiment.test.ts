@@ -16,6 +16,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import { renderText } from '../../src/analysis/compare.js';
 import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/execution/executor.js';
+import { ProcessExecutor } from '../../src/execution/process-executor.js';
 import {
   checkExperimentConfig,
   experimentTable,
@@ -194,6 +195,8 @@ describe('a pool of 2 worker threads', () => {
         '2',
         '--workers',
         '2',
+        '--executor',
+        'thread',
         '--out',
         out,
       ],
@@ -252,6 +255,76 @@ describe('a pool of 2 worker threads', () => {
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.include(referenceTable);
     expectSameLogs(reference, out);
+  });
+});
+
+describe('every executor at 1 and 2 workers', () => {
+  const config: Partial<ExperimentConfig> = {
+    ...TINY,
+    methods: ['grid', 'ucb'],
+    trainSize: 200,
+    valSize: 100,
+    testSize: 100,
+  };
+  const tmp = mkdtempSync(path.join(tmpdir(), 'droptune-executors-'));
+  const out = path.join(tmp, 'exp');
+  const reference = `${out}-in-process`;
+  const executors: [string, () => Executor][] = [
+    ['a thread pool of 1', () => new PoolExecutor({ workers: 1 })],
+    ['a thread pool of 2', () => new PoolExecutor({ workers: 2 })],
+    ['1 worker process', () => new ProcessExecutor({ workers: 1 })],
+    ['2 worker processes', () => new ProcessExecutor({ workers: 2 })],
+  ];
+
+  before(async () => {
+    await experimentInto({ ...config, out, workers: 1 });
+    renameSync(out, reference);
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  for (const [name, make] of executors) {
+    it(`writes with ${name} the same folders, logs and reports as in this thread`, async () => {
+      const executor = make();
+      try {
+        const { result } = await experimentInto({ ...config, out }, { executor });
+        expect(result.failures).to.deep.equal([]);
+        expectSameLogs(reference, out);
+      } finally {
+        await executor.close();
+        rmSync(out, { recursive: true, force: true }); // the next one writes to the same path: paths are in the logs
+      }
+    });
+  }
+
+  it('stops a job in a worker process after the epoch in progress, and fails one that throws with its line', async () => {
+    const executor = new ProcessExecutor({ workers: 2 });
+    try {
+      const stop = new StopFlag();
+      const job: Job = {
+        options: { ...TINY_RUN, agent: 'constant', rate: 0.2, episodes: 1, epochs: 500 },
+        seed: 2,
+        out: path.join(tmp, 'stopped'),
+      };
+      writeFileSync(path.join(tmp, 'a-file'), 'not a folder\n');
+      const bad: Job = { ...job, out: path.join(tmp, 'a-file', 'run') };
+      const failed = executor.run(bad).then(
+        () => 'done',
+        (err: Error) => err.message,
+      );
+      const steps = path.join(job.out, 'steps.jsonl');
+      const result = executor.run(job, { stop });
+      while (!existsSync(steps)) await new Promise((resolve) => setTimeout(resolve, 10));
+      stop.request();
+      const r = await within(30_000, result);
+      expect(r.interrupted).to.equal(true);
+      expect(readFileSync(steps, 'utf8').trim().split('\n').length).to.be.within(1, 499);
+      expect(existsSync(path.join(job.out, 'summary.json'))).to.equal(false);
+      expect(await failed).to.equal(
+        `--out ${bad.out} lies under ${path.join(tmp, 'a-file')}, which is a file: choose a folder path`,
+      );
+    } finally {
+      await executor.close();
+    }
   });
 });
 
