@@ -14,7 +14,8 @@ import { episodeSeed } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { readEpisodes } from '../store/read-run.js';
 import { tidyFinishedRun } from '../store/run-folder.js';
-import { RUN_FILES } from '../store/run-writer.js';
+import { LINEAGE_FILE, POPULATION_DIR, RUN_CHECKPOINT, RUN_FILES, checkpointJson } from '../store/layout.js';
+import { readRunEnd } from '../store/read-run.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter, queueProgressLine } from './progress.js';
 import {
@@ -34,7 +35,7 @@ import { createExecutor, messageOf, type Executor } from '../execution/executor.
 import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
 import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
 import type { OptionSpec } from '../core/options.js';
-import { LINEAGE_FILE, POPULATION_DIR, runPbt } from '../schedulers/pbt/run-pbt.js';
+import { runPbt } from '../schedulers/pbt/run-pbt.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
@@ -427,13 +428,13 @@ async function main(argv: string[]): Promise<number> {
       );
     const recorded = runOptionsFromConfig(config.options);
     // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
-    if (existsSync(path.join(resumeDir, 'checkpoint.json'))) delete recorded['loadAgent'];
+    if (existsSync(path.join(resumeDir, checkpointJson(RUN_CHECKPOINT)))) delete recorded['loadAgent'];
     run = resolveRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
     // A resumed replay keeps training its episode under the seed it replays.
     const replayed = config.options['replay'] as { from: string; envSeed: number } | undefined;
     if (replayed) run.options['replay'] = replayed;
     const summaryFile = path.join(resumeDir, RUN_FILES.summary);
-    if (existsSync(summaryFile) && readJson<RunSummary>(summaryFile, 'summary').interrupted === false) {
+    if (readRunEnd(resumeDir)?.summary.interrupted === false) {
       tidyFinishedRun(resumeDir);
       console.log(`${resumeDir} has finished: nothing to resume (its summary is ${summaryFile})`);
       return 0;

@@ -31,6 +31,7 @@ import {
   type GroupReport,
 } from '../experiment/experiment.js';
 import { ENV_OPTIONS } from '../run/run.js';
+import { EXPERIMENT_FILES, seedRunsDir } from '../store/layout.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { helpText, parseArgs } from './args.js';
 import { queueProgressLine } from './progress.js';
@@ -336,16 +337,16 @@ async function main(argv: string[]): Promise<number> {
   const sweep = gridSweep(plan);
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);
   const [json, md] = written.files;
-  const compareDir = path.join(config.out, 'compare');
+  const compareDir = path.join(config.out, EXPERIMENT_FILES.compare);
   console.log(
-    `\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`,
+    `\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${seedRunsDir(config.out, 0)} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`,
   );
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (lost !== undefined) return 1;
   if (signal) {
     const finished = result.picks.length;
     console.log(
-      `interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`,
+      `interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, EXPERIMENT_FILES.runs)}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`,
     );
     return SIGNAL_EXIT[signal] ?? 130;
   }

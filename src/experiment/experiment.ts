@@ -46,7 +46,7 @@ import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../anal
 import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../analysis/plots.js';
 import { readRuns } from '../store/read-run.js';
 import { writeComparison } from '../analysis/report.js';
-import { RUN_FILES } from '../store/run-writer.js';
+import { EXPERIMENT_FILES, RUN_FILES, seedRunsDir } from '../store/layout.js';
 import { folderStamp, freeFolder } from '../store/run-folder.js';
 import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from '../execution/executor.js';
@@ -390,7 +390,7 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
     ...dataOwn,
     backend: config.backend,
   };
-  const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
+  const runsDir = (seed: number) => seedRunsDir(config.out, seed);
   const groups: Group[] = [];
   let totalEpochs = 0;
   for (let seed = 0; seed < config.seeds; seed++) {
@@ -530,7 +530,7 @@ const why = (o: Outcome | undefined): string | undefined =>
 
 /** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
 /** The experiment's checked options, written before any run starts, so that --resume plans the same runs. */
-export const PLAN_FILE = 'experiment-plan.json';
+export const PLAN_FILE = EXPERIMENT_FILES.plan;
 
 export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const started = performance.now();
@@ -735,7 +735,7 @@ export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
   if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
   return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
     plan.preset.grid.flatMap((rate) => {
-      const record = finishedResult(path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`))?.records[0];
+      const record = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`))?.records[0];
       return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
     }),
   );
@@ -786,9 +786,9 @@ export async function writeExperiment(
   const names = plan.methods.map((m) => m.name);
   const table = experimentTable(result.picks, names, config.folds, result.missing);
   mkdirSync(config.out, { recursive: true });
-  const json = path.join(config.out, 'experiment.json');
-  const md = path.join(config.out, 'experiment.md');
-  const svg = path.join(config.out, 'schedules.svg');
+  const json = path.join(config.out, EXPERIMENT_FILES.json);
+  const md = path.join(config.out, EXPERIMENT_FILES.md);
+  const svg = path.join(config.out, EXPERIMENT_FILES.schedules);
   const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
   writeFileSync(
     json,
@@ -813,7 +813,7 @@ export async function writeExperiment(
   const sweep = gridSweep(plan);
   const files = [json, md, svg];
   if (sweep.length > 0) {
-    const sweepSvg = path.join(config.out, 'sweep.svg');
+    const sweepSvg = path.join(config.out, EXPERIMENT_FILES.sweep);
     writeFileSync(
       sweepSvg,
       await renderSvg(
@@ -827,12 +827,16 @@ export async function writeExperiment(
     files.push(sweepSvg);
   }
   let compareFiles: string[] = [];
-  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter(
+  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => seedRunsDir(config.out, seed)).filter(
     (dir) => existsSync(dir) && statSync(dir).isDirectory(),
   );
   if (!result.interrupted && seedDirs.length > 0) {
     const read = readRuns(seedDirs);
-    compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);
+    compareFiles = await writeComparison(
+      path.join(config.out, EXPERIMENT_FILES.compare),
+      compareRuns(read.value),
+      read.value,
+    );
   }
   return { table, files, compareFiles };
 }

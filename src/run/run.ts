@@ -40,7 +40,7 @@ import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
 import { OPTIMIZERS } from '../nn/optimizer.js';
-import { readEpisodes } from '../store/read-run.js';
+import { readEpisodes, readRunConfig, readRunEnd } from '../store/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../store/run-writer.js';
 import {
   acquireRunLock,
@@ -49,7 +49,8 @@ import {
   readRunCheckpoint,
   removeRunCheckpoint,
   removeTempFiles,
-  truncateLines,
+  cutLogsBack,
+  warnOnStderr,
   writeRunCheckpoint,
   type RunCheckpoint,
 } from '../store/run-folder.js';
@@ -417,17 +418,14 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
   const checkpoint = readRunCheckpoint(writer.dir);
   const stepsLines = checkpoint?.stepsLines ?? 0;
   const episodesLines = checkpoint?.episodesLines ?? 0;
-  for (const [name, keep] of [
-    ['steps', stepsLines],
-    ['episodes', episodesLines],
-  ] as const) {
-    const { dropped, torn } = truncateLines(writer.file(name), keep);
-    if (torn) warn(`${writer.file(name)}: repaired a torn last line (the process died while writing it)`);
-    else if (dropped > 0)
-      warn(
-        `${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`,
-      );
-  }
+  cutLogsBack(
+    [
+      [writer.file('steps'), stepsLines],
+      [writer.file('episodes'), episodesLines],
+    ],
+    'epoch',
+    warn,
+  );
   const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
   return {
     episode: checkpoint?.episode ?? 1,
@@ -446,7 +444,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
   if (AGENTS[run.agent]!.population)
     throw new Error(`executeRun: --agent ${run.agent} trains a population: use runPbt (src/schedulers/pbt/run-pbt.ts)`);
-  const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  const warn = opts.warn ?? warnOnStderr;
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
   const agent = AGENTS[run.agent]!.create(run.agentOptions, agentContext(env, agentRng(run.agent, run.seed)));
@@ -469,7 +467,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           startedAtMs: Date.now(),
         });
     if (opts.resume) {
-      const trainedOn = (JSON.parse(readFileSync(writer.file('config'), 'utf8')) as { backend?: string }).backend;
+      const trainedOn = readRunConfig(run.out).backend as string | undefined;
       if (trainedOn !== undefined && trainedOn !== opts.backendInUse) {
         throw new ConfigError(
           `--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`,
@@ -572,18 +570,13 @@ export function findConstantBaseline(
   for (const name of readdirSync(parent)) {
     const dir = path.join(parent, name);
     try {
-      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as {
-        options: Record<string, unknown>;
-      };
+      if (path.resolve(dir) === path.resolve(run.out)) continue;
+      const end = readRunEnd(dir);
+      if (!end) continue;
+      const { config, summary } = end;
       // A concrete-dropout run uses the constant agent but learns its rates: not a constant rate.
-      if (
-        path.resolve(dir) === path.resolve(run.out) ||
-        config.options['agent'] !== 'constant' ||
-        config.options['concreteDropout'] === true
-      )
-        continue;
+      if (config.options['agent'] !== 'constant' || config.options['concreteDropout'] === true) continue;
       if (!same.every((k) => JSON.stringify(config.options[k]) === JSON.stringify(run.options[k]))) continue;
-      const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
       if (!best || summary.best.valAcc > best.summary.best.valAcc)
         best = { dir, summary, rate: config.options['rate'] };
     } catch {
