@@ -10,10 +10,10 @@ import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
 import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
 import {
+  DROPOUT_ENV_OPTIONS,
   DropoutEnv,
-  ENV_DEFAULTS,
+  ENV_OPTIONS,
   MODEL_FILE_PREFIX,
-  REWARD_MODES,
   checkEnvConfig,
   type DropoutEnvConfig,
   type EnvSnapshot,
@@ -23,7 +23,7 @@ import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
-import { ACTION_MODES, type ActionMode } from '../core/types.js';
+import type { ActionMode } from '../core/types.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import {
   DATASET_FORMS,
@@ -39,7 +39,6 @@ import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
-import { OPTIMIZERS } from '../nn/optimizer.js';
 import { readEpisodes, readRunConfig, readRunEnd } from '../store/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../store/run-writer.js';
 import {
@@ -109,46 +108,8 @@ export const DATA_OPTIONS: OptionSpec[] = [
   ),
 ];
 
-export const ENV_OPTIONS: OptionSpec[] = [
-  spec(
-    'model',
-    'string',
-    ENV_DEFAULTS.model,
-    "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'",
-  ),
-  spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
-  spec(
-    'inputDropout',
-    'boolean',
-    ENV_DEFAULTS.inputDropout,
-    'a tunable dropout layer on the input too (the first rate)',
-  ),
-  spec(
-    'concreteDropout',
-    'boolean',
-    ENV_DEFAULTS.concreteDropout,
-    'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
-  ),
-  spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
-  spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
-  spec('lr', 'number', ENV_DEFAULTS.lr, 'learning rate of the optimizer'),
-  spec('momentum', 'number', ENV_DEFAULTS.momentum, 'momentum of --optimizer sgd'),
-  spec('batchSize', 'int', ENV_DEFAULTS.batchSize, 'minibatch size'),
-  spec('action', 'string', undefined, "how actions change rates (default: the agent's own)", ACTION_MODES),
-  spec('rateStep', 'number', ENV_DEFAULTS.rateStep, 'δ of a discrete action'),
-  spec('maxDelta', 'number', ENV_DEFAULTS.maxDelta, 'largest change of a continuous action'),
-  spec('minRate', 'number', ENV_DEFAULTS.minRate, 'lowest rate'),
-  spec('maxRate', 'number', ENV_DEFAULTS.maxRate, 'highest rate'),
-  spec('initialRate', 'numbers', ENV_DEFAULTS.initialRates, 'rates at the start of an episode: one, or one per layer'),
-  spec(
-    'reward',
-    'string',
-    ENV_DEFAULTS.reward,
-    'delta: change in valAcc per step; terminal: final valAcc',
-    REWARD_MODES,
-  ),
-  spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
-];
+/** The env's options as a run takes them: declared once, in envs/dropout-env.ts. */
+export { ENV_OPTIONS };
 
 /** Every agent's own options, one entry per flag. */
 export function agentOptionSpecs(): OptionSpec[] {
@@ -286,24 +247,14 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
       : ownModel
         ? undefined
         : (opt('initialRate') as number | number[]);
+  // Every env option a run takes, by its run key, then those the run decides itself.
+  const byRunKey: Record<string, unknown> = {};
+  for (const o of DROPOUT_ENV_OPTIONS) if (o.runKey !== undefined) byRunKey[o.key] = opt(o.runKey);
   const env: Partial<DropoutEnvConfig> = {
-    model: opt('model') as string,
-    batchNorm: opt('batchNorm') as boolean,
-    inputDropout: opt('inputDropout') as boolean,
+    ...byRunKey,
     concreteDropout,
-    l2: opt('l2') as number,
-    optimizer: opt('optimizer') as DropoutEnvConfig['optimizer'],
-    lr: opt('lr') as number,
-    momentum: opt('momentum') as number,
-    batchSize: opt('batchSize') as number,
     actionMode,
-    rateStep: opt('rateStep') as number,
-    maxDelta: opt('maxDelta') as number,
-    minRate: opt('minRate') as number,
-    maxRate: opt('maxRate') as number,
     initialRates: Array.isArray(initialRate) && initialRate.length === 1 ? initialRate[0]! : initialRate,
-    reward: opt('reward') as DropoutEnvConfig['reward'],
-    divergencePenalty: opt('divergencePenalty') as number,
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
   };
   const envConfig = checkEnvConfig(env);
