@@ -312,7 +312,7 @@ function checkGrid(grid: unknown): number[] {
 // plan
 
 /** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
-export interface Pick {
+export interface MethodPick {
   method: string;
   seed: number;
   valAcc: number;
@@ -327,7 +327,7 @@ export interface Group {
   method: Method;
   seed: number;
   tasks: Task[];
-  pick(done: ReadonlyMap<string, JobResult>): Pick;
+  pick(done: ReadonlyMap<string, JobResult>): MethodPick;
 }
 
 export interface ExperimentPlan {
@@ -343,7 +343,7 @@ export interface ExperimentPlan {
   totalEpochs: number;
 }
 
-function pickBest(method: string, seed: number, results: JobResult[]): Pick {
+function pickBest(method: string, seed: number, results: JobResult[]): MethodPick {
   const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
   const best = bestEpisode(episodes)!;
   return {
@@ -493,7 +493,8 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
 
 /** One method on one seed, reported in plan order: its pick, or why it has none. */
 export type GroupReport =
-  { method: string; seed: number; pick: Pick; seconds: number } | { method: string; seed: number; missing: string };
+  | { method: string; seed: number; pick: MethodPick; seconds: number }
+  | { method: string; seed: number; missing: string };
 
 export interface RunExperimentOptions {
   /** Where the jobs run. @default createExecutor(config.workers), closed at the end */
@@ -508,7 +509,7 @@ export interface RunExperimentOptions {
 
 export interface ExperimentResult {
   /** In plan order: seed, then method. */
-  picks: Pick[];
+  picks: MethodPick[];
   /** Method/seeds left out of the tables, in plan order, with the reason. */
   missing: { method: string; seed: number; reason: string }[];
   /** Runs that failed, one line each. */
@@ -621,10 +622,10 @@ export interface MethodVerdict {
   sameAs: string[];
 }
 
-const samePick = (a: Pick, b: Pick) =>
+const samePick = (a: MethodPick, b: MethodPick) =>
   a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
 
-export function methodVerdicts(picks: readonly Pick[], methods: readonly string[]): MethodVerdict[] {
+export function methodVerdicts(picks: readonly MethodPick[], methods: readonly string[]): MethodVerdict[] {
   const of = (method: string) => picks.filter((p) => p.method === method);
   const bySeed = (method: string) => new Map(of(method).map((p) => [p.seed, p.testAcc]));
   const meanEpochs = (method: string) =>
@@ -655,7 +656,7 @@ export function methodVerdicts(picks: readonly Pick[], methods: readonly string[
 
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
 export function experimentTable(
-  picks: readonly Pick[],
+  picks: readonly MethodPick[],
   methods: readonly string[],
   folds: number,
   missing: ExperimentResult['missing'] = [],
@@ -700,7 +701,7 @@ export function experimentTable(
 }
 
 /** The verdict in sentences: what beats the grid, what is worse, what cannot be told apart. */
-export function verdictText(picks: readonly Pick[], methods: readonly string[]): string {
+export function verdictText(picks: readonly MethodPick[], methods: readonly string[]): string {
   const verdicts = methodVerdicts(picks, methods);
   if (verdicts.length === 0) return 'Verdict: no method besides the grid finished.';
   const list = (vs: MethodVerdict[]) =>
