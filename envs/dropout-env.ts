@@ -309,6 +309,14 @@ function checkDeclared<K extends keyof DropoutEnvConfig>(key: K, value: unknown)
   return checkOption(declared.get(key)!, value) as DropoutEnvConfig[K];
 }
 
+/**
+ * Checks one env option as code gives it (the fit callback's options): as checkEnvConfig checks it, but
+ * the message names the key (`minRate must be in [0, 1), got 1`) rather than the flag.
+ */
+export function checkEnvOptionByKey<K extends keyof DropoutEnvConfig>(key: K, value: unknown): DropoutEnvConfig[K] {
+  return checkOption({ ...declared.get(key)!, flag: key }, value) as DropoutEnvConfig[K];
+}
+
 /** The env options a run takes, keyed and defaulted as the CLI and resolveRun take them. */
 export const ENV_OPTIONS: OptionSpec[] = DROPOUT_ENV_OPTIONS.filter((o) => o.runKey !== undefined).map((o) => {
   const { runKey, runDefault, key: _key, ...spec } = o;
@@ -512,6 +520,21 @@ export function observationOf(
 }
 
 /**
+ * How the epoch that produced `info` ends the step: `terminated` when training diverged, `truncated`
+ * when it was the last epoch of the budget, and its reward (rewardOf). The env and the fit callback
+ * (src/integrations/tfjs-fit.ts) both decide a step by it.
+ */
+export function stepOutcome(
+  info: StepInfo,
+  previous: StepInfo,
+  c: Pick<DropoutEnvConfig, 'maxEpochs' | 'reward' | 'divergencePenalty'>,
+): { terminated: boolean; truncated: boolean; reward: number } {
+  const terminated = info.diverged;
+  const truncated = !terminated && info.epoch >= c.maxEpochs;
+  return { terminated, truncated, reward: rewardOf(info, previous, truncated, c) };
+}
+
+/**
  * The reward of the epoch that produced `info`: the divergence penalty when it diverged, else the change
  * in validation accuracy (delta) or, under terminal rewards, the final validation accuracy at the end.
  */
@@ -684,15 +707,14 @@ export class DropoutEnv implements Env {
     };
     const previous = this.history[this.history.length - 1]!;
     this.history.push(info);
-    const terminated = diverged;
-    const truncated = !terminated && this.epoch >= this.config.maxEpochs;
+    // The reward reads validation accuracies only: deciding it before the test evaluation changes nothing.
+    const { terminated, truncated, reward } = stepOutcome(info, previous, this.config);
     this.done = terminated || truncated;
     if (this.done) {
       const testStats = await evaluate(built, this.test.x, this.test.labels);
       info.testLoss = testStats.loss;
       info.testAcc = testStats.acc;
     }
-    const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe();
     info.stepMs = performance.now() - started;
     return { observation, reward, terminated, truncated, info };

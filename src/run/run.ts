@@ -43,8 +43,7 @@ import { readEpisodes, readRunConfig, readRunEnd } from '../store/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../store/run-writer.js';
 import {
   acquireRunLock,
-  folderStamp,
-  freeFolder,
+  defaultRunFolder,
   readRunCheckpoint,
   removeRunCheckpoint,
   removeTempFiles,
@@ -143,7 +142,7 @@ export interface ResolvedRun {
 
 /** runs/<date>-<agent>-s<seed>, with -2, -3, … when that folder is taken. */
 function defaultOut(agent: string, seed: number): string {
-  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${agent}-s${seed}`));
+  return defaultRunFolder(`${agent}-s${seed}`);
 }
 
 /**

@@ -35,6 +35,11 @@ export function folderStamp(date: Date, withTime = false): string {
   return withTime ? `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}` : iso.slice(0, 10);
 }
 
+/** runs/<date>-<name>, with -2, -3, … when that folder is taken: a run's default folder. */
+export function defaultRunFolder(name: string): string {
+  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${name}`));
+}
+
 /** `base`, or `base-2`, `base-3`, … : the first that does not exist or is empty. */
 export function freeFolder(base: string): string {
   for (let i = 1; ; i++) {
