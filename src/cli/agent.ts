@@ -17,7 +17,7 @@ import { tidyFinishedRun } from '../store/run-folder.js';
 import { LINEAGE_FILE, POPULATION_DIR, RUN_CHECKPOINT, RUN_FILES, checkpointJson } from '../store/layout.js';
 import { readRunEnd } from '../store/read-run.js';
 import { helpText, parseArgs } from './args.js';
-import { progressPrinter, queueProgressLine } from './progress.js';
+import { progressPrinter } from './progress.js';
 import {
   DATA_OPTIONS,
   ENV_OPTIONS,
@@ -32,8 +32,9 @@ import {
 } from '../run/run.js';
 import type { PbtConfig } from '../../agents/pbt.js';
 import { createExecutor, messageOf, type Executor } from '../execution/executor.js';
-import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
-import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
+import { queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
+import { openQueue, queueOptions } from './queue-setup.js';
+import { stopOnSignals } from './signals.js';
 import type { OptionSpec } from '../core/options.js';
 import { runPbt } from '../schedulers/pbt/run-pbt.js';
 import { StopFlag } from '../core/stop-flag.js';
@@ -167,39 +168,6 @@ function readJson<T>(file: string, what: string): T {
   }
 }
 
-/**
- * SIGINT (Ctrl-C) and SIGTERM: `onStop` ends the run after the epoch in progress, which flushes and says
- * how to resume; `exitCode()` is then 130 / 143. A second signal quits at once: the log and the last
- * checkpoint are on disk, only the epoch in progress is lost.
- */
-function stopOnSignals(
-  resumeHint: string,
-  say: { finishing: string; lost: string },
-  onStop: () => void,
-): { exitCode: () => number; release: () => void } {
-  let stopping: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`\nquit: ${say.lost}; continue with: ${resumeHint}\n`);
-      process.exit(signal === 'SIGTERM' ? 143 : 130);
-    }
-    stopping = signal;
-    process.stderr.write(
-      `\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: ${say.finishing} (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`,
-    );
-    onStop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    exitCode: () => (stopping === 'SIGTERM' ? 143 : 130),
-    release: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
 /** Per layer, joined: `0.30/0.50`. */
 const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
 
@@ -222,28 +190,19 @@ async function trainPopulation(
   let lost: string | undefined;
   if (queue) {
     const name = queue.name ?? queueNameFor(run.out);
-    let lastLine = '';
-    try {
-      executor = await QueueExecutor.open({
-        url: queue.url,
-        queueName: name,
-        onProgress: (p) => {
-          const line = queueProgressLine(p);
-          if (line !== lastLine) console.log((lastLine = line));
-        },
-        onLost: (message) => {
-          lost = message;
-          process.stderr.write(
-            `agent: ${message}; every finished generation is kept: once Redis is back, ${resumeHint}\n`,
-          );
-          stop.request();
-        },
-      });
-    } catch (err) {
-      if (!(err instanceof RedisUnreachable)) throw err;
-      process.stderr.write(`agent: ${err.message}\n`);
-      return 1;
-    }
+    const opened = await openQueue({
+      command: 'agent',
+      url: queue.url,
+      name,
+      kept: 'every finished generation is kept',
+      resumeHint,
+      onLost: (message) => {
+        lost = message;
+        stop.request();
+      },
+    });
+    if (!opened) return 1;
+    executor = opened;
     console.log(
       `backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`,
     );
@@ -256,8 +215,7 @@ async function trainPopulation(
   );
   console.log(`members start at rates ${config.populationRates.join(', ')}`);
   const signals = stopOnSignals(
-    resumeHint,
-    { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost' },
+    { finishing: 'every member finishes its epoch in progress', lost: 'the epochs in progress are lost', resumeHint },
     () => stop.request(),
   );
   let result;
@@ -399,12 +357,7 @@ async function main(argv: string[]): Promise<number> {
     queueName: queueNameGiven,
     ...given
   } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
-  const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
-  if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  const queue =
-    queueUrl === undefined
-      ? undefined
-      : { url: queueUrl, name: queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven) };
+  const queue = queueOptions(queueGiven, queueNameGiven);
   if (resumeDir !== undefined && replay !== undefined)
     throw new ConfigError('--resume and --replay do not go together: resume continues a run, replay starts a new one');
 
@@ -486,8 +439,7 @@ async function trainRun(
   const stop$ = new Subject<void>();
   const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
   const signals = stopOnSignals(
-    resumeHint,
-    { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost' },
+    { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost', resumeHint },
     () => stop$.next(),
   );
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
