@@ -3,19 +3,13 @@
  * Everything the user asked for is checked before anything is trained or written, so a mistake
  * costs one line on stderr, exit code 2, and leaves nothing in runs/.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
 import { AGENTS, agentNames } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
-import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-log.js';
-import { flagOf } from '../core/options.js';
-import { episodeSeed } from '../loop/loop.js';
+import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { initBackend } from '../nn/backend.js';
-import { readEpisodes } from '../store/read-run.js';
-import { tidyFinishedRun } from '../store/run-folder.js';
-import { LINEAGE_FILE, POPULATION_DIR, RUN_CHECKPOINT, RUN_FILES, checkpointJson } from '../store/layout.js';
-import { readRunEnd } from '../store/read-run.js';
+import { LINEAGE_FILE, POPULATION_DIR, RUN_FILES } from '../store/layout.js';
 import { helpText, parseArgs } from './args.js';
 import { progressPrinter } from './progress.js';
 import {
@@ -27,7 +21,6 @@ import {
   executeRun,
   findConstantBaseline,
   resolveRun,
-  runOptionsFromConfig,
   type ResolvedRun,
 } from '../run/run.js';
 import type { PbtConfig } from '../../agents/pbt.js';
@@ -37,6 +30,8 @@ import { openQueue, queueOptions } from './queue-setup.js';
 import { stopOnSignals } from './signals.js';
 import type { OptionSpec } from '../core/options.js';
 import { runPbt } from '../schedulers/pbt/run-pbt.js';
+import { planReplay, replayEnvSeed, type ReplayPlan } from '../run/replay.js';
+import { resolveResume } from '../run/resume.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
@@ -99,74 +94,9 @@ function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRu
   );
 }
 
-/** The run folder and episode of a `--replay RUN[#EPISODE]`, and how to train that episode again. */
-function replayPlan(
-  spec: string,
-  given: Record<string, unknown>,
-): { options: Record<string, unknown>; envSeed: number; recorded: EpisodeRecord; from: string } {
-  const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
-  const dir = match[1]!;
-  const config = readJson<{ options: Record<string, unknown>; seed: number }>(
-    path.join(dir, RUN_FILES.config),
-    `--replay ${dir}: not a run folder`,
-  );
-  const episodesFile = path.join(dir, RUN_FILES.episodes);
-  const episodes = existsSync(episodesFile) ? readEpisodes(episodesFile).value : [];
-  const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
-  const recorded = episodes.find((e) => e.episode === wanted);
-  if (wanted === undefined || recorded === undefined) {
-    throw new ConfigError(
-      `--replay ${spec}: ${wanted === undefined ? 'the run has no finished episode' : `no finished episode ${wanted} (it has ${episodes.map((e) => e.episode).join(', ') || 'none'})`}`,
-    );
-  }
-  if (config.options['fold'] !== undefined)
-    throw new ConfigError(
-      `--replay ${spec}: a cross-validation fold trains on a fold of the data; replay the experiment's own runs instead`,
-    );
-  const {
-    agent: _agent,
-    episodes: _n,
-    action: _action,
-    loadAgent: _load,
-    label: _label,
-    out: _out,
-    ...task
-  } = runOptionsFromConfig(config.options);
-  // Only the task is kept; the agent's own options do not apply to the schedule agent that replays.
-  const agentKeys = new Set(agentOptionSpecs().map((o) => o.key));
-  const options = Object.fromEntries(Object.entries(task).filter(([key]) => !agentKeys.has(key)));
-  // A concrete-dropout run learned its rates by gradient, which a schedule cannot replay: its own agent under its seed does.
-  const replayer =
-    task['concreteDropout'] === true
-      ? { agent: 'constant', rate: config.options['rate'] }
-      : { agent: 'schedule', schedule: `${path.join(dir, RUN_FILES.episodes)}#${recorded.episode}` };
-  return {
-    options: {
-      ...options,
-      ...given,
-      ...replayer,
-      episodes: 1,
-      label: given['label'] ?? `replay ${path.basename(dir)}#${recorded.episode}`,
-    },
-    envSeed: recorded.seed ?? episodeSeed(config.seed, recorded.episode),
-    recorded,
-    from: `${dir}#${recorded.episode}`,
-  };
-}
-
 /** A PBT member's copies, as `member 3 after epoch 4, …`; empty for an episode that trained on its own. */
 const inherited = (e: EpisodeRecord): string =>
   (e.lineage ?? []).map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', ');
-
-function readJson<T>(file: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (err) {
-    throw new ConfigError(
-      `${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`,
-    );
-  }
-}
 
 /** Per layer, joined: `0.30/0.50`. */
 const showRates = (rates: readonly number[]) => rates.map((r) => r.toFixed(2)).join('/');
@@ -362,38 +292,20 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError('--resume and --replay do not go together: resume continues a run, replay starts a new one');
 
   let run: ResolvedRun;
-  let replaying: ReturnType<typeof replayPlan> | undefined;
+  let replaying: ReplayPlan | undefined;
   if (resumeDir !== undefined) {
-    const config = readJson<{ options: Record<string, unknown> }>(
-      path.join(resumeDir, RUN_FILES.config),
-      `--resume ${resumeDir}: not a run folder`,
-    );
-    // A population may continue on another number of threads: its results do not depend on it.
-    const allowed = AGENTS[String(config.options['agent'])]?.population ? ['backend', 'workers'] : ['backend'];
-    const others = Object.keys(given).filter((k) => !allowed.includes(k));
-    if (others.length > 0)
-      throw new ConfigError(
-        `--resume takes no other options but ${allowed.map(flagOf).join(' and ')} (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`,
+    const resumed = resolveResume(resumeDir, given, {
+      resumeExperiment: `${howToRun('experiment')} --resume <folder>`,
+    });
+    if (resumed.finished) {
+      console.log(
+        `${resumeDir} has finished: nothing to resume (its summary is ${path.join(resumeDir, RUN_FILES.summary)})`,
       );
-    if (config.options['fold'] !== undefined)
-      throw new ConfigError(
-        `--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (${howToRun('experiment')} --resume <folder>)`,
-      );
-    const recorded = runOptionsFromConfig(config.options);
-    // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
-    if (existsSync(path.join(resumeDir, checkpointJson(RUN_CHECKPOINT)))) delete recorded['loadAgent'];
-    run = resolveRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
-    // A resumed replay keeps training its episode under the seed it replays.
-    const replayed = config.options['replay'] as { from: string; envSeed: number } | undefined;
-    if (replayed) run.options['replay'] = replayed;
-    const summaryFile = path.join(resumeDir, RUN_FILES.summary);
-    if (readRunEnd(resumeDir)?.summary.interrupted === false) {
-      tidyFinishedRun(resumeDir);
-      console.log(`${resumeDir} has finished: nothing to resume (its summary is ${summaryFile})`);
       return 0;
     }
+    run = resumed.run;
   } else if (replay !== undefined) {
-    replaying = replayPlan(replay, given);
+    replaying = planReplay(replay, given);
     run = resolveRun(replaying.options);
     run.options['replay'] = { from: replaying.from, envSeed: replaying.envSeed };
   } else {
@@ -419,7 +331,7 @@ async function trainRun(
   run: ResolvedRun,
   backend: string,
   resumeDir: string | undefined,
-  replaying: ReturnType<typeof replayPlan> | undefined,
+  replaying: ReplayPlan | undefined,
 ): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(
@@ -443,9 +355,7 @@ async function trainRun(
     () => stop$.next(),
   );
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
-  const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;
-  const envSeed =
-    replaySeed !== undefined ? (k: number) => (k === 1 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
+  const envSeed = replayEnvSeed(run);
   const result = await executeRun(run, {
     backendInUse: backend,
     stop$,
