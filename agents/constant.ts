@@ -17,21 +17,21 @@ export interface ConstantConfig {
   rate: number;
 }
 
-export const DEFAULTS: ConstantConfig = { rate: 0.3 };
+export const CONSTANT_DEFAULTS: ConstantConfig = { rate: 0.3 };
 
-export const OPTIONS: OptionSpec[] = [
+export const CONSTANT_OPTIONS: OptionSpec[] = [
   {
     key: 'rate',
     flag: '--rate',
     type: 'number',
-    default: DEFAULTS.rate,
+    default: CONSTANT_DEFAULTS.rate,
     help: 'dropout rate of every layer (constant, schedule)',
   },
 ];
 
-export function checkConfig(partial: Partial<ConstantConfig>): ConstantConfig {
-  checkKnownKeys('constant', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkConstantConfig(partial: Partial<ConstantConfig>): ConstantConfig {
+  checkKnownKeys('constant', partial, Object.keys(CONSTANT_DEFAULTS));
+  const c = { ...CONSTANT_DEFAULTS, ...partial };
   return { rate: checkRate('--rate', c.rate) };
 }
 
@@ -70,12 +70,12 @@ export class ConstantAgent implements Agent {
 
 export const constantEntry: AgentEntry = {
   description: 'every layer at --rate, every epoch',
-  options: OPTIONS,
+  options: CONSTANT_OPTIONS,
   defaultActionMode: 'absolute',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<ConstantConfig>) }),
+  check: (options) => ({ ...checkConstantConfig(options as Partial<ConstantConfig>) }),
   create(options, ctx) {
     checkActionMode('constant', ctx, ALL_MODES);
-    return new ConstantAgent(checkConfig(options as Partial<ConstantConfig>), ctx);
+    return new ConstantAgent(checkConstantConfig(options as Partial<ConstantConfig>), ctx);
   },
 };

@@ -25,22 +25,22 @@ export interface EpsilonGreedyConfig extends ArmSetConfig {
   epsilon: number;
 }
 
-export const DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, ...ARM_SET_DEFAULTS };
+export const EPSILON_GREEDY_DEFAULTS: EpsilonGreedyConfig = { epsilon: 0.1, ...ARM_SET_DEFAULTS };
 
-export const OPTIONS: OptionSpec[] = [
+export const EPSILON_GREEDY_OPTIONS: OptionSpec[] = [
   {
     key: 'epsilon',
     flag: '--epsilon',
     type: 'number',
-    default: DEFAULTS.epsilon,
+    default: EPSILON_GREEDY_DEFAULTS.epsilon,
     help: 'epsilon-greedy: probability of a random arm',
   },
   ...ARM_SET_OPTIONS,
 ];
 
-export function checkConfig(partial: Partial<EpsilonGreedyConfig>): EpsilonGreedyConfig {
-  checkKnownKeys('epsilon-greedy', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkEpsilonGreedyConfig(partial: Partial<EpsilonGreedyConfig>): EpsilonGreedyConfig {
+  checkKnownKeys('epsilon-greedy', partial, Object.keys(EPSILON_GREEDY_DEFAULTS));
+  const c = { ...EPSILON_GREEDY_DEFAULTS, ...partial };
   return { epsilon: checkNumber('--epsilon', c.epsilon, 0, 1), ...checkArmSet(c) };
 }
 
@@ -63,12 +63,12 @@ export function pickEpsilonGreedy(epsilon: number): PickArm {
 
 export const epsilonGreedyEntry: AgentEntry = {
   description: 'bandit: a random arm with probability --epsilon, else the best mean reward so far',
-  options: OPTIONS,
+  options: EPSILON_GREEDY_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<EpsilonGreedyConfig>) }),
+  check: (options) => ({ ...checkEpsilonGreedyConfig(options as Partial<EpsilonGreedyConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<EpsilonGreedyConfig>);
+    const c = checkEpsilonGreedyConfig(options as Partial<EpsilonGreedyConfig>);
     checkActionMode('epsilon-greedy', ctx, ALL_MODES);
     return new TableBandit('epsilon-greedy', ctx, c, pickEpsilonGreedy(c.epsilon));
   },

@@ -17,6 +17,17 @@ import { thompsonEntry } from './thompson.js';
 import { ucbEntry } from './ucb.js';
 
 export type { AgentEntry } from './entry.js';
+// Each agent's config check, defaults and options, by agent-prefixed names (no aliases needed at import).
+export { CONSTANT_DEFAULTS, CONSTANT_OPTIONS, checkConstantConfig } from './constant.js';
+export { EPSILON_GREEDY_DEFAULTS, EPSILON_GREEDY_OPTIONS, checkEpsilonGreedyConfig } from './epsilon-greedy.js';
+export { LINUCB_DEFAULTS, LINUCB_OPTIONS, checkLinUcbConfig } from './linucb.js';
+export { PLATEAU_DEFAULTS, PLATEAU_OPTIONS, checkPlateauConfig } from './plateau.js';
+export { POLICY_DEFAULTS, POLICY_OPTIONS, checkPolicyConfig } from './policy.js';
+export { RANDOM_OPTIONS, checkRandomConfig } from './random.js';
+export { REINFORCE_DEFAULTS, REINFORCE_OPTIONS, checkReinforceConfig } from './reinforce.js';
+export { SCHEDULE_DEFAULTS, SCHEDULE_OPTIONS, checkScheduleConfig } from './schedule.js';
+export { THOMPSON_DEFAULTS, THOMPSON_OPTIONS, checkThompsonConfig } from './thompson.js';
+export { UCB_DEFAULTS, UCB_OPTIONS, checkUcbConfig } from './ucb.js';
 
 export const AGENTS: Record<string, AgentEntry> = {
   constant: constantEntry,

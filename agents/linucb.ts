@@ -30,21 +30,21 @@ export interface LinUcbConfig {
   alpha: number;
 }
 
-export const DEFAULTS: LinUcbConfig = { alpha: 0.1 };
+export const LINUCB_DEFAULTS: LinUcbConfig = { alpha: 0.1 };
 
-export const OPTIONS: OptionSpec[] = [
+export const LINUCB_OPTIONS: OptionSpec[] = [
   {
     key: 'alpha',
     flag: '--alpha',
     type: 'number',
-    default: DEFAULTS.alpha,
+    default: LINUCB_DEFAULTS.alpha,
     help: 'linucb: weight of the confidence bonus (reward units)',
   },
 ];
 
-export function checkConfig(partial: Partial<LinUcbConfig>): LinUcbConfig {
-  checkKnownKeys('linucb', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkLinUcbConfig(partial: Partial<LinUcbConfig>): LinUcbConfig {
+  checkKnownKeys('linucb', partial, Object.keys(LINUCB_DEFAULTS));
+  const c = { ...LINUCB_DEFAULTS, ...partial };
   return { alpha: checkNumber('--alpha', c.alpha, 0, 1e6) };
 }
 
@@ -166,12 +166,12 @@ export class LinUcbAgent implements Agent {
 
 export const linUcbEntry: AgentEntry = {
   description: 'contextual bandit: LinUCB on the observation, per layer and arm',
-  options: OPTIONS,
+  options: LINUCB_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<LinUcbConfig>) }),
+  check: (options) => ({ ...checkLinUcbConfig(options as Partial<LinUcbConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<LinUcbConfig>);
+    const c = checkLinUcbConfig(options as Partial<LinUcbConfig>);
     checkActionMode('linucb', ctx, ALL_MODES);
     return new LinUcbAgent(c, ctx);
   },

@@ -37,23 +37,35 @@ export interface PlateauConfig {
   max: number;
 }
 
-export const DEFAULTS: PlateauConfig = { patience: 3, min: 0.2, max: 0.8 };
+export const PLATEAU_DEFAULTS: PlateauConfig = { patience: 3, min: 0.2, max: 0.8 };
 
-export const OPTIONS: OptionSpec[] = [
+export const PLATEAU_OPTIONS: OptionSpec[] = [
   {
     key: 'patience',
     flag: '--patience',
     type: 'int',
-    default: DEFAULTS.patience,
+    default: PLATEAU_DEFAULTS.patience,
     help: 'plateau: epochs without a better validation loss before raising the rates',
   },
-  { key: 'min', flag: '--min', type: 'number', default: DEFAULTS.min, help: 'plateau: lowest rate it lowers to' },
-  { key: 'max', flag: '--max', type: 'number', default: DEFAULTS.max, help: 'plateau: highest rate it raises to' },
+  {
+    key: 'min',
+    flag: '--min',
+    type: 'number',
+    default: PLATEAU_DEFAULTS.min,
+    help: 'plateau: lowest rate it lowers to',
+  },
+  {
+    key: 'max',
+    flag: '--max',
+    type: 'number',
+    default: PLATEAU_DEFAULTS.max,
+    help: 'plateau: highest rate it raises to',
+  },
 ];
 
-export function checkConfig(partial: Partial<PlateauConfig>): PlateauConfig {
-  checkKnownKeys('plateau', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkPlateauConfig(partial: Partial<PlateauConfig>): PlateauConfig {
+  checkKnownKeys('plateau', partial, Object.keys(PLATEAU_DEFAULTS));
+  const c = { ...PLATEAU_DEFAULTS, ...partial };
   const min = checkRate('--min', c.min);
   const max = checkRate('--max', c.max);
   if (min > max) throw new ConfigError(`--min (${min}) must not exceed --max (${max})`);
@@ -124,12 +136,12 @@ export class PlateauAgent implements Agent {
 
 export const plateauEntry: AgentEntry = {
   description: 'lower the rates while validation loss improves, raise them after --patience epochs without',
-  options: OPTIONS,
+  options: PLATEAU_OPTIONS,
   defaultActionMode: 'absolute',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<PlateauConfig>) }),
+  check: (options) => ({ ...checkPlateauConfig(options as Partial<PlateauConfig>) }),
   create(options, ctx) {
     checkActionMode('plateau', ctx, ALL_MODES);
-    return new PlateauAgent(checkConfig(options as Partial<PlateauConfig>), ctx);
+    return new PlateauAgent(checkPlateauConfig(options as Partial<PlateauConfig>), ctx);
   },
 };

@@ -239,22 +239,22 @@ export interface PolicyConfig {
 }
 
 export const DEFAULT_POLICY_FILE = 'policies/default.json';
-export const DEFAULTS: PolicyConfig = { policy: DEFAULT_POLICY_FILE };
+export const POLICY_DEFAULTS: PolicyConfig = { policy: DEFAULT_POLICY_FILE };
 
-export const OPTIONS: OptionSpec[] = [
+export const POLICY_OPTIONS: OptionSpec[] = [
   {
     key: 'policy',
     flag: '--policy',
     type: 'string',
-    default: DEFAULTS.policy,
+    default: POLICY_DEFAULTS.policy,
     help: 'policy: a policy file from npm run train-policy (relative: from here, else from the package)',
   },
 ];
 
 /** Checks the options and that the policy file loads; returns the options as given (config.json records the file named). */
-export function checkConfig(partial: Partial<PolicyConfig>): PolicyConfig {
-  checkKnownKeys('policy', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkPolicyConfig(partial: Partial<PolicyConfig>): PolicyConfig {
+  checkKnownKeys('policy', partial, Object.keys(POLICY_DEFAULTS));
+  const c = { ...POLICY_DEFAULTS, ...partial };
   const policy = checkString('--policy', c.policy);
   loadPolicyFile(policy);
   return { policy };
@@ -309,12 +309,12 @@ export class PolicyAgent implements Agent {
 
 export const policyEntry: AgentEntry = {
   description: 'a controller trained beforehand on other tasks (npm run train-policy), applied zero-shot in one run',
-  options: OPTIONS,
+  options: POLICY_OPTIONS,
   defaultActionMode: 'absolute',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<PolicyConfig>) }),
+  check: (options) => ({ ...checkPolicyConfig(options as Partial<PolicyConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<PolicyConfig>);
+    const c = checkPolicyConfig(options as Partial<PolicyConfig>);
     checkActionMode('policy', ctx, ALL_MODES);
     const policy = checkPolicyFits(loadPolicyFile(c.policy), c.policy, ctx.numLayers);
     return new PolicyAgent(policy.controller, ctx);

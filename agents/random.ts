@@ -13,9 +13,9 @@ import { readState, SavedRng } from './state.js';
 
 export type RandomConfig = Record<string, never>;
 
-export const OPTIONS: OptionSpec[] = [];
+export const RANDOM_OPTIONS: OptionSpec[] = [];
 
-export function checkConfig(partial: object): RandomConfig {
+export function checkRandomConfig(partial: object): RandomConfig {
   checkKnownKeys('random', partial, []);
   return {};
 }
@@ -51,12 +51,12 @@ export class RandomAgent implements Agent {
 
 export const randomEntry: AgentEntry = {
   description: 'uniform random actions from the action space',
-  options: OPTIONS,
+  options: RANDOM_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => checkConfig(options),
+  check: (options) => checkRandomConfig(options),
   create(options, ctx) {
-    checkConfig(options);
+    checkRandomConfig(options);
     checkActionMode('random', ctx, ALL_MODES);
     return new RandomAgent(ctx);
   },

@@ -57,7 +57,7 @@ export interface ReinforceConfig {
   batchEpisodes: number;
 }
 
-export const DEFAULTS: ReinforceConfig = {
+export const REINFORCE_DEFAULTS: ReinforceConfig = {
   baseline: 'mean',
   gamma: 1,
   entropy: 0.01,
@@ -66,12 +66,12 @@ export const DEFAULTS: ReinforceConfig = {
   batchEpisodes: 1,
 };
 
-export const OPTIONS: OptionSpec[] = [
+export const REINFORCE_OPTIONS: OptionSpec[] = [
   {
     key: 'baseline',
     flag: '--baseline',
     type: 'string',
-    default: DEFAULTS.baseline,
+    default: REINFORCE_DEFAULTS.baseline,
     help: 'reinforce: mean (running mean of returns per step) or value (a learned value net)',
     choices: BASELINES,
   },
@@ -79,42 +79,42 @@ export const OPTIONS: OptionSpec[] = [
     key: 'gamma',
     flag: '--gamma',
     type: 'number',
-    default: DEFAULTS.gamma,
+    default: REINFORCE_DEFAULTS.gamma,
     help: 'curriculum schedule: rise per epoch; reinforce: discount',
   },
   {
     key: 'entropy',
     flag: '--entropy',
     type: 'number',
-    default: DEFAULTS.entropy,
+    default: REINFORCE_DEFAULTS.entropy,
     help: 'reinforce: weight of the entropy bonus',
   },
   {
     key: 'policyLr',
     flag: '--policy-lr',
     type: 'number',
-    default: DEFAULTS.policyLr,
+    default: REINFORCE_DEFAULTS.policyLr,
     help: 'reinforce: Adam learning rate of the policy net',
   },
   {
     key: 'hidden',
     flag: '--hidden',
     type: 'int',
-    default: DEFAULTS.hidden,
+    default: REINFORCE_DEFAULTS.hidden,
     help: 'reinforce: hidden units of the policy net',
   },
   {
     key: 'batchEpisodes',
     flag: '--batch-episodes',
     type: 'int',
-    default: DEFAULTS.batchEpisodes,
+    default: REINFORCE_DEFAULTS.batchEpisodes,
     help: 'reinforce: episodes per policy update',
   },
 ];
 
-export function checkConfig(partial: Partial<ReinforceConfig>): ReinforceConfig {
-  checkKnownKeys('reinforce', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkReinforceConfig(partial: Partial<ReinforceConfig>): ReinforceConfig {
+  checkKnownKeys('reinforce', partial, Object.keys(REINFORCE_DEFAULTS));
+  const c = { ...REINFORCE_DEFAULTS, ...partial };
   return {
     baseline: checkOneOf('--baseline', c.baseline, BASELINES),
     gamma: checkNumber('--gamma', c.gamma, 0, 1),
@@ -556,12 +556,12 @@ export class ReinforceAgent implements Agent {
 
 export const reinforceEntry: AgentEntry = {
   description: 'policy gradient: REINFORCE with a baseline, a small tfjs policy net on the observation',
-  options: OPTIONS,
+  options: REINFORCE_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<ReinforceConfig>) }),
+  check: (options) => ({ ...checkReinforceConfig(options as Partial<ReinforceConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<ReinforceConfig>);
+    const c = checkReinforceConfig(options as Partial<ReinforceConfig>);
     checkActionMode('reinforce', ctx, ALL_MODES);
     return new ReinforceAgent(c, ctx);
   },

@@ -51,7 +51,7 @@ export interface ScheduleConfig {
   cutoff: number;
 }
 
-export const DEFAULTS: ScheduleConfig = {
+export const SCHEDULE_DEFAULTS: ScheduleConfig = {
   schedule: 'linear',
   rate: 0.3,
   finalRate: 0,
@@ -60,47 +60,47 @@ export const DEFAULTS: ScheduleConfig = {
   cutoff: 3,
 };
 
-export const OPTIONS: OptionSpec[] = [
+export const SCHEDULE_OPTIONS: OptionSpec[] = [
   {
     key: 'schedule',
     flag: '--schedule',
     type: 'string',
-    default: DEFAULTS.schedule,
+    default: SCHEDULE_DEFAULTS.schedule,
     help: `${SCHEDULE_NAMES.join('|')} or a JSON file of per-epoch rates`,
   },
   {
     key: 'rate',
     flag: '--rate',
     type: 'number',
-    default: DEFAULTS.rate,
+    default: SCHEDULE_DEFAULTS.rate,
     help: 'dropout rate of every layer (constant, schedule)',
   },
   {
     key: 'finalRate',
     flag: '--final-rate',
     type: 'number',
-    default: DEFAULTS.finalRate,
+    default: SCHEDULE_DEFAULTS.finalRate,
     help: 'linear schedule: rate of the last epoch',
   },
   {
     key: 'gamma',
     flag: '--gamma',
     type: 'number',
-    default: DEFAULTS.gamma,
+    default: SCHEDULE_DEFAULTS.gamma,
     help: 'curriculum schedule: rise per epoch; reinforce: discount',
   },
   {
     key: 'annealEpochs',
     flag: '--anneal-epochs',
     type: 'int',
-    default: DEFAULTS.annealEpochs,
+    default: SCHEDULE_DEFAULTS.annealEpochs,
     help: 'annealed schedule: epochs from --rate down to 0',
   },
   {
     key: 'cutoff',
     flag: '--cutoff',
     type: 'int',
-    default: DEFAULTS.cutoff,
+    default: SCHEDULE_DEFAULTS.cutoff,
     help: 'early/late schedules: epoch where dropout switches off/on',
   },
 ];
@@ -108,9 +108,9 @@ export const OPTIONS: OptionSpec[] = [
 /** The resolved config; `rows` holds a schedule file's rates (null for a named schedule). */
 export type ScheduleSettings = ScheduleConfig & { rows: number[][] | null };
 
-export function checkConfig(partial: Partial<ScheduleConfig>): ScheduleSettings {
-  checkKnownKeys('schedule', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkScheduleConfig(partial: Partial<ScheduleConfig>): ScheduleSettings {
+  checkKnownKeys('schedule', partial, Object.keys(SCHEDULE_DEFAULTS));
+  const c = { ...SCHEDULE_DEFAULTS, ...partial };
   const schedule = checkString('--schedule', c.schedule);
   return {
     schedule,
@@ -269,15 +269,15 @@ export class ScheduleAgent implements Agent {
 
 export const scheduleEntry: AgentEntry = {
   description: 'a fixed per-epoch schedule: linear, curriculum, annealed, early, late, or a JSON file',
-  options: OPTIONS,
+  options: SCHEDULE_OPTIONS,
   defaultActionMode: 'absolute',
   supports: ALL_MODES,
   check(options) {
-    const { rows: _rows, ...resolved } = checkConfig(options as Partial<ScheduleConfig>);
+    const { rows: _rows, ...resolved } = checkScheduleConfig(options as Partial<ScheduleConfig>);
     return resolved;
   },
   create(options, ctx) {
     checkActionMode('schedule', ctx, ALL_MODES);
-    return new ScheduleAgent(checkConfig(options as Partial<ScheduleConfig>), ctx);
+    return new ScheduleAgent(checkScheduleConfig(options as Partial<ScheduleConfig>), ctx);
   },
 };

@@ -31,16 +31,16 @@ import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 /** Thompson has no options of its own: only how its arm sets are laid out. */
 export type ThompsonConfig = ArmSetConfig;
 
-export const DEFAULTS: ThompsonConfig = { ...ARM_SET_DEFAULTS };
+export const THOMPSON_DEFAULTS: ThompsonConfig = { ...ARM_SET_DEFAULTS };
 
-export const OPTIONS: OptionSpec[] = [...ARM_SET_OPTIONS];
+export const THOMPSON_OPTIONS: OptionSpec[] = [...ARM_SET_OPTIONS];
 
 /** Pulls of every arm before sampling: the posterior is proper from 2 on. */
 export const MIN_PULLS = 2;
 
-export function checkConfig(partial: Partial<ThompsonConfig>): ThompsonConfig {
-  checkKnownKeys('thompson', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkThompsonConfig(partial: Partial<ThompsonConfig>): ThompsonConfig {
+  checkKnownKeys('thompson', partial, Object.keys(THOMPSON_DEFAULTS));
+  const c = { ...THOMPSON_DEFAULTS, ...partial };
   return { ...checkArmSet(c) };
 }
 
@@ -80,12 +80,12 @@ export const pickThompson: PickArm = (arms, rng) =>
 
 export const thompsonEntry: AgentEntry = {
   description: 'bandit: Gaussian Thompson sampling, unknown mean and noise (Normal-Gamma posterior)',
-  options: OPTIONS,
+  options: THOMPSON_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<ThompsonConfig>) }),
+  check: (options) => ({ ...checkThompsonConfig(options as Partial<ThompsonConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<ThompsonConfig>);
+    const c = checkThompsonConfig(options as Partial<ThompsonConfig>);
     checkActionMode('thompson', ctx, ALL_MODES);
     return new TableBandit('thompson', ctx, c, pickThompson);
   },

@@ -26,22 +26,22 @@ export interface UcbConfig extends ArmSetConfig {
   ucbC: number;
 }
 
-export const DEFAULTS: UcbConfig = { ucbC: 0.1, ...ARM_SET_DEFAULTS };
+export const UCB_DEFAULTS: UcbConfig = { ucbC: 0.1, ...ARM_SET_DEFAULTS };
 
-export const OPTIONS: OptionSpec[] = [
+export const UCB_OPTIONS: OptionSpec[] = [
   {
     key: 'ucbC',
     flag: '--ucb-c',
     type: 'number',
-    default: DEFAULTS.ucbC,
+    default: UCB_DEFAULTS.ucbC,
     help: 'ucb: exploration constant c (reward units)',
   },
   ...ARM_SET_OPTIONS,
 ];
 
-export function checkConfig(partial: Partial<UcbConfig>): UcbConfig {
-  checkKnownKeys('ucb', partial, Object.keys(DEFAULTS));
-  const c = { ...DEFAULTS, ...partial };
+export function checkUcbConfig(partial: Partial<UcbConfig>): UcbConfig {
+  checkKnownKeys('ucb', partial, Object.keys(UCB_DEFAULTS));
+  const c = { ...UCB_DEFAULTS, ...partial };
   return { ucbC: checkNumber('--ucb-c', c.ucbC, 0, 1e6), ...checkArmSet(c) };
 }
 
@@ -63,12 +63,12 @@ export function pickUcb(c: number): PickArm {
 
 export const ucbEntry: AgentEntry = {
   description: 'bandit: UCB1, the arm with the highest mean + --ucb-c · sqrt(ln N / n)',
-  options: OPTIONS,
+  options: UCB_OPTIONS,
   defaultActionMode: 'discrete',
   supports: ALL_MODES,
-  check: (options) => ({ ...checkConfig(options as Partial<UcbConfig>) }),
+  check: (options) => ({ ...checkUcbConfig(options as Partial<UcbConfig>) }),
   create(options, ctx) {
-    const c = checkConfig(options as Partial<UcbConfig>);
+    const c = checkUcbConfig(options as Partial<UcbConfig>);
     checkActionMode('ucb', ctx, ALL_MODES);
     return new TableBandit('ucb', ctx, c, pickUcb(c.ucbC));
   },

@@ -33,8 +33,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { checkBoolean, checkInt, checkKnownKeys, checkNumber, checkOneOf, checkString } from '../src/core/check.js';
+import { checkInt, checkKnownKeys, checkNumber, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
+import { checkOption, flagOf, type OptionSpec } from '../src/core/options.js';
 import { createRng, permutation, restoreRng, type Rng, type RngState } from '../src/core/rng.js';
 import { Box, MultiDiscrete, type Space } from '../src/core/spaces.js';
 import {
@@ -63,7 +64,6 @@ import {
   type OptimizerState,
 } from '../src/nn/optimizer.js';
 import { evaluate, trainEpoch } from '../src/nn/trainer.js';
-import { checkRate } from '../src/nn/tunable-dropout.js';
 import { buildUserModel, checkHasDropout, readModelFile, userModelOf, type UserModel } from '../src/nn/user-model.js';
 
 export type RewardMode = 'delta' | 'terminal';
@@ -116,50 +116,212 @@ export interface DropoutEnvConfig {
   trendWindow: number;
 }
 
-export const ENV_DEFAULTS: DropoutEnvConfig = {
-  model: 'mlp:256,128',
-  batchNorm: false,
-  inputDropout: false,
-  concreteDropout: false,
-  l2: 0,
-  optimizer: 'adam',
-  lr: 0.001,
-  momentum: 0.9,
-  batchSize: 64,
-  maxEpochs: 10,
-  actionMode: 'discrete',
-  rateStep: 0.05,
-  maxDelta: 0.1,
-  minRate: 0,
-  maxRate: 0.8,
-  initialRates: 0.3,
-  reward: 'delta',
-  divergencePenalty: -1,
-  trendWindow: 3,
-};
+/**
+ * One env option, declared once: its key in DropoutEnvConfig, flag, type, default, help and range.
+ * ENV_DEFAULTS, the flags of error messages, checkEnvConfig's checks, the CLI's ENV_OPTIONS (flags and
+ * --help) and resolveRun's env are all derived from DROPOUT_ENV_OPTIONS.
+ */
+export interface EnvOption<K extends keyof DropoutEnvConfig = keyof DropoutEnvConfig> extends OptionSpec {
+  key: K;
+  default: DropoutEnvConfig[K];
+  /**
+   * The key a run takes it by (resolveRun, the CLI, --config), when it is a run option: `initialRate` for
+   * `initialRates`. Absent: set by the run another way (`maxEpochs` is the run's --epochs) or not at all.
+   */
+  runKey?: string;
+  /** The default a run shows and takes, when it is not the env's: `undefined` for the agent's own. */
+  runDefault?: unknown;
+}
+
+const option = <K extends keyof DropoutEnvConfig>(o: Omit<EnvOption<K>, 'flag'> & { flag?: string }): EnvOption<K> =>
+  ({ ...o, flag: o.flag ?? flagOf(o.runKey ?? o.key) }) as EnvOption<K>;
+
+/** Every option of DropoutEnv, in config order (--help lists the run options in this order). */
+export const DROPOUT_ENV_OPTIONS: readonly EnvOption[] = [
+  option({
+    key: 'model',
+    runKey: 'model',
+    type: 'string',
+    default: 'mlp:256,128',
+    help: "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'",
+  }),
+  option({
+    key: 'batchNorm',
+    runKey: 'batchNorm',
+    type: 'boolean',
+    default: false,
+    help: 'BatchNorm before each dropout layer',
+  }),
+  option({
+    key: 'inputDropout',
+    runKey: 'inputDropout',
+    type: 'boolean',
+    default: false,
+    help: 'a tunable dropout layer on the input too (the first rate)',
+  }),
+  option({
+    key: 'concreteDropout',
+    runKey: 'concreteDropout',
+    type: 'boolean',
+    default: false,
+    help: 'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
+  }),
+  option({
+    key: 'l2',
+    runKey: 'l2',
+    type: 'number',
+    default: 0,
+    help: 'L2 weight decay on kernels',
+    min: 0,
+    max: 1,
+  }),
+  option({
+    key: 'optimizer',
+    runKey: 'optimizer',
+    type: 'string',
+    default: 'adam' as OptimizerName,
+    help: 'adam, or sgd with --momentum',
+    choices: OPTIMIZERS,
+  }),
+  option({
+    key: 'lr',
+    runKey: 'lr',
+    type: 'number',
+    default: 0.001,
+    help: 'learning rate of the optimizer',
+    min: 1e-7,
+    max: 10,
+  }),
+  option({
+    key: 'momentum',
+    runKey: 'momentum',
+    type: 'number',
+    default: 0.9,
+    help: 'momentum of --optimizer sgd',
+    min: 0,
+    max: 1,
+    openMax: true,
+  }),
+  option({ key: 'batchSize', runKey: 'batchSize', type: 'int', default: 64, help: 'minibatch size', min: 1 }),
+  option({
+    key: 'maxEpochs',
+    flag: '--epochs',
+    type: 'int',
+    default: 10,
+    help: 'epochs per episode (steps until truncated)',
+    min: 1,
+  }),
+  option({
+    key: 'actionMode',
+    runKey: 'action',
+    type: 'string',
+    default: 'discrete' as ActionMode,
+    runDefault: undefined,
+    help: "how actions change rates (default: the agent's own)",
+    choices: ACTION_MODES,
+  }),
+  option({
+    key: 'rateStep',
+    runKey: 'rateStep',
+    type: 'number',
+    default: 0.05,
+    help: 'δ of a discrete action',
+    min: 0,
+    max: 1,
+  }),
+  option({
+    key: 'maxDelta',
+    runKey: 'maxDelta',
+    type: 'number',
+    default: 0.1,
+    help: 'largest change of a continuous action',
+    min: 0,
+    max: 1,
+  }),
+  option({
+    key: 'minRate',
+    runKey: 'minRate',
+    type: 'number',
+    default: 0,
+    help: 'lowest rate',
+    min: 0,
+    max: 1,
+    openMax: true,
+  }),
+  option({
+    key: 'maxRate',
+    runKey: 'maxRate',
+    type: 'number',
+    default: 0.8,
+    help: 'highest rate',
+    min: 0,
+    max: 1,
+    openMax: true,
+  }),
+  option({
+    key: 'initialRates',
+    runKey: 'initialRate',
+    type: 'numbers',
+    default: 0.3,
+    help: 'rates at the start of an episode: one, or one per layer',
+  }),
+  option({
+    key: 'reward',
+    runKey: 'reward',
+    type: 'string',
+    default: 'delta' as RewardMode,
+    help: 'delta: change in valAcc per step; terminal: final valAcc',
+    choices: REWARD_MODES,
+  }),
+  option({
+    key: 'divergencePenalty',
+    runKey: 'divergencePenalty',
+    type: 'number',
+    default: -1,
+    help: 'reward when training diverges',
+    min: -1e6,
+    max: 0,
+  }),
+  option({
+    key: 'trendWindow',
+    type: 'int',
+    default: 3,
+    help: 'epochs the trend slopes look back over',
+    min: 2,
+  }),
+];
+
+const declared = new Map(DROPOUT_ENV_OPTIONS.map((o) => [o.key, o]));
+
+/** Every option's default. */
+export const ENV_DEFAULTS = Object.fromEntries(
+  DROPOUT_ENV_OPTIONS.map((o) => [o.key, o.default]),
+) as unknown as DropoutEnvConfig;
 
 /** Option names as the command line spells them, for error messages. */
-const FLAG: Record<keyof DropoutEnvConfig, string> = {
-  model: '--model',
-  batchNorm: '--batch-norm',
-  inputDropout: '--input-dropout',
-  concreteDropout: '--concrete-dropout',
-  l2: '--l2',
-  optimizer: '--optimizer',
-  lr: '--lr',
-  momentum: '--momentum',
-  batchSize: '--batch-size',
-  maxEpochs: '--epochs',
-  actionMode: '--action',
-  rateStep: '--rate-step',
-  maxDelta: '--max-delta',
-  minRate: '--min-rate',
-  maxRate: '--max-rate',
-  initialRates: '--initial-rate',
-  reward: '--reward',
-  divergencePenalty: '--divergence-penalty',
-  trendWindow: '--trend-window',
-};
+const FLAG = Object.fromEntries(DROPOUT_ENV_OPTIONS.map((o) => [o.key, o.flag])) as Record<
+  keyof DropoutEnvConfig,
+  string
+>;
+
+/** Checks one option's value against its declaration (type, range, choices). */
+function checkDeclared<K extends keyof DropoutEnvConfig>(key: K, value: unknown): DropoutEnvConfig[K] {
+  return checkOption(declared.get(key)!, value) as DropoutEnvConfig[K];
+}
+
+/**
+ * Checks one env option as code gives it (the fit callback's options): as checkEnvConfig checks it, but
+ * the message names the key (`minRate must be in [0, 1), got 1`) rather than the flag.
+ */
+export function checkEnvOptionByKey<K extends keyof DropoutEnvConfig>(key: K, value: unknown): DropoutEnvConfig[K] {
+  return checkOption({ ...declared.get(key)!, flag: key }, value) as DropoutEnvConfig[K];
+}
+
+/** The env options a run takes, keyed and defaulted as the CLI and resolveRun take them. */
+export const ENV_OPTIONS: OptionSpec[] = DROPOUT_ENV_OPTIONS.filter((o) => o.runKey !== undefined).map((o) => {
+  const { runKey, runDefault, key: _key, ...spec } = o;
+  return { ...spec, key: runKey!, default: 'runDefault' in o ? runDefault : o.default };
+});
 
 /** The prefix of a model.json path given as --model. */
 export const MODEL_FILE_PREFIX = 'file:';
@@ -181,7 +343,7 @@ export function checkEnvConfig(
   checkKnownKeys('DropoutEnv', partial, Object.keys(ENV_DEFAULTS));
   const c = { ...ENV_DEFAULTS, ...partial };
   const { spec, userModel } = modelOf(c.model);
-  const inputDropout = checkBoolean(FLAG.inputDropout, c.inputDropout);
+  const inputDropout = checkDeclared('inputDropout', c.inputDropout);
   if (userModel) {
     checkHasDropout(userModel);
     if (userModel.outputActivation !== 'softmax') {
@@ -198,8 +360,8 @@ export function checkEnvConfig(
     }
   }
   const layers = userModel ? userModel.rates.length : countDropoutLayers(spec!, inputDropout);
-  const minRate = checkRate(c.minRate, FLAG.minRate);
-  const maxRate = checkRate(c.maxRate, FLAG.maxRate);
+  const minRate = checkDeclared('minRate', c.minRate);
+  const maxRate = checkDeclared('maxRate', c.maxRate);
   if (minRate > maxRate)
     throw new ConfigError(`${FLAG.minRate} (${minRate}) must not exceed ${FLAG.maxRate} (${maxRate})`);
   // Your own model starts from its own rates unless told otherwise.
@@ -211,7 +373,7 @@ export function checkEnvConfig(
     );
   }
   const rates = initial.map((r) => checkNumber(FLAG.initialRates, r, minRate, maxRate));
-  const concreteDropout = checkBoolean(FLAG.concreteDropout, c.concreteDropout);
+  const concreteDropout = checkDeclared('concreteDropout', c.concreteDropout);
   const noLogit = rates.find((r) => r <= 0);
   if (concreteDropout && noLogit !== undefined)
     throw new ConfigError(`${FLAG.initialRates} must be in (0, 1) with ${FLAG.concreteDropout}, got ${noLogit}`);
@@ -224,24 +386,24 @@ export function checkEnvConfig(
     spec,
     userModel,
     rates,
-    batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
+    batchNorm: checkDeclared('batchNorm', c.batchNorm),
     inputDropout,
     concreteDropout,
-    l2: checkNumber(FLAG.l2, c.l2, 0, 1),
-    optimizer: checkOneOf(FLAG.optimizer, c.optimizer, OPTIMIZERS),
-    lr: checkNumber(FLAG.lr, c.lr, 1e-7, 10),
-    momentum: checkNumber(FLAG.momentum, c.momentum, 0, 1, true),
-    batchSize: checkInt(FLAG.batchSize, c.batchSize, 1),
-    maxEpochs: checkInt(FLAG.maxEpochs, c.maxEpochs, 1),
-    actionMode: checkOneOf(FLAG.actionMode, c.actionMode, ACTION_MODES),
-    rateStep: checkNumber(FLAG.rateStep, c.rateStep, 0, 1),
-    maxDelta: checkNumber(FLAG.maxDelta, c.maxDelta, 0, 1),
+    l2: checkDeclared('l2', c.l2),
+    optimizer: checkDeclared('optimizer', c.optimizer),
+    lr: checkDeclared('lr', c.lr),
+    momentum: checkDeclared('momentum', c.momentum),
+    batchSize: checkDeclared('batchSize', c.batchSize),
+    maxEpochs: checkDeclared('maxEpochs', c.maxEpochs),
+    actionMode: checkDeclared('actionMode', c.actionMode),
+    rateStep: checkDeclared('rateStep', c.rateStep),
+    maxDelta: checkDeclared('maxDelta', c.maxDelta),
     minRate,
     maxRate,
     initialRates,
-    reward: checkOneOf(FLAG.reward, c.reward, REWARD_MODES),
-    divergencePenalty: checkNumber(FLAG.divergencePenalty, c.divergencePenalty, -1e6, 0),
-    trendWindow: checkInt(FLAG.trendWindow, c.trendWindow, 2),
+    reward: checkDeclared('reward', c.reward),
+    divergencePenalty: checkDeclared('divergencePenalty', c.divergencePenalty),
+    trendWindow: checkDeclared('trendWindow', c.trendWindow),
   };
 }
 
@@ -355,6 +517,21 @@ export function observationOf(
   ];
   const { low, high } = opts.space;
   return raw.map((v, i) => clip(v, low[i]!, high[i]!));
+}
+
+/**
+ * How the epoch that produced `info` ends the step: `terminated` when training diverged, `truncated`
+ * when it was the last epoch of the budget, and its reward (rewardOf). The env and the fit callback
+ * (src/integrations/tfjs-fit.ts) both decide a step by it.
+ */
+export function stepOutcome(
+  info: StepInfo,
+  previous: StepInfo,
+  c: Pick<DropoutEnvConfig, 'maxEpochs' | 'reward' | 'divergencePenalty'>,
+): { terminated: boolean; truncated: boolean; reward: number } {
+  const terminated = info.diverged;
+  const truncated = !terminated && info.epoch >= c.maxEpochs;
+  return { terminated, truncated, reward: rewardOf(info, previous, truncated, c) };
 }
 
 /**
@@ -530,15 +707,14 @@ export class DropoutEnv implements Env {
     };
     const previous = this.history[this.history.length - 1]!;
     this.history.push(info);
-    const terminated = diverged;
-    const truncated = !terminated && this.epoch >= this.config.maxEpochs;
+    // The reward reads validation accuracies only: deciding it before the test evaluation changes nothing.
+    const { terminated, truncated, reward } = stepOutcome(info, previous, this.config);
     this.done = terminated || truncated;
     if (this.done) {
       const testStats = await evaluate(built, this.test.x, this.test.labels);
       info.testLoss = testStats.loss;
       info.testAcc = testStats.acc;
     }
-    const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe();
     info.stepMs = performance.now() - started;
     return { observation, reward, terminated, truncated, info };

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as droptune from '../src/index.js';
+import * as internals from '../src/internals.js';
 
 describe('the public API (src/index.ts)', () => {
   it('exports the layer, the env, the dataset loader, the model builder and the agents', async () => {
@@ -23,5 +24,15 @@ describe('the public API (src/index.ts)', () => {
     const { observation } = await env.reset({ seed: 0 });
     expect(env.observationSpace.contains(observation)).to.equal(true);
     env.dispose();
+  });
+
+  it('keeps internals under droptune/internals, and the moved names as deprecated aliases of the same values', () => {
+    expect(internals.runSegment).to.be.a('function');
+    expect(internals.WORKER_FILE).to.match(/pool-thread\.(ts|js)$/);
+    expect(internals.RUN_FILES.summary).to.equal('summary.json');
+    expect(droptune.runSegment).to.equal(internals.runSegment);
+    expect(droptune.parseQueueUrl).to.equal(internals.parseQueueUrl);
+    expect(droptune.registerWasmConvGrad).to.equal(internals.registerWasmConvGrad);
+    expect(Object.keys(droptune)).to.not.include('WORKER_FILE');
   });
 });

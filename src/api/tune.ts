@@ -8,14 +8,25 @@ import { flagOf, nearestFlag } from '../core/options.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
-import { createExecutor } from '../execution/executor.js';
+import { createExecutor } from '../execution/create-executor.js';
 import type { GenerationEvent } from '../schedulers/pbt/run-pbt.js';
 import type { RungEvent } from '../schedulers/sha/run-sha.js';
-import { resolveAnyRun, runSpecs, schedulerFor } from '../schedulers/index.js';
-import { executeRun, type RunResult } from '../run/run.js';
+import { SCHEDULERS, resolveAnyRun, runSpecs, schedulerFor } from '../schedulers/index.js';
+import { executeRun, type ResolvedRun, type RunResult } from '../run/run.js';
+import { replayEnvSeed } from '../run/replay.js';
+import { resolveResume } from '../run/resume.js';
+import { checkString } from '../core/check.js';
+import { finishedResult } from '../execution/job.js';
+import { readRunConfig } from '../store/read-run.js';
 import { StopFlag } from '../core/stop-flag.js';
 
 export interface TuneOptions {
+  /**
+   * Continue the stopped or killed run in this folder from its last checkpoint, as
+   * `npm run agent -- --resume DIR` does: its own options apply (only `backend`, and a population's
+   * `workers`, may be given); a finished run is returned as it stands.
+   */
+  resume?: string;
   /**
    * Any option of `npm run agent`, keyed as in code rather than as a flag: `agent`, `episodes`,
    * `epochs`, `dataset`, `trainSize`, `model`, `seed`, `out`, `label`, an agent's own (`rate`,
@@ -47,7 +58,6 @@ export interface TuneResult extends RunResult {
 
 /** The CLI's options that name a whole other way to run: not for tune(). */
 const NOT_HERE: Record<string, string> = {
-  resume: 'tune() starts a new run: continue one with `droptune agent --resume DIR`',
   replay: 'tune() starts a new run: replay an episode with `droptune agent --replay RUN#N`',
   config: 'tune() takes the options themselves: spread the JSON file in (`{ ...JSON.parse(text), … }`)',
 };
@@ -73,9 +83,19 @@ function checkKeys(given: Record<string, unknown>): void {
  * every episode record and the summary.
  */
 export async function tune(options: TuneOptions): Promise<TuneResult> {
-  const { onEvent, onGeneration, onRound, stop$, dataset, ...given } = options;
+  const { onEvent, onGeneration, onRound, stop$, dataset, resume, ...given } = options;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
   checkKeys(given);
+  if (resume !== undefined) {
+    if (dataset !== undefined || options.data !== undefined)
+      throw new ConfigError(`tune(): resume takes the data its run recorded: give no dataset`);
+    const { run, finished } = resolveResume(checkString('resume', resume), given, { schedulers: SCHEDULERS });
+    if (finished) {
+      const done = finishedResult(run.out)!;
+      return { ...done, backend: readRunConfig(run.out).backend };
+    }
+    return train(run, { onEvent, onGeneration, onRound, stop$, resume: true });
+  }
   const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;
   if (data === undefined && dataset !== undefined) given['dataset'] = dataset;
   if (data !== undefined) {
@@ -89,18 +109,31 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     Object.assign(given, { dataset: 'synthetic', trainSize: data.train.n, valSize: data.val.n, testSize: data.test.n });
   }
   const run = resolveAnyRun(given);
-  const scheduler = schedulerFor(run.agent);
   if (data !== undefined) {
-    if (scheduler)
+    if (schedulerFor(run.agent))
       throw new ConfigError(
         `--agent ${run.agent} trains its members from a dataset they load by name: write the data to a CSV file and give dataset: 'csv:FILE'`,
       );
     run.data = { ...run.data, dataset: `memory:${data.name}` };
     run.options['dataset'] = run.data.dataset;
   }
+  return train(run, { onEvent, onGeneration, onRound, stop$, data });
+}
+
+/** Trains a resolved run (a new one, or one resumed) on its backend, a scheduler's trials on an executor. */
+async function train(
+  run: ResolvedRun,
+  opts: Pick<TuneOptions, 'onEvent' | 'onGeneration' | 'onRound' | 'stop$' | 'data'> & { resume?: boolean },
+): Promise<TuneResult> {
+  const { onEvent, onGeneration, onRound, stop$, data, resume } = opts;
   const backend = await initBackend(run.backend);
+  const scheduler = schedulerFor(run.agent);
   if (!scheduler) {
-    return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
+    const envSeed = replayEnvSeed(run);
+    return {
+      ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$, resume, envSeed })),
+      backend,
+    };
   }
   const executor = createExecutor(scheduler.concurrency(run.agentOptions));
   const stop = new StopFlag();
@@ -110,6 +143,7 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
       runSegment: (segment) => executor.runSegment(segment, { stop }),
       backendInUse: backend,
       dataset: data,
+      resume,
       stopRequested: () => stop.requested,
       onProgress: (event) =>
         run.agent === 'pbt' ? onGeneration?.(event as GenerationEvent) : onRound?.(event as RungEvent),

@@ -3,34 +3,31 @@
  * Everything the user asked for is checked before anything is trained or written, so a mistake
  * costs one line on stderr, exit code 2, and leaves nothing in runs/.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
 import { agentNames } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
-import { bestEpisode, type EpisodeRecord, type RunSummary } from '../core/run-log.js';
-import { flagOf } from '../core/options.js';
-import { episodeSeed } from '../loop/loop.js';
+import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { initBackend } from '../nn/backend.js';
-import { readEpisodes } from '../store/read-run.js';
-import { tidyFinishedRun } from '../store/run-folder.js';
-import { RUN_FILES } from '../store/run-writer.js';
+import { RUN_FILES } from '../store/layout.js';
 import { helpText, parseArgs } from './args.js';
-import { progressPrinter, queueProgressLine } from './progress.js';
+import { progressPrinter } from './progress.js';
 import {
   DATA_OPTIONS,
   ENV_OPTIONS,
   RUN_OPTIONS,
   executeRun,
   findConstantBaseline,
-  runOptionsFromConfig,
   type ResolvedRun,
 } from '../run/run.js';
-import { EXECUTOR_OPTION, createExecutor, messageOf, type Executor, type ExecutorKind } from '../execution/executor.js';
-import { checkQueueName, parseQueueUrl, queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
-import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
+import { EXECUTOR_OPTION, messageOf, type Executor, type ExecutorKind } from '../execution/executor.js';
+import { createExecutor } from '../execution/create-executor.js';
+import { queueNameFor, type QueueUrl } from '../execution/queue/protocol.js';
+import { openQueue, queueOptions } from './queue-setup.js';
+import { stopOnSignals } from './signals.js';
 import type { OptionSpec } from '../core/options.js';
 import {
+  SCHEDULERS,
   ownOptionSpecs,
   resolveAnyRun,
   runSpecs,
@@ -38,6 +35,8 @@ import {
   schedulerNames,
   type TrialScheduler,
 } from '../schedulers/index.js';
+import { planReplay, replayEnvSeed, type ReplayPlan } from '../run/replay.js';
+import { resolveResume } from '../run/resume.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { runCli } from './run-cli.js';
 import { startDashboard, type Dashboard } from '../serve/server.js';
@@ -100,111 +99,13 @@ function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRu
   );
 }
 
-/** The run folder and episode of a `--replay RUN[#EPISODE]`, and how to train that episode again. */
-function replayPlan(
-  spec: string,
-  given: Record<string, unknown>,
-): { options: Record<string, unknown>; envSeed: number; recorded: EpisodeRecord; from: string } {
-  const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
-  const dir = match[1]!;
-  const config = readJson<{ options: Record<string, unknown>; seed: number }>(
-    path.join(dir, RUN_FILES.config),
-    `--replay ${dir}: not a run folder`,
-  );
-  const episodesFile = path.join(dir, RUN_FILES.episodes);
-  const episodes = existsSync(episodesFile) ? readEpisodes(episodesFile).value : [];
-  const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
-  const recorded = episodes.find((e) => e.episode === wanted);
-  if (wanted === undefined || recorded === undefined) {
-    throw new ConfigError(
-      `--replay ${spec}: ${wanted === undefined ? 'the run has no finished episode' : `no finished episode ${wanted} (it has ${episodes.map((e) => e.episode).join(', ') || 'none'})`}`,
-    );
-  }
-  if (config.options['fold'] !== undefined)
-    throw new ConfigError(
-      `--replay ${spec}: a cross-validation fold trains on a fold of the data; replay the experiment's own runs instead`,
-    );
-  const {
-    agent: _agent,
-    episodes: _n,
-    action: _action,
-    loadAgent: _load,
-    label: _label,
-    out: _out,
-    ...task
-  } = runOptionsFromConfig(config.options);
-  // Only the task is kept; the agent's own options do not apply to the schedule agent that replays.
-  const agentKeys = new Set(ownOptionSpecs().map((o) => o.key));
-  const options = Object.fromEntries(Object.entries(task).filter(([key]) => !agentKeys.has(key)));
-  // A concrete-dropout run learned its rates by gradient, which a schedule cannot replay: its own agent under its seed does.
-  const replayer =
-    task['concreteDropout'] === true
-      ? { agent: 'constant', rate: config.options['rate'] }
-      : { agent: 'schedule', schedule: `${path.join(dir, RUN_FILES.episodes)}#${recorded.episode}` };
-  return {
-    options: {
-      ...options,
-      ...given,
-      ...replayer,
-      episodes: 1,
-      label: given['label'] ?? `replay ${path.basename(dir)}#${recorded.episode}`,
-    },
-    envSeed: recorded.seed ?? episodeSeed(config.seed, recorded.episode),
-    recorded,
-    from: `${dir}#${recorded.episode}`,
-  };
-}
-
 /** A PBT member's copies, as `member 3 after epoch 4, …`; empty for an episode that trained on its own. */
 const inherited = (e: EpisodeRecord): string =>
   (e.lineage ?? []).map((l) => `member ${l.from} after epoch ${l.epoch}`).join(', ');
 
-function readJson<T>(file: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (err) {
-    throw new ConfigError(
-      `${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`,
-    );
-  }
-}
-
 /**
- * SIGINT (Ctrl-C) and SIGTERM: `onStop` ends the run after the epoch in progress, which flushes and says
- * how to resume; `exitCode()` is then 130 / 143. A second signal quits at once: the log and the last
- * checkpoint are on disk, only the epoch in progress is lost.
- */
-function stopOnSignals(
-  resumeHint: string,
-  say: { finishing: string; lost: string },
-  onStop: () => void,
-): { exitCode: () => number; release: () => void } {
-  let stopping: NodeJS.Signals | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`\nquit: ${say.lost}; continue with: ${resumeHint}\n`);
-      process.exit(signal === 'SIGTERM' ? 143 : 130);
-    }
-    stopping = signal;
-    process.stderr.write(
-      `\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: ${say.finishing} (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`,
-    );
-    onStop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    exitCode: () => (stopping === 'SIGTERM' ? 143 : 130),
-    release: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
-/**
- * --agent pbt (or another scheduler): the trials train on `--workers` threads (this one when 1). Ctrl-C
- * and SIGTERM stop every trial after its epoch in progress; --resume continues from there.
+ * --agent pbt (or another scheduler): the trials train on `--workers` threads or processes (this one
+ * when 1). Ctrl-C and SIGTERM stop every trial after its epoch in progress; --resume continues from there.
  */
 async function trainTrials(
   scheduler: TrialScheduler,
@@ -222,28 +123,19 @@ async function trainTrials(
   let lost: string | undefined;
   if (queue) {
     const name = queue.name ?? queueNameFor(run.out);
-    let lastLine = '';
-    try {
-      executor = await QueueExecutor.open({
-        url: queue.url,
-        queueName: name,
-        onProgress: (p) => {
-          const line = queueProgressLine(p);
-          if (line !== lastLine) console.log((lastLine = line));
-        },
-        onLost: (message) => {
-          lost = message;
-          process.stderr.write(
-            `agent: ${message}; every finished generation is kept: once Redis is back, ${resumeHint}\n`,
-          );
-          stop.request();
-        },
-      });
-    } catch (err) {
-      if (!(err instanceof RedisUnreachable)) throw err;
-      process.stderr.write(`agent: ${err.message}\n`);
-      return 1;
-    }
+    const opened = await openQueue({
+      command: 'agent',
+      url: queue.url,
+      name,
+      kept: 'every finished generation is kept',
+      resumeHint,
+      onLost: (message) => {
+        lost = message;
+        stop.request();
+      },
+    });
+    if (!opened) return 1;
+    executor = opened;
     console.log(
       `backend: ${backend} on the workers of queue ${name} at ${queue.url.shown} (start them with: ${howToRun('worker')} --queue ${queue.url.shown} --queue-name ${name})`,
     );
@@ -256,8 +148,7 @@ async function trainTrials(
   console.log(`${first}${resume ? ', resuming' : ''}`);
   for (const line of rest) console.log(line);
   const signals = stopOnSignals(
-    resumeHint,
-    { finishing: 'every trial finishes its epoch in progress', lost: 'the epochs in progress are lost' },
+    { finishing: 'every trial finishes its epoch in progress', lost: 'the epochs in progress are lost', resumeHint },
     () => stop.request(),
   );
   let result;
@@ -397,50 +288,28 @@ async function main(argv: string[]): Promise<number> {
     queueName: queueNameGiven,
     executor: executorGiven,
     ...given
-  } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  } = args.values as Record<string, unknown> & { resume?: string; replay?: string; executor?: string };
   const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
-  const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
-  if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
-  const queue =
-    queueUrl === undefined
-      ? undefined
-      : { url: queueUrl, name: queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven) };
+  const queue = queueOptions(queueGiven, queueNameGiven);
   if (resumeDir !== undefined && replay !== undefined)
     throw new ConfigError('--resume and --replay do not go together: resume continues a run, replay starts a new one');
 
   let run: ResolvedRun;
-  let replaying: ReturnType<typeof replayPlan> | undefined;
+  let replaying: ReplayPlan | undefined;
   if (resumeDir !== undefined) {
-    const config = readJson<{ options: Record<string, unknown> }>(
-      path.join(resumeDir, RUN_FILES.config),
-      `--resume ${resumeDir}: not a run folder`,
-    );
-    // A scheduler's trials may continue on another number of threads: its results do not depend on it.
-    const allowed = schedulerFor(String(config.options['agent'])) ? ['backend', 'workers'] : ['backend'];
-    const others = Object.keys(given).filter((k) => !allowed.includes(k));
-    if (others.length > 0)
-      throw new ConfigError(
-        `--resume takes no other options but ${allowed.map(flagOf).join(' and ')} (got ${others.map(flagOf).join(', ')}): the run's own are in its ${RUN_FILES.config}`,
+    const resumed = resolveResume(resumeDir, given, {
+      resumeExperiment: `${howToRun('experiment')} --resume <folder>`,
+      schedulers: SCHEDULERS,
+    });
+    if (resumed.finished) {
+      console.log(
+        `${resumeDir} has finished: nothing to resume (its summary is ${path.join(resumeDir, RUN_FILES.summary)})`,
       );
-    if (config.options['fold'] !== undefined)
-      throw new ConfigError(
-        `--resume ${resumeDir}: this run is a fold of an experiment; resume the experiment (${howToRun('experiment')} --resume <folder>)`,
-      );
-    const recorded = runOptionsFromConfig(config.options);
-    // The checkpoint holds the agent's state: the --load-agent file it started from is not needed again.
-    if (existsSync(path.join(resumeDir, 'checkpoint.json'))) delete recorded['loadAgent'];
-    run = resolveAnyRun({ ...recorded, ...given, out: resumeDir }, { resume: true });
-    // A resumed replay keeps training its episode under the seed it replays.
-    const replayed = config.options['replay'] as { from: string; envSeed: number } | undefined;
-    if (replayed) run.options['replay'] = replayed;
-    const summaryFile = path.join(resumeDir, RUN_FILES.summary);
-    if (existsSync(summaryFile) && readJson<RunSummary>(summaryFile, 'summary').interrupted === false) {
-      tidyFinishedRun(resumeDir);
-      console.log(`${resumeDir} has finished: nothing to resume (its summary is ${summaryFile})`);
       return 0;
     }
+    run = resumed.run;
   } else if (replay !== undefined) {
-    replaying = replayPlan(replay, given);
+    replaying = planReplay(replay, given, SCHEDULERS);
     run = resolveAnyRun(replaying.options);
     run.options['replay'] = { from: replaying.from, envSeed: replaying.envSeed };
   } else {
@@ -474,7 +343,7 @@ async function trainRun(
   run: ResolvedRun,
   backend: string,
   resumeDir: string | undefined,
-  replaying: ReturnType<typeof replayPlan> | undefined,
+  replaying: ReplayPlan | undefined,
 ): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(
@@ -494,14 +363,11 @@ async function trainRun(
   const stop$ = new Subject<void>();
   const resumeHint = `${howToRun('agent')} --resume ${run.out}`;
   const signals = stopOnSignals(
-    resumeHint,
-    { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost' },
+    { finishing: 'finishing the current epoch', lost: 'the epoch in progress is lost', resumeHint },
     () => stop$.next(),
   );
   const progress = progressPrinter(run.episodes, run.envConfig.maxEpochs);
-  const replaySeed = replaying?.envSeed ?? (run.options['replay'] as { envSeed?: number } | undefined)?.envSeed;
-  const envSeed =
-    replaySeed !== undefined ? (k: number) => (k === 1 ? replaySeed : episodeSeed(run.seed, k)) : undefined;
+  const envSeed = replayEnvSeed(run);
   const result = await executeRun(run, {
     backendInUse: backend,
     stop$,

@@ -35,13 +35,8 @@ import { profileKernels, profileTable } from '../nn/profile.js';
 import { stockWasmMatMul } from '../nn/wasm-matmul.js';
 import { populationVsSingle } from '../nn/population-bench.js';
 import { episodesPerMinute } from '../execution/throughput.js';
-import {
-  DEFAULT_EXECUTOR,
-  DEFAULT_WORKERS,
-  EXECUTORS,
-  createExecutor,
-  type ExecutorKind,
-} from '../execution/executor.js';
+import { DEFAULT_EXECUTOR, DEFAULT_WORKERS, EXECUTORS, type ExecutorKind } from '../execution/executor.js';
+import { createExecutor } from '../execution/create-executor.js';
 import { planExperiment, runExperiment } from '../experiment/experiment.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 
 import { ConfigError } from '../core/errors.js';
 import { compareRuns, comparisonTables, renderText } from '../analysis/compare.js';
+import { RUN_FILES } from '../store/layout.js';
 import { readRuns } from '../store/read-run.js';
 import { checkOutPath, writeComparison } from '../analysis/report.js';
 import { unknownOption } from './args.js';
@@ -65,7 +66,7 @@ const timestamp = (d: Date): string => d.toISOString().slice(0, 19).replace(/:/g
 
 export function defaultOutDir(paths: readonly string[], now = new Date()): string {
   const only = paths[0];
-  const isFolderOfRuns = paths.length === 1 && only !== undefined && !existsSync(join(only, 'config.json'));
+  const isFolderOfRuns = paths.length === 1 && only !== undefined && !existsSync(join(only, RUN_FILES.config));
   return isFolderOfRuns ? join(only, 'compare') : join('runs', `compare-${timestamp(now)}`);
 }
 

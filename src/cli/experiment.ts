@@ -11,15 +11,11 @@ import { CSV_HEADER_MODES } from '../data/csv.js';
 import { DATASET_FORMS } from '../data/dataset.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../analysis/compare.js';
-import {
-  DEFAULT_WORKERS,
-  EXECUTOR_OPTION,
-  createExecutor,
-  type Executor,
-  type ExecutorKind,
-} from '../execution/executor.js';
-import { checkQueueName, parseQueueUrl, queueNameFor } from '../execution/queue/protocol.js';
-import { QueueExecutor, RedisUnreachable } from '../execution/queue/queue-executor.js';
+import { DEFAULT_WORKERS, EXECUTOR_OPTION, type Executor, type ExecutorKind } from '../execution/executor.js';
+import { createExecutor } from '../execution/create-executor.js';
+import { queueNameFor } from '../execution/queue/protocol.js';
+import { openQueue, queueOptions } from './queue-setup.js';
+import { stopOnSignals } from './signals.js';
 import {
   EXPERIMENT_DEFAULTS,
   METHODS,
@@ -37,9 +33,9 @@ import {
   type GroupReport,
 } from '../experiment/experiment.js';
 import { ENV_OPTIONS } from '../run/run.js';
+import { EXPERIMENT_FILES, seedRunsDir } from '../store/layout.js';
 import { StopFlag } from '../core/stop-flag.js';
 import { helpText, parseArgs } from './args.js';
-import { queueProgressLine } from './progress.js';
 import { runCli } from './run-cli.js';
 import { commandName, howToRun } from './command-name.js';
 
@@ -218,9 +214,6 @@ function resumedConfig(dir: string, given: Record<string, unknown>): Partial<Exp
   return { ...saved, ...given, methods: methods ?? saved.methods, out: dir, resume: true };
 }
 
-/** Exit codes of a stop by signal, as a shell reports them (128 + the signal's number). */
-const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
-
 function groupLine(r: GroupReport): string {
   const head = `seed ${r.seed}  ${r.method.padEnd(15)}`;
   if ('missing' in r) return `${head} left out: ${r.missing}`;
@@ -251,13 +244,13 @@ async function main(argv: string[]): Promise<number> {
     ...all
   } = args.values;
   const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
-  const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
-  if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
+  const queue = queueOptions(queueGiven, queueNameGiven);
+  const queueUrl = queue?.url;
   if (queueUrl !== undefined && ('workers' in all || executorGiven !== undefined))
     throw new ConfigError(
       `${'workers' in all ? '--workers' : '--executor'} does not apply with --queue: the workers are \`${commandName('worker')}\` processes`,
     );
-  const queueName = queueNameGiven === undefined ? undefined : checkQueueName(queueNameGiven);
+  const queueName = queue?.name;
   // Env options go to every run, under `options`; the rest are the experiment's own.
   const envKeys = new Set(RUN_ENV_OPTIONS.map((o) => o.key));
   const given = Object.fromEntries(Object.entries(all).filter(([k]) => !envKeys.has(k)));
@@ -283,31 +276,22 @@ async function main(argv: string[]): Promise<number> {
   console.log(
     `experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`,
   );
+  const resumeHint = `${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`;
   let executor: Executor | undefined;
   let lost: string | undefined;
   if (queueUrl !== undefined) {
-    let lastLine = '';
-    try {
-      executor = await QueueExecutor.open({
-        url: queueUrl,
-        queueName: name!,
-        onProgress: (p) => {
-          const line = queueProgressLine(p);
-          if (line !== lastLine) console.log((lastLine = line));
-        },
-        onLost: (message) => {
-          lost = message;
-          process.stderr.write(
-            `experiment: ${message}; the runs finished so far are kept: once Redis is back, ${howToRun('experiment')} --resume ${config.out} --queue ${queueUrl.shown}\n`,
-          );
-          stop.request();
-        },
-      });
-    } catch (err) {
-      if (!(err instanceof RedisUnreachable)) throw err;
-      process.stderr.write(`experiment: ${err.message}\n`);
-      return 1;
-    }
+    executor = await openQueue({
+      command: 'experiment',
+      url: queueUrl,
+      name: name!,
+      kept: 'the runs finished so far are kept',
+      resumeHint,
+      onLost: (message) => {
+        lost = message;
+        stop.request();
+      },
+    });
+    if (!executor) return 1;
   } else executor = createExecutor(workers, executorKind);
   const where =
     queueUrl !== undefined
@@ -320,17 +304,14 @@ async function main(argv: string[]): Promise<number> {
   );
 
   const started = performance.now();
-  let signal: NodeJS.Signals | undefined;
-  const onSignal = (name: NodeJS.Signals) => {
-    if (signal) process.exit(SIGNAL_EXIT[name] ?? 130);
-    signal = name;
-    process.stderr.write(
-      '\ninterrupted: every running run finishes its epoch in progress, no other starts (Ctrl-C again to quit at once)\n',
-    );
-    stop.request();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = stopOnSignals(
+    {
+      finishing: 'every running run finishes its epoch in progress, no other starts',
+      lost: 'the epochs in progress are lost',
+      resumeHint,
+    },
+    () => stop.request(),
+  );
   const result = await runExperiment(plan, {
     stop,
     ...(executor ? { executor } : {}),
@@ -341,8 +322,7 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   await executor?.close();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  signals.release();
 
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
   console.log(`\n${verdictText(result.picks, config.methods)}`);
@@ -350,18 +330,18 @@ async function main(argv: string[]): Promise<number> {
   const sweep = gridSweep(plan);
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);
   const [json, md] = written.files;
-  const compareDir = path.join(config.out, 'compare');
+  const compareDir = path.join(config.out, EXPERIMENT_FILES.compare);
   console.log(
-    `\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${path.join(config.out, 'runs', 's0')} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`,
+    `\nwrote ${md}, ${json}, ${result.interrupted ? `no compare report (the runs are partial: ${howToRun('compare')} ${seedRunsDir(config.out, 0)} … makes one)` : `${written.compareFiles.length} compare files in ${compareDir} (open report.html)`}`,
   );
   console.log(`took ${((performance.now() - started) / 60000).toFixed(1)} min`);
   if (lost !== undefined) return 1;
-  if (signal) {
+  if (signals.stopped()) {
     const finished = result.picks.length;
     console.log(
-      `interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, 'runs')}; continue with: ${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`,
+      `interrupted: ${finished} of ${plan.groups.length} method/seed results finished; the runs are in ${path.join(config.out, EXPERIMENT_FILES.runs)}; continue with: ${resumeHint}`,
     );
-    return SIGNAL_EXIT[signal] ?? 130;
+    return signals.exitCode();
   }
   if (result.failures.length > 0) {
     process.stderr.write(

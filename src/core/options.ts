@@ -3,6 +3,7 @@
  * Values arrive as strings from argv or as JSON values from --config; `parseOptionValue` turns a
  * string into the option's type and names the option when it cannot.
  */
+import { checkBoolean, checkInt, checkNumber, checkOneOf, checkString } from './check.js';
 import { ConfigError } from './errors.js';
 
 export type OptionType = 'number' | 'int' | 'string' | 'boolean' | 'numbers';
@@ -17,6 +18,33 @@ export interface OptionSpec {
   help: string;
   /** For strings with a fixed set of values. */
   choices?: readonly string[];
+  /** The smallest value allowed (numbers, ints). */
+  min?: number;
+  /** The largest value allowed (numbers, ints); excluded with `openMax`. */
+  max?: number;
+  openMax?: boolean;
+}
+
+/**
+ * Checks `value` against the spec's type, range and choices; the message names the spec's flag, the
+ * value and what is allowed. Numbers without a range must merely be finite.
+ */
+export function checkOption(spec: OptionSpec, value: unknown): unknown {
+  switch (spec.type) {
+    case 'int':
+      return checkInt(spec.flag, value, spec.min ?? Number.MIN_SAFE_INTEGER, spec.max);
+    case 'number':
+      return checkNumber(spec.flag, value, spec.min ?? -Number.MAX_VALUE, spec.max ?? Number.MAX_VALUE, spec.openMax);
+    case 'boolean':
+      return checkBoolean(spec.flag, value);
+    case 'string':
+      return spec.choices ? checkOneOf(spec.flag, value, spec.choices) : checkString(spec.flag, value);
+    case 'numbers':
+      if (!Array.isArray(value)) throw new ConfigError(`${spec.flag} must be a list of numbers, got ${String(value)}`);
+      return value.map((v) =>
+        checkNumber(spec.flag, v, spec.min ?? -Number.MAX_VALUE, spec.max ?? Number.MAX_VALUE, spec.openMax),
+      );
+  }
 }
 
 /** `trainSize` → `--train-size`. */

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
-import type { Pool } from './dataset.js';
+import type { Pool } from './types.js';
 import { classIndices } from './labels.js';
 
 export const CSV_HEADER_MODES = ['auto', 'true', 'false'] as const;

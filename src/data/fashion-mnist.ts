@@ -3,7 +3,7 @@
  * Train and validation come from the 60,000 training images; test from the official 10,000 t10k images.
  */
 import { ConfigError } from '../core/errors.js';
-import type { Pool } from './dataset.js';
+import type { Pool } from './types.js';
 import { findIdx, idxCandidates, parseIdx, readMaybeGzip } from './idx.js';
 
 export { parseIdx } from './idx.js';

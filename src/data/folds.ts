@@ -1,5 +1,5 @@
 /** K-fold splits for cross-validated scoring (the GridSearchCV case): the test split is never folded in. */
-import type { Dataset, Split } from './dataset.js';
+import type { Dataset, Split } from './types.js';
 
 /** Fold `fold` of K over train ∪ validation as the validation split, the rest as training; test untouched. */
 export function foldDataset(data: Dataset, folds: number, fold: number): Dataset {

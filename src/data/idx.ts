@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { ConfigError } from '../core/errors.js';
-import type { Pool } from './dataset.js';
+import type { Pool } from './types.js';
 import { classIndices } from './labels.js';
 
 /** IDX element types by their code, the third byte of the magic number; only unsigned bytes are read. */

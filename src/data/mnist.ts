@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Pool } from './dataset.js';
+import type { Pool } from './types.js';
 
 const SIDE = 28;
 

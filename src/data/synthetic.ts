@@ -22,7 +22,7 @@
  * seed), same settings, seeds 0–4: best 0.6 at +0.032 ± 0.018 test, with valAcc 0.88–0.91 at every rate.
  */
 import { createRng } from '../core/rng.js';
-import type { Pool } from './dataset.js';
+import type { Pool } from './types.js';
 
 /** The task's shape and noise; the measurements above hold for these values. */
 export const SYNTHETIC = {

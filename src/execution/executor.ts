@@ -15,7 +15,6 @@ import { runJob, type Job, type JobResult } from './job.js';
 import { runSegment, type SegmentJob, type SegmentResult } from '../run/segment.js';
 import type { StopFlag } from '../core/stop-flag.js';
 import type { OptionSpec } from '../core/options.js';
-import { ProcessExecutor } from './process-executor.js';
 
 export interface RunJobOptions {
   /** Ends the job after the epoch in progress once requested. */
@@ -55,12 +54,6 @@ export const EXECUTOR_OPTION: OptionSpec = {
   help: 'with --workers > 1: worker threads of this process, or worker processes (results are the same)',
   choices: EXECUTORS,
 };
-
-/** --workers 1 runs in this thread, more in that many worker threads or worker processes. */
-export function createExecutor(workers: number, kind: ExecutorKind = DEFAULT_EXECUTOR): Executor {
-  if (checkWorkers(workers) === 1) return new InProcessExecutor();
-  return kind === 'process' ? new ProcessExecutor({ workers }) : new PoolExecutor({ workers });
-}
 
 export class InProcessExecutor implements Executor {
   readonly concurrency = 1;

@@ -7,12 +7,10 @@
  * `runJob` runs one here, on the requested tfjs backend, with the datasets this thread keeps
  * (datasets.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { logVersionOf, numberingShift, shiftNumbering, type RunConfig, type RunSummary } from '../core/run-log.js';
-import { readEpisodes } from '../store/read-run.js';
+import { existsSync } from 'node:fs';
+import { readEpisodes, readRunEnd } from '../store/read-run.js';
 import { removeTempFiles, tidyFinishedRun } from '../store/run-folder.js';
-import { RUN_FILES } from '../store/run-writer.js';
+import { runFile } from '../store/layout.js';
 import { foldDataset } from '../data/folds.js';
 import { initBackend } from '../nn/backend.js';
 import { resolveAnyRun, schedulerFor } from '../schedulers/index.js';
@@ -66,17 +64,10 @@ export function resolveJob(job: Job): ResolvedRun {
 
 /** What a finished run folder holds, as its job would have returned it; undefined if it did not finish. */
 export function finishedResult(out: string): JobResult | undefined {
-  const file = (name: keyof typeof RUN_FILES) => path.join(out, RUN_FILES[name]);
-  if (!existsSync(file('summary'))) return undefined;
-  const config = JSON.parse(readFileSync(file('config'), 'utf8')) as RunConfig;
-  const version = logVersionOf(config, file('config'));
-  const summary = shiftNumbering(
-    JSON.parse(readFileSync(file('summary'), 'utf8')) as RunSummary,
-    numberingShift(version),
-  );
-  if (summary.interrupted) return undefined;
-  const records = readEpisodes(file('episodes'), version).value;
-  return { out, layerNames: config.layerNames, records, summary, interrupted: false };
+  const end = readRunEnd(out);
+  if (!end || end.summary.interrupted) return undefined;
+  const records = readEpisodes(runFile(out, 'episodes'), end.logVersion).value;
+  return { out, layerNames: end.config.layerNames, records, summary: end.summary, interrupted: false };
 }
 
 /** Trains the job's run in this thread and writes its folder. A stop ends it after the epoch in progress. */
@@ -90,7 +81,7 @@ export async function runJob(job: Job, opts: { stop?: StopFlag } = {}): Promise<
     }
   }
   const run = resolveJob(job);
-  const resume = job.resume === true && existsSync(path.join(dir, RUN_FILES.config));
+  const resume = job.resume === true && existsSync(runFile(dir, 'config'));
   // Killed before its config.json was in place: at most a temporary file (and a stale lock) to clear.
   if (job.resume && !resume && existsSync(dir)) removeTempFiles(dir);
   // Cheap when already in use; asked per job since a caller in this thread may have switched it.

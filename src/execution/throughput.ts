@@ -13,7 +13,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createExecutor, type ExecutorKind } from './executor.js';
+import { type ExecutorKind } from './executor.js';
+import { createExecutor } from './create-executor.js';
 import type { Job } from './job.js';
 import { runTasks, type Task } from './task-graph.js';
 

@@ -52,10 +52,11 @@ import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../anal
 import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../analysis/plots.js';
 import { readRuns } from '../store/read-run.js';
 import { writeComparison } from '../analysis/report.js';
-import { RUN_FILES } from '../store/run-writer.js';
+import { EXPERIMENT_FILES, RUN_FILES, seedRunsDir } from '../store/layout.js';
 import { folderStamp, freeFolder } from '../store/run-folder.js';
 import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js';
-import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from '../execution/executor.js';
+import { DEFAULT_WORKERS, checkWorkers, type Executor } from '../execution/executor.js';
+import { createExecutor } from '../execution/create-executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
 import { runTasks, type Outcome, type Task } from '../execution/task-graph.js';
 import { schedulerFor } from '../schedulers/index.js';
@@ -340,7 +341,7 @@ function checkGrid(grid: unknown): number[] {
 // plan
 
 /** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
-export interface Pick {
+export interface MethodPick {
   method: string;
   seed: number;
   valAcc: number;
@@ -355,7 +356,7 @@ export interface Group {
   method: Method;
   seed: number;
   tasks: Task[];
-  pick(done: ReadonlyMap<string, JobResult>): Pick;
+  pick(done: ReadonlyMap<string, JobResult>): MethodPick;
 }
 
 export interface ExperimentPlan {
@@ -371,7 +372,7 @@ export interface ExperimentPlan {
   totalEpochs: number;
 }
 
-function pickBest(method: string, seed: number, results: JobResult[]): Pick {
+function pickBest(method: string, seed: number, results: JobResult[]): MethodPick {
   const episodes = results.flatMap((r) => r.records.map((e) => ({ ...e, from: `${r.out}#${e.episode}` })));
   // Successive halving recommends the best of its last rung (its summary's), never a candidate it stopped.
   const halving = METHODS.find((m) => m.name === method)?.kind === 'halving';
@@ -422,7 +423,7 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
     ...dataOwn,
     backend: config.backend,
   };
-  const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
+  const runsDir = (seed: number) => seedRunsDir(config.out, seed);
   const groups: Group[] = [];
   let totalEpochs = 0;
   for (let seed = 0; seed < config.seeds; seed++) {
@@ -529,7 +530,8 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
 
 /** One method on one seed, reported in plan order: its pick, or why it has none. */
 export type GroupReport =
-  { method: string; seed: number; pick: Pick; seconds: number } | { method: string; seed: number; missing: string };
+  | { method: string; seed: number; pick: MethodPick; seconds: number }
+  | { method: string; seed: number; missing: string };
 
 export interface RunExperimentOptions {
   /** Where the jobs run. @default createExecutor(config.workers), closed at the end */
@@ -544,7 +546,7 @@ export interface RunExperimentOptions {
 
 export interface ExperimentResult {
   /** In plan order: seed, then method. */
-  picks: Pick[];
+  picks: MethodPick[];
   /** Method/seeds left out of the tables, in plan order, with the reason. */
   missing: { method: string; seed: number; reason: string }[];
   /** Runs that failed, one line each. */
@@ -566,7 +568,7 @@ const why = (o: Outcome | undefined): string | undefined =>
 
 /** Runs the plan and gathers every method's pick per seed. Never throws for a failed run: see `missing`. */
 /** The experiment's checked options, written before any run starts, so that --resume plans the same runs. */
-export const PLAN_FILE = 'experiment-plan.json';
+export const PLAN_FILE = EXPERIMENT_FILES.plan;
 
 export async function runExperiment(plan: ExperimentPlan, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const started = performance.now();
@@ -657,10 +659,10 @@ export interface MethodVerdict {
   sameAs: string[];
 }
 
-const samePick = (a: Pick, b: Pick) =>
+const samePick = (a: MethodPick, b: MethodPick) =>
   a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
 
-export function methodVerdicts(picks: readonly Pick[], methods: readonly string[]): MethodVerdict[] {
+export function methodVerdicts(picks: readonly MethodPick[], methods: readonly string[]): MethodVerdict[] {
   const of = (method: string) => picks.filter((p) => p.method === method);
   const bySeed = (method: string) => new Map(of(method).map((p) => [p.seed, p.testAcc]));
   const meanEpochs = (method: string) =>
@@ -691,7 +693,7 @@ export function methodVerdicts(picks: readonly Pick[], methods: readonly string[
 
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
 export function experimentTable(
-  picks: readonly Pick[],
+  picks: readonly MethodPick[],
   methods: readonly string[],
   folds: number,
   missing: ExperimentResult['missing'] = [],
@@ -736,7 +738,7 @@ export function experimentTable(
 }
 
 /** The verdict in sentences: what beats the grid, what is worse, what cannot be told apart. */
-export function verdictText(picks: readonly Pick[], methods: readonly string[]): string {
+export function verdictText(picks: readonly MethodPick[], methods: readonly string[]): string {
   const verdicts = methodVerdicts(picks, methods);
   if (verdicts.length === 0) return 'Verdict: no method besides the grid finished.';
   const list = (vs: MethodVerdict[]) =>
@@ -771,7 +773,7 @@ export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
   if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
   return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
     plan.preset.grid.flatMap((rate) => {
-      const record = finishedResult(path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`))?.records[0];
+      const record = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`))?.records[0];
       return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
     }),
   );
@@ -822,9 +824,9 @@ export async function writeExperiment(
   const names = plan.methods.map((m) => m.name);
   const table = experimentTable(result.picks, names, config.folds, result.missing);
   mkdirSync(config.out, { recursive: true });
-  const json = path.join(config.out, 'experiment.json');
-  const md = path.join(config.out, 'experiment.md');
-  const svg = path.join(config.out, 'schedules.svg');
+  const json = path.join(config.out, EXPERIMENT_FILES.json);
+  const md = path.join(config.out, EXPERIMENT_FILES.md);
+  const svg = path.join(config.out, EXPERIMENT_FILES.schedules);
   const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
   writeFileSync(
     json,
@@ -849,7 +851,7 @@ export async function writeExperiment(
   const sweep = gridSweep(plan);
   const files = [json, md, svg];
   if (sweep.length > 0) {
-    const sweepSvg = path.join(config.out, 'sweep.svg');
+    const sweepSvg = path.join(config.out, EXPERIMENT_FILES.sweep);
     writeFileSync(
       sweepSvg,
       await renderSvg(
@@ -863,12 +865,16 @@ export async function writeExperiment(
     files.push(sweepSvg);
   }
   let compareFiles: string[] = [];
-  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter(
+  const seedDirs = Array.from({ length: config.seeds }, (_, seed) => seedRunsDir(config.out, seed)).filter(
     (dir) => existsSync(dir) && statSync(dir).isDirectory(),
   );
   if (!result.interrupted && seedDirs.length > 0) {
     const read = readRuns(seedDirs);
-    compareFiles = await writeComparison(path.join(config.out, 'compare'), compareRuns(read.value), read.value);
+    compareFiles = await writeComparison(
+      path.join(config.out, EXPERIMENT_FILES.compare),
+      compareRuns(read.value),
+      read.value,
+    );
   }
   return { table, files, compareFiles };
 }

@@ -19,8 +19,6 @@
  * - There is no test split unless `testData` is given; without it episodes log testAcc as null.
  * fit's own shuffling uses Math.random: for a run that repeats exactly, pass `shuffle: false` to fit.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
 import {
@@ -28,12 +26,12 @@ import {
   observationLayout,
   observationOf,
   rateAfter,
-  rewardOf,
+  stepOutcome,
+  checkEnvOptionByKey,
   ENV_DEFAULTS,
-  REWARD_MODES,
   type RewardMode,
 } from '../../envs/dropout-env.js';
-import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
+import { checkInt, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { EpisodeRecord } from '../core/run-log.js';
 import {
@@ -48,6 +46,7 @@ import { episodeRecord, episodeSeed } from '../loop/loop.js';
 import { createRng } from '../core/rng.js';
 import type { Box } from '../core/spaces.js';
 import { dropoutLayersOf, type TunableDropout } from '../nn/tunable-dropout.js';
+import { defaultRunFolder } from '../store/run-folder.js';
 import { RunWriter, stepRecord, summarize } from '../store/run-writer.js';
 import { agentContext, agentRng, type AgentTarget } from '../run/make-agent.js';
 import { packageVersions } from '../run/run.js';
@@ -104,13 +103,7 @@ const accOf = (logs: Logs, prefix: string): number | undefined => {
   return undefined;
 };
 
-function defaultOut(agent: string, seed: number): string {
-  const base = path.join('runs', `${new Date().toISOString().slice(0, 10)}-fit-${agent}-s${seed}`);
-  for (let i = 1; ; i++) {
-    const dir = i === 1 ? base : `${base}-${i}`;
-    if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
-  }
-}
+const defaultOut = (agent: string, seed: number): string => defaultRunFolder(`fit-${agent}-s${seed}`);
 
 /** The agent a controller's options name, and its own options. */
 function agentChoice(o: DropoutControllerOptions): { agent: string; options: Record<string, unknown> } {
@@ -188,23 +181,21 @@ export class DropoutController extends tf.Callback {
       throw new ConfigError(
         `actionMode ${actionMode} is not supported by agent ${agent} (supported: ${entry.supports.join(', ')})`,
       );
-    const minRate = checkNumber('minRate', options.minRate ?? ENV_DEFAULTS.minRate, 0, 1, true);
-    const maxRate = checkNumber('maxRate', options.maxRate ?? ENV_DEFAULTS.maxRate, 0, 1, true);
+    const minRate = checkEnvOptionByKey('minRate', options.minRate ?? ENV_DEFAULTS.minRate);
+    const maxRate = checkEnvOptionByKey('maxRate', options.maxRate ?? ENV_DEFAULTS.maxRate);
     if (minRate > maxRate) throw new ConfigError(`minRate (${minRate}) must not exceed maxRate (${maxRate})`);
     this.config = {
       actionMode,
       minRate,
       maxRate,
-      rateStep: checkNumber('rateStep', options.rateStep ?? ENV_DEFAULTS.rateStep, 0, 1),
-      maxDelta: checkNumber('maxDelta', options.maxDelta ?? ENV_DEFAULTS.maxDelta, 0, 1),
-      reward: checkOneOf('reward', options.reward ?? ENV_DEFAULTS.reward, REWARD_MODES),
-      divergencePenalty: checkNumber(
+      rateStep: checkEnvOptionByKey('rateStep', options.rateStep ?? ENV_DEFAULTS.rateStep),
+      maxDelta: checkEnvOptionByKey('maxDelta', options.maxDelta ?? ENV_DEFAULTS.maxDelta),
+      reward: checkEnvOptionByKey('reward', options.reward ?? ENV_DEFAULTS.reward),
+      divergencePenalty: checkEnvOptionByKey(
         'divergencePenalty',
         options.divergencePenalty ?? ENV_DEFAULTS.divergencePenalty,
-        -1e6,
-        0,
       ),
-      trendWindow: checkInt('trendWindow', options.trendWindow ?? ENV_DEFAULTS.trendWindow, 2),
+      trendWindow: checkEnvOptionByKey('trendWindow', options.trendWindow ?? ENV_DEFAULTS.trendWindow),
     };
     this.out = options.out ?? defaultOut(agent, this.seed);
   }
@@ -333,10 +324,8 @@ export class DropoutController extends tf.Callback {
     const previous = ep.history[ep.history.length - 1]!;
     ep.history.push(info);
     const maxEpochs = this.target!.config.maxEpochs;
-    const terminated = diverged;
-    const truncated = !terminated && ep.epoch >= maxEpochs;
+    const { terminated, truncated, reward } = stepOutcome(info, previous, { ...this.config, maxEpochs });
     if (terminated || truncated) await this.measureTest(info);
-    const reward = rewardOf(info, previous, truncated, this.config);
     const observation = this.observe(ep.history, ep.epoch);
     info.stepMs = performance.now() - started;
     const transition: Transition = {

@@ -40,7 +40,8 @@ import type { OptimizerState } from './optimizer.js';
 import { populationMatMul } from './population-matmul.js';
 import { hostValues } from './wasm-kernels.js';
 import type { EpochStats, EvalStats, HostSplit } from './trainer.js';
-import { checkRate, dropoutMask } from './tunable-dropout.js';
+import { checkRate } from '../core/check.js';
+import { dropoutMask } from './tunable-dropout.js';
 
 /** One member's whole training state at an epoch boundary: the fields of a DropoutEnv snapshot it uses. */
 export interface MemberState {
@@ -176,7 +177,7 @@ export class PopulationTrainer {
     });
     if (s.dropouts.length !== this.dropoutLayers)
       throw new ConfigError(`${what} has ${s.dropouts.length} dropout layers, expected ${this.dropoutLayers}`);
-    s.dropouts.forEach((d, l) => checkRate(d.rate, `${what} rate ${l + 1}`));
+    s.dropouts.forEach((d, l) => checkRate(`${what} rate ${l + 1}`, d.rate));
     const opt = s.optimizer as Partial<AdamState>;
     if (typeof opt.step !== 'number' || !Array.isArray(opt.m) || !Array.isArray(opt.v))
       throw new ConfigError(
@@ -203,7 +204,7 @@ export class PopulationTrainer {
   setRates(p: number, rates: readonly number[]): void {
     if (rates.length !== this.dropoutLayers)
       throw new ConfigError(`rates: member ${p} needs ${this.dropoutLayers} rates, got ${rates.length}`);
-    this.member(p).rates = rates.map((r, l) => checkRate(r, `rate ${l + 1}`));
+    this.member(p).rates = rates.map((r, l) => checkRate(`rate ${l + 1}`, r));
   }
 
   private member(p: number): Member {

@@ -11,6 +11,7 @@
  * output = x·(1 − drop)/(1 − p), which the loss differentiates through to the logit.
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkRate } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { createRng, restoreRng, type Rng, type RngState } from '../core/rng.js';
 
@@ -45,13 +46,6 @@ export interface TunableDropoutArgs {
   batchInputShape?: (number | null)[];
 }
 
-export function checkRate(rate: unknown, what = 'rate'): number {
-  if (typeof rate !== 'number' || !Number.isFinite(rate) || rate < 0 || rate >= 1) {
-    throw new ConfigError(`${what} must be in [0, 1), got ${String(rate)}`);
-  }
-  return rate;
-}
-
 export class TunableDropout extends tf.layers.Layer {
   static className = 'TunableDropout';
 
@@ -70,7 +64,7 @@ export class TunableDropout extends tf.layers.Layer {
 
   constructor(args: TunableDropoutArgs) {
     super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape });
-    this.rateValue = checkRate(args.rate);
+    this.rateValue = checkRate('rate', args.rate);
     this.spatial = args.spatial ?? false;
     this.noiseShape = args.noiseShape ?? null;
     this.concrete = args.concrete ?? false;
@@ -103,7 +97,7 @@ export class TunableDropout extends tf.layers.Layer {
     return 1 / (1 + Math.exp(-this.logit.read().dataSync()[0]!));
   }
   set rate(value: number) {
-    checkRate(value, `${this.name}.rate`);
+    checkRate(`${this.name}.rate`, value);
     if (this.concrete) checkConcreteRate(value, `${this.name}.rate`);
     this.rateValue = value;
     if (this.logit) {

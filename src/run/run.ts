@@ -9,10 +9,10 @@ import path from 'node:path';
 import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions, type AgentEntry } from '../../agents/index.js';
 import {
+  DROPOUT_ENV_OPTIONS,
   DropoutEnv,
-  ENV_DEFAULTS,
+  ENV_OPTIONS,
   MODEL_FILE_PREFIX,
-  REWARD_MODES,
   checkEnvConfig,
   type DropoutEnvConfig,
   type EnvSnapshot,
@@ -22,7 +22,7 @@ import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
-import { ACTION_MODES, type ActionMode } from '../core/types.js';
+import type { ActionMode } from '../core/types.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import {
   DATASET_FORMS,
@@ -38,17 +38,16 @@ import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
-import { OPTIMIZERS } from '../nn/optimizer.js';
-import { readEpisodes } from '../store/read-run.js';
+import { readEpisodes, readRunConfig, readRunEnd } from '../store/read-run.js';
 import { RunWriter, checkRunDir, stepRecord, summarize } from '../store/run-writer.js';
 import {
   acquireRunLock,
-  folderStamp,
-  freeFolder,
+  defaultRunFolder,
   readRunCheckpoint,
   removeRunCheckpoint,
   removeTempFiles,
-  truncateLines,
+  cutLogsBack,
+  warnOnStderr,
   writeRunCheckpoint,
   type RunCheckpoint,
 } from '../store/run-folder.js';
@@ -107,46 +106,8 @@ export const DATA_OPTIONS: OptionSpec[] = [
   ),
 ];
 
-export const ENV_OPTIONS: OptionSpec[] = [
-  spec(
-    'model',
-    'string',
-    ENV_DEFAULTS.model,
-    "model spec: 'mlp:256,128', 'cnn:16,32/64', or your own saved model: 'file:DIR/model.json'",
-  ),
-  spec('batchNorm', 'boolean', ENV_DEFAULTS.batchNorm, 'BatchNorm before each dropout layer'),
-  spec(
-    'inputDropout',
-    'boolean',
-    ENV_DEFAULTS.inputDropout,
-    'a tunable dropout layer on the input too (the first rate)',
-  ),
-  spec(
-    'concreteDropout',
-    'boolean',
-    ENV_DEFAULTS.concreteDropout,
-    'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
-  ),
-  spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
-  spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
-  spec('lr', 'number', ENV_DEFAULTS.lr, 'learning rate of the optimizer'),
-  spec('momentum', 'number', ENV_DEFAULTS.momentum, 'momentum of --optimizer sgd'),
-  spec('batchSize', 'int', ENV_DEFAULTS.batchSize, 'minibatch size'),
-  spec('action', 'string', undefined, "how actions change rates (default: the agent's own)", ACTION_MODES),
-  spec('rateStep', 'number', ENV_DEFAULTS.rateStep, 'δ of a discrete action'),
-  spec('maxDelta', 'number', ENV_DEFAULTS.maxDelta, 'largest change of a continuous action'),
-  spec('minRate', 'number', ENV_DEFAULTS.minRate, 'lowest rate'),
-  spec('maxRate', 'number', ENV_DEFAULTS.maxRate, 'highest rate'),
-  spec('initialRate', 'numbers', ENV_DEFAULTS.initialRates, 'rates at the start of an episode: one, or one per layer'),
-  spec(
-    'reward',
-    'string',
-    ENV_DEFAULTS.reward,
-    'delta: change in valAcc per step; terminal: final valAcc',
-    REWARD_MODES,
-  ),
-  spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
-];
+/** The env's options as a run takes them: declared once, in envs/dropout-env.ts. */
+export { ENV_OPTIONS };
 
 /**
  * What resolving a run needs of a trial scheduler (src/schedulers: PBT, successive halving), which
@@ -209,7 +170,7 @@ export interface ResolvedRun {
 
 /** runs/<date>-<agent>-s<seed>, with -2, -3, … when that folder is taken. */
 function defaultOut(agent: string, seed: number): string {
-  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${agent}-s${seed}`));
+  return defaultRunFolder(`${agent}-s${seed}`);
 }
 
 /**
@@ -317,24 +278,14 @@ export function resolveRun(
       : ownModel
         ? undefined
         : (opt('initialRate') as number | number[]);
+  // Every env option a run takes, by its run key, then those the run decides itself.
+  const byRunKey: Record<string, unknown> = {};
+  for (const o of DROPOUT_ENV_OPTIONS) if (o.runKey !== undefined) byRunKey[o.key] = opt(o.runKey);
   const env: Partial<DropoutEnvConfig> = {
-    model: opt('model') as string,
-    batchNorm: opt('batchNorm') as boolean,
-    inputDropout: opt('inputDropout') as boolean,
+    ...byRunKey,
     concreteDropout,
-    l2: opt('l2') as number,
-    optimizer: opt('optimizer') as DropoutEnvConfig['optimizer'],
-    lr: opt('lr') as number,
-    momentum: opt('momentum') as number,
-    batchSize: opt('batchSize') as number,
     actionMode,
-    rateStep: opt('rateStep') as number,
-    maxDelta: opt('maxDelta') as number,
-    minRate: opt('minRate') as number,
-    maxRate: opt('maxRate') as number,
     initialRates: Array.isArray(initialRate) && initialRate.length === 1 ? initialRate[0]! : initialRate,
-    reward: opt('reward') as DropoutEnvConfig['reward'],
-    divergencePenalty: opt('divergencePenalty') as number,
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
   };
   const envConfig = checkEnvConfig(env);
@@ -450,17 +401,14 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
   const checkpoint = readRunCheckpoint(writer.dir);
   const stepsLines = checkpoint?.stepsLines ?? 0;
   const episodesLines = checkpoint?.episodesLines ?? 0;
-  for (const [name, keep] of [
-    ['steps', stepsLines],
-    ['episodes', episodesLines],
-  ] as const) {
-    const { dropped, torn } = truncateLines(writer.file(name), keep);
-    if (torn) warn(`${writer.file(name)}: repaired a torn last line (the process died while writing it)`);
-    else if (dropped > 0)
-      warn(
-        `${writer.file(name)}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the epoch that was in progress`,
-      );
-  }
+  cutLogsBack(
+    [
+      [writer.file('steps'), stepsLines],
+      [writer.file('episodes'), episodesLines],
+    ],
+    'epoch',
+    warn,
+  );
   const records = episodesLines === 0 ? [] : readEpisodes(writer.file('episodes')).value;
   return {
     episode: checkpoint?.episode ?? 1,
@@ -479,7 +427,7 @@ function resumeFrom(writer: RunWriter, warn: (message: string) => void): Start {
 export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promise<RunResult> {
   if (!(run.agent in AGENTS))
     throw new Error(`executeRun: --agent ${run.agent} is a scheduler over trials: use schedulerFor (src/schedulers)`);
-  const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  const warn = opts.warn ?? warnOnStderr;
   const dataset = opts.dataset ?? loadDataset(run.data);
   const env = new DropoutEnv(dataset, run.env);
   const agent = AGENTS[run.agent]!.create(run.agentOptions, agentContext(env, agentRng(run.agent, run.seed)));
@@ -502,7 +450,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           startedAtMs: Date.now(),
         });
     if (opts.resume) {
-      const trainedOn = (JSON.parse(readFileSync(writer.file('config'), 'utf8')) as { backend?: string }).backend;
+      const trainedOn = readRunConfig(run.out).backend as string | undefined;
       if (trainedOn !== undefined && trainedOn !== opts.backendInUse) {
         throw new ConfigError(
           `--resume ${run.out}: the run was trained on the ${trainedOn} backend and this process uses ${opts.backendInUse}, which would not continue it exactly: resume with --backend ${trainedOn}`,
@@ -605,18 +553,13 @@ export function findConstantBaseline(
   for (const name of readdirSync(parent)) {
     const dir = path.join(parent, name);
     try {
-      const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as {
-        options: Record<string, unknown>;
-      };
+      if (path.resolve(dir) === path.resolve(run.out)) continue;
+      const end = readRunEnd(dir);
+      if (!end) continue;
+      const { config, summary } = end;
       // A concrete-dropout run uses the constant agent but learns its rates: not a constant rate.
-      if (
-        path.resolve(dir) === path.resolve(run.out) ||
-        config.options['agent'] !== 'constant' ||
-        config.options['concreteDropout'] === true
-      )
-        continue;
+      if (config.options['agent'] !== 'constant' || config.options['concreteDropout'] === true) continue;
       if (!same.every((k) => JSON.stringify(config.options[k]) === JSON.stringify(run.options[k]))) continue;
-      const summary = JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
       if (!best || summary.best.valAcc > best.summary.best.valAcc)
         best = { dir, summary, rate: config.options['rate'] };
     } catch {

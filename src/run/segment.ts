@@ -16,6 +16,7 @@ import { transitionOf } from '../loop/loop.js';
 import type { DataConfig } from '../data/dataset.js';
 import { initBackend, type BackendChoice } from '../nn/backend.js';
 import { readCheckpoint, writeCheckpoint } from '../store/checkpoint.js';
+import { memberCheckpoint } from '../store/layout.js';
 import { datasetFor } from '../data/cache.js';
 import type { StopFlag } from '../core/stop-flag.js';
 
@@ -61,7 +62,7 @@ export interface MemberCheckpoint {
   transitions: Transition[];
 }
 
-export const memberCheckpoint = (member: number) => `member-${member}`;
+export { memberCheckpoint };
 
 export function readMemberCheckpoint(dir: string, member: number): MemberCheckpoint | undefined {
   return readCheckpoint(dir, memberCheckpoint(member)) as MemberCheckpoint | undefined;

@@ -11,6 +11,7 @@ import { ConfigError } from '../core/errors.js';
 import { bestEpisode } from '../core/run-log.js';
 import { groupLabels } from '../analysis/compare.js';
 import { readRun, walkRunTree, type RunData } from '../store/read-run.js';
+import { EXPERIMENT_FILES, RUN_LOG_FILES } from '../store/layout.js';
 import { runLockHeld } from '../store/run-folder.js';
 
 export type RunState = 'running' | 'finished' | 'interrupted';
@@ -49,7 +50,7 @@ export interface ExperimentRowView {
 }
 
 /** Files of a run folder the dashboard reads: each must resolve inside the folder served. */
-const RUN_LOGS = ['config.json', 'steps.jsonl', 'episodes.jsonl', 'summary.json', 'lineage.jsonl', 'run.lock'];
+const RUN_LOGS = RUN_LOG_FILES;
 
 export class Catalog {
   /** The folder served, as given, and as the file system resolves it. */
@@ -82,7 +83,7 @@ export class Catalog {
     const root = this.realRoot;
     if (root === undefined) return { runs: [], experiments: [] };
     const { runs, folders } = walkRunTree(root);
-    return { runs, experiments: folders.filter((rel) => existsSync(path.join(this.abs(rel), 'experiment.json'))) };
+    return { runs, experiments: folders.filter((rel) => existsSync(path.join(this.abs(rel), EXPERIMENT_FILES.json))) };
   }
 
   /** The folder of an id the walk found; 400 for a malformed id, 404 for one it did not find. */
@@ -166,7 +167,7 @@ export class Catalog {
   /** An experiment's experiment.json, refused when it links outside the folder served. */
   readExperiment(id: string): ExperimentJson {
     const dir = this.resolveExperimentId(id);
-    const file = path.join(dir, 'experiment.json');
+    const file = path.join(dir, EXPERIMENT_FILES.json);
     if (!isInside(this.realRoot!, realpathSync(file)))
       throw new HttpError(404, `experiment.json of '${id}' links outside the dashboard's folder: not read`);
     return readExperimentJson(dir);
@@ -291,7 +292,7 @@ export interface ExperimentJson {
 }
 
 export function readExperimentJson(dir: string): ExperimentJson {
-  const file = path.join(dir, 'experiment.json');
+  const file = path.join(dir, EXPERIMENT_FILES.json);
   if (!statSync(file).isFile()) throw new ConfigError('experiment.json is not a file');
   let json: unknown;
   try {

@@ -11,6 +11,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { checkpointBinary, checkpointJson, isCheckpointBinary } from './layout.js';
 
 /** Writes `data` to `file` through a temporary file in the same folder, flushed, then renamed. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -74,16 +75,15 @@ export function writeCheckpoint(dir: string, name: string, value: unknown): void
     at += a.length;
   }
   writes += 1;
-  const binary = `${name}-${Date.now()}-${process.pid}-${threadId}-${writes}.bin`;
+  const binary = checkpointBinary(name, `${Date.now()}-${process.pid}-${threadId}-${writes}`);
   writeFileAtomic(path.join(dir, binary), new Uint8Array(floats.buffer));
   writeFileAtomic(
-    path.join(dir, `${name}.json`),
+    path.join(dir, checkpointJson(name)),
     JSON.stringify({ binary, floats: total, value: JSON.parse(json) as unknown }) + '\n',
   );
   // Older binaries are no longer named by the JSON.
   for (const file of readdirSync(dir)) {
-    if (file !== binary && file.startsWith(`${name}-`) && file.endsWith('.bin'))
-      rmSync(path.join(dir, file), { force: true });
+    if (file !== binary && isCheckpointBinary(name, file)) rmSync(path.join(dir, file), { force: true });
   }
 }
 
@@ -91,7 +91,7 @@ export function writeCheckpoint(dir: string, name: string, value: unknown): void
 export function readCheckpoint(dir: string, name: string): unknown {
   let header: string;
   try {
-    header = readFileSync(path.join(dir, `${name}.json`), 'utf8');
+    header = readFileSync(path.join(dir, checkpointJson(name)), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -106,8 +106,8 @@ export function readCheckpoint(dir: string, name: string): unknown {
 
 /** Removes the checkpoint `<dir>/<name>` (both files), if any. */
 export function removeCheckpoint(dir: string, name: string): void {
-  rmSync(path.join(dir, `${name}.json`), { force: true });
+  rmSync(path.join(dir, checkpointJson(name)), { force: true });
   for (const file of readdirSync(dir)) {
-    if (file.startsWith(`${name}-`) && file.endsWith('.bin')) rmSync(path.join(dir, file), { force: true });
+    if (isCheckpointBinary(name, file)) rmSync(path.join(dir, file), { force: true });
   }
 }

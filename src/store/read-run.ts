@@ -23,6 +23,7 @@ import {
   type RunSummary,
   type StepRecord,
 } from '../core/run-log.js';
+import { LINEAGE_FILE, RUN_FILES } from './layout.js';
 
 /** One run folder as read from disk. */
 export interface RunData {
@@ -148,7 +149,7 @@ export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadR
 
 /** The log version of the run folder `dir`: its config.json's; the current one when there is no config.json. */
 export function logVersionAt(dir: string): number {
-  const file = join(dir, 'config.json');
+  const file = join(dir, RUN_FILES.config);
   if (!existsSync(file)) return LOG_VERSION;
   let config: unknown;
   try {
@@ -175,7 +176,7 @@ export function readEpisodes(file: string, version = logVersionAt(dirname(file))
 
 /** A PBT run's lineage.jsonl (who copied whom), numbered from 1; empty for a run without one. */
 export function readLineage(dir: string, version = logVersionAt(dir)): ReadResult<LineageRecord[]> {
-  const file = join(dir, 'lineage.jsonl');
+  const file = join(dir, LINEAGE_FILE);
   return existsSync(file)
     ? upgraded(readJsonl<LineageRecord>(file, LINEAGE_FIELDS), version)
     : { value: [], warnings: [] };
@@ -190,19 +191,19 @@ export function readRun(dir: string): ReadResult<RunData> {
     return path;
   };
 
-  const config = readJson<RunConfig>(need('config.json'), CONFIG_FIELDS);
+  const config = readJson<RunConfig>(need(RUN_FILES.config), CONFIG_FIELDS);
   if (typeof config.options['agent'] !== 'string')
-    throw new ConfigError(`${join(dir, 'config.json')}: missing 'options.agent'`);
-  const version = logVersionOf(config, join(dir, 'config.json'));
+    throw new ConfigError(`${join(dir, RUN_FILES.config)}: missing 'options.agent'`);
+  const version = logVersionOf(config, join(dir, RUN_FILES.config));
 
   // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
   // that it has no finished episode). With summary.json the run claims to have ended: then it is an error.
-  const summaryFile = join(dir, 'summary.json');
-  const episodesFile = join(dir, 'episodes.jsonl');
+  const summaryFile = join(dir, RUN_FILES.summary);
+  const episodesFile = join(dir, RUN_FILES.episodes);
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
   const read: ReadResult<EpisodeRecord[]> = unstarted
     ? { value: [], warnings: [] }
-    : readEpisodes(need('episodes.jsonl'), version);
+    : readEpisodes(need(RUN_FILES.episodes), version);
   warnings.push(...read.warnings);
   const seen = new Set<number>();
   read.value.forEach((e) => {
@@ -212,7 +213,7 @@ export function readRun(dir: string): ReadResult<RunData> {
   const episodes = [...read.value].sort((a, b) => a.episode - b.episode);
 
   let steps: StepRecord[] = [];
-  const stepsFile = join(dir, 'steps.jsonl');
+  const stepsFile = join(dir, RUN_FILES.steps);
   if (existsSync(stepsFile)) {
     const readSteps = upgraded(readJsonl<StepRecord>(stepsFile, STEP_FIELDS), version);
     warnings.push(...readSteps.warnings);
@@ -233,8 +234,36 @@ export function readRun(dir: string): ReadResult<RunData> {
   };
 }
 
+/** A run folder's config.json and summary.json, as a finished (or stopped) run left them. */
+export interface RunEnd {
+  config: RunConfig;
+  /** Numbered from 1 whatever the folder's log version. */
+  summary: RunSummary;
+  /** The folder's log version (its config.json's). */
+  logVersion: number;
+}
+
+/**
+ * The config and summary of the run folder `dir`, the summary in the current numbering (the log-version
+ * shift applied); undefined when it has no summary.json (the run never ended). Fields are not checked:
+ * these are folders this package wrote (compare's readRun checks every field of folders from anywhere).
+ */
+export function readRunEnd(dir: string): RunEnd | undefined {
+  const summaryFile = join(dir, RUN_FILES.summary);
+  if (!existsSync(summaryFile)) return undefined;
+  const config = readRunConfig(dir);
+  const logVersion = logVersionOf(config, join(dir, RUN_FILES.config));
+  const summary = shiftNumbering(readJson<RunSummary>(summaryFile, {}), numberingShift(logVersion));
+  return { config, summary, logVersion };
+}
+
+/** The run folder `dir`'s config.json, unchecked but for being JSON (a folder this package wrote). */
+export function readRunConfig(dir: string): RunConfig {
+  return readJson<RunConfig>(join(dir, RUN_FILES.config), {});
+}
+
 const isDir = (path: string): boolean => existsSync(path) && statSync(path).isDirectory();
-const isRunDir = (path: string): boolean => existsSync(join(path, 'config.json'));
+const isRunDir = (path: string): boolean => existsSync(join(path, RUN_FILES.config));
 
 /**
  * How deep below a named folder runs are looked for: an experiment under runs/ keeps its runs at

@@ -15,8 +15,14 @@ import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { LOCK_FILE, RUN_CHECKPOINT, checkpointJson } from './layout.js';
 
-export const LOCK_FILE = 'run.lock';
+export { LOCK_FILE };
+
+/** Where resume notes go unless a caller says otherwise (a torn line repaired, a stale lock taken over). */
+export const warnOnStderr = (message: string): void => {
+  process.stderr.write(`warning: ${message}\n`);
+};
 
 // names
 
@@ -29,6 +35,11 @@ export function folderStamp(date: Date, withTime = false): string {
   return withTime ? `${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}` : iso.slice(0, 10);
 }
 
+/** runs/<date>-<name>, with -2, -3, … when that folder is taken: a run's default folder. */
+export function defaultRunFolder(name: string): string {
+  return freeFolder(path.join('runs', `${folderStamp(new Date())}-${name}`));
+}
+
 /** `base`, or `base-2`, `base-3`, … : the first that does not exist or is empty. */
 export function freeFolder(base: string): string {
   for (let i = 1; ; i++) {
@@ -36,7 +47,8 @@ export function freeFolder(base: string): string {
     if (!existsSync(dir) || readdirSync(dir).length === 0) return dir;
   }
 }
-export const CHECKPOINT = 'checkpoint';
+/** @deprecated RUN_CHECKPOINT of src/store/layout.ts */
+export const CHECKPOINT = RUN_CHECKPOINT;
 
 export interface RunCheckpoint {
   /** 2: episodes numbered from 1. A version-1 checkpoint (from 0) is read shifted. */
@@ -60,11 +72,12 @@ export interface RunCheckpoint {
 }
 
 export function writeRunCheckpoint(dir: string, checkpoint: RunCheckpoint): void {
-  writeCheckpoint(dir, CHECKPOINT, checkpoint);
+  writeCheckpoint(dir, RUN_CHECKPOINT, checkpoint);
 }
 
 export function readRunCheckpoint(dir: string): RunCheckpoint | undefined {
-  const value = readCheckpoint(dir, CHECKPOINT) as (Omit<RunCheckpoint, 'version'> & { version: number }) | undefined;
+  const value = readCheckpoint(dir, RUN_CHECKPOINT) as
+    (Omit<RunCheckpoint, 'version'> & { version: number }) | undefined;
   if (value === undefined) return undefined;
   if (value.version === 1) {
     // Written before episodes were numbered from 1.
@@ -79,12 +92,14 @@ export function readRunCheckpoint(dir: string): RunCheckpoint | undefined {
     };
   }
   if (value.version !== 2)
-    throw new ConfigError(`${path.join(dir, 'checkpoint.json')}: version ${String(value.version)} is not supported`);
+    throw new ConfigError(
+      `${path.join(dir, checkpointJson(RUN_CHECKPOINT))}: version ${String(value.version)} is not supported`,
+    );
   return value as RunCheckpoint;
 }
 
 export function removeRunCheckpoint(dir: string): void {
-  removeCheckpoint(dir, CHECKPOINT);
+  removeCheckpoint(dir, RUN_CHECKPOINT);
 }
 
 // lock
@@ -209,4 +224,21 @@ export function truncateLines(file: string, keep: number): { dropped: number; to
         .join(''),
     );
   return { dropped: lines.length - keep, torn };
+}
+
+/**
+ * Resuming: cuts each log back to the line count its checkpoint recorded, saying what went. A torn last
+ * line is repaired; whole lines beyond the count belong to the `unit` (epoch, generation) in progress.
+ */
+export function cutLogsBack(
+  logs: readonly (readonly [file: string, keep: number])[],
+  unit: string,
+  warn: (message: string) => void,
+): void {
+  for (const [file, keep] of logs) {
+    const { dropped, torn } = truncateLines(file, keep);
+    if (torn) warn(`${file}: repaired a torn last line (the process died while writing it)`);
+    else if (dropped > 0)
+      warn(`${file}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the ${unit} that was in progress`);
+  }
 }

@@ -17,6 +17,7 @@ import {
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from './checkpoint.js';
+import { LOCK_FILE, RUN_FILES, type RunFileName } from './layout.js';
 import {
   LOG_VERSION,
   bestEpisode,
@@ -31,13 +32,7 @@ import {
 } from '../core/run-log.js';
 import type { Transition } from '../core/types.js';
 
-export const RUN_FILES = {
-  config: 'config.json',
-  steps: 'steps.jsonl',
-  episodes: 'episodes.jsonl',
-  agent: 'agent.json',
-  summary: 'summary.json',
-} as const;
+export { RUN_FILES };
 
 /**
  * Fails unless `dir` can become a new run folder: an empty folder, or a path whose nearest existing
@@ -78,7 +73,7 @@ export function checkRunDir(dir: string): void {
       throw new ConfigError(`--out ${dir} cannot be read (${code(err) ?? String(err)}): choose another folder`);
     }
     // The lock of the process creating the run is all a new run folder may hold.
-    if (entries.some((e) => e !== 'run.lock'))
+    if (entries.some((e) => e !== LOCK_FILE))
       throw new ConfigError(`--out ${dir} already exists and is not empty: choose another folder`);
   }
   const refused = writeRefused(existing);
@@ -135,7 +130,7 @@ export class RunWriter {
     return writer;
   }
 
-  file(name: keyof typeof RUN_FILES): string {
+  file(name: RunFileName): string {
     return path.join(this.dir, RUN_FILES[name]);
   }
 

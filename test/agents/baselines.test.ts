@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import type { ActionMode, Agent } from '../../src/core/types.js';
 import { AGENTS } from '../../agents/index.js';
-import { DEFAULTS as SCHEDULE_DEFAULTS, namedRate } from '../../agents/schedule.js';
+import { SCHEDULE_DEFAULTS, namedRate } from '../../agents/schedule.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 

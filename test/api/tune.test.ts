@@ -117,8 +117,11 @@ describe('tune()', () => {
     expect(await refused({ episdoes: 1 })).to.equal(
       "tune(): unknown option 'episdoes': did you mean 'episodes'? (the options of npm run agent, keyed as in code: trainSize for --train-size)",
     );
-    expect(await refused({ resume: 'runs/x' })).to.match(
-      /^tune\(\): 'resume' is not an option here: tune\(\) starts a new run/,
+    expect(await refused({ replay: 'runs/x#1' })).to.match(
+      /^tune\(\): 'replay' is not an option here: tune\(\) starts a new run/,
+    );
+    expect(await refused({ resume: 'runs/x' })).to.equal(
+      'tune(): resume takes the data its run recorded: give no dataset',
     );
     expect(await refused({ dashboard: true })).to.match(/^tune\(\): unknown option 'dashboard'/);
   });

@@ -28,7 +28,7 @@ import {
   writeExperiment,
   type ExperimentConfig,
   type GroupReport,
-  type Pick,
+  type MethodPick,
 } from '../../src/experiment/experiment.js';
 import type { SegmentJob, SegmentResult } from '../../src/run/segment.js';
 import type { Job, JobResult } from '../../src/execution/job.js';
@@ -501,7 +501,7 @@ describe('experiment preset fields', () => {
 
 describe('experiment verdict', () => {
   /** Picks of `method` whose test accuracy is the grid's 0.9 plus `diffs[seed]`. */
-  const picks = (method: string, diffs: number[], schedule = [[0.3]], epochs = 80): Pick[] =>
+  const picks = (method: string, diffs: number[], schedule = [[0.3]], epochs = 80): MethodPick[] =>
     diffs.map((d, seed) => ({
       method,
       seed,

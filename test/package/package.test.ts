@@ -84,6 +84,8 @@ describe('the npm package', function () {
     for (const file of [
       'package/dist/src/index.js',
       'package/dist/src/index.d.ts',
+      'package/dist/src/internals.js',
+      'package/dist/src/internals.d.ts',
       'package/dist/src/cli/droptune.js',
       'package/policies/default.json',
       'package/src/cli/torch-reference.py',
@@ -164,6 +166,16 @@ describe('the npm package', function () {
     expect(wrong.status).to.equal(2);
     expect(wrong.stderr.trim().split('\n')).to.have.length(1);
     expect(wrong.stderr).to.match(/unknown command 'agnet'/);
+  });
+
+  it('resolves the droptune/internals subpath with plain node', () => {
+    writeFileSync(
+      path.join(project, 'internals.mjs'),
+      "import { RUN_FILES, runTasks } from 'droptune/internals';\nconsole.log(RUN_FILES.config, typeof runTasks);\n",
+    );
+    const r = run(project, 'internals.mjs');
+    expect(r.status, failed(r)).to.equal(0);
+    expect(r.stdout.trim()).to.equal('config.json function');
   });
 
   it("registers droptune's wasm kernels on import, for a backend the user picks", () => {

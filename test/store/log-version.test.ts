@@ -16,7 +16,8 @@ import {
 import { initBackend, requestedBackend } from '../../src/nn/backend.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/store/checkpoint.js';
 import { compareRuns } from '../../src/analysis/compare.js';
-import { readRun, readRuns } from '../../src/store/read-run.js';
+import { readRun, readRunEnd, readRuns } from '../../src/store/read-run.js';
+import { finishedResult } from '../../src/execution/job.js';
 import type { RunCheckpoint } from '../../src/store/run-folder.js';
 import { executeRun, resolveRun } from '../../src/run/run.js';
 import { progressPrinter } from '../../src/cli/progress.js';
@@ -122,6 +123,16 @@ describe('episode numbering (log version 2)', function () {
     // and compares it as its twin: same recommended episode
     const rows = compareRuns(readRuns([V1, V2_TWIN]).value).runs;
     expect(rows.map((r) => r.bestEpisode)).to.deep.equal([3, 3]);
+  });
+
+  it('reads a finished old run back in the current numbering (an experiment resumed, a baseline found)', () => {
+    const old = readRunEnd(V1)!;
+    expect(old.logVersion).to.equal(1);
+    expect(old.summary).to.deep.equal(readRunEnd(V2_TWIN)!.summary);
+    expect(old.summary.best.episode).to.equal(3);
+    expect(finishedResult(V1)!.summary).to.deep.equal(old.summary);
+    expect(finishedResult(V1)!.records.map((e) => e.episode)).to.deep.equal([1, 2, 3]);
+    expect(readRunEnd(tmp)).to.equal(undefined);
   });
 
   it('finds episode N of an old episodes.jsonl by the current number (--schedule FILE#N, --replay RUN#N)', () => {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/core/errors.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/store/checkpoint.js';
-import { acquireRunLock, truncateLines } from '../../src/store/run-folder.js';
+import { acquireRunLock, cutLogsBack, truncateLines } from '../../src/store/run-folder.js';
 
 const folder = () => mkdtempSync(path.join(tmpdir(), 'droptune-folder-'));
 
@@ -55,5 +55,31 @@ describe('checkpoints and log repair', () => {
     writeFileSync(file, '{"a":1}\n{"a":2}\n{"a":3}\n{"a":');
     expect(truncateLines(file, 2)).to.deep.equal({ dropped: 2, torn: true });
     expect(() => truncateLines(file, 3)).to.throw(ConfigError, /2 complete lines, but the checkpoint counts 3/);
+  });
+
+  it('cuts several logs back at a resume, one note per log that lost lines, naming the unit in progress', () => {
+    const dir = folder();
+    const steps = path.join(dir, 'steps.jsonl');
+    const lineage = path.join(dir, 'lineage.jsonl');
+    const episodes = path.join(dir, 'episodes.jsonl');
+    writeFileSync(steps, '{"a":1}\n{"a":2}\n{"a":3}\n');
+    writeFileSync(lineage, '{"b":1}\n{"b":');
+    writeFileSync(episodes, '{"c":1}\n');
+    const notes: string[] = [];
+    cutLogsBack(
+      [
+        [steps, 1],
+        [lineage, 1],
+        [episodes, 1],
+      ],
+      'generation',
+      (m) => notes.push(m),
+    );
+    expect(notes).to.deep.equal([
+      `${steps}: dropped 2 lines of the generation that was in progress`,
+      `${lineage}: repaired a torn last line (the process died while writing it)`,
+    ]);
+    expect(readFileSync(steps, 'utf8')).to.equal('{"a":1}\n');
+    expect(readFileSync(lineage, 'utf8')).to.equal('{"b":1}\n');
   });
 });

@@ -13,10 +13,9 @@ import path from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../store/checkpoint.js';
-import { LOCK_FILE } from '../../store/run-folder.js';
-import { RUN_FILES } from '../../store/run-writer.js';
+import { LOCK_FILE, RUN_FILES, checkpointJson, isCheckpointBinary, memberCheckpoint } from '../../store/layout.js';
 import type { Job } from '../job.js';
-import { memberCheckpoint, type SegmentJob, type SegmentResult } from '../../run/segment.js';
+import type { SegmentJob, SegmentResult } from '../../run/segment.js';
 
 // url
 
@@ -265,8 +264,8 @@ function checkSegmentPayload(data: Record<string, unknown>): SegmentPayload {
 
 /** The names a member's checkpoint files may have: its JSON and its binaries. */
 const memberFile = (member: number) => (name: string) =>
-  name === `${memberCheckpoint(member)}.json` ||
-  (name.startsWith(`${memberCheckpoint(member)}-`) && name.endsWith('.bin') && !name.includes('/'));
+  name === checkpointJson(memberCheckpoint(member)) ||
+  (isCheckpointBinary(memberCheckpoint(member), name) && !name.includes('/'));
 
 /** Files as RunFile[], each path inside its folder (`allowed` narrows it further). */
 function checkFiles(value: unknown, allowed: (rel: string) => boolean, fail: (reason: string) => Error): RunFile[] {
@@ -295,7 +294,7 @@ function checkFiles(value: unknown, allowed: (rel: string) => boolean, fail: (re
 
 /** A member's checkpoint as files: its JSON and the binary it names; none when it has no checkpoint. */
 export function readMemberFiles(dir: string, member: number): RunFile[] {
-  const json = `${memberCheckpoint(member)}.json`;
+  const json = checkpointJson(memberCheckpoint(member));
   let header: string;
   try {
     header = readFileSync(path.join(dir, json), 'utf8');
@@ -320,9 +319,8 @@ export function writeMemberFiles(dir: string, member: number, files: readonly Ru
       file.encoding === 'utf8' ? file.data : new Uint8Array(Buffer.from(file.data, 'base64')),
     );
   const kept = new Set(files.map((f) => f.path));
-  const prefix = `${memberCheckpoint(member)}-`;
   for (const name of readdirSync(dir))
-    if (name.startsWith(prefix) && name.endsWith('.bin') && !kept.has(name))
+    if (isCheckpointBinary(memberCheckpoint(member), name) && !kept.has(name))
       rmSync(path.join(dir, name), { force: true });
 }
 

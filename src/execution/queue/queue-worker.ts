@@ -15,6 +15,7 @@ import { UnrecoverableError, Worker, type Job as QueuedJob } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PoolExecutor, messageOf, type Executor } from '../executor.js';
 import { resolveJob } from '../job.js';
+import { POPULATION_DIR } from '../../store/layout.js';
 import { checkDataConfig } from '../../data/dataset.js';
 import { checkEnvConfig } from '../../../envs/dropout-env.js';
 import {
@@ -174,7 +175,7 @@ export class QueueWorker {
     const { segment } = payload;
     // numbered from 1 in print, as the coordinator and the logs number them
     const where = `${segment.dir} member ${segment.member + 1} generation ${segment.generation + 1}`;
-    const dir = path.join(scratch, 'population');
+    const dir = path.join(scratch, POPULATION_DIR);
     writeMemberFiles(dir, segment.member, payload.checkpoint);
     const started = performance.now();
     this.log(`${tag} ${where}: training`);

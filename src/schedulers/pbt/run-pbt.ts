@@ -42,16 +42,15 @@ import type { StepInfo, Transition } from '../../core/types.js';
 import { loadDataset, type Dataset } from '../../data/dataset.js';
 import { episodeRecord, episodeSeed } from '../../loop/loop.js';
 import { writeFileAtomic } from '../../store/checkpoint.js';
-import { acquireRunLock, removeTempFiles, truncateLines } from '../../store/run-folder.js';
+import { LINEAGE_FILE, POPULATION_DIR, POPULATION_STATE_FILE } from '../../store/layout.js';
+import { acquireRunLock, cutLogsBack, removeTempFiles, warnOnStderr } from '../../store/run-folder.js';
 import { RunWriter, stepRecord, summarize } from '../../store/run-writer.js';
 import type { RunResult, ResolvedRun } from '../../run/run.js';
 import { packageVersions } from '../../run/run.js';
 import { readMemberCheckpoint, writeMemberCheckpoint, type SegmentJob, type SegmentResult } from '../../run/segment.js';
 import type { TrialScheduler } from '../scheduler.js';
 
-export const LINEAGE_FILE = 'lineage.jsonl';
-export const POPULATION_DIR = 'population';
-const STATE_FILE = 'population.json';
+export { LINEAGE_FILE, POPULATION_DIR };
 
 /** One member as the coordinator tracks it. */
 interface MemberState {
@@ -109,7 +108,7 @@ const generationEnd = (g: number, interval: number, epochs: number) => Math.min(
 
 /** Trains the population and writes the run folder; returns what it wrote. */
 export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunResult> {
-  const warn = opts.warn ?? ((message: string) => process.stderr.write(`warning: ${message}\n`));
+  const warn = opts.warn ?? warnOnStderr;
   const config = run.agentOptions as unknown as PbtConfig;
   const { maxEpochs: epochs, minRate, maxRate } = run.envConfig;
   const generations = Math.ceil(epochs / config.interval);
@@ -297,7 +296,7 @@ function interrupted(run: ResolvedRun, layerNames: string[]): RunResult {
 }
 
 function writeState(dir: string, state: PopulationState): void {
-  writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(state) + '\n');
+  writeFileAtomic(path.join(dir, POPULATION_STATE_FILE), JSON.stringify(state) + '\n');
 }
 
 /** The state to continue from, with the logs cut back to it. */
@@ -308,26 +307,25 @@ function resumeState(
   lineageFile: string,
   warn: (message: string) => void,
 ): PopulationState | undefined {
-  const file = path.join(dir, STATE_FILE);
+  const file = path.join(dir, POPULATION_STATE_FILE);
   removeTempFiles(run.out);
   if (!existsSync(file)) {
     // Killed between config.json and the first population.json: nothing was trained yet.
     if (!existsSync(writer.file('steps')) && !existsSync(writer.file('summary'))) return undefined;
     throw new ConfigError(
-      `--resume ${run.out}: no ${path.join(POPULATION_DIR, STATE_FILE)}: the population's checkpoint is gone`,
+      `--resume ${run.out}: no ${path.join(POPULATION_DIR, POPULATION_STATE_FILE)}: the population's checkpoint is gone`,
     );
   }
   removeTempFiles(dir);
   const state = JSON.parse(readFileSync(file, 'utf8')) as PopulationState;
-  for (const [name, keep] of [
-    [writer.file('steps'), state.stepsLines],
-    [lineageFile, state.lineageLines],
-  ] as const) {
-    const { dropped, torn } = truncateLines(name, keep);
-    if (torn) warn(`${name}: repaired a torn last line (the process died while writing it)`);
-    else if (dropped > 0)
-      warn(`${name}: dropped ${dropped} line${dropped === 1 ? '' : 's'} of the generation that was in progress`);
-  }
+  cutLogsBack(
+    [
+      [writer.file('steps'), state.stepsLines],
+      [lineageFile, state.lineageLines],
+    ],
+    'generation',
+    warn,
+  );
   return state;
 }
 
