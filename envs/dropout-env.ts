@@ -41,6 +41,7 @@ import {
   ACTION_MODES,
   type Action,
   type ActionMode,
+  type DropoutLayerInfo,
   type Env,
   type ResetResult,
   type StepInfo,
@@ -50,6 +51,7 @@ import type { Dataset, Split } from '../src/data/dataset.js';
 import {
   buildModel,
   countDropoutLayers,
+  dropoutLayerInfo,
   modelInputShape,
   parseModelSpec,
   type BuiltModel,
@@ -422,6 +424,8 @@ export class DropoutEnv implements Env {
   readonly observationNames: readonly string[];
   /** Names of the dropout layers, input to output (`dropout_1` … for the built-in specs). */
   readonly layerNames: readonly string[];
+  /** Per dropout layer, its kind and width (built-in specs; undefined for your own model). */
+  readonly layerInfo: DropoutLayerInfo[] | undefined;
 
   private readonly val: SplitTensors;
   private readonly test: SplitTensors;
@@ -451,6 +455,7 @@ export class DropoutEnv implements Env {
     this.observationNames = layout.names;
     this.observationSpace = layout.space;
     this.layerNames = userModel ? [...userModel.dropoutNames] : Array.from({ length: L }, (_, i) => `dropout_${i + 1}`);
+    this.layerInfo = spec ? dropoutLayerInfo(spec, dataset.imageShape, this.config.inputDropout) : undefined;
     this.lossScale = Math.log(dataset.numClasses);
 
     const inputShape = userModel ? userModel.resolve().inputShape : modelInputShape(spec!, dataset.imageShape);

@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
+import type { DropoutLayerInfo } from '../core/types.js';
 import { TunableDropout } from './tunable-dropout.js';
 
 export type ModelSpec = { kind: 'mlp'; dense: number[] } | { kind: 'cnn'; filters: number[]; dense: number[] };
@@ -40,6 +41,19 @@ export function parseModelSpec(spec: string): ModelSpec {
 /** Number of dropout layers (= entries in an action) a spec builds, with or without input dropout. */
 export function countDropoutLayers(spec: ModelSpec, inputDropout = false): number {
   return (inputDropout ? 1 : 0) + (spec.kind === 'mlp' ? spec.dense.length : spec.filters.length + spec.dense.length);
+}
+
+/** Per dropout layer of a spec, input to output: what it drops and how many of them (see DropoutLayerInfo). */
+export function dropoutLayerInfo(
+  spec: ModelSpec,
+  imageShape: [number, number, number],
+  inputDropout = false,
+): DropoutLayerInfo[] {
+  const input: DropoutLayerInfo[] = inputDropout
+    ? [{ kind: 'input', units: imageShape[0] * imageShape[1] * imageShape[2] }]
+    : [];
+  const conv = spec.kind === 'cnn' ? spec.filters.map((units): DropoutLayerInfo => ({ kind: 'spatial', units })) : [];
+  return [...input, ...conv, ...spec.dense.map((units): DropoutLayerInfo => ({ kind: 'dense', units }))];
 }
 
 /** Input shape of one sample for a spec: MLPs take flat vectors, CNNs NHWC images. */

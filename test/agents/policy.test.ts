@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -35,13 +35,13 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const controller = (weights: Partial<Controller['weights']>, smoothing = 1): Controller => ({
   kind: 'shared-logistic',
   rateCap: 0.8,
-  weights: { bias: 0, depth: 0, input: 0, progress: 0, gap: 0, rise: 0, ...weights },
+  weights: { bias: 0, depth: 0, input: 0, progress: 0, gap: 0, rise: 0, spatial: 0, width: 0, ...weights },
   smoothing,
 });
 
 const policyFile = (c: Controller, layers: number | null = null): PolicyFile => ({
   format: 'droptune-policy',
-  version: 1,
+  version: 2,
   controller: c,
   layers,
 });
@@ -79,7 +79,7 @@ describe('policy files', () => {
     try {
       process.chdir(tmp);
       expect(loadPolicyFile(DEFAULT_POLICY_FILE).controller).to.deep.equal(
-        JSON.parse(readFileSync(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE), 'utf8')).controller,
+        loadPolicyFile(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE)).controller,
       );
     } finally {
       process.chdir(cwd);
@@ -101,7 +101,11 @@ describe('policy files', () => {
       { agent: 'reinforce', version: 1, policy: [[0]] },
       /: is a saved reinforce agent \(a --load-agent file\), not a policy file/,
     ],
-    ['version.json', { ...good, version: 2 }, /: policy version 2 is not supported \(this droptune reads version 1\)$/],
+    [
+      'version.json',
+      { ...good, version: 3 },
+      /: policy version 3 is not supported \(this droptune reads versions 1 and 2\)$/,
+    ],
     [
       'kind.json',
       { ...good, controller: { ...good.controller, kind: 'mlp' } },
@@ -119,8 +123,13 @@ describe('policy files', () => {
     ],
     [
       'extra-weight.json',
-      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, width: 1 } } },
-      /: controller\.weights\.width is not an input of this controller/,
+      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, colour: 1 } } },
+      /: controller\.weights\.colour is not an input of this controller/,
+    ],
+    [
+      'v1-with-width.json',
+      { ...good, version: 1, controller: { ...good.controller, weights: { ...good.controller.weights } } },
+      /: controller\.weights\.spatial is not an input of this controller \(it has bias, depth, input, progress, gap, rise\)$/,
     ],
     [
       'smoothing.json',
@@ -180,7 +189,7 @@ describe('policy files', () => {
     );
     expect(r.status).to.equal(2);
     expect(r.stderr.trim().split('\n')).to.deep.equal([
-      `agent: --policy ${file}: policy version 7 is not supported (this droptune reads version 1)`,
+      `agent: --policy ${file}: policy version 7 is not supported (this droptune reads versions 1 and 2)`,
     ]);
   });
 });
@@ -358,8 +367,8 @@ describe('train-policy', () => {
     expect(training.command).to.equal(hooks.command);
     expect(training.seed).to.equal(3);
     expect(training.tasks.map((t) => t.name)).to.deep.equal(['tiny-a', 'tiny-b']);
-    // 2 generations × 3 candidates × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
-    expect(training.cost).to.include({ searchEpochs: 36, checkEpochs: 24, epochs: 60 });
+    // 2 generations × (3 candidates + 4 baseline constants) × 2 seeds × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
+    expect(training.cost).to.include({ searchEpochs: 168, checkEpochs: 24, epochs: 192 });
 
     const file = path.join(tmp, 'sub', 'policy.json');
     checkPolicyOut(file);
@@ -380,7 +389,7 @@ describe('train-policy', () => {
     );
     expect(() => checkTrainPolicyConfig({ tasks: path.join(tmp, 'none.json') })).to.throw(
       ConfigError,
-      /^--tasks .*none\.json: not a task set \(default, tiny\) nor a file$/,
+      /^--tasks .*none\.json: not a task set \(default, v1, tiny\) nor a file$/,
     );
     const tasks = path.join(tmp, 'tasks.json');
     writeFileSync(
