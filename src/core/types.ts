@@ -77,7 +77,6 @@ export interface Transition {
   info: StepInfo;
 }
 
-/** What an agent is told when it is created. */
 /** What kind of units a dropout layer drops, and how many: the policy's layer-type and fan-in inputs. */
 export interface DropoutLayerInfo {
   /** 'input': the input's features; 'dense': a dense layer's units; 'spatial': whole channels of a conv block. */
@@ -86,6 +85,7 @@ export interface DropoutLayerInfo {
   units: number;
 }
 
+/** What an agent is told when it is created. */
 export interface AgentContext {
   observationSpace: Space;
   actionSpace: Space;

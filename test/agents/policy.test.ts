@@ -367,8 +367,8 @@ describe('train-policy', () => {
     expect(training.command).to.equal(hooks.command);
     expect(training.seed).to.equal(3);
     expect(training.tasks.map((t) => t.name)).to.deep.equal(['tiny-a', 'tiny-b']);
-    // 2 generations × (3 candidates + 4 baseline constants) × 2 seeds × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
-    expect(training.cost).to.include({ searchEpochs: 168, checkEpochs: 24, epochs: 192 });
+    // 2 generations × (3 candidates + 3 baseline constants) × 2 seeds × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
+    expect(training.cost).to.include({ searchEpochs: 144, checkEpochs: 24, epochs: 168 });
 
     const file = path.join(tmp, 'sub', 'policy.json');
     checkPolicyOut(file);
