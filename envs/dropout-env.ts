@@ -69,6 +69,9 @@ import { checkRate } from '../src/nn/tunable-dropout.js';
 import { buildUserModel, checkHasDropout, readModelFile, userModelOf, type UserModel } from '../src/nn/user-model.js';
 
 export type RewardMode = 'delta' | 'terminal';
+
+/** The concrete logits' learning rate over the weights' when --concrete-lr is not given (measured: see the README). */
+export const CONCRETE_LR_SCALE = 50;
 export const REWARD_MODES: readonly RewardMode[] = ['delta', 'terminal'];
 
 export interface DropoutEnvConfig {
@@ -86,6 +89,13 @@ export interface DropoutEnvConfig {
    * actions change no rate. @default false
    */
   concreteDropout: boolean;
+  /**
+   * Concrete dropout: the learning rate of the rate logits. Adam moves a weight by about its lr per
+   * step at most, so at the weights' 0.001 a logit travels 0.48 in 480 steps. @default null: CONCRETE_LR_SCALE × lr
+   */
+  concreteLr: number | null;
+  /** Concrete dropout: the prior length-scale l of the weight regularizer l²/(2N). @default 1e-4 (Gal et al.'s) */
+  concreteLengthScale: number;
   /** L2 weight decay on dense and conv kernels. @default 0 */
   l2: number;
   /** 'adam', or 'sgd' with momentum (as the dropout papers trained). @default 'adam' */
@@ -123,6 +133,8 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
   batchNorm: false,
   inputDropout: false,
   concreteDropout: false,
+  concreteLr: null,
+  concreteLengthScale: 1e-4,
   l2: 0,
   optimizer: 'adam',
   lr: 0.001,
@@ -146,6 +158,8 @@ const FLAG: Record<keyof DropoutEnvConfig, string> = {
   batchNorm: '--batch-norm',
   inputDropout: '--input-dropout',
   concreteDropout: '--concrete-dropout',
+  concreteLr: '--concrete-lr',
+  concreteLengthScale: '--concrete-length-scale',
   l2: '--l2',
   optimizer: '--optimizer',
   lr: '--lr',
@@ -229,6 +243,8 @@ export function checkEnvConfig(
     batchNorm: checkBoolean(FLAG.batchNorm, c.batchNorm),
     inputDropout,
     concreteDropout,
+    concreteLr: c.concreteLr === null ? null : checkNumber(FLAG.concreteLr, c.concreteLr, 1e-7, 100),
+    concreteLengthScale: checkNumber(FLAG.concreteLengthScale, c.concreteLengthScale, 0, 100),
     l2: checkNumber(FLAG.l2, c.l2, 0, 1),
     optimizer: checkOneOf(FLAG.optimizer, c.optimizer, OPTIMIZERS),
     lr: checkNumber(FLAG.lr, c.lr, 1e-7, 10),
@@ -471,6 +487,11 @@ export class DropoutEnv implements Env {
     );
   }
 
+  /** The concrete logits' learning rate: --concrete-lr, else CONCRETE_LR_SCALE × --lr. */
+  get concreteLr(): number {
+    return this.config.concreteLr ?? CONCRETE_LR_SCALE * this.config.lr;
+  }
+
   /** Current rates, input to output. */
   get rates(): number[] {
     return this.built ? this.built.dropouts.map((d) => d.rate) : [...this.config.rates];
@@ -519,6 +540,7 @@ export class DropoutEnv implements Env {
       order,
       this.config.batchSize,
       this.config.l2,
+      { lrScale: this.concreteLr / this.config.lr, lengthScale: this.config.concreteLengthScale },
     );
     const valStats = await evaluate(built, this.val.x, this.val.labels);
     this.epoch += 1;
@@ -635,7 +657,9 @@ export class DropoutEnv implements Env {
       batchSize,
       data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
       ...(inputDropout ? { inputDropout } : {}),
-      ...(concreteDropout ? { concreteDropout } : {}),
+      ...(concreteDropout
+        ? { concreteDropout, concreteLr: this.concreteLr, concreteLengthScale: this.config.concreteLengthScale }
+        : {}),
       ...(optimizer === 'sgd' ? { optimizer, momentum } : {}),
     });
   }

@@ -7,7 +7,8 @@
  * Srivastava et al. 2014 used with keep 0.8: it is the first dropout layer, `dropout_1`.
  * BatchNorm sits before dropout: dropout ahead of it would skew the batch statistics (seed 003).
  * No dropout after the output layer.
- * With `concrete`, every dropout layer learns its rate by gradient (concrete dropout, see TunableDropout).
+ * With `concrete`, every dropout layer learns its rate by gradient (concrete dropout, see TunableDropout),
+ * at temperature 0.1 when dense and 2/3 when spatial, as Gal et al.'s code.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
@@ -119,6 +120,8 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
       rate: opts.rates[index]!,
       spatial,
       concrete: opts.concrete,
+      // Gal et al.'s code: 0.1 for dense layers, 2/3 for spatial ones (a channel mask is coarser)
+      ...(opts.concrete ? { temperature: spatial ? 2 / 3 : 0.1 } : {}),
       seed: rng.seed(),
       name: `dropout_${index + 1}`,
       inputShape,

@@ -10,6 +10,7 @@ import type { Observable } from 'rxjs';
 import { AGENTS, agentNames, checkAgentOptions } from '../../agents/index.js';
 import { checkConfig as checkPbtConfig, type PbtConfig } from '../../agents/pbt.js';
 import {
+  CONCRETE_LR_SCALE,
   DropoutEnv,
   ENV_DEFAULTS,
   MODEL_FILE_PREFIX,
@@ -18,7 +19,7 @@ import {
   type DropoutEnvConfig,
   type EnvSnapshot,
 } from '../../envs/dropout-env.js';
-import { checkInt, checkOneOf } from '../core/check.js';
+import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -127,6 +128,24 @@ export const ENV_OPTIONS: OptionSpec[] = [
     'boolean',
     ENV_DEFAULTS.concreteDropout,
     'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
+  ),
+  spec(
+    'concreteLr',
+    'number',
+    null,
+    `--concrete-dropout: learning rate of the rate logits (default ${CONCRETE_LR_SCALE} × --lr)`,
+  ),
+  spec(
+    'concreteLengthScale',
+    'number',
+    ENV_DEFAULTS.concreteLengthScale,
+    '--concrete-dropout: prior length-scale l of the weight regularizer',
+  ),
+  spec(
+    'concreteInitialRate',
+    'number',
+    null,
+    "--concrete-dropout: every layer's starting p, in (0, 1) (default: --rate of --agent constant)",
   ),
   spec('l2', 'number', ENV_DEFAULTS.l2, 'L2 weight decay on kernels'),
   spec('optimizer', 'string', ENV_DEFAULTS.optimizer, 'adam, or sgd with --momentum', OPTIMIZERS),
@@ -271,7 +290,13 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
       throw new ConfigError(
         '--initial-rate does not apply with --concrete-dropout: --rate of --agent constant is the initial rate of every layer',
       );
-    const rate = agentOptions['rate'] as number;
+    const start = given['concreteInitialRate'];
+    if (start !== undefined && start !== null) {
+      checkNumber('--concrete-initial-rate', start, 0, 1, true);
+      if (!((start as number) > 0))
+        throw new ConfigError(`--concrete-initial-rate must be in (0, 1), got ${String(start)}`);
+    }
+    const rate = (start ?? agentOptions['rate']) as number;
     if (!(rate > 0))
       throw new ConfigError(
         `--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`,
@@ -279,9 +304,12 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   }
   // Your own model (--model file:…) starts from its own rates unless --initial-rate says otherwise.
   const ownModel = String(opt('model')).startsWith(MODEL_FILE_PREFIX) && !('initialRate' in given);
+  for (const key of ['concreteLr', 'concreteLengthScale', 'concreteInitialRate'])
+    if (concreteDropout !== true && given[key] !== undefined && given[key] !== null)
+      throw new ConfigError(`${flagOf(key)} applies with --concrete-dropout only`);
   const initialRate =
     concreteDropout === true
-      ? (agentOptions['rate'] as number)
+      ? ((given['concreteInitialRate'] ?? agentOptions['rate']) as number)
       : ownModel
         ? undefined
         : (opt('initialRate') as number | number[]);
@@ -290,6 +318,13 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     batchNorm: opt('batchNorm') as boolean,
     inputDropout: opt('inputDropout') as boolean,
     concreteDropout,
+    // only for concrete runs: every other run's env (and what jobs carry) stays as it was
+    ...(concreteDropout === true
+      ? {
+          concreteLr: (given['concreteLr'] ?? null) as number | null,
+          concreteLengthScale: opt('concreteLengthScale') as number,
+        }
+      : {}),
     l2: opt('l2') as number,
     optimizer: opt('optimizer') as DropoutEnvConfig['optimizer'],
     lr: opt('lr') as number,
@@ -324,7 +359,21 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
-  const { spec: _spec, userModel: _userModel, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
+  const {
+    spec: _spec,
+    userModel: _userModel,
+    rates,
+    maxEpochs,
+    initialRates: _initial,
+    concreteLr,
+    concreteLengthScale,
+    ...envRest
+  } = envConfig;
+  // Concrete dropout's own options in config.json only for its runs: other runs' files stay as they were.
+  const concreteOptions =
+    concreteDropout === true
+      ? { concreteLr, concreteLengthScale, concreteInitialRate: given['concreteInitialRate'] ?? null }
+      : {};
   // --workers changes where a population trains, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
@@ -333,6 +382,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     epochs: maxEpochs,
     ...data,
     ...envRest,
+    ...concreteOptions,
     initialRates: rates,
     backend,
     out,
