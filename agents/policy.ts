@@ -35,7 +35,8 @@
  * policy saved for another number of dropout layers) is refused with a one-line ConfigError naming
  * --policy and the reason.
  *
- * Measured zero-shot, the shipped policy (npm run train-policy, seed 0) in one run per seed against
+ * Measured zero-shot, the version 1 policy (npm run train-policy, seed 0; the shipped file is now version
+ * 2, retrained with the spatial and width inputs and not yet evaluated on these tasks) in one run per seed against
  * constant rates on the same seeds: held-out tasks, 1,000 val and 2,000 test samples, Adam 0.001,
  * batch 64, wasm, final-epoch test accuracy, mean over seeds 0–2, Δ = policy − constant paired by seed
  * (± its standard deviation); "grid pick" is whichever of the three constants had the best validation
