@@ -2,22 +2,38 @@
  * What the three bandits epsilon-greedy, ucb and thompson share: their arms, the statistics of each arm,
  * crediting a step's reward, and saving all of it. Each agent file only says how it picks an arm.
  *
- * Arms are the per-layer adjustments of `armValues` (discrete: down/keep/up; continuous: −δmax/0/+δmax;
- * absolute: the rate grid). Every layer has its own arm set; with --per-epoch there is one per (layer,
- * epoch index), so the bandit learns a schedule, otherwise one per layer shared by all epochs; with
- * --phases K one per (layer, phase), held through the phase and credited with its summed reward. At each step
- * every layer picks from its set for t = info.epoch (the epoch about to be trained; epochs past
- * maxEpochs use the last set), and `credit` gives every picked arm the step's reward. Statistics carry
- * over from episode to episode.
+ * Arms are the per-layer adjustments of `armValues` (discrete: down/keep/up; continuous: −δmax/0/+δmax)
+ * or, in absolute mode, rates: --arms when given (an experiment passes its grid), else an even set from
+ * --min-rate to --max-rate about --rate-step apart (no near-duplicate at the top: step 0.25 up to 0.8
+ * gives 0, 0.2667, 0.5333, 0.8, not 0, 0.25, 0.5, 0.75, 0.8). Every layer has its own arm set; with
+ * --per-epoch there is one per (layer, epoch index), so the bandit learns a schedule, otherwise one per
+ * layer shared by all epochs; with --phases K one per (layer, phase), held through the phase. At each
+ * step every layer picks from its set for t = info.epoch (the epoch about to be trained; epochs past
+ * maxEpochs use the last set). Statistics carry over from episode to episode.
+ *
+ * Credit (--credit):
+ * - `final` (the default): at the end of an episode, every (layer, set) arm the episode pulled is
+ *   credited once with the episode's score (`episodeScore`: its last validation accuracy). A phase's own
+ *   change of accuracy would reward whatever learns fastest mid-run (low rates), and a poor early phase
+ *   would inflate the next one's gain; the final score is what the run is judged by.
+ * - `reward`: every picked arm gets the step's reward (with phases, the phase's summed reward, once).
+ *
+ * Pooling (--pool-pulls P): the arm sets share statistics. Set (l, s)'s estimate of arm k combines its
+ * own pulls with those of arm k (the same rate) in every other set, counted as at most P pulls in all
+ * (a pooled prior: pooled mean and spread at the weight of P pseudo-pulls, then the set's own data).
+ * With the few episodes of an experiment, one set has one or two pulls of an arm at most; the pooled
+ * estimate says how a rate did anywhere in the model and run. P = 0: independent sets.
  *
  * Per arm: pulls n, mean reward, and m2 = Σ (reward − mean)² (Welford's update), for Thompson's variance.
  * `TableBandit` is the agent itself; each bandit's file supplies only its `PickArm` rule.
  */
-import { checkBoolean, checkInt } from '../src/core/check.js';
+import { checkBoolean, checkInt, checkNumber, checkOneOf } from '../src/core/check.js';
+import { ConfigError } from '../src/core/errors.js';
+import { episodeScore } from '../src/core/episode-score.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Rng } from '../src/core/rng.js';
 import type { Action, Agent, AgentContext, StepInfo, Transition } from '../src/core/types.js';
-import { armValues } from './rates.js';
+import { armValues, MAX_ARMS, roundRate } from './rates.js';
 import { readArray, readInt, readState, SavedRng, stateError } from './state.js';
 
 /** --per-epoch, shared by the three bandits. */
@@ -38,7 +54,38 @@ export const PHASES_OPTION: OptionSpec = {
   help: 'bandits: split the epochs into this many phases, one arm held per phase (0: see --per-epoch)',
 };
 
-/** How a bandit lays out its arm sets over the epochs. */
+/** --arms, shared by the three bandits. */
+export const ARMS_OPTION: OptionSpec = {
+  key: 'arms',
+  flag: '--arms',
+  type: 'numbers',
+  default: null,
+  help: 'bandits, absolute mode: the rates to pick from, e.g. 0,0.2,0.4 (default: an even set about --rate-step apart)',
+};
+
+/** --credit, shared by the three bandits. */
+export const CREDIT_OPTION: OptionSpec = {
+  key: 'credit',
+  flag: '--credit',
+  type: 'string',
+  default: 'final',
+  choices: ['final', 'reward'],
+  help: "bandits: credit every pulled arm with the episode's final validation accuracy (final) or the step's reward",
+};
+
+/** --pool-pulls, shared by the three bandits. */
+export const POOL_OPTION: OptionSpec = {
+  key: 'poolPulls',
+  flag: '--pool-pulls',
+  type: 'number',
+  default: 2,
+  help: "bandits: how many pulls' worth of the other arm sets' data on the same arm each set borrows (0: none)",
+};
+
+export type CreditMode = 'final' | 'reward';
+export const CREDIT_MODES: readonly CreditMode[] = ['final', 'reward'];
+
+/** How a bandit lays out its arm sets over the epochs, what its arms are, and how it credits them. */
 export interface ArmSetConfig {
   /** One arm set per (layer, epoch) — a schedule — instead of one per layer. @default true */
   perEpoch: boolean;
@@ -49,13 +96,58 @@ export interface ArmSetConfig {
    * grid's handful of episodes. @default 0
    */
   phases: number;
+  /** Absolute mode: the rates that are the arms (checked against the rate range when the agent is made). @default null (an even set) */
+  arms: number[] | null;
+  /** What an arm is credited with (see the header). @default 'final' */
+  credit: CreditMode;
+  /** Pulls' worth of the other sets' data on the same arm that each set borrows. @default 2 */
+  poolPulls: number;
 }
 
-export const ARM_SET_DEFAULTS: ArmSetConfig = { perEpoch: true, phases: 0 };
-export const ARM_SET_OPTIONS: OptionSpec[] = [PER_EPOCH_OPTION, PHASES_OPTION];
+export const ARM_SET_DEFAULTS: ArmSetConfig = { perEpoch: true, phases: 0, arms: null, credit: 'final', poolPulls: 2 };
+export const ARM_SET_OPTIONS: OptionSpec[] = [PER_EPOCH_OPTION, PHASES_OPTION, ARMS_OPTION, CREDIT_OPTION, POOL_OPTION];
 
 export function checkArmSet(c: ArmSetConfig): ArmSetConfig {
-  return { perEpoch: checkBoolean('--per-epoch', c.perEpoch), phases: checkInt('--phases', c.phases, 0, 1000) };
+  const arms = c.arms ?? null;
+  if (arms !== null) {
+    if (!Array.isArray(arms) || arms.length < 2 || arms.length > MAX_ARMS)
+      throw new ConfigError(`--arms must list 2 to ${MAX_ARMS} rates, got ${JSON.stringify(arms)}`);
+    arms.forEach((r) => checkNumber('--arms', r, 0, 1, true));
+    if (new Set(arms.map(roundRate)).size !== arms.length)
+      throw new ConfigError(`--arms must not repeat a rate, got ${arms.join(',')}`);
+  }
+  return {
+    perEpoch: checkBoolean('--per-epoch', c.perEpoch),
+    phases: checkInt('--phases', c.phases, 0, 1000),
+    arms: arms === null ? null : arms.map(roundRate),
+    credit: checkOneOf('--credit', c.credit, CREDIT_MODES),
+    poolPulls: checkNumber('--pool-pulls', c.poolPulls, 0, 1e6),
+  };
+}
+
+/** min … max in about `step`-wide even steps, both ends included (the count rounded, so no near-duplicate). */
+export function evenRates(min: number, max: number, step: number): number[] {
+  if (max - min < 1e-9) return [min];
+  const gaps = Math.max(1, Math.round((max - min) / step));
+  if (gaps + 1 > MAX_ARMS)
+    throw new ConfigError(
+      `--rate-step ${step} makes ${gaps + 1} rates in [${min}, ${max}]; a bandit in absolute mode allows at most ${MAX_ARMS} arms`,
+    );
+  return Array.from({ length: gaps + 1 }, (_, i) => roundRate(min + ((max - min) * i) / gaps));
+}
+
+/** One layer's arms: --arms or an even set of rates in absolute mode, else `armValues`. */
+export function banditArms(ctx: AgentContext, layer: number, arms: number[] | null): number[] {
+  if (ctx.actionMode !== 'absolute') {
+    if (arms !== null)
+      throw new ConfigError(`--arms applies to --action absolute only, got --action ${ctx.actionMode}`);
+    return armValues(ctx, layer);
+  }
+  if (arms === null) return evenRates(ctx.minRate, ctx.maxRate, ctx.rateStep);
+  for (const r of arms)
+    if (r < ctx.minRate - 1e-12 || r > ctx.maxRate + 1e-12)
+      throw new ConfigError(`--arms rate ${r} is outside [--min-rate, --max-rate] = [${ctx.minRate}, ${ctx.maxRate}]`);
+  return [...arms];
 }
 
 export interface ArmStats {
@@ -94,17 +186,21 @@ export class ArmTable {
   readonly values: number[][];
   /** Arm sets per layer: --phases when set, else maxEpochs with --per-epoch, else 1. */
   readonly slots: number;
-  /** Phases hold their arms and credit once per phase. */
+  /** Phases hold their arms (and, under reward credit, credit once per phase). */
   private readonly phased: boolean;
   private readonly maxEpochs: number;
+  private readonly creditMode: CreditMode;
+  private readonly poolPulls: number;
   private n: number[][][];
   private mean: number[][][];
   private m2: number[][][];
   private pending: Pending | null = null;
 
   constructor(ctx: AgentContext, arms: ArmSetConfig) {
-    this.values = Array.from({ length: ctx.numLayers }, (_, layer) => armValues(ctx, layer));
+    this.values = Array.from({ length: ctx.numLayers }, (_, layer) => banditArms(ctx, layer, arms.arms));
     this.phased = arms.phases > 0;
+    this.creditMode = arms.credit;
+    this.poolPulls = arms.poolPulls;
     this.maxEpochs = ctx.maxEpochs;
     this.slots = this.phased ? Math.min(arms.phases, ctx.maxEpochs) : arms.perEpoch ? ctx.maxEpochs : 1;
     const count = this.values[0]?.length ?? 0;
@@ -119,12 +215,32 @@ export class ArmTable {
     return Math.min(this.phased ? Math.floor((e * this.slots) / this.maxEpochs) : e, this.slots - 1);
   }
 
-  /** The statistics of one arm set. */
-  stats(layer: number, slot: number): ArmStats[] {
+  /** The statistics of one arm set, its own alone. */
+  ownStats(layer: number, slot: number): ArmStats[] {
     const n = this.n[layer]![slot]!;
     const mean = this.mean[layer]![slot]!;
     const m2 = this.m2[layer]![slot]!;
     return n.map((count, k) => ({ n: count, mean: mean[k]!, m2: m2[k]! }));
+  }
+
+  /**
+   * What the pick rule sees for one arm set: its own statistics, each arm combined with the same arm's
+   * pulls in every other set, weighted down to at most `poolPulls` pulls in all (see the header).
+   */
+  stats(layer: number, slot: number): ArmStats[] {
+    const own = this.ownStats(layer, slot);
+    if (this.poolPulls === 0) return own;
+    return own.map((mine, k) => {
+      let others: ArmStats = { n: 0, mean: 0, m2: 0 };
+      this.n.forEach((perSlot, l) =>
+        perSlot.forEach((_, t) => {
+          if (l !== layer || t !== slot) others = combine(others, this.ownStats(l, t)[k]!);
+        }),
+      );
+      if (others.n === 0) return mine;
+      const w = Math.min(others.n, this.poolPulls) / others.n;
+      return combine(mine, { n: others.n * w, mean: others.mean, m2: others.m2 * w });
+    });
   }
 
   // act: every layer picks an arm; remember them for the credit
@@ -138,31 +254,56 @@ export class ArmTable {
     return arms.map((k, layer) => this.values[layer]![k]!);
   }
 
-  // learn: the step's reward goes to every arm picked for it (with phases, the phase's sum, once)
+  // learn, reward credit: the step's reward goes to every arm picked for it (with phases, the phase's sum, once)
 
   credit(reward: number): void {
-    if (this.pending === null) return;
+    if (this.pending === null || this.creditMode !== 'reward') return;
     if (this.phased) this.pending.reward = (this.pending.reward ?? 0) + reward;
     else this.update(this.pending, reward);
   }
 
-  /** Credits a phase that has ended (the next phase starts, or the episode ends). */
+  /** Credits a phase that has ended (the next phase starts, or the episode ends); final credit waits for the episode. */
   settle(): void {
-    if (this.phased && this.pending !== null) this.update(this.pending, this.pending.reward ?? 0);
+    if (this.creditMode === 'reward' && this.phased && this.pending !== null)
+      this.update(this.pending, this.pending.reward ?? 0);
     if (this.phased) this.pending = null;
   }
 
-  private update({ slot, arms }: Pending, reward: number): void {
-    arms.forEach((k, layer) => {
-      const n = this.n[layer]![slot]!;
-      const mean = this.mean[layer]![slot]!;
-      const m2 = this.m2[layer]![slot]!;
-      n[k]! += 1;
-      const delta = reward - mean[k]!;
-      mean[k]! += delta / n[k]!;
-      m2[k]! += delta * (reward - mean[k]!);
-    });
+  // learn, final credit: every (layer, set) arm the episode pulled gets the episode's score, once
+
+  /**
+   * Reads the arms from the episode's actions (so an episode resumed from a checkpoint is credited in
+   * full) and credits each distinct (layer, set, arm) once with `episodeScore(transitions)`.
+   */
+  creditEpisode(transitions: readonly Transition[]): void {
     this.pending = null;
+    if (this.creditMode !== 'final' || transitions.length === 0) return;
+    const score = episodeScore(transitions);
+    const pulled = new Map<string, { layer: number; slot: number; k: number }>();
+    for (const t of transitions) {
+      // the transition after epoch e was chosen before it, at info.epoch = e − 1
+      const slot = this.slotOf(t.epoch - 1);
+      t.action.forEach((value, layer) => {
+        const k = this.values[layer]?.findIndex((v) => Math.abs(v - value) < 1e-9) ?? -1;
+        if (k >= 0) pulled.set(`${layer}:${slot}:${k}`, { layer, slot, k });
+      });
+    }
+    for (const { layer, slot, k } of pulled.values()) this.updateOne(layer, slot, k, score);
+  }
+
+  private update({ slot, arms }: Pending, reward: number): void {
+    arms.forEach((k, layer) => this.updateOne(layer, slot, k, reward));
+    this.pending = null;
+  }
+
+  private updateOne(layer: number, slot: number, k: number, reward: number): void {
+    const n = this.n[layer]![slot]!;
+    const mean = this.mean[layer]![slot]!;
+    const m2 = this.m2[layer]![slot]!;
+    n[k]! += 1;
+    const delta = reward - mean[k]!;
+    mean[k]! += delta / n[k]!;
+    m2[k]! += delta * (reward - mean[k]!);
   }
 
   /** Forgets picks that were never credited (an episode cut short). */
@@ -255,8 +396,9 @@ export class TableBandit implements Agent {
     this.table.clearPending();
   }
 
-  endEpisode(): void {
+  endEpisode(transitions: readonly Transition[] = []): void {
     this.table.settle();
+    this.table.creditEpisode(transitions);
   }
 
   act(_observation: number[], info: StepInfo): Action {
@@ -280,6 +422,14 @@ export class TableBandit implements Agent {
 }
 
 // picking helpers
+
+/** Two samples' statistics as one (Chan et al.'s parallel update of n, mean and m2; n may be fractional). */
+export function combine(a: ArmStats, b: ArmStats): ArmStats {
+  const n = a.n + b.n;
+  if (n === 0) return { n: 0, mean: 0, m2: 0 };
+  const delta = b.mean - a.mean;
+  return { n, mean: a.mean + (delta * b.n) / n, m2: a.m2 + b.m2 + (delta * delta * a.n * b.n) / n };
+}
 
 /** An arm with fewer than `minPulls` pulls, drawn uniformly among them; undefined when there is none. */
 export function underPulled(arms: readonly ArmStats[], minPulls: number, rng: Rng): number | undefined {

@@ -12,14 +12,20 @@
  *                                                                            measured with dropout on)
  *   rise       clip(ln(valLoss / lowest valLoss so far), 0, 0.5) / 0.1     how far the validation loss has
  *                                                                            climbed from its best: overfitting
- *   z_l        = bias + depth·(relDepth_l − 1) + progress·progress + gap·gap + rise·rise
+ *   spatial_l  1 when layer l drops whole channels of a conv block, else 0      layer type
+ *   width_l    clip(log2(units_l / 256), ±3) / 2: 0 at 256 units (channels  fan-in of the next layer
+ *              when spatial), 1 at 1,024, −1 at 64; 0 when the env does not know (your own model)
+ *   z_l        = bias + depth·(relDepth_l − 1) + spatial·spatial_l + width·width_l
+ *                + progress·progress + gap·gap + rise·rise
  *   z_input    = bias + input + progress·progress + gap·gap + rise·rise     the input layer, if any
  *   target_l   = rateCap · σ(z_l)
  *   rate_l    ← rate_l + smoothing · (target_l − rate_l)                    rate_l: the layer's current rate
  * The weights, rateCap and smoothing come from the policy file. `bias` is the logit of the last layer's
  * target at the start of a run with no gap; a negative `depth` weight gives earlier layers more
  * dropout, a positive one less; `input` is the input layer's offset from the last hidden layer; a
- * positive `progress` weight makes a rising schedule.
+ * positive `progress` weight makes a rising schedule; `spatial` is the conv blocks' offset from a dense
+ * layer at the same depth, `width` how much more dropout a layer twice… four times as wide gets.
+ * Version 1 files (before `spatial` and `width`) still load, with those two weights at 0.
  * In absolute mode (the default) the new rates are the action; in discrete and continuous modes the
  * rates move toward them as fast as the action space allows. Rates stay within [--min-rate, --max-rate].
  *
@@ -29,7 +35,8 @@
  * policy saved for another number of dropout layers) is refused with a one-line ConfigError naming
  * --policy and the reason.
  *
- * Measured zero-shot, the shipped policy (npm run train-policy, seed 0) in one run per seed against
+ * Measured zero-shot, the version 1 policy (npm run train-policy, seed 0; the shipped file is now version
+ * 2, retrained with the spatial and width inputs and not yet evaluated on these tasks) in one run per seed against
  * constant rates on the same seeds: held-out tasks, 1,000 val and 2,000 test samples, Adam 0.001,
  * batch 64, wasm, final-epoch test accuracy, mean over seeds 0–2, Δ = policy − constant paired by seed
  * (± its standard deviation); "grid pick" is whichever of the three constants had the best validation
@@ -50,7 +57,7 @@ import { checkKnownKeys, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
 import { packageRoot } from '../src/core/package-root.js';
 import type { OptionSpec } from '../src/core/options.js';
-import type { Action, Agent, AgentContext, StepInfo } from '../src/core/types.js';
+import type { Action, Agent, AgentContext, DropoutLayerInfo, StepInfo } from '../src/core/types.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 import { clamp, towardRates } from './rates.js';
 import { readState, stateError } from './state.js';
@@ -59,16 +66,27 @@ import { readState, stateError } from './state.js';
 
 /** What a policy file's `format` says; anything else is not one. */
 export const POLICY_FORMAT = 'droptune-policy';
-/** The policy file version this droptune reads and writes. */
-export const POLICY_VERSION = 1;
+/** The policy file version this droptune writes; it reads this one and version 1 (no spatial or width weights). */
+export const POLICY_VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 export const CONTROLLER_KIND = 'shared-logistic';
-export const WEIGHT_NAMES = ['bias', 'depth', 'input', 'progress', 'gap', 'rise'] as const;
+export const WEIGHT_NAMES = ['bias', 'depth', 'input', 'progress', 'gap', 'rise', 'spatial', 'width'] as const;
+/** The weights a version 1 file has; the others read as 0 there. */
+const V1_WEIGHT_NAMES: readonly WeightName[] = ['bias', 'depth', 'input', 'progress', 'gap', 'rise'];
 export type WeightName = (typeof WEIGHT_NAMES)[number];
 /** A gap of 0.1 (ten points of accuracy) and a 10% climb of the validation loss are one unit each. */
 export const GAP_SCALE = 0.1;
 export const RISE_SCALE = 0.1;
 const GAP_CLIP = 0.5;
 const RISE_CLIP = 0.5;
+/** Width is counted in doublings from 256 units, two doublings one unit, within ±1.5. */
+const WIDTH_REFERENCE = 256;
+const WIDTH_CLIP = 3;
+
+/** The `width` input of a layer of `units` units (channels, when spatial). */
+export function widthFeature(units: number): number {
+  return clamp(Math.log2(units / WIDTH_REFERENCE), -WIDTH_CLIP, WIDTH_CLIP) / 2;
+}
 
 export interface Controller {
   kind: typeof CONTROLLER_KIND;
@@ -98,12 +116,16 @@ export function globalFeatures(info: StepInfo, maxEpochs: number, lowestValLoss:
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
 
-/** The next rate of every layer, given their current rates (input to output; the first on the input with `inputDropout`). */
+/**
+ * The next rate of every layer, given their current rates (input to output; the first on the input with
+ * `inputDropout`) and, when known, each layer's kind and width (else dense and 256 wide: both inputs 0).
+ */
 export function controllerRates(
   c: Controller,
   f: GlobalFeatures,
   rates: readonly number[],
   inputDropout = false,
+  layers?: readonly DropoutLayerInfo[],
 ): number[] {
   const w = c.weights;
   const first = inputDropout ? 1 : 0;
@@ -111,7 +133,14 @@ export function controllerRates(
   const shared = w.bias + w.progress * f.progress + w.gap * f.gap + w.rise * f.rise;
   return rates.map((rate, l) => {
     const relDepth = last === first ? 1 : (l - first) / (last - first);
-    const target = c.rateCap * sigmoid(shared + (l < first ? w.input : w.depth * (relDepth - 1)));
+    const layer = layers?.[l];
+    const own =
+      l < first
+        ? w.input
+        : w.depth * (relDepth - 1) +
+          (layer?.kind === 'spatial' ? w.spatial : 0) +
+          (layer ? w.width * widthFeature(layer.units) : 0);
+    const target = c.rateCap * sigmoid(shared + own);
     return rate + c.smoothing * (target - rate);
   });
 }
@@ -121,7 +150,8 @@ export function controllerRates(
 /** A policy file as `npm run train-policy` writes it. */
 export interface PolicyFile {
   format: typeof POLICY_FORMAT;
-  version: typeof POLICY_VERSION;
+  /** 1 or 2; a version 1 file is read with the spatial and width weights at 0. */
+  version: number;
   controller: Controller;
   /** The number of dropout layers the policy is for; null: any (a shared controller). */
   layers: number | null;
@@ -136,8 +166,15 @@ const show = (value: unknown): string => {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Checks a controller; `fail(what)` makes the error (it names the file or the state). */
-export function readController(value: unknown, fail: (what: string) => ConfigError): Controller {
+/**
+ * Checks a controller; `fail(what)` makes the error (it names the file or the state). Version 1 has no
+ * spatial or width weights: they read as 0.
+ */
+export function readController(
+  value: unknown,
+  fail: (what: string) => ConfigError,
+  version = POLICY_VERSION,
+): Controller {
   if (!isObject(value)) throw fail(`controller must be an object, got ${show(value)}`);
   if (value['kind'] !== CONTROLLER_KIND)
     throw fail(`controller kind ${show(value['kind'])} is not supported (this droptune knows '${CONTROLLER_KIND}')`);
@@ -150,10 +187,12 @@ export function readController(value: unknown, fail: (what: string) => ConfigErr
   const weights = value['weights'];
   if (!isObject(weights))
     throw fail(`controller.weights must be an object of ${WEIGHT_NAMES.join(', ')}, got ${show(weights)}`);
-  const extra = Object.keys(weights).find((k) => !(WEIGHT_NAMES as readonly string[]).includes(k));
+  const names: readonly WeightName[] = version === 1 ? V1_WEIGHT_NAMES : WEIGHT_NAMES;
+  const extra = Object.keys(weights).find((k) => !(names as readonly string[]).includes(k));
   if (extra !== undefined)
-    throw fail(`controller.weights.${extra} is not an input of this controller (it has ${WEIGHT_NAMES.join(', ')})`);
+    throw fail(`controller.weights.${extra} is not an input of this controller (it has ${names.join(', ')})`);
   const read = (name: WeightName): number => {
+    if (!names.includes(name)) return 0;
     const v = weights[name];
     if (typeof v !== 'number' || !Number.isFinite(v))
       throw fail(`controller.weights.${name} must be a finite number, got ${show(v)}`);
@@ -175,17 +214,18 @@ export function readPolicy(value: unknown, where: string): PolicyFile {
       );
     throw fail(`not a policy file ("format" must be "${POLICY_FORMAT}", got ${show(value['format'])})`);
   }
-  if (value['version'] !== POLICY_VERSION)
+  const version = value['version'];
+  if (typeof version !== 'number' || !READABLE_VERSIONS.includes(version))
     throw fail(
-      `policy version ${show(value['version'])} is not supported (this droptune reads version ${POLICY_VERSION})`,
+      `policy version ${show(version)} is not supported (this droptune reads versions ${READABLE_VERSIONS.join(' and ')})`,
     );
   const layers = value['layers'] ?? null;
   if (layers !== null && (typeof layers !== 'number' || !Number.isInteger(layers) || layers < 1))
     throw fail(`layers must be null or a whole number >= 1, got ${show(layers)}`);
   return {
     format: POLICY_FORMAT,
-    version: POLICY_VERSION,
-    controller: readController(value['controller'], fail),
+    version,
+    controller: readController(value['controller'], fail, version),
     layers,
     training: value['training'],
   };
@@ -287,7 +327,7 @@ export class PolicyAgent implements Agent {
     if (info.valLoss < this.lowestValLoss) this.lowestValLoss = info.valLoss;
     const features = globalFeatures(info, this.ctx.maxEpochs, this.lowestValLoss);
     return towardRates(
-      controllerRates(this.controller, features, info.rates, this.ctx.inputDropout ?? false),
+      controllerRates(this.controller, features, info.rates, this.ctx.inputDropout ?? false, this.ctx.layers),
       info,
       this.ctx,
     );
@@ -301,7 +341,10 @@ export class PolicyAgent implements Agent {
 
   loadState(state: unknown): void {
     const s = readState(this.name, state);
-    this.controller = readController(s['controller'], (what) => stateError(this.name, what));
+    // a state saved before the spatial and width weights has neither: read it as version 1
+    const weights = (s['controller'] as { weights?: Record<string, unknown> } | undefined)?.weights;
+    const version = isObject(weights) && !('spatial' in weights) && !('width' in weights) ? 1 : POLICY_VERSION;
+    this.controller = readController(s['controller'], (what) => stateError(this.name, what), version);
   }
 }
 

@@ -42,6 +42,7 @@ import {
   ACTION_MODES,
   type Action,
   type ActionMode,
+  type DropoutLayerInfo,
   type Env,
   type ResetResult,
   type StepInfo,
@@ -51,6 +52,7 @@ import type { Dataset, Split } from '../src/data/dataset.js';
 import {
   buildModel,
   countDropoutLayers,
+  dropoutLayerInfo,
   modelInputShape,
   parseModelSpec,
   type BuiltModel,
@@ -67,6 +69,9 @@ import { evaluate, trainEpoch } from '../src/nn/trainer.js';
 import { buildUserModel, checkHasDropout, readModelFile, userModelOf, type UserModel } from '../src/nn/user-model.js';
 
 export type RewardMode = 'delta' | 'terminal';
+
+/** The concrete logits' learning rate over the weights' when --concrete-lr is not given (measured: see the README). */
+export const CONCRETE_LR_SCALE = 50;
 export const REWARD_MODES: readonly RewardMode[] = ['delta', 'terminal'];
 
 export interface DropoutEnvConfig {
@@ -84,6 +89,13 @@ export interface DropoutEnvConfig {
    * actions change no rate. @default false
    */
   concreteDropout: boolean;
+  /**
+   * Concrete dropout: the learning rate of the rate logits. Adam moves a weight by about its lr per
+   * step at most, so at the weights' 0.001 a logit travels 0.48 in 480 steps. @default null: CONCRETE_LR_SCALE × lr
+   */
+  concreteLr: number | null;
+  /** Concrete dropout: the prior length-scale l of the weight regularizer l²/(2N). @default 1e-4 (Gal et al.'s) */
+  concreteLengthScale: number;
   /** L2 weight decay on dense and conv kernels. @default 0 */
   l2: number;
   /** 'adam', or 'sgd' with momentum (as the dropout papers trained). @default 'adam' */
@@ -165,6 +177,24 @@ export const DROPOUT_ENV_OPTIONS: readonly EnvOption[] = [
     type: 'boolean',
     default: false,
     help: 'learn the rates by gradient in the run (Gal et al. 2017); with --agent constant, whose --rate is the initial rate',
+  }),
+  option({
+    key: 'concreteLr',
+    runKey: 'concreteLr',
+    type: 'number',
+    default: null,
+    help: `--concrete-dropout: learning rate of the rate logits (default ${CONCRETE_LR_SCALE} × --lr)`,
+    min: 1e-7,
+    max: 100,
+  }),
+  option({
+    key: 'concreteLengthScale',
+    runKey: 'concreteLengthScale',
+    type: 'number',
+    default: 1e-4,
+    help: '--concrete-dropout: prior length-scale l of the weight regularizer',
+    min: 0,
+    max: 100,
   }),
   option({
     key: 'l2',
@@ -389,6 +419,8 @@ export function checkEnvConfig(
     batchNorm: checkDeclared('batchNorm', c.batchNorm),
     inputDropout,
     concreteDropout,
+    concreteLr: c.concreteLr === null ? null : checkDeclared('concreteLr', c.concreteLr),
+    concreteLengthScale: checkDeclared('concreteLengthScale', c.concreteLengthScale),
     l2: checkDeclared('l2', c.l2),
     optimizer: checkDeclared('optimizer', c.optimizer),
     lr: checkDeclared('lr', c.lr),
@@ -599,6 +631,8 @@ export class DropoutEnv implements Env {
   readonly observationNames: readonly string[];
   /** Names of the dropout layers, input to output (`dropout_1` … for the built-in specs). */
   readonly layerNames: readonly string[];
+  /** Per dropout layer, its kind and width (built-in specs; undefined for your own model). */
+  readonly layerInfo: DropoutLayerInfo[] | undefined;
 
   private readonly val: SplitTensors;
   private readonly test: SplitTensors;
@@ -628,6 +662,7 @@ export class DropoutEnv implements Env {
     this.observationNames = layout.names;
     this.observationSpace = layout.space;
     this.layerNames = userModel ? [...userModel.dropoutNames] : Array.from({ length: L }, (_, i) => `dropout_${i + 1}`);
+    this.layerInfo = spec ? dropoutLayerInfo(spec, dataset.imageShape, this.config.inputDropout) : undefined;
     this.lossScale = Math.log(dataset.numClasses);
 
     const inputShape = userModel ? userModel.resolve().inputShape : modelInputShape(spec!, dataset.imageShape);
@@ -641,6 +676,11 @@ export class DropoutEnv implements Env {
       inputShape,
       dataset.numClasses,
     );
+  }
+
+  /** The concrete logits' learning rate: --concrete-lr, else CONCRETE_LR_SCALE × --lr. */
+  get concreteLr(): number {
+    return this.config.concreteLr ?? CONCRETE_LR_SCALE * this.config.lr;
   }
 
   /** Current rates, input to output. */
@@ -691,6 +731,7 @@ export class DropoutEnv implements Env {
       order,
       this.config.batchSize,
       this.config.l2,
+      { lrScale: this.concreteLr / this.config.lr, lengthScale: this.config.concreteLengthScale },
     );
     const valStats = await evaluate(built, this.val.x, this.val.labels);
     this.epoch += 1;
@@ -806,7 +847,9 @@ export class DropoutEnv implements Env {
       batchSize,
       data: [d.name, d.train.n, d.val.n, d.test.n, d.features, d.numClasses],
       ...(inputDropout ? { inputDropout } : {}),
-      ...(concreteDropout ? { concreteDropout } : {}),
+      ...(concreteDropout
+        ? { concreteDropout, concreteLr: this.concreteLr, concreteLengthScale: this.config.concreteLengthScale }
+        : {}),
       ...(optimizer === 'sgd' ? { optimizer, momentum } : {}),
     });
   }

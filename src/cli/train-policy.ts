@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { BACKENDS, initBackend, requestedBackend } from '../nn/backend.js';
 import {
+  BASELINE_RATES,
   TASK_SETS,
   TRAIN_POLICY_DEFAULTS,
   checkPolicyOut,
@@ -22,7 +23,7 @@ import { howToRun } from './command-name.js';
 const USAGE = `usage: ${howToRun('train-policy')} [options]
 
 Trains the shared dropout controller of --agent policy on a set of training tasks (the cross-entropy
-method over its seven numbers) and writes a policy file recording the command, tasks, seed and cost.
+method over its nine numbers) and writes a policy file recording the command, tasks, seed and cost.
 Apply it with: ${howToRun('agent')} --agent policy --policy FILE --episodes 1 ...`;
 
 const spec = (
@@ -45,6 +46,7 @@ export const TRAIN_POLICY_OPTIONS: OptionSpec[] = [
   spec('generations', 'int', 'generations of the cross-entropy method'),
   spec('population', 'int', 'candidate controllers per generation (the current mean among them)'),
   spec('elites', 'int', 'best candidates that set the next mean and spread'),
+  spec('taskSeeds', 'int', 'seeds per task each candidate and baseline constant is scored on, per generation'),
   spec('checkSeeds', 'int', 'fresh seeds per task for the closing check against constant rates (0: none)'),
   spec('out', 'string', 'where the policy file is written'),
   spec('backend', 'string', 'tfjs backend (or the DROPTUNE_BACKEND variable)', BACKENDS),
@@ -71,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(`training tasks (${tasks.length}): ${tasks.map((t) => t.name).join(', ')}`);
   console.log(
-    `${config.generations} generations × ${config.population} candidates × ${perCandidate} epochs, then a check on ${config.checkSeeds} seed(s) per task; seed ${config.seed}`,
+    `${config.generations} generations × (${config.population} candidates + ${BASELINE_RATES.length} constants) × ${config.taskSeeds} seeds × ${perCandidate} epochs, then a check on ${config.checkSeeds} seed(s) per task; seed ${config.seed}`,
   );
   const started = performance.now();
   const elapsed = () => `${Math.round((performance.now() - started) / 1000)}s`;
@@ -81,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
     onGeneration: (g) => {
       const m = g.mean.map((v) => v.toFixed(2)).join(' ');
       console.log(
-        `generation ${g.generation + 1}/${config.generations}  fitness: mean ${g.meanFitness.toFixed(4)}, best ${g.bestFitness.toFixed(4)}, elites ${g.eliteFitness.toFixed(4)}  θ → [${m}]  (${elapsed()})`,
+        `generation ${g.generation + 1}/${config.generations}  fitness: mean ${g.meanFitness.toFixed(4)}, best ${g.bestFitness.toFixed(4)}, elites ${g.eliteFitness.toFixed(4)}; regret in points: mean ${g.meanRegret.toFixed(4)}, best ${g.bestRegret.toFixed(4)}  θ → [${m}]  (${elapsed()})`,
       );
     },
     onCheck: (c) => {

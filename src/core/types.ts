@@ -77,6 +77,14 @@ export interface Transition {
   info: StepInfo;
 }
 
+/** What kind of units a dropout layer drops, and how many: the policy's layer-type and fan-in inputs. */
+export interface DropoutLayerInfo {
+  /** 'input': the input's features; 'dense': a dense layer's units; 'spatial': whole channels of a conv block. */
+  kind: 'input' | 'dense' | 'spatial';
+  /** Units (channels when spatial, features on the input) feeding the next layer: its fan-in, up to the kernel size. */
+  units: number;
+}
+
 /** What an agent is told when it is created. */
 export interface AgentContext {
   observationSpace: Space;
@@ -92,6 +100,8 @@ export interface AgentContext {
   maxEpochs: number;
   /** The first rate is a dropout layer on the input, not after a hidden layer. @default false */
   inputDropout?: boolean;
+  /** Per dropout layer, input to output: its kind and width; absent when the env does not know (your own model). */
+  layers?: DropoutLayerInfo[];
   /** The agent's own stream, forked from the run seed. */
   rng: import('./rng.js').Rng;
 }

@@ -10,10 +10,14 @@
  *   schedules  curriculum, annealed, early, late: one run per grid rate (0 excluded: it is the constant 0)
  *   rules      plateau (seed 000's validation-loss rule), random: G episodes
  *   learners   epsilon-greedy, ucb, thompson, linucb, reinforce: G episodes, learning across them (the
- *              three bandits over a short action set: one of 5 rates per layer for each half of the run)
+ *              three bandits pick one of the grid's rates per layer for each half of the run, credited
+ *              with the episode's final validation accuracy; left out of the headline verdict)
  *   policy     one run of the shipped policy (policies/default.json), applied zero-shot: E epochs
- *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.1:
+ *   concrete   one run whose rates are learned by gradient (concrete dropout, Gal et al. 2017), from 0.3:
  *              E epochs, 1/G of the grid's budget
+ *   concrete-g G concrete runs from the grid's rates (0 as 0.05), picked by validation: the grid's budget
+ *   default    one run at the rate a user takes untuned (0.5, a CNN 0.25): policy, concrete and plateau
+ *              are also compared with it, at 1/G compute
  *   pbt        a population of G members at distinct per-layer rates over the grid's range, E epochs
  *              each, exploiting and exploring every ~E/5 epochs after a burn-in of E/3
  *              (src/schedulers/pbt/run-pbt.ts); its episodes are its members
@@ -150,7 +154,26 @@ export interface Method {
   name: string;
   kind: 'grid' | 'schedule' | 'rule' | 'learner' | 'population' | 'halving' | 'one-run';
   runs(p: Preset): { name: string; options: Record<string, unknown> }[];
+  /**
+   * Why the method is left out of the headline verdict (it is still run and tabled, and its verdict is
+   * given apart); absent: in the headline.
+   */
+  notHeadline?: string;
 }
+
+/**
+ * The single run a user makes without tuning: Srivastava et al. 2014 recommend p = 0.5 for the hidden
+ * units of fully connected layers; after conv blocks the common choice is lower (0.25 in Keras's MNIST
+ * CNN example, and conv layers have far fewer parameters to co-adapt), so a CNN's one tied rate is 0.25.
+ */
+export const defaultRate = (model: string): number => (model.trim().startsWith('cnn:') ? 0.25 : 0.5);
+
+/** concrete-g's starting rates: the grid's, with 0 (no logit) replaced by 0.05. */
+export const concreteStarts = (grid: readonly number[]): number[] => grid.map((r) => (r > 0 ? r : 0.05));
+
+/** Why the bandits are left out of the headline verdict (README, Bandits). */
+export const BANDITS_NOT_HEADLINE =
+  'in G episodes a (layer, phase) arm set has one or two pulls of an arm: pooled, they finish a first round in 2-5 episodes, but cannot learn a per-layer preference';
 
 const slug = (r: number) =>
   `r${Math.round(r * 100)
@@ -177,25 +200,58 @@ export const METHODS: Method[] = [
   })),
   { name: 'plateau', kind: 'rule', runs: episodesOf('plateau') },
   { name: 'random', kind: 'rule', runs: episodesOf('random') },
-  // The bandits pick one rate per layer for each half of the run from 0, 0.25, 0.5, 0.75, 0.8 (the rate
-  // grid ends at --max-rate): 10 arm estimates a layer, few enough to learn in the grid's G episodes, and
-  // able to say "early" or "late" dropout.
+  // The bandits pick one of the grid's rates per layer for each half of the run, every arm credited with
+  // the episode's final validation accuracy and the arm sets pooled; UCB's bonus is sized to that reward
+  // (rates differ by a point or two of final accuracy, not the ~0.5 of a first epoch's delta).
   ...['epsilon-greedy', 'ucb', 'thompson'].map((agent): Method => ({
     name: agent,
     kind: 'learner',
     runs: (p) => [
-      { name: agent, options: { agent, episodes: p.grid.length, action: 'absolute', phases: 2, rateStep: 0.25 } },
+      {
+        name: agent,
+        options: {
+          agent,
+          episodes: p.grid.length,
+          action: 'absolute',
+          phases: 2,
+          arms: [...p.grid],
+          ...(agent === 'ucb' ? { ucbC: 0.01 } : {}),
+        },
+      },
     ],
+    notHeadline: BANDITS_NOT_HEADLINE,
   })),
   ...['linucb', 'reinforce'].map((agent): Method => ({ name: agent, kind: 'learner', runs: episodesOf(agent) })),
   // One run, charged its E epochs (1/G of the grid's budget): the shipped policy, trained beforehand on
   // other tasks (npm run train-policy; its own cost is in the policy file), applied zero-shot.
   { name: 'policy', kind: 'one-run', runs: () => [{ name: 'policy', options: { agent: 'policy', episodes: 1 } }] },
-  // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient.
+  // One run, charged its E epochs (1/G of the grid's budget): the rates are learned by gradient from 0.3,
+  // the logits at their own learning rate (--concrete-lr, default CONCRETE_LR_SCALE × --lr).
   {
     name: 'concrete',
     kind: 'one-run',
-    runs: () => [{ name: 'concrete', options: { agent: 'constant', rate: 0.1, concreteDropout: true, episodes: 1 } }],
+    runs: () => [
+      {
+        name: 'concrete',
+        options: { agent: 'constant', rate: 0.3, concreteDropout: true, episodes: 1 },
+      },
+    ],
+  },
+  // Equal compute: G concrete runs started from the grid's rates (0 as 0.05), the best by validation.
+  {
+    name: 'concrete-g',
+    kind: 'schedule',
+    runs: (p) =>
+      concreteStarts(p.grid).map((rate) => ({
+        name: slug(rate),
+        options: { agent: 'constant', rate, concreteDropout: true, episodes: 1 },
+      })),
+  },
+  // One run at the default rate a user takes without tuning: the 1/G-compute yardstick for policy, concrete, plateau.
+  {
+    name: 'default',
+    kind: 'one-run',
+    runs: (p) => [{ name: 'default', options: { agent: 'constant', rate: defaultRate(p.model), episodes: 1 } }],
   },
   {
     name: 'pbt',
@@ -737,6 +793,22 @@ export function experimentTable(
   };
 }
 
+/** The one-run methods compared at 1/G compute with one run at the default rate (when both ran), paired by seed. */
+export function againstDefault(picks: readonly MethodPick[], methods: readonly string[]): string[] {
+  const bySeed = (method: string) => new Map(picks.filter((p) => p.method === method).map((p) => [p.seed, p.testAcc]));
+  if (!methods.includes('default') || bySeed('default').size === 0) return [];
+  const oneRun = methods.filter(
+    (m) => m !== 'default' && (m === 'plateau' || METHODS.find((x) => x.name === m)?.kind === 'one-run'),
+  );
+  const parts = oneRun.flatMap((m) => {
+    const diff = pairedDifference(bySeed(m), bySeed('default')).estimate;
+    return diff
+      ? [`${m} ${formatEstimate(diff, 2, 100, true)} pts (${verdictOf(diff).replace('the grid', 'it')})`]
+      : [];
+  });
+  return parts.length === 0 ? [] : [`against one run at the default rate, at 1/G compute: ${parts.join(', ')}`];
+}
+
 /** The verdict in sentences: what beats the grid, what is worse, what cannot be told apart. */
 export function verdictText(picks: readonly MethodPick[], methods: readonly string[]): string {
   const verdicts = methodVerdicts(picks, methods);
@@ -748,7 +820,9 @@ export function verdictText(picks: readonly MethodPick[], methods: readonly stri
           `${v.method} (${v.diff ? formatEstimate(v.diff, 2, 100, true) : '—'} pts, ${(v.epochs / v.gridEpochs).toFixed(2)}× the grid's epochs)`,
       )
       .join(', ');
-  const group = (verdict: Verdict) => verdicts.filter((v) => v.verdict === verdict);
+  const left = verdicts.filter((v) => METHODS.find((m) => m.name === v.method)?.notHeadline !== undefined);
+  const headline = verdicts.filter((v) => !left.includes(v));
+  const group = (verdict: Verdict) => headline.filter((v) => v.verdict === verdict);
   const lines = [
     `beats the grid: ${group('beats the grid').length > 0 ? list(group('beats the grid')) : 'none'}`,
     `worse than the grid: ${group('worse').length > 0 ? list(group('worse')) : 'none'}`,
@@ -759,6 +833,14 @@ export function verdictText(picks: readonly MethodPick[], methods: readonly stri
             .join(', ')
         : 'none'
     }`,
+    ...[...new Set(left.map((v) => METHODS.find((m) => m.name === v.method)!.notHeadline!))].map(
+      (why) =>
+        `left out of the headline (${why}): ${left
+          .filter((v) => METHODS.find((m) => m.name === v.method)!.notHeadline === why)
+          .map((v) => `${v.method} ${v.verdict}`)
+          .join(', ')}`,
+    ),
+    ...againstDefault(picks, methods),
   ];
   const seeds = Math.min(...verdicts.map((v) => v.seeds));
   const caveat =

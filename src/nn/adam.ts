@@ -69,10 +69,12 @@ export class FusedAdam {
   }
 
   /**
-   * One update of `weights` (in the same order every call) from their gradients. A weight the loss does
+   * One update of `weights` (in the same order every call) from their gradients, weight i at
+   * lr · lrScales[i] (Adam moves a weight by at most about its lr per step, so a weight that must travel
+   * far in few steps, a concrete dropout logit, gets its own). A weight the loss does
    * not reach has no gradient: it and its moments are left as they are, as tf.train.adam does.
    */
-  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[]): void {
+  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[], lrScales?: readonly number[]): void {
     const { beta1, beta2, epsilon, lr } = this;
     const s = this.state;
     s.step += 1;
@@ -86,7 +88,7 @@ export class FusedAdam {
       const m = (s.m[i] ??= new Float32Array(g.length));
       const v = (s.v[i] ??= new Float32Array(g.length));
       const next = new Float32Array(g.length);
-      adamUpdate(g, w, m, v, next, beta1, beta2, lr / c1, Math.sqrt(c2), epsilon);
+      adamUpdate(g, w, m, v, next, beta1, beta2, (lr * (lrScales?.[i] ?? 1)) / c1, Math.sqrt(c2), epsilon);
       // Allocating the new tensor may grow the wasm heap and detach the views above: they are not used after it.
       const updated = tf.tensor(next, weight.shape, 'float32');
       weight.assign(updated);

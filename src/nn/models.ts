@@ -7,11 +7,13 @@
  * Srivastava et al. 2014 used with keep 0.8: it is the first dropout layer, `dropout_1`.
  * BatchNorm sits before dropout: dropout ahead of it would skew the batch statistics (seed 003).
  * No dropout after the output layer.
- * With `concrete`, every dropout layer learns its rate by gradient (concrete dropout, see TunableDropout).
+ * With `concrete`, every dropout layer learns its rate by gradient (concrete dropout, see TunableDropout),
+ * at temperature 0.1 when dense and 2/3 when spatial, as Gal et al.'s code.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
+import type { DropoutLayerInfo } from '../core/types.js';
 import { TunableDropout } from './tunable-dropout.js';
 
 export type ModelSpec = { kind: 'mlp'; dense: number[] } | { kind: 'cnn'; filters: number[]; dense: number[] };
@@ -40,6 +42,19 @@ export function parseModelSpec(spec: string): ModelSpec {
 /** Number of dropout layers (= entries in an action) a spec builds, with or without input dropout. */
 export function countDropoutLayers(spec: ModelSpec, inputDropout = false): number {
   return (inputDropout ? 1 : 0) + (spec.kind === 'mlp' ? spec.dense.length : spec.filters.length + spec.dense.length);
+}
+
+/** Per dropout layer of a spec, input to output: what it drops and how many of them (see DropoutLayerInfo). */
+export function dropoutLayerInfo(
+  spec: ModelSpec,
+  imageShape: [number, number, number],
+  inputDropout = false,
+): DropoutLayerInfo[] {
+  const input: DropoutLayerInfo[] = inputDropout
+    ? [{ kind: 'input', units: imageShape[0] * imageShape[1] * imageShape[2] }]
+    : [];
+  const conv = spec.kind === 'cnn' ? spec.filters.map((units): DropoutLayerInfo => ({ kind: 'spatial', units })) : [];
+  return [...input, ...conv, ...spec.dense.map((units): DropoutLayerInfo => ({ kind: 'dense', units }))];
 }
 
 /** Input shape of one sample for a spec: MLPs take flat vectors, CNNs NHWC images. */
@@ -105,6 +120,8 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
       rate: opts.rates[index]!,
       spatial,
       concrete: opts.concrete,
+      // Gal et al.'s code: 0.1 for dense layers, 2/3 for spatial ones (a channel mask is coarser)
+      ...(opts.concrete ? { temperature: spatial ? 2 / 3 : 0.1 } : {}),
       seed: rng.seed(),
       name: `dropout_${index + 1}`,
       inputShape,

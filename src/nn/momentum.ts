@@ -50,7 +50,7 @@ export class FusedMomentum {
    * One update of `weights` (in the same order every call) from their gradients. A weight the loss does
    * not reach has no gradient: it and its velocity are left as they are, as tf.train.momentum does.
    */
-  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[]): void {
+  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[], lrScales?: readonly number[]): void {
     const s = this.state;
     s.step += 1;
     weights.forEach((weight, i) => {
@@ -60,7 +60,7 @@ export class FusedMomentum {
       const w = hostValues(weight);
       const velocity = (s.velocity[i] ??= new Float32Array(g.length));
       const next = new Float32Array(g.length);
-      momentumUpdate(g, w, velocity, next, this.lr, this.momentum);
+      momentumUpdate(g, w, velocity, next, this.lr * (lrScales?.[i] ?? 1), this.momentum);
       // A new tensor, not an in-place write (XNNPACK caches packed weights by tensor id); the views
       // above may be detached by this allocation and are not used after it.
       const updated = tf.tensor(next, weight.shape, 'float32');

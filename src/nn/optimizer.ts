@@ -12,7 +12,8 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type OptimizerState = AdamState | MomentumState;
 
 export interface Optimizer {
-  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[]): void;
+  /** One update; `lrScales[i]` multiplies the learning rate of weight i (concrete dropout's logits). @default all 1 */
+  apply(weights: tf.Variable[], grads: (tf.Tensor | undefined)[], lrScales?: readonly number[]): void;
   getState(): OptimizerState;
   setState(state: OptimizerState): void;
 }

@@ -22,15 +22,25 @@ export interface EvalStats {
   acc: number;
 }
 
+/** Concrete dropout's settings for the trainer. */
+export interface ConcreteTraining {
+  /** The logits' learning rate over the weights' (concreteLr / lr). */
+  lrScale: number;
+  /** The prior length-scale l of the weight regularizer. */
+  lengthScale: number;
+}
+
+/** Gal et al.'s default length-scale, and no learning rate of the logits' own. */
+export const CONCRETE_TRAINING_DEFAULTS: ConcreteTraining = { lrScale: 1, lengthScale: 1e-4 };
+
 /**
- * Concrete dropout's regularizer weights for N training samples, from Gal, Hron & Kendall 2017 with their
- * default prior length-scale l = 1e-4 and τ = 1: weightRegularizer = l²/(τN), dropoutRegularizer =
+ * Concrete dropout's regularizer weights for N training samples, from Gal, Hron & Kendall 2017 with a
+ * prior length-scale l (their default 1e-4) and τ = 1: weightRegularizer = l²/(τN), dropoutRegularizer =
  * 2/(τN) are their values for the Euclidean (MSE) loss. Their code notes that the factor 2 is to be
  * dropped for cross-entropy: it comes from writing the Gaussian likelihood τ/2·‖y−ŷ‖² as MSE. With a
  * mean cross-entropy the objective is CE + KL/N, so here weightRegularizer = l²/(2N), dropoutRegularizer = 1/N.
  */
-export function concreteRegularizers(trainSize: number): { weight: number; dropout: number } {
-  const lengthScale = 1e-4;
+export function concreteRegularizers(trainSize: number, lengthScale = 1e-4): { weight: number; dropout: number } {
   return { weight: lengthScale ** 2 / (2 * trainSize), dropout: 1 / trainSize };
 }
 
@@ -47,10 +57,10 @@ function lossOf(probs: tf.Tensor, labels: tf.Tensor, built: BuiltModel, l2: numb
  * The regularizer stays out of the reported loss: its dropout term is negative, and the losses of
  * concrete and fixed-rate runs should measure the same thing.
  */
-function objectiveOf(loss: tf.Scalar, built: BuiltModel, trainSize: number): tf.Scalar {
+function objectiveOf(loss: tf.Scalar, built: BuiltModel, trainSize: number, lengthScale: number): tf.Scalar {
   const concrete = built.dropouts.flatMap((d, i) => (d.concrete ? [{ d, kernel: built.fedKernels[i]! }] : []));
   if (concrete.length === 0) return loss;
-  const { weight, dropout } = concreteRegularizers(trainSize);
+  const { weight, dropout } = concreteRegularizers(trainSize, lengthScale);
   return tf.addN([loss, ...concrete.map(({ d, kernel }) => d.concreteRegularizer(kernel.read(), weight, dropout))]);
 }
 
@@ -81,10 +91,14 @@ export async function trainEpoch(
   order: Int32Array,
   batchSize: number,
   l2 = 0,
+  concrete: ConcreteTraining = CONCRETE_TRAINING_DEFAULTS,
 ): Promise<EpochStats> {
   const n = order.length;
   const features = train.x.length / train.n;
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // concrete dropout's logits at their own learning rate, every other weight at the optimizer's
+  const logits = new Set(built.dropouts.flatMap((d) => (d.logitVariable ? [d.logitVariable] : [])));
+  const lrScales = logits.size === 0 ? undefined : vars.map((v) => (logits.has(v) ? concrete.lrScale : 1));
   const batchLosses: tf.Scalar[] = [];
   const batchCorrect: tf.Scalar[] = [];
   try {
@@ -108,11 +122,12 @@ export async function trainEpoch(
           batchCorrect.push(tf.keep(correctCount(probs, ys)));
           const loss = lossOf(probs, ys, built, l2);
           batchLosses.push(tf.keep(loss));
-          return objectiveOf(loss, built, train.n);
+          return objectiveOf(loss, built, train.n, concrete.lengthScale);
         }, vars);
         optimizer.apply(
           vars,
           vars.map((v) => grads[v.name]),
+          lrScales,
         );
       });
     }

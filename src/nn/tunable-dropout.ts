@@ -33,7 +33,7 @@ export interface TunableDropoutArgs {
   concrete?: boolean;
   /**
    * Temperature t of the relaxed mask (`concrete` only): the smaller, the closer to Bernoulli. Gal et
-   * al.'s dense layers use 0.1 and their spatial ones 2/3; buildModel keeps 0.1 for both. @default 0.1
+   * al.'s dense layers use 0.1 and their spatial ones 2/3, as buildModel does. @default 0.1
    */
   temperature?: number;
   /** Seed of the mask stream. @default 0 */
@@ -105,6 +105,11 @@ export class TunableDropout extends tf.layers.Layer {
       this.logit.write(logit);
       logit.dispose();
     }
+  }
+
+  /** The logit's variable (`concrete` only, once built): the trainer gives it its own learning rate. */
+  get logitVariable(): tf.Variable | null {
+    return this.logit ? (this.logit.read() as tf.Variable) : null;
   }
 
   /** Restart the mask stream (same seed → same masks from here on). */

@@ -5,7 +5,7 @@
 import { createRng } from '../core/rng.js';
 import type { Rng } from '../core/rng.js';
 import type { Space } from '../core/spaces.js';
-import type { ActionMode, Agent, AgentContext } from '../core/types.js';
+import type { ActionMode, Agent, AgentContext, DropoutLayerInfo } from '../core/types.js';
 import { AGENTS, checkAgentOptions } from '../../agents/index.js';
 import { ConfigError } from '../core/errors.js';
 
@@ -14,6 +14,8 @@ export interface AgentTarget {
   observationSpace: Space;
   actionSpace: Space;
   numLayers: number;
+  /** Per dropout layer, its kind and width, when known. */
+  layerInfo?: DropoutLayerInfo[] | undefined;
   config: {
     actionMode: ActionMode;
     minRate: number;
@@ -43,6 +45,7 @@ export function agentContext(target: AgentTarget, rng: Rng): AgentContext {
     rateStep: config.rateStep,
     maxEpochs: config.maxEpochs,
     inputDropout: config.inputDropout ?? false,
+    ...(target.layerInfo ? { layers: target.layerInfo.map((l) => ({ ...l })) } : {}),
     rng,
   };
 }

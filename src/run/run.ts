@@ -11,13 +11,13 @@ import { AGENTS, agentNames, checkAgentOptions, type AgentEntry } from '../../ag
 import {
   DROPOUT_ENV_OPTIONS,
   DropoutEnv,
-  ENV_OPTIONS,
+  ENV_OPTIONS as DECLARED_ENV_OPTIONS,
   MODEL_FILE_PREFIX,
   checkEnvConfig,
   type DropoutEnvConfig,
   type EnvSnapshot,
 } from '../../envs/dropout-env.js';
-import { checkInt, checkOneOf } from '../core/check.js';
+import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -106,8 +106,20 @@ export const DATA_OPTIONS: OptionSpec[] = [
   ),
 ];
 
-/** The env's options as a run takes them: declared once, in envs/dropout-env.ts. */
-export { ENV_OPTIONS };
+/**
+ * The env's options as a run takes them (declared once, in envs/dropout-env.ts), and the one run option
+ * that only concrete dropout reads: where its rates start.
+ */
+export const ENV_OPTIONS: OptionSpec[] = [
+  ...DECLARED_ENV_OPTIONS,
+  {
+    key: 'concreteInitialRate',
+    flag: '--concrete-initial-rate',
+    type: 'number',
+    default: null,
+    help: "--concrete-dropout: every layer's starting p, in (0, 1) (default: --rate of --agent constant)",
+  },
+];
 
 /**
  * What resolving a run needs of a trial scheduler (src/schedulers: PBT, successive halving), which
@@ -264,7 +276,13 @@ export function resolveRun(
       throw new ConfigError(
         '--initial-rate does not apply with --concrete-dropout: --rate of --agent constant is the initial rate of every layer',
       );
-    const rate = agentOptions['rate'] as number;
+    const start = given['concreteInitialRate'];
+    if (start !== undefined && start !== null) {
+      checkNumber('--concrete-initial-rate', start, 0, 1, true);
+      if (!((start as number) > 0))
+        throw new ConfigError(`--concrete-initial-rate must be in (0, 1), got ${String(start)}`);
+    }
+    const rate = (start ?? agentOptions['rate']) as number;
     if (!(rate > 0))
       throw new ConfigError(
         `--rate must be in (0, 1) with --concrete-dropout (the rate is learned through its logit), got ${rate}`,
@@ -272,15 +290,20 @@ export function resolveRun(
   }
   // Your own model (--model file:…) starts from its own rates unless --initial-rate says otherwise.
   const ownModel = String(opt('model')).startsWith(MODEL_FILE_PREFIX) && !('initialRate' in given);
+  for (const key of ['concreteLr', 'concreteLengthScale', 'concreteInitialRate'])
+    if (concreteDropout !== true && given[key] !== undefined && given[key] !== null)
+      throw new ConfigError(`${flagOf(key)} applies with --concrete-dropout only`);
   const initialRate =
     concreteDropout === true
-      ? (agentOptions['rate'] as number)
+      ? ((given['concreteInitialRate'] ?? agentOptions['rate']) as number)
       : ownModel
         ? undefined
         : (opt('initialRate') as number | number[]);
   // Every env option a run takes, by its run key, then those the run decides itself.
   const byRunKey: Record<string, unknown> = {};
   for (const o of DROPOUT_ENV_OPTIONS) if (o.runKey !== undefined) byRunKey[o.key] = opt(o.runKey);
+  // Concrete dropout's own options only for its runs: every other run's env (and what jobs carry) stays as it was.
+  if (concreteDropout !== true) for (const key of ['concreteLr', 'concreteLengthScale']) delete byRunKey[key];
   const env: Partial<DropoutEnvConfig> = {
     ...byRunKey,
     concreteDropout,
@@ -308,8 +331,22 @@ export function resolveRun(
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
-  const { spec: _spec, userModel: _userModel, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
-  // --workers changes where a scheduler's trials train, never what it logs: config.json leaves it out.
+  const {
+    spec: _spec,
+    userModel: _userModel,
+    rates,
+    maxEpochs,
+    initialRates: _initial,
+    concreteLr,
+    concreteLengthScale,
+    ...envRest
+  } = envConfig;
+  // Concrete dropout's own options in config.json only for its runs: other runs' files stay as they were.
+  const concreteOptions =
+    concreteDropout === true
+      ? { concreteLr, concreteLengthScale, concreteInitialRate: given['concreteInitialRate'] ?? null }
+      : {};
+  // --workers changes where a population trains, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
     agent,
@@ -317,6 +354,7 @@ export function resolveRun(
     epochs: maxEpochs,
     ...data,
     ...envRest,
+    ...concreteOptions,
     initialRates: rates,
     backend,
     out,

@@ -74,6 +74,9 @@ const bestShare = (chosen: number[], from: number, to: number) =>
 
 const SEEDS = [1, 2, 3, 4, 5];
 
+/** The toy envs reward each epoch and keep the validation accuracy fixed: credit by reward, no pooling. */
+const STEP_CREDIT = { credit: 'reward', poolPulls: 0 };
+
 describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.2)', () => {
   // Thresholds: across 8 seeds UCB1 (c = √2) chose the best arm in 78–83% of rounds 1000–2000, with
   // regret(4000)/regret(1000) = 1.9 ± 0.1; Thompson in ≥ 98% of rounds 500–1000, ratio ≈ 1.2. A linear
@@ -81,7 +84,7 @@ describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.
   it('UCB1 picks the best arm most of the time after 1000 pulls, with sublinear regret', () => {
     for (const seed of SEEDS) {
       const chosen = play(
-        AGENTS['ucb']!.create({ ucbC: Math.SQRT2, perEpoch: false }, banditContext(seed)),
+        AGENTS['ucb']!.create({ ucbC: Math.SQRT2, perEpoch: false, credit: 'reward' }, banditContext(seed)),
         4000,
         seed,
       );
@@ -93,7 +96,11 @@ describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.
 
   it('Thompson sampling picks the best arm almost always after 500 pulls, with sublinear regret', () => {
     for (const seed of SEEDS) {
-      const chosen = play(AGENTS['thompson']!.create({ perEpoch: false }, banditContext(seed)), 4000, seed);
+      const chosen = play(
+        AGENTS['thompson']!.create({ perEpoch: false, credit: 'reward' }, banditContext(seed)),
+        4000,
+        seed,
+      );
       expect(bestShare(chosen, 500, 1000), `seed ${seed}`).to.be.at.least(0.95);
       expect(regret(chosen, 1000, 2000), `seed ${seed}`).to.be.below(0.3 * regret(chosen, 0, 1000));
       expect(regret(chosen, 0, 4000) / regret(chosen, 0, 1000), `seed ${seed}`).to.be.below(1.6);
@@ -106,7 +113,10 @@ describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.
     const n = 1000;
     const sd = Math.sqrt((p * (1 - p)) / n); // binomial sd of the share, 0.0087
     for (const seed of SEEDS) {
-      const agent = AGENTS['epsilon-greedy']!.create({ epsilon, perEpoch: false }, banditContext(seed));
+      const agent = AGENTS['epsilon-greedy']!.create(
+        { epsilon, perEpoch: false, credit: 'reward' },
+        banditContext(seed),
+      );
       const chosen = play(agent, 2000, seed);
       const table = (agent.saveState() as { table: ArmTableState }).table;
       const means = table.mean[0]![0]!;
@@ -117,7 +127,7 @@ describe('bandits on a stationary 6-armed Gaussian bandit (gap 0.15, noise sd 0.
 
   it('UCB1 and Thompson pull every arm before exploiting', () => {
     for (const name of ['ucb', 'thompson']) {
-      const chosen = play(AGENTS[name]!.create({ perEpoch: false }, banditContext(1)), 12, 1);
+      const chosen = play(AGENTS[name]!.create({ perEpoch: false, credit: 'reward' }, banditContext(1)), 12, 1);
       const pullsFirst = name === 'ucb' ? 6 : 12; // Thompson: twice each
       expect(new Set(chosen.slice(0, pullsFirst)).size, name).to.equal(6);
     }
@@ -135,11 +145,12 @@ describe('--per-epoch', () => {
   for (const name of ['epsilon-greedy', 'ucb', 'thompson']) {
     it(`${name} learns the per-epoch schedule with per-epoch arms, one rate for all epochs without`, async () => {
       const env = new TargetPathEnv({ actionMode: 'absolute', numLayers: 1 });
-      const perEpoch = AGENTS[name]!.create({ perEpoch: true }, env.context(1));
+      // the toy env's reward is per epoch (its validation accuracy never changes): reward credit, sets apart
+      const perEpoch = AGENTS[name]!.create({ perEpoch: true, ...STEP_CREDIT }, env.context(1));
       await runEpisodes(perEpoch, env, 200);
       expect(greedyRates(perEpoch)).to.deep.equal(env.config.target);
 
-      const shared = AGENTS[name]!.create({ perEpoch: false }, env.context(1));
+      const shared = AGENTS[name]!.create({ perEpoch: false, ...STEP_CREDIT }, env.context(1));
       const { rates } = await runEpisodes(shared, env, 200);
       // One arm set for all epochs: its best arm is the single best rate, 0.4 (return −0.6).
       expect(greedyRates(shared)).to.deep.equal([0.4]);
@@ -155,7 +166,7 @@ describe('--phases', () => {
 
   for (const name of ['epsilon-greedy', 'ucb', 'thompson']) {
     it(`${name} holds one arm per phase, credits it once per episode, and learns the rising schedule`, async () => {
-      const agent = AGENTS[name]!.create({ phases: 2 }, env().context(1));
+      const agent = AGENTS[name]!.create({ phases: 2, ...STEP_CREDIT }, env().context(1));
       const episodes = 60;
       const { rates } = await runEpisodes(agent, env(), episodes);
       for (const episode of rates) {
@@ -171,6 +182,20 @@ describe('--phases', () => {
       if (name !== 'epsilon-greedy') expect(rates.at(-1)!.flat()).to.deep.equal(target);
     });
   }
+
+  it('credits every (layer, phase) arm once with the summed reward of its phase under --credit reward', async () => {
+    const agent = AGENTS['ucb']!.create({ phases: 2, ...STEP_CREDIT }, env().context(1));
+    const { rates } = await runEpisodes(agent, env(), 1);
+    const { table } = agent.saveState() as { table: ArmTableState };
+    const flat = rates[0]!.flat();
+    [0, 1].forEach((phase) => {
+      const k = table.values[0]!.indexOf(flat[phase * 3]!);
+      const phaseReward = flat
+        .slice(phase * 3, phase * 3 + 3)
+        .reduce((s, r, i) => s - Math.abs(r - target[phase * 3 + i]!), 0);
+      expect(table.mean[0]![phase]![k]).to.be.closeTo(phaseReward, 1e-12);
+    });
+  });
 
   it('names --phases and what is allowed for a bad value', () => {
     expect(() => AGENTS['ucb']!.check({ phases: -1 })).to.throw('--phases must be an integer in [0, 1000], got -1');

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +19,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
 import type { AgentContext, StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
+import { agentContext } from '../../src/run/make-agent.js';
 import { executeRun, resolveRun } from '../../src/run/run.js';
 import {
   checkPolicyOut,
@@ -35,13 +36,13 @@ const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const controller = (weights: Partial<Controller['weights']>, smoothing = 1): Controller => ({
   kind: 'shared-logistic',
   rateCap: 0.8,
-  weights: { bias: 0, depth: 0, input: 0, progress: 0, gap: 0, rise: 0, ...weights },
+  weights: { bias: 0, depth: 0, input: 0, progress: 0, gap: 0, rise: 0, spatial: 0, width: 0, ...weights },
   smoothing,
 });
 
 const policyFile = (c: Controller, layers: number | null = null): PolicyFile => ({
   format: 'droptune-policy',
-  version: 1,
+  version: 2,
   controller: c,
   layers,
 });
@@ -66,20 +67,59 @@ describe('policy files', () => {
     expect(training.command).to.match(/^npm run train-policy/);
     expect(training.seed).to.be.a('number');
     expect(training.cost.epochs).to.be.greaterThan(0);
-    // held out for evaluation: no Fashion-MNIST, no CNN among the training tasks
+    // held out for evaluation: no Fashion-MNIST among the training tasks; CNNs and a wide MLP among them
+    expect(policy.version).to.equal(2);
     expect(training.tasks.length).to.be.greaterThan(1);
-    for (const t of training.tasks) {
-      expect(t.dataset).to.not.equal('fashion-mnist');
-      expect(t.model).to.match(/^mlp:/);
-    }
+    for (const t of training.tasks) expect(t.dataset).to.not.equal('fashion-mnist');
+    expect(training.tasks.some((t) => t.model.startsWith('cnn:'))).to.equal(true);
+    expect(training.tasks.some((t) => t.model === 'mlp:1024')).to.equal(true);
   });
+
+  it('loads a version 1 file with the spatial and width weights at 0', () => {
+    const v1 = {
+      ...good,
+      version: 1,
+      controller: { ...good.controller, weights: { bias: 0.5, depth: 0, input: 0, progress: 0, gap: 0, rise: 0 } },
+    };
+    expect(loadPolicyFile(write('v1.json', v1)).controller.weights).to.include({ bias: 0.5, spatial: 0, width: 0 });
+  });
+
+  for (const [model, inputDropout] of [
+    ['mlp:16', false],
+    ['mlp:32,16', true],
+    ['mlp:64,32,16', false],
+    ['cnn:4/8', false],
+    ['cnn:4,8/8', false],
+  ] as const) {
+    it(`applies the shipped policy to ${model}${inputDropout ? ' with input dropout' : ''}: rates in range, kinds and widths seen`, async () => {
+      const data = loadDataset({ dataset: 'synthetic', trainSize: 64, valSize: 32, testSize: 32, seed: 1 });
+      const env = new DropoutEnv(data, { model, inputDropout, maxEpochs: 2, actionMode: 'absolute' });
+      const ctx = agentContext(env, createRng(0));
+      expect(ctx.layers!.map((l) => l.kind)).to.deep.equal(env.layerInfo!.map((l) => l.kind));
+      const agent = AGENTS['policy']!.create({}, ctx);
+      const { info } = await env.reset({ seed: 2 });
+      const action = (await agent.act([], info)) as number[];
+      expect(action).to.have.lengthOf(env.numLayers);
+      expect(env.actionSpace.contains(action)).to.equal(true);
+      const policy = loadPolicyFile(DEFAULT_POLICY_FILE);
+      const want = controllerRates(
+        policy.controller,
+        globalFeatures(info, 2, info.valLoss),
+        info.rates,
+        inputDropout,
+        env.layerInfo,
+      );
+      action.forEach((r, l) => expect(r).to.be.closeTo(want[l]!, 1e-9)); // the env's rates are rounded to 1e-9
+      env.dispose();
+    });
+  }
 
   it('finds the default policy from any working folder (it lives in the package)', () => {
     const cwd = process.cwd();
     try {
       process.chdir(tmp);
       expect(loadPolicyFile(DEFAULT_POLICY_FILE).controller).to.deep.equal(
-        JSON.parse(readFileSync(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE), 'utf8')).controller,
+        loadPolicyFile(path.join(PACKAGE_ROOT, DEFAULT_POLICY_FILE)).controller,
       );
     } finally {
       process.chdir(cwd);
@@ -101,7 +141,11 @@ describe('policy files', () => {
       { agent: 'reinforce', version: 1, policy: [[0]] },
       /: is a saved reinforce agent \(a --load-agent file\), not a policy file/,
     ],
-    ['version.json', { ...good, version: 2 }, /: policy version 2 is not supported \(this droptune reads version 1\)$/],
+    [
+      'version.json',
+      { ...good, version: 3 },
+      /: policy version 3 is not supported \(this droptune reads versions 1 and 2\)$/,
+    ],
     [
       'kind.json',
       { ...good, controller: { ...good.controller, kind: 'mlp' } },
@@ -119,8 +163,13 @@ describe('policy files', () => {
     ],
     [
       'extra-weight.json',
-      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, width: 1 } } },
-      /: controller\.weights\.width is not an input of this controller/,
+      { ...good, controller: { ...good.controller, weights: { ...good.controller.weights, colour: 1 } } },
+      /: controller\.weights\.colour is not an input of this controller/,
+    ],
+    [
+      'v1-with-width.json',
+      { ...good, version: 1, controller: { ...good.controller, weights: { ...good.controller.weights } } },
+      /: controller\.weights\.spatial is not an input of this controller \(it has bias, depth, input, progress, gap, rise\)$/,
     ],
     [
       'smoothing.json',
@@ -180,7 +229,7 @@ describe('policy files', () => {
     );
     expect(r.status).to.equal(2);
     expect(r.stderr.trim().split('\n')).to.deep.equal([
-      `agent: --policy ${file}: policy version 7 is not supported (this droptune reads version 1)`,
+      `agent: --policy ${file}: policy version 7 is not supported (this droptune reads versions 1 and 2)`,
     ]);
   });
 });
@@ -196,6 +245,21 @@ describe('policy controller', () => {
     );
     // one layer counts as the last
     expect(controllerRates(c, f, [0.1])[0]).to.be.closeTo(0.1 + 0.5 * (0.4 - 0.1), 1e-12);
+  });
+
+  it('adds the spatial weight to conv blocks and width · log2(units / 256) / 2 to every hidden layer', () => {
+    const c = controller({ spatial: -1, width: 0.5 }, 1);
+    const f = { progress: 0, gap: 0, rise: 0 };
+    const layers = [
+      { kind: 'spatial' as const, units: 16 },
+      { kind: 'dense' as const, units: 1024 },
+    ];
+    const rates = controllerRates(c, f, [0.3, 0.3], false, layers);
+    // 16 channels are four halvings below 256, clipped to three: width input −1.5
+    expect(rates[0]).to.be.closeTo(0.8 * sigmoid(-1 + 0.5 * -1.5), 1e-12);
+    expect(rates[1]).to.be.closeTo(0.8 * sigmoid(0.5 * 1), 1e-12);
+    // without layer information: both inputs 0
+    expect(controllerRates(c, f, [0.3, 0.3])).to.deep.equal([0.4, 0.4]);
   });
 
   it('gives a dropout layer on the input bias + input, and counts the depth of the hidden layers without it', () => {
@@ -358,8 +422,8 @@ describe('train-policy', () => {
     expect(training.command).to.equal(hooks.command);
     expect(training.seed).to.equal(3);
     expect(training.tasks.map((t) => t.name)).to.deep.equal(['tiny-a', 'tiny-b']);
-    // 2 generations × 3 candidates × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
-    expect(training.cost).to.include({ searchEpochs: 36, checkEpochs: 24, epochs: 60 });
+    // 2 generations × (3 candidates + 3 baseline constants) × 2 seeds × (3 + 3) epochs, then the policy and 3 constant rates × (3 + 3)
+    expect(training.cost).to.include({ searchEpochs: 144, checkEpochs: 24, epochs: 168 });
 
     const file = path.join(tmp, 'sub', 'policy.json');
     checkPolicyOut(file);
@@ -380,7 +444,7 @@ describe('train-policy', () => {
     );
     expect(() => checkTrainPolicyConfig({ tasks: path.join(tmp, 'none.json') })).to.throw(
       ConfigError,
-      /^--tasks .*none\.json: not a task set \(default, tiny\) nor a file$/,
+      /^--tasks .*none\.json: not a task set \(default, v1, tiny\) nor a file$/,
     );
     const tasks = path.join(tmp, 'tasks.json');
     writeFileSync(

@@ -160,7 +160,11 @@ describe('agent options', () => {
 
   const bad: [string, Record<string, unknown>, string | RegExp][] = [
     ['nope', {}, /^--agent must be one of constant, schedule, /],
-    ['ucb', { epsilon: 0.2 }, '--epsilon does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases)'],
+    [
+      'ucb',
+      { epsilon: 0.2 },
+      '--epsilon does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases, --arms, --credit, --pool-pulls)',
+    ],
     ['random', { rate: 0.2 }, '--rate does not apply to --agent random (its options: none)'],
     ['constant', { rate: 1.5 }, '--rate must be in [0, 1), got 1.5'],
     ['schedule', { finalRate: -0.1 }, '--final-rate must be in [0, 1), got -0.1'],

@@ -107,7 +107,7 @@ describe('tune()', () => {
     await tune({ ...TASK, agent: 'ucb', rate: 0.3, out: path.join(tmp, 'bad') }).catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(ConfigError);
     expect((error as Error).message).to.equal(
-      '--rate does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases)',
+      '--rate does not apply to --agent ucb (its options: --ucb-c, --per-epoch, --phases, --arms, --credit, --pool-pulls)',
     );
     const refused = async (options: Record<string, unknown>) =>
       tune({ ...TASK, out: path.join(tmp, 'never'), ...options }).then(

@@ -17,6 +17,8 @@ const SMALL: Partial<DropoutEnvConfig> = {
   actionMode: 'absolute',
   batchSize: 32,
   lr: 0.01,
+  // the logits at the weights' rate: these tests are about determinism, not the speed of the logits
+  concreteLr: 0.01,
   maxEpochs: 4,
 };
 
@@ -151,6 +153,43 @@ describe('resolveRun with --concrete-dropout', () => {
       { resume: true },
     );
     expect(again.envConfig).to.deep.equal(run.envConfig);
+  });
+
+  it('takes --concrete-lr, --concrete-length-scale and --concrete-initial-rate, records them, and resolves again', () => {
+    const run = resolveRun({
+      ...task,
+      agent: 'constant',
+      concreteDropout: true,
+      concreteLr: 0.05,
+      concreteLengthScale: 0.01,
+      concreteInitialRate: 0.3,
+      episodes: 1,
+      out: path.join(tmp, 'c'),
+    });
+    expect(run.envConfig.rates).to.deep.equal([0.3, 0.3]);
+    expect(run.envConfig).to.include({ concreteLr: 0.05, concreteLengthScale: 0.01 });
+    expect(run.options).to.include({ concreteLr: 0.05, concreteLengthScale: 0.01, concreteInitialRate: 0.3 });
+    const again = resolveRun(
+      { ...runOptionsFromConfig(JSON.parse(JSON.stringify(run.options)) as Record<string, unknown>), out: run.out },
+      { resume: true },
+    );
+    expect(again.envConfig).to.deep.equal(run.envConfig);
+    // a fixed-rate run records none of them (its config.json is as it was)
+    const fixed = resolveRun({ ...task, agent: 'constant', episodes: 1, out: path.join(tmp, 'd') });
+    expect(Object.keys(fixed.options).filter((k) => k.startsWith('concrete'))).to.deep.equal(['concreteDropout']);
+    expect(() => resolveRun({ ...task, agent: 'constant', concreteLr: 0.1, out: path.join(tmp, 'e') })).to.throw(
+      ConfigError,
+      '--concrete-lr applies with --concrete-dropout only',
+    );
+    expect(() =>
+      resolveRun({
+        ...task,
+        agent: 'constant',
+        concreteDropout: true,
+        concreteInitialRate: 0,
+        out: path.join(tmp, 'f'),
+      }),
+    ).to.throw(ConfigError, '--concrete-initial-rate must be in (0, 1), got 0');
   });
 
   it('rejects another agent, --initial-rate, and --rate 0, in one line naming the options', () => {

@@ -19,6 +19,7 @@ import { InProcessExecutor, PoolExecutor, type Executor } from '../../src/execut
 import { ProcessExecutor } from '../../src/execution/process-executor.js';
 import {
   checkExperimentConfig,
+  defaultRate,
   experimentTable,
   methodVerdicts,
   planExperiment,
@@ -512,6 +513,41 @@ describe('experiment verdict', () => {
       from: `${method}/${seed}`,
     }));
   const grid = picks('grid', [0, 0, 0, 0, 0]);
+
+  it('leaves the bandits out of the headline and compares one-run methods with the default-rate run', () => {
+    const all = [
+      ...grid,
+      ...picks('ucb', [0.01, 0.012, 0.008, 0.011, 0.009]),
+      ...picks('default', [-0.02, -0.02, -0.02, -0.02, -0.02], [[0.5]], 10),
+      ...picks('policy', [0, 0, 0, 0, 0], [[0.3]], 10),
+    ];
+    const text = verdictText(all, ['grid', 'ucb', 'policy', 'default']);
+    // ucb beats the grid here, yet is not in the headline's "beats the grid"
+    expect(text).to.include('- beats the grid: none');
+    expect(text).to.match(/- left out of the headline \(in G episodes .*\): ucb beats the grid$/m);
+    expect(text).to.include(
+      '- against one run at the default rate, at 1/G compute: policy +2.00 ± 0.00 pts (beats it)',
+    );
+  });
+
+  it('gives the bandits the grid as arms, concrete-g one run per grid rate, default 0.5 (a CNN 0.25)', () => {
+    const plan = planExperiment({
+      ...TINY,
+      grid: [0, 0.2, 0.4],
+      methods: ['grid', 'ucb', 'concrete', 'concrete-g', 'default'],
+      out: path.join(tmpdir(), 'droptune-plan-methods'),
+    });
+    const optionsOf = (method: string) =>
+      plan.groups
+        .filter((g) => g.seed === 0 && g.method.name === method)
+        .flatMap((g) => g.tasks.map((t) => (typeof t.job === 'function' ? {} : t.job.options)));
+    expect(optionsOf('ucb')[0]).to.include({ phases: 2, action: 'absolute', ucbC: 0.01 });
+    expect(optionsOf('ucb')[0]!['arms']).to.deep.equal([0, 0.2, 0.4]);
+    expect(optionsOf('concrete-g').map((o) => o['rate'])).to.deep.equal([0.05, 0.2, 0.4]);
+    expect(optionsOf('concrete')[0]).to.include({ rate: 0.3, concreteDropout: true });
+    expect(optionsOf('default')[0]).to.include({ agent: 'constant', rate: 0.5 });
+    expect(defaultRate('cnn:16,32/64')).to.equal(0.25);
+  });
 
   it('says "beats the grid" only when the paired 95% interval lies above 0', () => {
     const all = [

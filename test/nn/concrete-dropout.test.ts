@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
+import { loadDataset } from '../../src/data/dataset.js';
+import { FusedAdam } from '../../src/nn/adam.js';
 import { buildModel, parseModelSpec } from '../../src/nn/models.js';
+import { trainEpoch } from '../../src/nn/trainer.js';
 import { TunableDropout, dropoutLayersOf } from '../../src/nn/tunable-dropout.js';
 
 const logitOf = (layer: TunableDropout) => layer.trainableWeights[0]!.read() as tf.Variable;
@@ -199,5 +202,72 @@ describe('TunableDropout, concrete (Gal et al. 2017)', () => {
     expect(back!.rate).to.equal(layer.rate);
     model.dispose();
     loaded.dispose();
+  });
+});
+
+describe('concrete dropout logits at their own learning rate', () => {
+  it('Adam moves weight i by lr · lrScales[i] per step under a constant gradient (m̂/√v̂ = 1)', () => {
+    const a = tf.variable(tf.zeros([3]));
+    const b = tf.variable(tf.zeros([]));
+    const adam = new FusedAdam({ lr: 0.001 });
+    for (let step = 0; step < 5; step++) {
+      const grads = [tf.ones([3]), tf.scalar(-1)];
+      adam.apply([a, b], grads, [1, 50]);
+      tf.dispose(grads);
+    }
+    for (const v of a.dataSync()) expect(v).to.be.closeTo(-0.005, 1e-6);
+    expect(b.dataSync()[0]).to.be.closeTo(0.25, 1e-5);
+    tf.dispose([a, b]);
+  });
+
+  it("moves a model's logits faster than lr per step with lrScale 50, and within lr per step without", async () => {
+    const data = loadDataset({ dataset: 'synthetic', trainSize: 256, valSize: 64, testSize: 64, seed: 3 });
+    const steps = 256 / 32;
+    const lr = 0.001;
+    const moved = async (lrScale: number): Promise<number[]> => {
+      const built = buildModel(parseModelSpec('mlp:32,16'), {
+        imageShape: data.imageShape,
+        numClasses: data.numClasses,
+        rates: [0.3, 0.3],
+        concrete: true,
+        rng: createRng(5),
+      });
+      const logit = (d: TunableDropout) => d.logitVariable!.dataSync()[0]!;
+      const before = built.dropouts.map(logit);
+      const order = Int32Array.from({ length: data.train.n }, (_, i) => i);
+      const shape = [data.features];
+      await trainEpoch(built, new FusedAdam({ lr }), data.train, shape, data.numClasses, order, 32, 0, {
+        lrScale,
+        lengthScale: 1e-4,
+      });
+      const after = built.dropouts.map(logit);
+      built.model.dispose();
+      return after.map((v, i) => Math.abs(v - before[i]!));
+    };
+    // Adam's step is at most about lr (×1.0 plus float rounding) per step: the cap the issue measured
+    for (const d of await moved(1)) expect(d).to.be.at.most(steps * lr * 1.01);
+    const fast = await moved(50);
+    // past the weights' cap, and within the logits' own
+    for (const d of fast)
+      expect(d)
+        .to.be.above(steps * lr)
+        .and.at.most(steps * lr * 50 * 1.01);
+  });
+});
+
+describe('buildModel with concrete dropout', () => {
+  it("uses Gal et al.'s temperatures: 0.1 for dense layers, 2/3 for spatial ones", () => {
+    const built = buildModel(parseModelSpec('cnn:4/8'), {
+      imageShape: [8, 8, 1],
+      numClasses: 3,
+      rates: [0.2, 0.2],
+      concrete: true,
+      rng: createRng(1),
+    });
+    expect(built.dropouts.map((d) => [d.spatial, d.temperature])).to.deep.equal([
+      [true, 2 / 3],
+      [false, 0.1],
+    ]);
+    built.model.dispose();
   });
 });
