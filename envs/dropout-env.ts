@@ -114,6 +114,12 @@ export interface DropoutEnvConfig {
   divergencePenalty: number;
   /** Epochs the trend slopes look back over. @default 3 */
   trendWindow: number;
+  /**
+   * Measure the test split after every epoch, not only the last (StepInfo.testAcc): what the best-epoch
+   * selection protocol reads, since the best epoch's weights gave that accuracy. Never in the observation.
+   * @default false
+   */
+  testEachEpoch: boolean;
 }
 
 export const ENV_DEFAULTS: DropoutEnvConfig = {
@@ -136,6 +142,7 @@ export const ENV_DEFAULTS: DropoutEnvConfig = {
   reward: 'delta',
   divergencePenalty: -1,
   trendWindow: 3,
+  testEachEpoch: false,
 };
 
 /** Option names as the command line spells them, for error messages. */
@@ -159,6 +166,7 @@ const FLAG: Record<keyof DropoutEnvConfig, string> = {
   reward: '--reward',
   divergencePenalty: '--divergence-penalty',
   trendWindow: '--trend-window',
+  testEachEpoch: '--test-each-epoch',
 };
 
 /** The prefix of a model.json path given as --model. */
@@ -242,6 +250,7 @@ export function checkEnvConfig(
     reward: checkOneOf(FLAG.reward, c.reward, REWARD_MODES),
     divergencePenalty: checkNumber(FLAG.divergencePenalty, c.divergencePenalty, -1e6, 0),
     trendWindow: checkInt(FLAG.trendWindow, c.trendWindow, 2),
+    testEachEpoch: checkBoolean(FLAG.testEachEpoch, c.testEachEpoch),
   };
 }
 
@@ -533,7 +542,7 @@ export class DropoutEnv implements Env {
     const terminated = diverged;
     const truncated = !terminated && this.epoch >= this.config.maxEpochs;
     this.done = terminated || truncated;
-    if (this.done) {
+    if (this.done || this.config.testEachEpoch) {
       const testStats = await evaluate(built, this.test.x, this.test.labels);
       info.testLoss = testStats.loss;
       info.testAcc = testStats.acc;

@@ -7,7 +7,7 @@ import { AGENTS } from '../../agents/index.js';
 import type { PbtConfig } from '../../agents/pbt.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, nearestFlag } from '../core/options.js';
-import type { Dataset } from '../data/dataset.js';
+import { withLabelNoise, type Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { createExecutor } from '../execution/executor.js';
@@ -95,9 +95,11 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     run.data = { ...run.data, dataset: `memory:${data.name}` };
     run.options['dataset'] = run.data.dataset;
   }
+  // A dataset given in memory is already split: its label noise is applied here, as loading applies it.
+  const noisy = data === undefined ? undefined : withLabelNoise(data, run.data);
   const backend = await initBackend(run.backend);
   if (!AGENTS[run.agent]!.population) {
-    return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
+    return { ...(await executeRun(run, { backendInUse: backend, dataset: noisy, onEvent, stop$ })), backend };
   }
   const { workers, population } = run.agentOptions as unknown as PbtConfig;
   const executor = createExecutor(Math.min(workers, population));

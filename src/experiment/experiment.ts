@@ -31,8 +31,10 @@ import { writeFileAtomic } from '../store/checkpoint.js';
 import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf } from '../core/options.js';
-import { bestEpisode } from '../core/run-log.js';
+import { bestEpisode, selectedScore, type EpisodeRecord } from '../core/run-log.js';
 import type { CsvHeaderMode } from '../data/csv.js';
+import { checkLabelNoise, type LabelNoiseKind } from '../data/label-noise.js';
+import { checkSelect, type SelectName } from '../core/select.js';
 import {
   DATASET_OPTIONS,
   checkDataConfig,
@@ -64,6 +66,10 @@ export interface Preset {
   epochs: number;
   grid: number[];
   seeds: number;
+  /** Fraction of training and validation labels corrupted (src/data/label-noise.ts). @default 0 */
+  labelNoise?: number;
+  /** @default 'symmetric' */
+  labelNoiseKind?: LabelNoiseKind;
   /** Further run options every run of the experiment gets (env options by key: lr, batchSize, …). */
   options?: Record<string, unknown>;
   /** One line for --help: what the preset is for. */
@@ -221,6 +227,14 @@ export interface ExperimentConfig {
   grid: number[];
   /** Env options every run gets (lr, batchSize, l2, …), over the preset's own. @default the preset's */
   options: Record<string, unknown>;
+  /** Fraction of training and validation labels corrupted; the test split stays clean. @default the preset's, else 0 */
+  labelNoise: number;
+  /** symmetric or pair. @default the preset's, else 'symmetric' */
+  labelNoiseKind: LabelNoiseKind;
+  /** How every method scores episodes, picks its best and is judged (src/core/select.ts). @default 'final' */
+  select: SelectName;
+  /** smoothed: the last epochs averaged. @default 3 */
+  selectWindow: number;
   /** K-fold cross-validation for the grid (1: the fixed validation split). @default 1 */
   folds: number;
   /** Learners start each seed from the agent.json the previous seed ended with. @default false */
@@ -274,6 +288,11 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
   const given = { dataset, dataDir: partial.dataDir, csvLabel: partial.csvLabel, csvHeader: partial.csvHeader };
   const dataOwn = partial.resume ? withoutForeignDataOptions(given) : given;
   const data = checkDataConfig({ ...dataOwn, dataset });
+  const noise = checkLabelNoise({
+    labelNoise: partial.labelNoise ?? PRESETS[preset].labelNoise,
+    labelNoiseKind: partial.labelNoiseKind ?? PRESETS[preset].labelNoiseKind,
+  });
+  const select = checkSelect({ select: partial.select, selectWindow: partial.selectWindow });
   return {
     preset,
     seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
@@ -285,6 +304,8 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     epochs: checkInt('--epochs', partial.epochs ?? PRESETS[preset].epochs, 1),
     grid: checkGrid(partial.grid ?? PRESETS[preset].grid),
     options: { ...PRESETS[preset].options, ...partial.options },
+    ...noise,
+    ...select,
     folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
     carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
@@ -311,7 +332,17 @@ function checkGrid(grid: unknown): number[] {
 
 // plan
 
-/** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
+/** A method's pick under one protocol: the validation score that chose it and its test accuracy. */
+export interface ProtocolPick {
+  valAcc: number;
+  testAcc: number;
+}
+
+/**
+ * What a method recommends for one seed: the best episode over its runs under the experiment's
+ * selection protocol (valAcc is that protocol's score), and, side by side, the picks the final and
+ * best-epoch protocols would make.
+ */
 export interface Pick {
   method: string;
   seed: number;
@@ -320,6 +351,23 @@ export interface Pick {
   epochs: number;
   schedule: number[][];
   from: string;
+  /** The picks under final and best-epoch (best-epoch only when the runs measured test every epoch). */
+  protocols?: { final: ProtocolPick; 'best-epoch'?: ProtocolPick };
+}
+
+type Scored = EpisodeRecord;
+
+/** The final and best-epoch picks among `episodes`, for the report's side-by-side. */
+function protocolPicks(episodes: readonly Scored[]): NonNullable<Pick['protocols']> {
+  const final = bestEpisode(episodes.map((e) => ({ valAcc: e.valAcc, testAcc: e.testAcc })))!;
+  const measured = episodes.every((e) => e.bestEpoch !== undefined);
+  const best = measured
+    ? bestEpisode(episodes.map((e) => ({ valAcc: e.bestEpoch!.score, testAcc: e.bestEpoch!.testAcc })))
+    : undefined;
+  return {
+    final: { valAcc: final.valAcc, testAcc: final.testAcc },
+    ...(best ? { 'best-epoch': { valAcc: best.valAcc, testAcc: best.testAcc } } : {}),
+  };
 }
 
 /** One method on one seed: its tasks, and how their results make its pick. */
@@ -349,11 +397,12 @@ function pickBest(method: string, seed: number, results: JobResult[]): Pick {
   return {
     method,
     seed,
-    valAcc: best.valAcc,
-    testAcc: best.testAcc,
+    valAcc: selectedScore(best),
+    testAcc: best.selected?.testAcc ?? best.testAcc,
     epochs: episodes.reduce((s, e) => s + e.epochs, 0),
     schedule: best.schedule,
     from: best.from,
+    protocols: protocolPicks(episodes),
   };
 }
 
@@ -388,6 +437,11 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
     testSize,
     epochs,
     ...dataOwn,
+    ...(config.labelNoise > 0 ? { labelNoise: config.labelNoise, labelNoiseKind: config.labelNoiseKind } : {}),
+    // Every run measures test after each epoch: the report gives the final and best-epoch protocols side by side.
+    testEachEpoch: true,
+    ...(config.select !== 'final' ? { select: config.select } : {}),
+    ...(config.select === 'smoothed' ? { selectWindow: config.selectWindow } : {}),
     backend: config.backend,
   };
   const runsDir = (seed: number) => path.join(config.out, 'runs', `s${seed}`);
@@ -458,7 +512,7 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
   const choose = (done: ReadonlyMap<string, JobResult>) => {
     let best: { job: Job; score: number } | undefined;
     jobs.forEach((job, i) => {
-      const score = foldTasks[i]!.reduce((s, t) => s + done.get(t.id)!.records[0]!.valAcc, 0) / folds;
+      const score = foldTasks[i]!.reduce((s, t) => s + selectedScore(done.get(t.id)!.records[0]!), 0) / folds;
       if (!best || score > best.score) best = { job, score };
     });
     return best!;
@@ -480,7 +534,7 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
         method: 'grid',
         seed,
         valAcc: score,
-        testAcc: record.testAcc,
+        testAcc: record.selected?.testAcc ?? record.testAcc,
         epochs: foldEpochs + record.epochs,
         schedule: record.schedule,
         from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)`,

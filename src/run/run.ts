@@ -23,6 +23,13 @@ import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
+import {
+  SELECT_DEFAULTS,
+  SELECT_PROTOCOLS,
+  checkSelect,
+  type SelectName,
+  type SelectProtocol,
+} from '../core/select.js';
 import { ACTION_MODES, type ActionMode } from '../core/types.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import {
@@ -36,6 +43,7 @@ import {
   type Dataset,
 } from '../data/dataset.js';
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
+import { LABEL_NOISE_KINDS, type LabelNoiseKind } from '../data/label-noise.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
@@ -85,6 +93,14 @@ export const RUN_OPTIONS: OptionSpec[] = [
   spec('label', 'string', undefined, 'name this run in comparisons (default: agent and its options)'),
   spec('resume', 'string', undefined, 'continue the run in this folder from its last epoch (its own options apply)'),
   spec('replay', 'string', undefined, "train a run's episode again under its seed: RUN[#EPISODE] (default: its best)"),
+  spec(
+    'select',
+    'string',
+    SELECT_DEFAULTS.select,
+    "how an episode is scored: final (last epoch's valAcc), smoothed (mean of the last --select-window), best-epoch (restore the best epoch's weights)",
+    SELECT_PROTOCOLS,
+  ),
+  spec('selectWindow', 'int', SELECT_DEFAULTS.selectWindow, '--select smoothed: the last epochs averaged'),
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
@@ -105,6 +121,19 @@ export const DATA_OPTIONS: OptionSpec[] = [
     undefined,
     'csv: is the first row a header; auto: when a feature cell in it is not a number (default: auto)',
     CSV_HEADER_MODES,
+  ),
+  spec(
+    'labelNoise',
+    'number',
+    0,
+    'fraction of training and validation labels replaced by another class (test stays clean)',
+  ),
+  spec(
+    'labelNoiseKind',
+    'string',
+    'symmetric',
+    'symmetric: a uniformly drawn other class; pair: each class flips to its fixed partner (c + 1) mod K',
+    LABEL_NOISE_KINDS,
   ),
 ];
 
@@ -147,6 +176,12 @@ export const ENV_OPTIONS: OptionSpec[] = [
     REWARD_MODES,
   ),
   spec('divergencePenalty', 'number', ENV_DEFAULTS.divergencePenalty, 'reward when training diverges'),
+  spec(
+    'testEachEpoch',
+    'boolean',
+    ENV_DEFAULTS.testEachEpoch,
+    'measure test accuracy after every epoch (in steps.jsonl; --select best-epoch implies it)',
+  ),
 ];
 
 /** Every agent's own options, one entry per flag. */
@@ -169,6 +204,8 @@ export interface ResolvedRun {
   seed: number;
   backend: BackendChoice;
   data: DataConfig;
+  /** How episodes are scored and the best one picked (summary.json's best, episode records' `selected`). */
+  select: SelectProtocol;
   env: Partial<DropoutEnvConfig>;
   envConfig: ReturnType<typeof checkEnvConfig>;
   loadedState: unknown;
@@ -257,8 +294,14 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     trainSize: opt('trainSize') as number,
     valSize: opt('valSize') as number,
     testSize: opt('testSize') as number,
+    labelNoise: opt('labelNoise') as number,
+    labelNoiseKind: opt('labelNoiseKind') as LabelNoiseKind,
     ...dataOwn,
     seed,
+  });
+  const select = checkSelect({
+    select: opt('select') as SelectName,
+    selectWindow: opt('selectWindow') as number,
   });
   const concreteDropout = opt('concreteDropout') as boolean;
   if (concreteDropout === true) {
@@ -304,6 +347,8 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     reward: opt('reward') as DropoutEnvConfig['reward'],
     divergencePenalty: opt('divergencePenalty') as number,
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
+    // best-epoch reads the test accuracy of the best epoch's weights: the env measures it at every epoch
+    testEachEpoch: opt('testEachEpoch') === true || select.select === 'best-epoch',
   };
   const envConfig = checkEnvConfig(env);
   // A model file by its absolute path (checkEnvConfig resolves it): jobs and queue workers open that one.
@@ -324,7 +369,15 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   const out = (given['out'] as string | undefined) ?? defaultOut(agent, seed);
   if (!opts.resume) checkRunDir(out);
   const label = (given['label'] as string | undefined) ?? null;
-  const { spec: _spec, userModel: _userModel, rates, maxEpochs, initialRates: _initial, ...envRest } = envConfig;
+  const {
+    spec: _spec,
+    userModel: _userModel,
+    rates,
+    maxEpochs,
+    initialRates: _initial,
+    testEachEpoch,
+    ...envRest
+  } = envConfig;
   // --workers changes where a population trains, never what it logs: config.json leaves it out.
   const { workers: _workers, ...recordedAgentOptions } = agentOptions;
   const options: Record<string, unknown> = {
@@ -339,6 +392,10 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     loadAgent,
     label,
     ...(entry.population ? recordedAgentOptions : agentOptions),
+    // Recorded only away from their defaults: a run without them writes the config.json it always did.
+    ...(testEachEpoch ? { testEachEpoch } : {}),
+    ...(select.select !== 'final' ? { select: select.select } : {}),
+    ...(select.select === 'smoothed' ? { selectWindow: select.selectWindow } : {}),
   };
   return {
     agent,
@@ -347,6 +404,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
     seed,
     backend,
     data,
+    select,
     env,
     envConfig,
     loadedState,
@@ -496,6 +554,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           episodes: remaining,
           firstEpisode: start.episode,
           seed: run.seed,
+          select: run.select,
           stop$: opts.stop$,
           envSeed: opts.envSeed,
           resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
@@ -509,7 +568,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
             }
             if (event.type === 'step') {
-              writer.step(stepRecord(event.transition));
+              writer.step(stepRecord(event.transition, run.envConfig.testEachEpoch));
               stepsLines += 1;
               epochsTrained += 1;
               current!.transitions.push(event.transition);
