@@ -27,6 +27,8 @@ import {
   planExperiment,
   sweepTable,
   verdictText,
+  powerText,
+  protocolTable,
   runExperiment,
   writeExperiment,
   type ExperimentConfig,
@@ -366,6 +368,8 @@ async function main(argv: string[]): Promise<number> {
 
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
   console.log(`\n${verdictText(result.picks, config.methods)}`);
+  console.log(`\n${powerText(result.picks, config.methods)}`);
+  console.log(`\n${renderText([protocolTable(result.picks, config.methods)])}`);
   const written = await writeExperiment(plan, result, backend);
   const sweep = gridSweep(plan);
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);

@@ -50,7 +50,15 @@ import { readRuns } from '../store/read-run.js';
 import { writeComparison } from '../analysis/report.js';
 import { RUN_FILES } from '../store/run-writer.js';
 import { folderStamp, freeFolder } from '../store/run-folder.js';
-import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js';
+import {
+  detectableEffect,
+  estimate,
+  holm,
+  pairedDifference,
+  pairedTTestP,
+  pairsForEffect,
+  type Estimate,
+} from '../analysis/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, createExecutor, type Executor } from '../execution/executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
 import { runTasks, type Outcome, type Task } from '../execution/task-graph.js';
@@ -673,7 +681,21 @@ export interface MethodVerdict {
   gridEpochs: number;
   /** Methods that picked the same episodes (same schedule and accuracies) on every seed. */
   sameAs: string[];
+  /** The smallest difference detectable at 80% power from this spread and seed count (accuracy units). */
+  detectable: number | undefined;
+  /** Two-sided paired t-test p-value, raw and Holm-adjusted across the methods compared. */
+  p: number | undefined;
+  pHolm: number | undefined;
+  /** The verdict after Holm's correction across methods (the raw one is `verdict`). */
+  holmVerdict: Verdict;
+  /** The seed count cannot reach a detectable effect of UNDERPOWERED_POINTS with this spread. */
+  underpowered: boolean;
+  /** Seeds that would reach it with this spread (undefined: fewer than two seeds, or more than 1000). */
+  seedsNeeded: number | undefined;
 }
+
+/** The detectable effect (points) an experiment must reach before "no detectable difference" means anything. */
+export const UNDERPOWERED_POINTS = 0.5;
 
 const samePick = (a: Pick, b: Pick) =>
   a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
@@ -684,7 +706,7 @@ export function methodVerdicts(picks: readonly Pick[], methods: readonly string[
   const meanEpochs = (method: string) =>
     Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
   const grid = bySeed('grid');
-  return methods
+  const verdicts = methods
     .filter((m) => m !== 'grid' && of(m).length > 0)
     .map((method) => {
       const diff = pairedDifference(bySeed(method), grid);
@@ -703,8 +725,50 @@ export function methodVerdicts(picks: readonly Pick[], methods: readonly string[
         epochs: meanEpochs(method),
         gridEpochs: meanEpochs('grid'),
         sameAs,
+        ...power(diff.estimate),
       };
     });
+  // Holm across the methods that have a p-value: the family of comparisons with the grid.
+  const tested = verdicts.filter((v) => v.p !== undefined);
+  const adjusted = holm(tested.map((v) => v.p!));
+  tested.forEach((v, i) => {
+    v.pHolm = adjusted[i]!;
+    v.holmVerdict = v.pHolm <= 0.05 ? (v.diff!.mean > 0 ? 'beats the grid' : 'worse') : 'no detectable difference';
+  });
+  return verdicts;
+}
+
+/** Detectable effect (paired t, 80% power, α = 0.05), raw p-value and whether the seeds suffice for 0.5 points. */
+function power(diff: Estimate | undefined) {
+  const sd = diff?.std;
+  const detectable = sd === undefined ? undefined : detectableEffect(sd, diff!.n);
+  const target = UNDERPOWERED_POINTS / 100;
+  return {
+    detectable,
+    p: diff ? pairedTTestP(diff) : undefined,
+    pHolm: undefined as number | undefined,
+    holmVerdict: 'no detectable difference' as Verdict,
+    underpowered: detectable === undefined || detectable > target,
+    seedsNeeded: sd === undefined ? undefined : sd === 0 ? 2 : pairsForEffect(sd, target),
+  };
+}
+
+/**
+ * The verdict's power, one line per method: the detectable effect at 80% power, the raw and Holm-corrected
+ * verdicts, and "underpowered" where the seeds cannot reach a 0.5-point detectable effect.
+ */
+export function powerText(picks: readonly Pick[], methods: readonly string[]): string {
+  const verdicts = methodVerdicts(picks, methods);
+  if (verdicts.length === 0) return '';
+  const pts = (x: number | undefined, digits = 2) => (x === undefined ? '—' : (100 * x).toFixed(digits));
+  const lines = verdicts.map((v) => {
+    const p = v.p === undefined ? 'p —' : `p ${v.p.toFixed(3)}, Holm ${v.pHolm!.toFixed(3)}`;
+    const under = v.underpowered
+      ? `; underpowered: ${v.seedsNeeded === undefined ? 'more seeds' : `${v.seedsNeeded} seeds`} would detect ${UNDERPOWERED_POINTS} pts`
+      : '';
+    return `- ${v.method}: detectable ${pts(v.detectable)} pts at ${v.seeds} seeds; ${p}; raw: ${v.verdict}; Holm: ${v.holmVerdict}${under}`;
+  });
+  return `Power (paired t, 80% power, α = 0.05; MDE = (t_{0.975, n−1} + t_{0.8, n−1}) · sd / √n; Holm across ${verdicts.length} methods):\n${lines.join('\n')}`;
 }
 
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
@@ -717,7 +781,7 @@ export function experimentTable(
   const verdicts = new Map(methodVerdicts(picks, methods).map((v) => [v.method, v]));
   const rows = methods.map((method) => {
     const mine = picks.filter((p) => p.method === method);
-    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—'];
+    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—', '—', '—'];
     const v = verdicts.get(method);
     const epochs = Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length);
     return [
@@ -729,6 +793,10 @@ export function experimentTable(
       v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
       v ? `${v.wins}/${v.seeds}` : '—',
       v ? `${v.verdict}${v.sameAs.length > 0 ? ` (same picks as ${v.sameAs.join(', ')})` : ''}` : '—',
+      v?.detectable !== undefined
+        ? `${(100 * v.detectable).toFixed(2)}${v.underpowered ? ' (underpowered)' : ''}`
+        : '—',
+      v ? v.holmVerdict : '—',
     ];
   });
   const left =
@@ -747,8 +815,10 @@ export function experimentTable(
       'Δ test vs grid (pts)',
       'wins',
       'verdict',
+      'detectable (pts)',
+      'Holm verdict',
     ],
-    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'l'],
     rows,
   };
 }
@@ -782,6 +852,35 @@ export function verdictText(picks: readonly Pick[], methods: readonly string[]):
       ? `\n(${seeds} seed${seeds === 1 ? '' : 's'}: an interval rests on a spread estimated from ${seeds} difference${seeds === 1 ? '' : 's'}; read this as a smoke test, not a finding)`
       : '';
   return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}${caveat}`;
+}
+
+/**
+ * The final and best-epoch protocols side by side: per method, the test accuracy of what each protocol
+ * picks and its difference from the grid's pick under the same protocol, paired by seed.
+ */
+export function protocolTable(picks: readonly Pick[], methods: readonly string[]): Table {
+  const under = (protocol: 'final' | 'best-epoch'): Pick[] =>
+    picks.flatMap((p) => {
+      const chosen = p.protocols?.[protocol];
+      return chosen ? [{ ...p, ...chosen }] : [];
+    });
+  const cells = (protocol: 'final' | 'best-epoch', method: string): string[] => {
+    const all = under(protocol);
+    const mine = all.filter((p) => p.method === method);
+    if (mine.length === 0) return ['—', '—'];
+    const v = methodVerdicts(all, methods).find((m) => m.method === method);
+    return [
+      formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
+      v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
+    ];
+  };
+  return {
+    title: 'Selection protocols side by side: final (last epoch) and best-epoch (restore the best weights)',
+    note: "each protocol picks each method's best episode by its own validation score; Δ is paired by seed against the grid's pick under the same protocol, in points",
+    headers: ['method', 'final testAcc', 'final Δ (pts)', 'best-epoch testAcc', 'best-epoch Δ (pts)'],
+    align: ['l', 'r', 'r', 'r', 'r'],
+    rows: methods.map((method) => [method, ...cells('final', method), ...cells('best-epoch', method)]),
+  };
 }
 
 /** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
@@ -861,7 +960,7 @@ export async function writeExperiment(
   );
   writeFileSync(
     md,
-    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`,
+    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n\n${powerText(result.picks, names)}\n\n${renderMarkdown([protocolTable(result.picks, names)])}\n`,
   );
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
   const sweep = gridSweep(plan);
