@@ -45,8 +45,15 @@ import {
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
 import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../analysis/compare.js';
-import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../analysis/plots.js';
-import { readRuns } from '../store/read-run.js';
+import {
+  recommendedSchedulesPlot,
+  renderSvg,
+  sweepEpochPlot,
+  sweepPlot,
+  type EpochPoint,
+  type SweepPoint,
+} from '../analysis/plots.js';
+import { readRun, readRuns } from '../store/read-run.js';
 import { writeComparison } from '../analysis/report.js';
 import { RUN_FILES } from '../store/run-writer.js';
 import { folderStamp, freeFolder } from '../store/run-folder.js';
@@ -889,7 +896,23 @@ export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
   return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
     plan.preset.grid.flatMap((rate) => {
       const record = finishedResult(path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`))?.records[0];
-      return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
+      if (!record) return [];
+      const best = record.bestEpoch ? { bestEpochTestAcc: record.bestEpoch.testAcc } : {};
+      return [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc, ...best }];
+    }),
+  );
+}
+
+/** Every finished grid run's test accuracy after each epoch (runs that measured it), for the sweep against epochs. */
+export function gridEpochSweep(plan: ExperimentPlan): EpochPoint[] {
+  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
+  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
+    plan.preset.grid.flatMap((rate) => {
+      const dir = path.join(plan.config.out, 'runs', `s${seed}`, `grid-${slug(rate)}`);
+      if (!finishedResult(dir)) return [];
+      return readRun(dir).value.steps.flatMap((s) =>
+        s.testAcc === undefined ? [] : [{ rate, seed, epoch: s.epoch, testAcc: s.testAcc }],
+      );
     }),
   );
 }
@@ -898,21 +921,35 @@ export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
 export function sweepTable(points: readonly SweepPoint[]): Table {
   const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
   const lowest = rates[0]!;
-  const testBySeed = (rate: number) => new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, p.testAcc]));
+  const withBest = points.length > 0 && points.every((p) => p.bestEpochTestAcc !== undefined);
+  const bySeed = (rate: number, acc: (p: SweepPoint) => number) =>
+    new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, acc(p)]));
+  const delta = (rate: number, acc: (p: SweepPoint) => number) => {
+    const diff = pairedDifference(bySeed(rate, acc), bySeed(lowest, acc)).estimate;
+    return rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true);
+  };
+  const bestAcc = (p: SweepPoint) => p.bestEpochTestAcc!;
   return {
-    title: 'The grid as a sweep: final accuracy per static rate (mean ± 95% CI over seeds)',
-    note: `Δ test is paired by seed against rate ${lowest}, in points`,
-    headers: ['rate', 'seeds', 'valAcc', 'testAcc', `Δ test vs ${lowest} (pts)`],
-    align: ['r', 'r', 'r', 'r', 'r'],
+    title: 'The grid as a sweep: accuracy per static rate (mean ± 95% CI over seeds)',
+    note: `Δ test is paired by seed against rate ${lowest}, in points${withBest ? "; best epoch: the test accuracy of the best-validation epoch's weights" : ''}`,
+    headers: [
+      'rate',
+      'seeds',
+      'valAcc',
+      'testAcc',
+      `Δ test vs ${lowest} (pts)`,
+      ...(withBest ? ['testAcc (best epoch)', `Δ best epoch vs ${lowest} (pts)`] : []),
+    ],
+    align: ['r', 'r', 'r', 'r', 'r', ...(withBest ? (['r', 'r'] as const) : [])],
     rows: rates.map((rate) => {
       const mine = points.filter((p) => p.rate === rate);
-      const diff = pairedDifference(testBySeed(rate), testBySeed(lowest)).estimate;
       return [
         String(rate),
         String(mine.length),
         formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
         formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
-        rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true),
+        delta(rate, (p) => p.testAcc),
+        ...(withBest ? [formatEstimate(estimate(mine.map(bestAcc)), 4), delta(rate, bestAcc)] : []),
       ];
     }),
   };
@@ -978,6 +1015,12 @@ export async function writeExperiment(
     );
     appendFileSync(md, `\n${renderMarkdown([sweepTable(sweep)])}\n`);
     files.push(sweepSvg);
+    const curves = gridEpochSweep(plan);
+    if (curves.length > 0) {
+      const epochsSvg = path.join(config.out, 'sweep-epochs.svg');
+      writeFileSync(epochsSvg, await renderSvg(sweepEpochPlot(curves, `${config.preset}: test accuracy by epoch`)));
+      files.push(epochsSvg);
+    }
   }
   let compareFiles: string[] = [];
   const seedDirs = Array.from({ length: config.seeds }, (_, seed) => path.join(config.out, 'runs', `s${seed}`)).filter(

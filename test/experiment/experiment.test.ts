@@ -361,7 +361,7 @@ describe('runExperiment', () => {
 
   it('prints a table over the picks it has, with a dash for a method with none', () => {
     const table = experimentTable([], ['grid'], 1, [{ method: 'grid', seed: 0, reason: 'x' }]);
-    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—', '—']]);
+    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—', '—', '—', '—']]);
   });
 });
 
