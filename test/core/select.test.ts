@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { checkSelect, episodeScore } from '../../src/core/select.js';
 import { ConfigError } from '../../src/core/errors.js';
+import { bestEpisode } from '../../src/core/run-log.js';
+import { episodeRecord } from '../../src/loop/loop.js';
 
 // A fixture episode that overfits: validation peaks at epoch 3, and test with it.
 const steps = [
@@ -40,5 +42,49 @@ describe('episodeScore', () => {
   it('refuses an unknown protocol naming --select', () => {
     expect(() => checkSelect({ select: 'best' as never })).to.throw(ConfigError, /--select must be one of/);
     expect(() => checkSelect({ selectWindow: 0 })).to.throw(ConfigError, /--select-window/);
+  });
+});
+
+describe('episode records under a protocol', () => {
+  const info = (epoch: number, valAcc: number, testAcc: number) => ({
+    reward: 0,
+    info: {
+      epoch,
+      valAcc,
+      testAcc,
+      trainLoss: 1,
+      trainLossStd: 0,
+      trainAcc: 0.5,
+      valLoss: 1,
+      rates: [0.5],
+      diverged: false,
+    },
+  });
+  const transitions = steps.map((s) => info(s.epoch, s.valAcc, s.testAcc));
+  const initial = { ...info(0, 0.1, 0.1).info };
+
+  it('records the restored epoch under best-epoch, and the run picks episodes by that score', () => {
+    const overfit = episodeRecord(1, initial, transitions, 0, 7, { select: 'best-epoch', selectWindow: 3 });
+    expect(overfit.testAcc).to.equal(0.66); // the last epoch's
+    expect(overfit.selected).to.deep.equal({ score: 0.8, testAcc: 0.79, epoch: 3, select: 'best-epoch' });
+    expect(overfit.bestEpoch).to.deep.equal({ score: 0.8, testAcc: 0.79, epoch: 3 });
+    // a steady episode ends higher (0.7 > 0.65) but peaks lower (0.7 < 0.8): final and best-epoch disagree
+    const steady = episodeRecord(2, initial, [info(1, 0.6, 0.6), info(2, 0.7, 0.7)], 0, 8, {
+      select: 'best-epoch',
+      selectWindow: 3,
+    });
+    expect(bestEpisode([overfit, steady])!.episode).to.equal(1);
+    const { selected: _a, ...finalOverfit } = overfit;
+    const { selected: _b, ...finalSteady } = steady;
+    expect(bestEpisode([finalOverfit, finalSteady])!.episode).to.equal(2);
+  });
+
+  it('adds nothing under final when test was measured only at the end', () => {
+    const last = transitions.map((t, i) =>
+      i < transitions.length - 1 ? { ...t, info: { ...t.info, testAcc: undefined } } : t,
+    );
+    const record = episodeRecord(1, initial, last, 0, 7, { select: 'final', selectWindow: 3 });
+    expect(record).to.not.have.property('selected');
+    expect(record).to.not.have.property('bestEpoch');
   });
 });
