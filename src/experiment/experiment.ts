@@ -85,6 +85,8 @@ export interface Preset {
   labelNoise?: number;
   /** @default 'symmetric' */
   labelNoiseKind?: LabelNoiseKind;
+  /** The selection protocol the preset is judged by. @default 'final' */
+  select?: SelectName;
   /** Further run options every run of the experiment gets (env options by key: lr, batchSize, …). */
   options?: Record<string, unknown>;
   /** One line for --help: what the preset is for. */
@@ -149,7 +151,13 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 export function describePresets(indent = '  '): string {
   return PRESET_NAMES.map((name) => {
     const p = PRESETS[name];
-    const extra = Object.entries(p.options ?? {}).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
+    const own: Record<string, unknown> = {
+      ...p.options,
+      ...(p.labelNoise ? { labelNoise: p.labelNoise } : {}),
+      ...(p.labelNoiseKind ? { labelNoiseKind: p.labelNoiseKind } : {}),
+      ...(p.select ? { select: p.select } : {}),
+    };
+    const extra = Object.entries(own).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
     return [
       `${indent}${name}${p.about ? `: ${p.about}` : ''}`,
       `${indent}    ${p.dataset}, ${p.model}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}; ${p.trainSize} train / ${p.valSize} val / ${p.testSize} test`,
@@ -307,7 +315,7 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     labelNoise: partial.labelNoise ?? PRESETS[preset].labelNoise,
     labelNoiseKind: partial.labelNoiseKind ?? PRESETS[preset].labelNoiseKind,
   });
-  const select = checkSelect({ select: partial.select, selectWindow: partial.selectWindow });
+  const select = checkSelect({ select: partial.select ?? PRESETS[preset].select, selectWindow: partial.selectWindow });
   return {
     preset,
     seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
