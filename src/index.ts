@@ -14,8 +14,16 @@ export type {
   Transition,
 } from './core/types.js';
 export type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, ScheduleFile, StepRecord } from './core/run-log.js';
+export {
+  episodeScore,
+  SELECT_PROTOCOLS,
+  type EpisodeScore,
+  type SelectName,
+  type SelectProtocol,
+} from './core/select.js';
 export { loadDataset, DATASETS, type Dataset, type DataConfig, type DatasetName, type Split } from './data/dataset.js';
 export { datasetFromArrays, type ArraysDatasetArgs, type TensorLike } from './data/from-arrays.js';
+export { corruptLabels, LABEL_NOISE_KINDS, type LabelNoiseConfig, type LabelNoiseKind } from './data/label-noise.js';
 export { TunableDropout, dropoutLayersOf, type TunableDropoutArgs } from './nn/tunable-dropout.js';
 export { buildModel, parseModelSpec, countDropoutLayers, type BuiltModel, type ModelSpec } from './nn/models.js';
 export {
