@@ -368,7 +368,8 @@ async function main(argv: string[]): Promise<number> {
 
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
   console.log(`\n${verdictText(result.picks, config.methods)}`);
-  console.log(`\n${powerText(result.picks, config.methods)}`);
+  const power = powerText(result.picks, config.methods);
+  if (power !== '') console.log(`\n${power}`);
   console.log(`\n${renderText([protocolTable(result.picks, config.methods)])}`);
   const written = await writeExperiment(plan, result, backend);
   const sweep = gridSweep(plan);

@@ -1019,9 +1019,10 @@ export async function writeExperiment(
       2,
     ) + '\n',
   );
+  const power = powerText(result.picks, names);
   writeFileSync(
     md,
-    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n\n${powerText(result.picks, names)}\n\n${renderMarkdown([protocolTable(result.picks, names)])}\n`,
+    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n\n${power === '' ? '' : `${power}\n\n`}${renderMarkdown([protocolTable(result.picks, names)])}\n`,
   );
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
   const sweep = gridSweep(plan);
