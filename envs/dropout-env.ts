@@ -126,6 +126,12 @@ export interface DropoutEnvConfig {
   divergencePenalty: number;
   /** Epochs the trend slopes look back over. @default 3 */
   trendWindow: number;
+  /**
+   * Measure the test split after every epoch, not only the last (StepInfo.testAcc): what the best-epoch
+   * selection protocol reads, since the best epoch's weights gave that accuracy. Never in the observation.
+   * @default false
+   */
+  testEachEpoch: boolean;
 }
 
 /**
@@ -319,6 +325,13 @@ export const DROPOUT_ENV_OPTIONS: readonly EnvOption[] = [
     help: 'epochs the trend slopes look back over',
     min: 2,
   }),
+  option({
+    key: 'testEachEpoch',
+    runKey: 'testEachEpoch',
+    type: 'boolean',
+    default: false,
+    help: 'measure test accuracy after every epoch (in steps.jsonl; --select best-epoch implies it)',
+  }),
 ];
 
 const declared = new Map(DROPOUT_ENV_OPTIONS.map((o) => [o.key, o]));
@@ -436,6 +449,7 @@ export function checkEnvConfig(
     reward: checkDeclared('reward', c.reward),
     divergencePenalty: checkDeclared('divergencePenalty', c.divergencePenalty),
     trendWindow: checkDeclared('trendWindow', c.trendWindow),
+    testEachEpoch: checkDeclared('testEachEpoch', c.testEachEpoch),
   };
 }
 
@@ -751,7 +765,7 @@ export class DropoutEnv implements Env {
     // The reward reads validation accuracies only: deciding it before the test evaluation changes nothing.
     const { terminated, truncated, reward } = stepOutcome(info, previous, this.config);
     this.done = terminated || truncated;
-    if (this.done) {
+    if (this.done || this.config.testEachEpoch) {
       const testStats = await evaluate(built, this.test.x, this.test.labels);
       info.testLoss = testStats.loss;
       info.testAcc = testStats.acc;

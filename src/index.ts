@@ -22,10 +22,18 @@ export type {
 } from './core/types.js';
 export type { EpisodeRecord, LineageRecord, RunConfig, RunSummary, ScheduleFile, StepRecord } from './core/run-log.js';
 export { StopFlag } from './core/stop-flag.js';
+export {
+  episodeScore,
+  SELECT_PROTOCOLS,
+  type EpisodeScore,
+  type SelectName,
+  type SelectProtocol,
+} from './core/select.js';
 
 /** data: built-in datasets and seeded splits, and your own arrays as a dataset. */
 export { loadDataset, DATASETS, type Dataset, type DataConfig, type DatasetName, type Split } from './data/dataset.js';
 export { datasetFromArrays, type ArraysDatasetArgs, type TensorLike } from './data/from-arrays.js';
+export { corruptLabels, LABEL_NOISE_KINDS, type LabelNoiseConfig, type LabelNoiseKind } from './data/label-noise.js';
 
 /** nn: the tunable dropout layer, model builders, your own models, training, the optimizer, backends. */
 export { TunableDropout, dropoutLayersOf, type TunableDropoutArgs } from './nn/tunable-dropout.js';

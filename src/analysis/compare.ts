@@ -229,6 +229,11 @@ export const TASK_OPTIONS = [
   'lr',
   'batchSize',
   'l2',
+  // absent in clean runs and runs judged by the final rule: such runs still agree with each other
+  'labelNoise',
+  'labelNoiseKind',
+  'select',
+  'selectWindow',
 ] as const;
 
 /** How two runs' tasks differ: `epochs 5 vs 10` per differing option, in TASK_OPTIONS order. */

@@ -338,6 +338,8 @@ export interface SweepPoint {
   seed: number;
   valAcc: number;
   testAcc: number;
+  /** Test accuracy of the best-validation epoch's weights (best-epoch protocol), when steps recorded it. */
+  bestEpochTestAcc?: number;
 }
 
 /** The grid as a sweep: test and validation accuracy against the static rate, one faint point per seed, the mean bold. */
@@ -345,14 +347,22 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
   const values = points.flatMap((p) => [
     { rate: p.rate, seed: `seed ${p.seed}`, split: 'test', acc: finite(p.testAcc) },
     { rate: p.rate, seed: `seed ${p.seed}`, split: 'validation', acc: finite(p.valAcc) },
+    ...(p.bestEpochTestAcc !== undefined
+      ? [{ rate: p.rate, seed: `seed ${p.seed}`, split: 'test (best epoch)', acc: finite(p.bestEpochTestAcc) }]
+      : []),
   ]);
+  const splits = [
+    'test',
+    'validation',
+    ...(points.some((p) => p.bestEpochTestAcc !== undefined) ? ['test (best epoch)'] : []),
+  ];
   const x = {
     field: 'rate',
     type: 'quantitative' as const,
     title: 'dropout rate (every layer)',
     scale: { nice: false },
   };
-  const color = { field: 'split', type: 'nominal' as const, title: null, scale: { domain: ['test', 'validation'] } };
+  const color = { field: 'split', type: 'nominal' as const, title: null, scale: { domain: splits } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
@@ -375,6 +385,39 @@ export function sweepPlot(points: readonly SweepPoint[], title: string): TopLeve
         encoding: { x, y: { aggregate: 'mean', field: 'acc', type: 'quantitative' }, color },
       },
     ],
+    background: 'white',
+  };
+}
+
+/** One epoch of a static-rate run: what the sweep against epochs plots. */
+export interface EpochPoint {
+  rate: number;
+  seed: number;
+  epoch: number;
+  testAcc: number;
+}
+
+/** Test accuracy against the epoch, one line per static rate (mean over seeds): where each rate peaks and decays. */
+export function sweepEpochPlot(points: readonly EpochPoint[], title: string): TopLevelSpec {
+  const values = points.map((p) => ({ rate: String(p.rate), epoch: p.epoch, acc: finite(p.testAcc) }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 420,
+    height: 240,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+      y: {
+        aggregate: 'mean',
+        field: 'acc',
+        type: 'quantitative',
+        title: 'test accuracy (mean over seeds)',
+        scale: { zero: false },
+      },
+      color: { field: 'rate', type: 'nominal', title: 'rate' },
+    },
     background: 'white',
   };
 }

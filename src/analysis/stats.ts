@@ -58,6 +58,49 @@ export function pairedDifference(
   return { keys, differences, estimate: differences.length > 0 ? estimate(differences, level) : undefined };
 }
 
+// power
+
+/**
+ * The smallest true mean difference a paired t-test at two-sided level α detects with probability `power`,
+ * from the observed spread of the paired differences: MDE = (t_{1−α/2, n−1} + t_{power, n−1}) · sd / √n
+ * (the usual t approximation to the noncentral-t power equation, e.g. Cohen 1988 §2.4, Lenth 2001).
+ * Undefined below two pairs (no spread).
+ */
+export function detectableEffect(sd: number, n: number, alpha = 0.05, power = 0.8): number | undefined {
+  if (n < 2) return undefined;
+  return (tQuantile(1 - alpha / 2, n - 1) + tQuantile(power, n - 1)) * (sd / Math.sqrt(n));
+}
+
+/** The fewest pairs whose detectable effect (same sd) is at most `effect`; undefined above `maxN`. */
+export function pairsForEffect(sd: number, effect: number, alpha = 0.05, power = 0.8, maxN = 1000): number | undefined {
+  for (let n = 2; n <= maxN; n++) if (detectableEffect(sd, n, alpha, power)! <= effect) return n;
+  return undefined;
+}
+
+/** Two-sided p-value of the paired t-test that the mean difference is 0; undefined below two pairs. */
+export function pairedTTestP(e: Estimate): number | undefined {
+  if (e.std === undefined) return undefined;
+  if (e.std === 0) return e.mean === 0 ? 1 : 0;
+  const t = e.mean / (e.std / Math.sqrt(e.n));
+  return 2 * (1 - tCdf(Math.abs(t), e.n - 1));
+}
+
+/**
+ * Holm's step-down correction (Holm 1979): the adjusted p-values, in the input order. Sorted ascending,
+ * p_(i) becomes max over j ≤ i of min(1, (m − j + 1) · p_(j)); reject where the adjusted value is ≤ α.
+ */
+export function holm(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p);
+  const adjusted = new Array<number>(m);
+  let running = 0;
+  order.forEach(({ p, i }, rank) => {
+    running = Math.max(running, Math.min(1, (m - rank) * p));
+    adjusted[i] = running;
+  });
+  return adjusted;
+}
+
 // the t-distribution
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9: ~15 significant digits). */

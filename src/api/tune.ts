@@ -5,7 +5,7 @@
 import type { Observable } from 'rxjs';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, nearestFlag } from '../core/options.js';
-import type { Dataset } from '../data/dataset.js';
+import { withLabelNoise, type Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
 import { initBackend } from '../nn/backend.js';
 import { createExecutor } from '../execution/create-executor.js';
@@ -117,7 +117,9 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     run.data = { ...run.data, dataset: `memory:${data.name}` };
     run.options['dataset'] = run.data.dataset;
   }
-  return train(run, { onEvent, onGeneration, onRound, stop$, data });
+  // A dataset given in memory is already split: its label noise is applied here, as loading applies it.
+  const noisy = data === undefined ? undefined : withLabelNoise(data, run.data);
+  return train(run, { onEvent, onGeneration, onRound, stop$, data: noisy });
 }
 
 /** Trains a resolved run (a new one, or one resumed) on its backend, a scheduler's trials on an executor. */

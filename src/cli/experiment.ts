@@ -9,6 +9,8 @@ import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import { DATASET_FORMS } from '../data/dataset.js';
+import { LABEL_NOISE_KINDS } from '../data/label-noise.js';
+import { SELECT_DEFAULTS, SELECT_PROTOCOLS } from '../core/select.js';
 import { BACKENDS, initBackend } from '../nn/backend.js';
 import { renderText } from '../analysis/compare.js';
 import { DEFAULT_WORKERS, EXECUTOR_OPTION, type Executor, type ExecutorKind } from '../execution/executor.js';
@@ -27,6 +29,8 @@ import {
   planExperiment,
   sweepTable,
   verdictText,
+  powerText,
+  protocolTable,
   runExperiment,
   writeExperiment,
   type ExperimentConfig,
@@ -145,6 +149,36 @@ const OPTIONS: OptionSpec[] = [
     choices: CSV_HEADER_MODES,
   },
   {
+    key: 'labelNoise',
+    flag: flagOf('labelNoise'),
+    type: 'number',
+    default: undefined,
+    help: "fraction of training and validation labels replaced by another class; test stays clean (default: the preset's, else 0)",
+  },
+  {
+    key: 'labelNoiseKind',
+    flag: flagOf('labelNoiseKind'),
+    type: 'string',
+    default: undefined,
+    help: "symmetric: a uniformly drawn other class; pair: class c flips to (c + 1) mod K (default: the preset's, else symmetric)",
+    choices: LABEL_NOISE_KINDS,
+  },
+  {
+    key: 'select',
+    flag: '--select',
+    type: 'string',
+    default: SELECT_DEFAULTS.select,
+    help: "how every method scores episodes: final (last epoch's valAcc), smoothed (mean of the last --select-window), best-epoch (Keras's restore_best_weights)",
+    choices: SELECT_PROTOCOLS,
+  },
+  {
+    key: 'selectWindow',
+    flag: '--select-window',
+    type: 'int',
+    default: SELECT_DEFAULTS.selectWindow,
+    help: '--select smoothed: the last epochs averaged',
+  },
+  {
     key: 'workers',
     flag: '--workers',
     type: 'int',
@@ -176,7 +210,9 @@ const OPTIONS: OptionSpec[] = [
 ];
 
 /** Env options every run of the experiment takes (the preset's, overridden here); --model is above. */
-const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter((o) => o.key !== 'model' && o.key !== 'action').map((o) => ({
+const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter(
+  (o) => o.key !== 'model' && o.key !== 'action' && o.key !== 'testEachEpoch',
+).map((o) => ({
   ...o,
   default: undefined,
   help: `${o.help} (default: the preset's, else ${JSON.stringify(o.default)})`,
@@ -326,6 +362,9 @@ async function main(argv: string[]): Promise<number> {
 
   console.log(`\n${renderText([experimentTable(result.picks, config.methods, config.folds, result.missing)])}`);
   console.log(`\n${verdictText(result.picks, config.methods)}`);
+  const power = powerText(result.picks, config.methods);
+  if (power !== '') console.log(`\n${power}`);
+  console.log(`\n${renderText([protocolTable(result.picks, config.methods)])}`);
   const written = await writeExperiment(plan, result, backend);
   const sweep = gridSweep(plan);
   if (sweep.length > 0) console.log(`\n${renderText([sweepTable(sweep)])}`);

@@ -17,6 +17,7 @@
  * readers shift those by one (`shiftNumbering`), and a resumed old folder goes on in its own numbering.
  */
 import { ConfigError } from './errors.js';
+import type { EpisodeScore, SelectName } from './select.js';
 
 /** The run log's format: 2 numbers episodes, members and generations from 1. */
 export const LOG_VERSION = 2;
@@ -87,6 +88,9 @@ export interface StepRecord {
   trainAcc: number;
   valLoss: number;
   valAcc: number;
+  /** Test split after this epoch, dropout off: only with testEachEpoch (or --select best-epoch). */
+  testAcc?: number;
+  testLoss?: number;
   terminated: boolean;
   truncated: boolean;
   /** The observation after the step. */
@@ -112,6 +116,13 @@ export interface EpisodeRecord {
   diverged: boolean;
   /** Per epoch, the per-layer rates used: schedule[epoch - 1][layer]. */
   schedule: number[][];
+  /**
+   * The episode under the run's selection protocol (src/core/select.ts), when it is not final: its score,
+   * the test accuracy of the weights it keeps and their epoch. Absent: final (score valAcc, testAcc).
+   */
+  selected?: EpisodeScore & { select: SelectName };
+  /** best-epoch's reading whenever the test split was measured every epoch (the report's side-by-side). */
+  bestEpoch?: EpisodeScore;
   /** PBT: each time the member copied another's weights and rates, after which epoch and from whom. */
   lineage?: { epoch: number; from: number }[];
   episodeMs: number;
@@ -136,15 +147,23 @@ export interface LineageRecord {
   resampled: boolean[];
 }
 
+/** An episode in a summary: its final accuracies and, under a protocol other than final, its selection. */
+export interface EpisodeBrief {
+  episode: number;
+  valAcc: number;
+  testAcc: number;
+  selected?: EpisodeRecord['selected'];
+}
+
 export interface RunSummary {
   agent: string;
   episodes: number;
   /** Epochs trained over the whole run: the compute spent. */
   totalEpochs: number;
-  /** The episode with the highest final validation accuracy (ties: the earliest). */
-  best: { episode: number; valAcc: number; testAcc: number; schedule: number[][] };
-  first: { episode: number; valAcc: number; testAcc: number };
-  last: { episode: number; valAcc: number; testAcc: number };
+  /** The episode with the highest score under the run's selection protocol (ties: the earliest). */
+  best: EpisodeBrief & { schedule: number[][] };
+  first: EpisodeBrief;
+  last: EpisodeBrief;
   /** True when the run stopped early (Ctrl-C); then `episodes` counts only the finished ones. */
   interrupted: boolean;
   wallMs: number;
@@ -158,10 +177,15 @@ export interface ScheduleFile {
   source?: string;
 }
 
-/** The episode a run recommends: highest final validation accuracy, the earliest on ties. */
-export function bestEpisode<T extends Pick<EpisodeRecord, 'valAcc'>>(episodes: readonly T[]): T | undefined {
+/** An episode's score under the protocol its run was logged with: `selected.score`, else (final) its valAcc. */
+export const selectedScore = (e: Pick<EpisodeRecord, 'valAcc' | 'selected'>): number => e.selected?.score ?? e.valAcc;
+
+/** The episode a run recommends: highest score under its selection protocol (final: valAcc), the earliest on ties. */
+export function bestEpisode<T extends Pick<EpisodeRecord, 'valAcc' | 'selected'>>(
+  episodes: readonly T[],
+): T | undefined {
   return episodes.reduce<T | undefined>(
-    (best, e) => (best === undefined || e.valAcc > best.valAcc ? e : best),
+    (best, e) => (best === undefined || selectedScore(e) > selectedScore(best) ? e : best),
     undefined,
   );
 }

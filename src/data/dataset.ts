@@ -13,6 +13,7 @@ import { createRng, permutation } from '../core/rng.js';
 import { CSV_HEADER_MODES, loadCsv, type CsvHeaderMode } from './csv.js';
 import { loadFashionMnist, DEFAULT_FASHION_DIR } from './fashion-mnist.js';
 import { idxFiles, loadIdxDir } from './idx.js';
+import { checkLabelNoise, corruptLabels, labelNoiseRng, type LabelNoiseKind } from './label-noise.js';
 import { loadMnist } from './mnist.js';
 import { makeSynthetic } from './synthetic.js';
 import type { Dataset, Pool, Split } from './types.js';
@@ -45,6 +46,10 @@ export interface DataConfig {
   csvLabel?: string | number;
   /** csv only: whether the first row is a header; auto: when a feature cell of it is not a number. @default 'auto' */
   csvHeader?: CsvHeaderMode;
+  /** Fraction of training and validation labels corrupted (label-noise.ts); recorded only when above 0. @default 0 */
+  labelNoise?: number;
+  /** How a corrupted label changes: symmetric or pair; recorded only with labelNoise. @default 'symmetric' */
+  labelNoiseKind?: LabelNoiseKind;
 }
 
 export const DATA_DEFAULTS: DataConfig = {
@@ -143,6 +148,11 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
     if (c.csvLabel !== undefined) checked.csvLabel = checkCsvLabel(c.csvLabel);
   }
   if (kind === 'idx') idxFiles(source!); // the folder and its training pair exist
+  // Recorded only when there is noise: a clean run's config.json stays as it was before the option existed.
+  const noise = checkLabelNoise({ labelNoise: c.labelNoise, labelNoiseKind: c.labelNoiseKind });
+  if (noise.labelNoise > 0) Object.assign(checked, noise);
+  else if (noise.labelNoiseKind !== 'symmetric')
+    throw new ConfigError(`--label-noise-kind ${noise.labelNoiseKind} needs --label-noise above 0, got 0`);
 
   // one bound on the sum: it also catches a single size too large, before anything is allocated
   const total = checked.trainSize + checked.valSize + checked.testSize;
@@ -198,7 +208,7 @@ export function splitPool(name: string, pool: Pool, c: DataConfig): Dataset {
   const test = pool.test
     ? take(pool.test, features, permutation(pool.test.y.length, rng).subarray(0, c.testSize))
     : take(pool, features, order.subarray(c.trainSize + c.valSize, needed));
-  return {
+  const data: Dataset = {
     name,
     imageShape: pool.imageShape,
     features,
@@ -208,6 +218,21 @@ export function splitPool(name: string, pool: Pool, c: DataConfig): Dataset {
     val,
     test,
   };
+  return withLabelNoise(data, c);
+}
+
+/**
+ * The dataset with a seeded fraction of its training and validation labels corrupted (label-noise.ts),
+ * the test split untouched; the dataset itself when `labelNoise` is 0 or absent.
+ */
+export function withLabelNoise(data: Dataset, c: Pick<DataConfig, 'labelNoise' | 'labelNoiseKind' | 'seed'>): Dataset {
+  const noise = checkLabelNoise(c);
+  if (noise.labelNoise === 0) return data;
+  const noisy = (split: Split, which: 'train' | 'val'): Split => ({
+    ...split,
+    y: corruptLabels(split.y, data.numClasses, noise, labelNoiseRng(c.seed, which)).labels,
+  });
+  return { ...data, train: noisy(data.train, 'train'), val: noisy(data.val, 'val') };
 }
 
 /**

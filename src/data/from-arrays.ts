@@ -5,6 +5,7 @@
 import { checkInt } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { splitPool, type Dataset, type Pool } from './dataset.js';
+import { checkLabelNoise, type LabelNoiseKind } from './label-noise.js';
 
 /** What a tf.Tensor offers here (any tfjs tensor fits; src/data does not import tfjs). */
 export interface TensorLike {
@@ -37,8 +38,12 @@ export interface ArraysDatasetArgs {
   valSize?: number;
   /** @default 15% of the samples (at least 1) */
   testSize?: number;
-  /** Seed of the split. @default 0 */
+  /** Seed of the split (and of the label noise). @default 0 */
   seed?: number;
+  /** Fraction of training and validation labels corrupted, in [0, 1) (label-noise.ts). @default 0 */
+  labelNoise?: number;
+  /** @default 'symmetric' */
+  labelNoiseKind?: LabelNoiseKind;
 }
 
 const isTensor = (v: unknown): v is TensorLike =>
@@ -165,5 +170,6 @@ export function datasetFromArrays(args: ArraysDatasetArgs): Dataset {
   const trainSize = checkInt('datasetFromArrays: trainSize', args.trainSize ?? n - valSize - testSize, 1);
   const seed = checkInt('datasetFromArrays: seed', args.seed ?? 0, 0, 2 ** 32 - 1);
   const pool: Pool = { imageShape: [...imageShape], numClasses, x: samples.values, y };
-  return splitPool(args.name, pool, { dataset: args.name, trainSize, valSize, testSize, seed });
+  const noise = checkLabelNoise({ labelNoise: args.labelNoise, labelNoiseKind: args.labelNoiseKind });
+  return splitPool(args.name, pool, { dataset: args.name, trainSize, valSize, testSize, seed, ...noise });
 }

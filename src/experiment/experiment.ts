@@ -41,8 +41,10 @@ import { writeFileAtomic } from '../store/checkpoint.js';
 import { checkBoolean, checkInt, checkOneOf, checkRate, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { flagOf } from '../core/options.js';
-import { bestEpisode } from '../core/run-log.js';
+import { bestEpisode, selectedScore, type EpisodeRecord } from '../core/run-log.js';
 import type { CsvHeaderMode } from '../data/csv.js';
+import { checkLabelNoise, type LabelNoiseKind } from '../data/label-noise.js';
+import { checkSelect, type SelectName } from '../core/select.js';
 import {
   DATASET_OPTIONS,
   checkDataConfig,
@@ -53,12 +55,27 @@ import {
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
 import { BACKENDS, type BackendChoice } from '../nn/backend.js';
 import { compareRuns, formatEstimate, renderMarkdown, type Table } from '../analysis/compare.js';
-import { recommendedSchedulesPlot, renderSvg, sweepPlot, type SweepPoint } from '../analysis/plots.js';
-import { readRuns } from '../store/read-run.js';
+import {
+  recommendedSchedulesPlot,
+  renderSvg,
+  sweepEpochPlot,
+  sweepPlot,
+  type EpochPoint,
+  type SweepPoint,
+} from '../analysis/plots.js';
+import { readRun, readRuns } from '../store/read-run.js';
 import { writeComparison } from '../analysis/report.js';
 import { EXPERIMENT_FILES, RUN_FILES, seedRunsDir } from '../store/layout.js';
 import { folderStamp, freeFolder } from '../store/run-folder.js';
-import { estimate, pairedDifference, type Estimate } from '../analysis/stats.js';
+import {
+  detectableEffect,
+  estimate,
+  holm,
+  pairedDifference,
+  pairedTTestP,
+  pairsForEffect,
+  type Estimate,
+} from '../analysis/stats.js';
 import { DEFAULT_WORKERS, checkWorkers, type Executor } from '../execution/executor.js';
 import { createExecutor } from '../execution/create-executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
@@ -76,13 +93,19 @@ export interface Preset {
   epochs: number;
   grid: number[];
   seeds: number;
+  /** Fraction of training and validation labels corrupted (src/data/label-noise.ts). @default 0 */
+  labelNoise?: number;
+  /** @default 'symmetric' */
+  labelNoiseKind?: LabelNoiseKind;
+  /** The selection protocol the preset is judged by. @default 'final' */
+  select?: SelectName;
   /** Further run options every run of the experiment gets (env options by key: lr, batchSize, …). */
   options?: Record<string, unknown>;
   /** One line for --help: what the preset is for. */
   about?: string;
 }
 
-export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn', Preset> = {
+export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn' | 'mnist-noisy', Preset> = {
   quick: {
     dataset: 'mnist',
     model: 'mlp:256,128',
@@ -129,8 +152,24 @@ export const PRESETS: Record<'quick' | 'standard' | 'mnist-wide' | 'fashion-cnn'
     seeds: 5,
     about: 'the CNN on 500 Fashion-MNIST images for 30 epochs: it overfits, yet no single rate helped it in the sweep',
   },
+  // Chosen by a measured sweep (README, Label noise): 40% of the training and validation labels wrong, the
+  // test labels clean; judged under best-epoch, so early stopping is the competitor dropout must beat.
+  'mnist-noisy': {
+    dataset: 'mnist',
+    model: 'mlp:256,256',
+    trainSize: 1000,
+    valSize: 2000,
+    testSize: 2000,
+    epochs: 20,
+    grid: [0, 0.3, 0.5, 0.7],
+    seeds: 10,
+    labelNoise: 0.4,
+    select: 'best-epoch',
+    about:
+      '40% wrong training/validation labels, clean test, best-epoch: rate 0.7 beat 0 by +3.0 ± 3.1 points (3 seeds) in the sweep',
+  },
 };
-export const PRESET_NAMES = ['quick', 'standard', 'mnist-wide', 'fashion-cnn'] as const;
+export const PRESET_NAMES = ['quick', 'standard', 'mnist-wide', 'fashion-cnn', 'mnist-noisy'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /**
@@ -140,7 +179,13 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 export function describePresets(indent = '  '): string {
   return PRESET_NAMES.map((name) => {
     const p = PRESETS[name];
-    const extra = Object.entries(p.options ?? {}).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
+    const own: Record<string, unknown> = {
+      ...p.options,
+      ...(p.labelNoise ? { labelNoise: p.labelNoise } : {}),
+      ...(p.labelNoiseKind ? { labelNoiseKind: p.labelNoiseKind } : {}),
+      ...(p.select ? { select: p.select } : {}),
+    };
+    const extra = Object.entries(own).map(([k, v]) => `${flagOf(k)}${v === true ? '' : ` ${String(v)}`}`);
     return [
       `${indent}${name}${p.about ? `: ${p.about}` : ''}`,
       `${indent}    ${p.dataset}, ${p.model}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}; ${p.trainSize} train / ${p.valSize} val / ${p.testSize} test`,
@@ -306,6 +351,14 @@ export interface ExperimentConfig {
   grid: number[];
   /** Env options every run gets (lr, batchSize, l2, …), over the preset's own. @default the preset's */
   options: Record<string, unknown>;
+  /** Fraction of training and validation labels corrupted; the test split stays clean. @default the preset's, else 0 */
+  labelNoise: number;
+  /** symmetric or pair. @default the preset's, else 'symmetric' */
+  labelNoiseKind: LabelNoiseKind;
+  /** How every method scores episodes, picks its best and is judged (src/core/select.ts). @default 'final' */
+  select: SelectName;
+  /** smoothed: the last epochs averaged. @default 3 */
+  selectWindow: number;
   /** K-fold cross-validation for the grid (1: the fixed validation split). @default 1 */
   folds: number;
   /** Learners start each seed from the agent.json the previous seed ended with. @default false */
@@ -359,6 +412,11 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
   const given = { dataset, dataDir: partial.dataDir, csvLabel: partial.csvLabel, csvHeader: partial.csvHeader };
   const dataOwn = partial.resume ? withoutForeignDataOptions(given) : given;
   const data = checkDataConfig({ ...dataOwn, dataset });
+  const noise = checkLabelNoise({
+    labelNoise: partial.labelNoise ?? PRESETS[preset].labelNoise,
+    labelNoiseKind: partial.labelNoiseKind ?? PRESETS[preset].labelNoiseKind,
+  });
+  const select = checkSelect({ select: partial.select ?? PRESETS[preset].select, selectWindow: partial.selectWindow });
   return {
     preset,
     seeds: checkInt('--seeds', partial.seeds ?? PRESETS[preset].seeds, 1, 100),
@@ -370,6 +428,8 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
     epochs: checkInt('--epochs', partial.epochs ?? PRESETS[preset].epochs, 1),
     grid: checkGrid(partial.grid ?? PRESETS[preset].grid),
     options: { ...PRESETS[preset].options, ...partial.options },
+    ...noise,
+    ...select,
     folds: checkInt('--folds', partial.folds ?? EXPERIMENT_DEFAULTS.folds, 1, 20),
     carry: checkBoolean('--carry', partial.carry ?? EXPERIMENT_DEFAULTS.carry),
     methods: METHODS.map((m) => m.name).filter((name) => methods.includes(name)),
@@ -396,7 +456,17 @@ function checkGrid(grid: unknown): number[] {
 
 // plan
 
-/** What a method recommends for one seed: the best episode (by validation accuracy) over its runs. */
+/** A method's pick under one protocol: the validation score that chose it and its test accuracy. */
+export interface ProtocolPick {
+  valAcc: number;
+  testAcc: number;
+}
+
+/**
+ * What a method recommends for one seed: the best episode over its runs under the experiment's
+ * selection protocol (valAcc is that protocol's score), and, side by side, the picks the final and
+ * best-epoch protocols would make.
+ */
 export interface MethodPick {
   method: string;
   seed: number;
@@ -405,6 +475,23 @@ export interface MethodPick {
   epochs: number;
   schedule: number[][];
   from: string;
+  /** The picks under final and best-epoch (best-epoch only when the runs measured test every epoch). */
+  protocols?: { final: ProtocolPick; 'best-epoch'?: ProtocolPick };
+}
+
+type Scored = EpisodeRecord;
+
+/** The final and best-epoch picks among `episodes`, for the report's side-by-side. */
+function protocolPicks(episodes: readonly Scored[]): NonNullable<MethodPick['protocols']> {
+  const final = bestEpisode(episodes.map((e) => ({ valAcc: e.valAcc, testAcc: e.testAcc })))!;
+  const measured = episodes.every((e) => e.bestEpoch !== undefined);
+  const best = measured
+    ? bestEpisode(episodes.map((e) => ({ valAcc: e.bestEpoch!.score, testAcc: e.bestEpoch!.testAcc })))
+    : undefined;
+  return {
+    final: { valAcc: final.valAcc, testAcc: final.testAcc },
+    ...(best ? { 'best-epoch': { valAcc: best.valAcc, testAcc: best.testAcc } } : {}),
+  };
 }
 
 /** One method on one seed: its tasks, and how their results make its pick. */
@@ -438,11 +525,12 @@ function pickBest(method: string, seed: number, results: JobResult[]): MethodPic
   return {
     method,
     seed,
-    valAcc: best.valAcc,
-    testAcc: best.testAcc,
+    valAcc: selectedScore(best),
+    testAcc: best.selected?.testAcc ?? best.testAcc,
     epochs: episodes.reduce((s, e) => s + e.epochs, 0),
     schedule: best.schedule,
     from: best.from,
+    protocols: protocolPicks(episodes),
   };
 }
 
@@ -477,6 +565,11 @@ export function planExperiment(partial: Partial<ExperimentConfig>): ExperimentPl
     testSize,
     epochs,
     ...dataOwn,
+    ...(config.labelNoise > 0 ? { labelNoise: config.labelNoise, labelNoiseKind: config.labelNoiseKind } : {}),
+    // Every run measures test after each epoch: the report gives the final and best-epoch protocols side by side.
+    testEachEpoch: true,
+    ...(config.select !== 'final' ? { select: config.select } : {}),
+    ...(config.select === 'smoothed' ? { selectWindow: config.selectWindow } : {}),
     backend: config.backend,
   };
   const runsDir = (seed: number) => seedRunsDir(config.out, seed);
@@ -551,7 +644,7 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
   const choose = (done: ReadonlyMap<string, JobResult>) => {
     let best: { job: Job; score: number } | undefined;
     jobs.forEach((job, i) => {
-      const score = foldTasks[i]!.reduce((s, t) => s + done.get(t.id)!.records[0]!.valAcc, 0) / folds;
+      const score = foldTasks[i]!.reduce((s, t) => s + selectedScore(done.get(t.id)!.records[0]!), 0) / folds;
       if (!best || score > best.score) best = { job, score };
     });
     return best!;
@@ -573,7 +666,7 @@ function kFoldGrid(method: Method, seed: number, jobs: Job[], folds: number): Gr
         method: 'grid',
         seed,
         valAcc: score,
-        testAcc: record.testAcc,
+        testAcc: record.selected?.testAcc ?? record.testAcc,
         epochs: foldEpochs + record.epochs,
         schedule: record.schedule,
         from: `${job.out} (rate ${String(job.options['rate'])}, ${folds}-fold)`,
@@ -713,7 +806,21 @@ export interface MethodVerdict {
   gridEpochs: number;
   /** Methods that picked the same episodes (same schedule and accuracies) on every seed. */
   sameAs: string[];
+  /** The smallest difference detectable at 80% power from this spread and seed count (accuracy units). */
+  detectable: number | undefined;
+  /** Two-sided paired t-test p-value, raw and Holm-adjusted across the methods compared. */
+  p: number | undefined;
+  pHolm: number | undefined;
+  /** The verdict after Holm's correction across methods (the raw one is `verdict`). */
+  holmVerdict: Verdict;
+  /** The seed count cannot reach a detectable effect of UNDERPOWERED_POINTS with this spread. */
+  underpowered: boolean;
+  /** Seeds that would reach it with this spread (undefined: fewer than two seeds, or more than 1000). */
+  seedsNeeded: number | undefined;
 }
+
+/** The detectable effect (points) an experiment must reach before "no detectable difference" means anything. */
+export const UNDERPOWERED_POINTS = 0.5;
 
 const samePick = (a: MethodPick, b: MethodPick) =>
   a.valAcc === b.valAcc && a.testAcc === b.testAcc && JSON.stringify(a.schedule) === JSON.stringify(b.schedule);
@@ -724,7 +831,7 @@ export function methodVerdicts(picks: readonly MethodPick[], methods: readonly s
   const meanEpochs = (method: string) =>
     Math.round(of(method).reduce((s, p) => s + p.epochs, 0) / Math.max(1, of(method).length));
   const grid = bySeed('grid');
-  return methods
+  const verdicts = methods
     .filter((m) => m !== 'grid' && of(m).length > 0)
     .map((method) => {
       const diff = pairedDifference(bySeed(method), grid);
@@ -743,8 +850,50 @@ export function methodVerdicts(picks: readonly MethodPick[], methods: readonly s
         epochs: meanEpochs(method),
         gridEpochs: meanEpochs('grid'),
         sameAs,
+        ...power(diff.estimate),
       };
     });
+  // Holm across the methods that have a p-value: the family of comparisons with the grid.
+  const tested = verdicts.filter((v) => v.p !== undefined);
+  const adjusted = holm(tested.map((v) => v.p!));
+  tested.forEach((v, i) => {
+    v.pHolm = adjusted[i]!;
+    v.holmVerdict = v.pHolm <= 0.05 ? (v.diff!.mean > 0 ? 'beats the grid' : 'worse') : 'no detectable difference';
+  });
+  return verdicts;
+}
+
+/** Detectable effect (paired t, 80% power, α = 0.05), raw p-value and whether the seeds suffice for 0.5 points. */
+function power(diff: Estimate | undefined) {
+  const sd = diff?.std;
+  const detectable = sd === undefined ? undefined : detectableEffect(sd, diff!.n);
+  const target = UNDERPOWERED_POINTS / 100;
+  return {
+    detectable,
+    p: diff ? pairedTTestP(diff) : undefined,
+    pHolm: undefined as number | undefined,
+    holmVerdict: 'no detectable difference' as Verdict,
+    underpowered: detectable === undefined || detectable > target,
+    seedsNeeded: sd === undefined ? undefined : sd === 0 ? 2 : pairsForEffect(sd, target),
+  };
+}
+
+/**
+ * The verdict's power, one line per method: the detectable effect at 80% power, the raw and Holm-corrected
+ * verdicts, and "underpowered" where the seeds cannot reach a 0.5-point detectable effect.
+ */
+export function powerText(picks: readonly MethodPick[], methods: readonly string[]): string {
+  const verdicts = methodVerdicts(picks, methods);
+  if (verdicts.length === 0) return '';
+  const pts = (x: number | undefined, digits = 2) => (x === undefined ? '—' : (100 * x).toFixed(digits));
+  const lines = verdicts.map((v) => {
+    const p = v.p === undefined ? 'p —' : `p ${v.p.toFixed(3)}, Holm ${v.pHolm!.toFixed(3)}`;
+    const under = v.underpowered
+      ? `; underpowered: ${v.seedsNeeded === undefined ? 'more seeds' : `${v.seedsNeeded} seeds`} would detect ${UNDERPOWERED_POINTS} pts`
+      : '';
+    return `- ${v.method}: detectable ${pts(v.detectable)} pts at ${v.seeds} seeds; ${p}; raw: ${v.verdict}; Holm: ${v.holmVerdict}${under}`;
+  });
+  return `Power (paired t, 80% power, α = 0.05; MDE = (t_{0.975, n−1} + t_{0.8, n−1}) · sd / √n; Holm across ${verdicts.length} methods):\n${lines.join('\n')}`;
 }
 
 /** Per method across seeds: what it picked, on validation and on test, and test minus the grid's pick. */
@@ -757,7 +906,7 @@ export function experimentTable(
   const verdicts = new Map(methodVerdicts(picks, methods).map((v) => [v.method, v]));
   const rows = methods.map((method) => {
     const mine = picks.filter((p) => p.method === method);
-    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—'];
+    if (mine.length === 0) return [method, '0', '—', '—', '—', '—', '—', '—', '—', '—'];
     const v = verdicts.get(method);
     const epochs = Math.round(mine.reduce((s, p) => s + p.epochs, 0) / mine.length);
     return [
@@ -769,6 +918,10 @@ export function experimentTable(
       v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
       v ? `${v.wins}/${v.seeds}` : '—',
       v ? `${v.verdict}${v.sameAs.length > 0 ? ` (same picks as ${v.sameAs.join(', ')})` : ''}` : '—',
+      v?.detectable !== undefined
+        ? `${(100 * v.detectable).toFixed(2)}${v.underpowered ? ' (underpowered)' : ''}`
+        : '—',
+      v ? v.holmVerdict : '—',
     ];
   });
   const left =
@@ -787,8 +940,10 @@ export function experimentTable(
       'Δ test vs grid (pts)',
       'wins',
       'verdict',
+      'detectable (pts)',
+      'Holm verdict',
     ],
-    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'l'],
     rows,
   };
 }
@@ -850,13 +1005,58 @@ export function verdictText(picks: readonly MethodPick[], methods: readonly stri
   return `Verdict (test accuracy, paired by seed against the grid's pick, 95% CI):\n${lines.map((l) => `- ${l}`).join('\n')}${caveat}`;
 }
 
+/**
+ * The final and best-epoch protocols side by side: per method, the test accuracy of what each protocol
+ * picks and its difference from the grid's pick under the same protocol, paired by seed.
+ */
+export function protocolTable(picks: readonly MethodPick[], methods: readonly string[]): Table {
+  const under = (protocol: 'final' | 'best-epoch'): MethodPick[] =>
+    picks.flatMap((p) => {
+      const chosen = p.protocols?.[protocol];
+      return chosen ? [{ ...p, ...chosen }] : [];
+    });
+  const cells = (protocol: 'final' | 'best-epoch', method: string): string[] => {
+    const all = under(protocol);
+    const mine = all.filter((p) => p.method === method);
+    if (mine.length === 0) return ['—', '—'];
+    const v = methodVerdicts(all, methods).find((m) => m.method === method);
+    return [
+      formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
+      v?.diff ? formatEstimate(v.diff, 2, 100, true) : '—',
+    ];
+  };
+  return {
+    title: 'Selection protocols side by side: final (last epoch) and best-epoch (restore the best weights)',
+    note: "each protocol picks each method's best episode by its own validation score; Δ is paired by seed against the grid's pick under the same protocol, in points",
+    headers: ['method', 'final testAcc', 'final Δ (pts)', 'best-epoch testAcc', 'best-epoch Δ (pts)'],
+    align: ['l', 'r', 'r', 'r', 'r'],
+    rows: methods.map((method) => [method, ...cells('final', method), ...cells('best-epoch', method)]),
+  };
+}
+
 /** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
 export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
   if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
   return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
     plan.preset.grid.flatMap((rate) => {
       const record = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`))?.records[0];
-      return record ? [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc }] : [];
+      if (!record) return [];
+      const best = record.bestEpoch ? { bestEpochTestAcc: record.bestEpoch.testAcc } : {};
+      return [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc, ...best }];
+    }),
+  );
+}
+
+/** Every finished grid run's test accuracy after each epoch (runs that measured it), for the sweep against epochs. */
+export function gridEpochSweep(plan: ExperimentPlan): EpochPoint[] {
+  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
+  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
+    plan.preset.grid.flatMap((rate) => {
+      const dir = path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`);
+      if (!finishedResult(dir)) return [];
+      return readRun(dir).value.steps.flatMap((s) =>
+        s.testAcc === undefined ? [] : [{ rate, seed, epoch: s.epoch, testAcc: s.testAcc }],
+      );
     }),
   );
 }
@@ -865,21 +1065,35 @@ export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
 export function sweepTable(points: readonly SweepPoint[]): Table {
   const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
   const lowest = rates[0]!;
-  const testBySeed = (rate: number) => new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, p.testAcc]));
+  const withBest = points.length > 0 && points.every((p) => p.bestEpochTestAcc !== undefined);
+  const bySeed = (rate: number, acc: (p: SweepPoint) => number) =>
+    new Map(points.filter((p) => p.rate === rate).map((p) => [p.seed, acc(p)]));
+  const delta = (rate: number, acc: (p: SweepPoint) => number) => {
+    const diff = pairedDifference(bySeed(rate, acc), bySeed(lowest, acc)).estimate;
+    return rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true);
+  };
+  const bestAcc = (p: SweepPoint) => p.bestEpochTestAcc!;
   return {
-    title: 'The grid as a sweep: final accuracy per static rate (mean ± 95% CI over seeds)',
-    note: `Δ test is paired by seed against rate ${lowest}, in points`,
-    headers: ['rate', 'seeds', 'valAcc', 'testAcc', `Δ test vs ${lowest} (pts)`],
-    align: ['r', 'r', 'r', 'r', 'r'],
+    title: 'The grid as a sweep: accuracy per static rate (mean ± 95% CI over seeds)',
+    note: `Δ test is paired by seed against rate ${lowest}, in points${withBest ? "; best epoch: the test accuracy of the best-validation epoch's weights" : ''}`,
+    headers: [
+      'rate',
+      'seeds',
+      'valAcc',
+      'testAcc',
+      `Δ test vs ${lowest} (pts)`,
+      ...(withBest ? ['testAcc (best epoch)', `Δ best epoch vs ${lowest} (pts)`] : []),
+    ],
+    align: ['r', 'r', 'r', 'r', 'r', ...(withBest ? (['r', 'r'] as const) : [])],
     rows: rates.map((rate) => {
       const mine = points.filter((p) => p.rate === rate);
-      const diff = pairedDifference(testBySeed(rate), testBySeed(lowest)).estimate;
       return [
         String(rate),
         String(mine.length),
         formatEstimate(estimate(mine.map((p) => p.valAcc)), 4),
         formatEstimate(estimate(mine.map((p) => p.testAcc)), 4),
-        rate === lowest || !diff ? '—' : formatEstimate(diff, 2, 100, true),
+        delta(rate, (p) => p.testAcc),
+        ...(withBest ? [formatEstimate(estimate(mine.map(bestAcc)), 4), delta(rate, bestAcc)] : []),
       ];
     }),
   };
@@ -925,9 +1139,10 @@ export async function writeExperiment(
       2,
     ) + '\n',
   );
+  const power = powerText(result.picks, names);
   writeFileSync(
     md,
-    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n`,
+    `# droptune experiment: ${config.preset}\n\n${renderMarkdown([table])}\n\n${verdictText(result.picks, names)}\n\n${power === '' ? '' : `${power}\n\n`}${renderMarkdown([protocolTable(result.picks, names)])}\n`,
   );
   writeFileSync(svg, await renderSvg(recommendedSchedulesPlot(result.picks, names)));
   const sweep = gridSweep(plan);
@@ -945,6 +1160,12 @@ export async function writeExperiment(
     );
     appendFileSync(md, `\n${renderMarkdown([sweepTable(sweep)])}\n`);
     files.push(sweepSvg);
+    const curves = gridEpochSweep(plan);
+    if (curves.length > 0) {
+      const epochsSvg = path.join(config.out, 'sweep-epochs.svg');
+      writeFileSync(epochsSvg, await renderSvg(sweepEpochPlot(curves, `${config.preset}: test accuracy by epoch`)));
+      files.push(epochsSvg);
+    }
   }
   let compareFiles: string[] = [];
   const seedDirs = Array.from({ length: config.seeds }, (_, seed) => seedRunsDir(config.out, seed)).filter(

@@ -15,6 +15,7 @@
 import { Observable, type Subscription } from 'rxjs';
 import { createRng } from '../core/rng.js';
 import type { EpisodeRecord } from '../core/run-log.js';
+import { episodeScore, type SelectProtocol } from '../core/select.js';
 import type { Action, Agent, Env, StepInfo, StepResult, Transition } from '../core/types.js';
 
 export interface ResetEvent {
@@ -56,6 +57,8 @@ export interface RunOptions {
   resume?: { reset: { observation: number[]; info: StepInfo }; transitions: readonly Transition[] };
   /** Emits to stop gracefully after the epoch in progress. */
   stop$?: Observable<unknown>;
+  /** How each episode is scored: a protocol other than final adds `selected` to its record. @default final */
+  select?: SelectProtocol;
 }
 
 /**
@@ -90,8 +93,17 @@ export function episodeRecord(
   transitions: readonly Pick<Transition, 'reward' | 'info'>[],
   episodeMs: number,
   envSeed?: number,
+  select?: SelectProtocol,
 ): EpisodeRecord {
   const last = transitions[transitions.length - 1]?.info ?? initial;
+  const infos = transitions.map((t) => t.info);
+  // Recorded only when there is something the final rule would not say: old runs' records stay as they were.
+  const measuredEachEpoch = infos.length > 1 && infos.every((i) => i.testAcc !== undefined);
+  const selected =
+    select && select.select !== 'final' && infos.length > 0
+      ? { selected: { ...episodeScore(infos, select, last.testAcc), select: select.select } }
+      : {};
+  const bestEpoch = measuredEachEpoch ? { bestEpoch: episodeScore(infos, { select: 'best-epoch' }) } : {};
   return {
     episode,
     ...(envSeed !== undefined ? { seed: envSeed } : {}),
@@ -104,6 +116,8 @@ export function episodeRecord(
     testLoss: last.testLoss ?? Number.NaN,
     diverged: last.diverged,
     schedule: transitions.map((t) => t.info.rates),
+    ...selected,
+    ...bestEpoch,
     episodeMs,
   };
 }
@@ -166,7 +180,14 @@ export function run$(env: Env, agent: Agent, opts: RunOptions): Observable<LoopE
         subscriber.next({
           type: 'episode',
           episode,
-          record: episodeRecord(episode, reset.info, transitions, performance.now() - started, seedOf(episode)),
+          record: episodeRecord(
+            episode,
+            reset.info,
+            transitions,
+            performance.now() - started,
+            seedOf(episode),
+            opts.select,
+          ),
           transitions,
         });
       }

@@ -22,6 +22,13 @@ import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
 import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
+import {
+  SELECT_DEFAULTS,
+  SELECT_PROTOCOLS,
+  checkSelect,
+  type SelectName,
+  type SelectProtocol,
+} from '../core/select.js';
 import type { ActionMode } from '../core/types.js';
 import { CSV_HEADER_MODES } from '../data/csv.js';
 import {
@@ -35,6 +42,7 @@ import {
   type Dataset,
 } from '../data/dataset.js';
 import { DEFAULT_FASHION_DIR } from '../data/fashion-mnist.js';
+import { LABEL_NOISE_KINDS, type LabelNoiseKind } from '../data/label-noise.js';
 import { run$, type LoopEvent } from '../loop/loop.js';
 import { agentContext, agentRng } from './make-agent.js';
 import { BACKENDS, requestedBackend, type BackendChoice } from '../nn/backend.js';
@@ -83,6 +91,14 @@ export const RUN_OPTIONS: OptionSpec[] = [
   spec('label', 'string', undefined, 'name this run in comparisons (default: agent and its options)'),
   spec('resume', 'string', undefined, 'continue the run in this folder from its last epoch (its own options apply)'),
   spec('replay', 'string', undefined, "train a run's episode again under its seed: RUN[#EPISODE] (default: its best)"),
+  spec(
+    'select',
+    'string',
+    SELECT_DEFAULTS.select,
+    "how an episode is scored: final (last epoch's valAcc), smoothed (mean of the last --select-window), best-epoch (restore the best epoch's weights)",
+    SELECT_PROTOCOLS,
+  ),
+  spec('selectWindow', 'int', SELECT_DEFAULTS.selectWindow, '--select smoothed: the last epochs averaged'),
 ];
 
 export const DATA_OPTIONS: OptionSpec[] = [
@@ -103,6 +119,19 @@ export const DATA_OPTIONS: OptionSpec[] = [
     undefined,
     'csv: is the first row a header; auto: when a feature cell in it is not a number (default: auto)',
     CSV_HEADER_MODES,
+  ),
+  spec(
+    'labelNoise',
+    'number',
+    0,
+    'fraction of training and validation labels replaced by another class (test stays clean)',
+  ),
+  spec(
+    'labelNoiseKind',
+    'string',
+    'symmetric',
+    'symmetric: a uniformly drawn other class; pair: each class flips to its fixed partner (c + 1) mod K',
+    LABEL_NOISE_KINDS,
   ),
 ];
 
@@ -170,6 +199,8 @@ export interface ResolvedRun {
   seed: number;
   backend: BackendChoice;
   data: DataConfig;
+  /** How episodes are scored and the best one picked (summary.json's best, episode records' `selected`). */
+  select: SelectProtocol;
   env: Partial<DropoutEnvConfig>;
   envConfig: ReturnType<typeof checkEnvConfig>;
   loadedState: unknown;
@@ -262,8 +293,14 @@ export function resolveRun(
     trainSize: opt('trainSize') as number,
     valSize: opt('valSize') as number,
     testSize: opt('testSize') as number,
+    labelNoise: opt('labelNoise') as number,
+    labelNoiseKind: opt('labelNoiseKind') as LabelNoiseKind,
     ...dataOwn,
     seed,
+  });
+  const select = checkSelect({
+    select: opt('select') as SelectName,
+    selectWindow: opt('selectWindow') as number,
   });
   const concreteDropout = opt('concreteDropout') as boolean;
   if (concreteDropout === true) {
@@ -310,6 +347,8 @@ export function resolveRun(
     actionMode,
     initialRates: Array.isArray(initialRate) && initialRate.length === 1 ? initialRate[0]! : initialRate,
     maxEpochs: checkInt('--epochs', opt('epochs'), 1),
+    // best-epoch reads the test accuracy of the best epoch's weights: the env measures it at every epoch
+    testEachEpoch: opt('testEachEpoch') === true || select.select === 'best-epoch',
   };
   const envConfig = checkEnvConfig(env);
   // A model file by its absolute path (checkEnvConfig resolves it): jobs and queue workers open that one.
@@ -339,6 +378,7 @@ export function resolveRun(
     initialRates: _initial,
     concreteLr,
     concreteLengthScale,
+    testEachEpoch,
     ...envRest
   } = envConfig;
   // Concrete dropout's own options in config.json only for its runs: other runs' files stay as they were.
@@ -361,6 +401,10 @@ export function resolveRun(
     loadAgent,
     label,
     ...(scheduler ? recordedAgentOptions : agentOptions),
+    // Recorded only away from their defaults: a run without them writes the config.json it always did.
+    ...(testEachEpoch ? { testEachEpoch } : {}),
+    ...(select.select !== 'final' ? { select: select.select } : {}),
+    ...(select.select === 'smoothed' ? { selectWindow: select.selectWindow } : {}),
   };
   return {
     agent,
@@ -369,6 +413,7 @@ export function resolveRun(
     seed,
     backend,
     data,
+    select,
     env,
     envConfig,
     loadedState,
@@ -515,6 +560,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           episodes: remaining,
           firstEpisode: start.episode,
           seed: run.seed,
+          select: run.select,
           stop$: opts.stop$,
           envSeed: opts.envSeed,
           resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
@@ -528,7 +574,7 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
               current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
             }
             if (event.type === 'step') {
-              writer.step(stepRecord(event.transition));
+              writer.step(stepRecord(event.transition, run.envConfig.testEachEpoch));
               stepsLines += 1;
               epochsTrained += 1;
               current!.transitions.push(event.transition);

@@ -169,8 +169,10 @@ export class RunWriter {
   }
 }
 
-export function stepRecord(t: Transition): StepRecord {
+/** A transition as steps.jsonl records it; `withTest`: the env measured the test split at every epoch. */
+export function stepRecord(t: Transition, withTest = false): StepRecord {
   const { info } = t;
+  const test = withTest && info.testAcc !== undefined ? { testAcc: info.testAcc, testLoss: info.testLoss! } : {};
   return {
     episode: t.episode,
     epoch: t.epoch,
@@ -182,6 +184,7 @@ export function stepRecord(t: Transition): StepRecord {
     trainAcc: info.trainAcc,
     valLoss: info.valLoss,
     valAcc: info.valAcc,
+    ...test,
     terminated: t.terminated,
     truncated: t.truncated,
     observation: t.nextObservation,
@@ -204,7 +207,12 @@ export function summarize(
   const first = episodes[0];
   const last = episodes[episodes.length - 1];
   if (!best || !first || !last) throw new Error('summarize: no finished episode');
-  const brief = (e: EpisodeRecord) => ({ episode: e.episode, valAcc: e.valAcc, testAcc: e.testAcc });
+  const brief = (e: EpisodeRecord) => ({
+    episode: e.episode,
+    valAcc: e.valAcc,
+    testAcc: e.testAcc,
+    ...(e.selected ? { selected: e.selected } : {}),
+  });
   return {
     agent,
     episodes: episodes.length,

@@ -26,6 +26,7 @@ import {
   runExperiment,
   verdictOf,
   verdictText,
+  powerText,
   writeExperiment,
   type ExperimentConfig,
   type GroupReport,
@@ -434,7 +435,7 @@ describe('runExperiment', () => {
 
   it('prints a table over the picks it has, with a dash for a method with none', () => {
     const table = experimentTable([], ['grid'], 1, [{ method: 'grid', seed: 0, reason: 'x' }]);
-    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—', '—']]);
+    expect(table.rows).to.deep.equal([['grid', '0', '—', '—', '—', '—', '—', '—', '—', '—']]);
   });
 });
 
@@ -581,6 +582,28 @@ describe('experiment verdict', () => {
       ),
     ).to.match(
       /\n\(3 seeds: an interval rests on a spread estimated from 3 differences; read this as a smoke test, not a finding\)$/,
+    );
+  });
+
+  it('prints the detectable effect, raw and Holm verdicts, and says when the seeds are too few', () => {
+    const all = [
+      ...grid,
+      ...picks('up', [0.01, 0.012, 0.008, 0.011, 0.009]),
+      ...picks('mixed', [0.02, -0.02, 0.01, -0.01, 0.005]),
+    ];
+    const [up, mixed] = methodVerdicts(all, ['grid', 'up', 'mixed']);
+    // up: sd 0.00158 over 5 seeds, (t_{.975,4} + t_{.8,4}) = 2.776 + 0.941 = 3.717: 3.717 · 0.00158 / √5 = 0.00263
+    expect(up!.detectable!).to.be.closeTo(0.00263, 2e-5);
+    expect(up!.underpowered).to.equal(false);
+    expect(up!.holmVerdict).to.equal('beats the grid');
+    expect(mixed!.underpowered).to.equal(true);
+    expect(mixed!.seedsNeeded!).to.be.above(5);
+    const text = powerText(all, ['grid', 'up', 'mixed']);
+    expect(text).to.match(
+      /- up: detectable 0\.26 pts at 5 seeds; p 0\.000, Holm 0\.000; raw: beats the grid; Holm: beats the grid$/m,
+    );
+    expect(text).to.match(
+      /- mixed: .*raw: no detectable difference; Holm: no detectable difference; underpowered: \d+ seeds would detect 0\.5 pts$/m,
     );
   });
 

@@ -24,6 +24,7 @@ const OTHER: Record<string, unknown> = {
   initialRate: [0.2],
   reward: 'terminal',
   divergencePenalty: -2,
+  testEachEpoch: true,
 };
 
 describe('env options (declared once in DROPOUT_ENV_OPTIONS)', () => {

@@ -38,6 +38,7 @@ import { DropoutEnv } from '../../../envs/dropout-env.js';
 import { ConfigError } from '../../core/errors.js';
 import { createRng, restoreRng, type RngState } from '../../core/rng.js';
 import type { EpisodeRecord, LineageRecord, RunSummary } from '../../core/run-log.js';
+import type { SelectProtocol } from '../../core/select.js';
 import type { StepInfo, Transition } from '../../core/types.js';
 import { loadDataset, type Dataset } from '../../data/dataset.js';
 import { episodeRecord, episodeSeed } from '../../loop/loop.js';
@@ -200,7 +201,8 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       let epochsTrained: number = state.epochsTrained;
       const members: MemberState[] = state.members.map((m, member) => {
         const result = results[member]!;
-        for (const t of result.transitions) writer.step(stepRecord({ ...t, episode: member + 1 }));
+        for (const t of result.transitions)
+          writer.step(stepRecord({ ...t, episode: member + 1 }, run.envConfig.testEachEpoch));
         stepsLines += result.transitions.length;
         epochsTrained += result.transitions.length;
         const trajectory = [...m.trajectory, ...result.transitions.map((t) => ({ reward: t.reward, info: t.info }))];
@@ -266,7 +268,7 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
       });
     }
 
-    const records = state.members.map((m, member) => memberRecord(member, m, envSeed));
+    const records = state.members.map((m, member) => memberRecord(member, m, envSeed, run.select));
     writer.allEpisodes(records);
     writer.agentState({
       agent: 'pbt',
@@ -283,10 +285,10 @@ export async function runPbt(run: ResolvedRun, opts: PbtOptions): Promise<RunRes
 }
 
 /** Member `member` (an index from 0)'s log record, numbered from 1: its whole effective schedule, as if it had been one episode, and its lineage. */
-function memberRecord(member: number, m: MemberState, seed: number): EpisodeRecord {
+function memberRecord(member: number, m: MemberState, seed: number, select: SelectProtocol): EpisodeRecord {
   const episodeMs = m.trajectory.reduce((s, t) => s + (t.info.stepMs ?? 0), 0);
   return {
-    ...episodeRecord(member + 1, m.reset!.info, m.trajectory, episodeMs, seed),
+    ...episodeRecord(member + 1, m.reset!.info, m.trajectory, episodeMs, seed, select),
     lineage: m.lineage.map((l) => ({ ...l, from: l.from + 1 })),
   };
 }
