@@ -85,3 +85,6 @@ export {
   type TrainPolicyConfig,
 } from './experiment/train-policy.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './serve/server.js';
+export { toStockDropout } from './nn/stock-dropout.js';
+export type { AgentName, AgentOptions, AgentOptionsByName } from '../agents/index.js';
+export type { FitAgentName } from './integrations/tfjs-fit.js';
