@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs';
 import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
-import { dropoutLayersOf } from '../../src/nn/tunable-dropout.js';
 import { makeDropoutTunable } from '../../src/nn/user-model.js';
 import { toStockDropout } from '../../src/nn/stock-dropout.js';
 import { readRun } from '../../src/store/read-run.js';
