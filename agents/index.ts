@@ -19,6 +19,11 @@ import { ucbEntry, type UcbConfig } from './ucb.js';
 
 export type { AgentEntry } from './entry.js';
 
+/** An agent without options (random): a weak type, so any key given is refused (`{}` would accept all). */
+export interface NoOptions {
+  readonly _?: never;
+}
+
 /**
  * Each agent's own options as code gives them (every one optional: the agent's DEFAULTS fill the rest),
  * so a strict tsc rejects an unknown agent (`'ucbb'`) and a misspelt option (`{ ucbc: 1 }`).
@@ -27,7 +32,7 @@ export interface AgentOptionsByName {
   constant: Partial<ConstantConfig>;
   schedule: Partial<ScheduleConfig>;
   plateau: Partial<PlateauConfig>;
-  random: Record<string, never>;
+  random: NoOptions;
   'epsilon-greedy': Partial<EpsilonGreedyConfig>;
   ucb: Partial<UcbConfig>;
   thompson: Partial<ThompsonConfig>;

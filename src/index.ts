@@ -87,4 +87,6 @@ export {
 export { startDashboard, type Dashboard, type DashboardOptions } from './serve/server.js';
 export { toStockDropout } from './nn/stock-dropout.js';
 export type { AgentName, AgentOptions, AgentOptionsByName } from '../agents/index.js';
-export type { FitAgentName } from './integrations/tfjs-fit.js';
+export type { FitAgentName, FitEpisodeRecord } from './integrations/tfjs-fit.js';
+export type { RunOptionsInCode, TuneOnlyOptions } from './api/tune.js';
+export { trainFinalModel, FINAL_MODEL_DIR, type FinalModel } from './run/final-model.js';

@@ -2,32 +2,88 @@
  * The library's one call for a whole run: `await tune({ agent: 'ucb', dataset: 'synthetic', … })`
  * trains it and returns where its run folder is, as `npm run agent` would have written it.
  */
+import { readFileSync } from 'node:fs';
 import type { Observable } from 'rxjs';
-import { AGENTS } from '../../agents/index.js';
+import { AGENTS, type AgentName, type AgentOptions } from '../../agents/index.js';
 import type { PbtConfig } from '../../agents/pbt.js';
+import type { RewardMode } from '../../envs/dropout-env.js';
+import { epochLine } from '../core/epoch-line.js';
 import { ConfigError } from '../core/errors.js';
-import { flagOf, nearestFlag } from '../core/options.js';
+import { flagOf, inCodeTerms, nearestKey } from '../core/options.js';
+import type { ActionMode } from '../core/types.js';
+import type { CsvHeaderMode } from '../data/csv.js';
 import type { Dataset } from '../data/dataset.js';
 import type { LoopEvent } from '../loop/loop.js';
-import { initBackend } from '../nn/backend.js';
+import { initBackend, type BackendChoice } from '../nn/backend.js';
+import type { OptimizerName } from '../nn/optimizer.js';
 import { createExecutor } from '../execution/executor.js';
 import { runPbt, type GenerationEvent } from '../schedulers/pbt/run-pbt.js';
-import { allRunSpecs, executeRun, resolveRun, type RunResult } from '../run/run.js';
+import { allRunSpecs, executeRun, resolveRun, type ResolvedRun, type RunResult } from '../run/run.js';
+import { trainFinalModel, type FinalModel } from '../run/final-model.js';
 import { StopFlag } from '../core/stop-flag.js';
+import { clearRunDir } from '../store/run-writer.js';
 
-export interface TuneOptions {
-  /**
-   * Any option of `npm run agent`, keyed as in code rather than as a flag: `agent`, `episodes`,
-   * `epochs`, `dataset`, `trainSize`, `model`, `seed`, `out`, `label`, an agent's own (`rate`,
-   * `epsilon`, `population`, …). Unset options take the CLI's defaults.
-   */
-  [option: string]: unknown;
+/** The options of `npm run agent`, keyed as in code (`trainSize` for `--train-size`); unset ones take its defaults. */
+export interface RunOptionsInCode {
+  /** @default 'thompson' */
+  agent?: AgentName;
+  /** Episodes the agent learns across. @default 12 */
+  episodes?: number;
+  /** Epochs per episode. @default 8 */
+  epochs?: number;
+  /** Seeds everything: split, weights, shuffles, masks, the agent. @default 0 */
+  seed?: number;
+  /** @default 'auto' (tensorflow → wasm → cpu) */
+  backend?: BackendChoice;
+  /** The run folder. @default runs/<date>-<agent>-s<seed> */
+  out?: string;
+  /** An agent.json of an earlier run to start from. */
+  loadAgent?: string;
+  /** Names the run in comparisons. */
+  label?: string;
   /**
    * A built-in dataset's name (`'mnist'`), `'csv:FILE'`, `'idx:DIR'`, or a Dataset already split in
    * memory (`datasetFromArrays(...)`, `loadDataset(...)`): its own sizes are used, and config.json
    * records it as `memory:<name>` (such a run cannot be resumed from the command line). @default 'mnist'
    */
   dataset?: string | Dataset;
+  /**
+   * Split sizes. @default 2000 / 1000 / 2000; for a csv: file with fewer rows than those add up to,
+   * 70% / 15% / 15% of its rows
+   */
+  trainSize?: number;
+  valSize?: number;
+  testSize?: number;
+  /** fashion-mnist: the folder of its IDX files. */
+  dataDir?: string;
+  /** csv: the label column, by name or 0-based index. @default the last */
+  csvLabel?: string | number;
+  /** csv: is the first row a header. @default 'auto' */
+  csvHeader?: CsvHeaderMode;
+  /** `'mlp:256,128'`, `'cnn:16,32/64'` or `'file:DIR/model.json'`. @default 'mlp:256,128' */
+  model?: string;
+  batchNorm?: boolean;
+  inputDropout?: boolean;
+  concreteDropout?: boolean;
+  l2?: number;
+  optimizer?: OptimizerName;
+  lr?: number;
+  momentum?: number;
+  batchSize?: number;
+  /** How actions change rates. @default the agent's own */
+  action?: ActionMode;
+  rateStep?: number;
+  maxDelta?: number;
+  minRate?: number;
+  maxRate?: number;
+  /** Rates at the start of an episode: one, or one per layer. */
+  initialRate?: number | number[];
+  reward?: RewardMode;
+  divergencePenalty?: number;
+}
+
+/** What tune() adds to the run's options. */
+export interface TuneOnlyOptions {
   /** Sees every reset, step and episode as it happens (a single run, not a population). */
   onEvent?: (event: LoopEvent) => void;
   /** Sees each generation of a population (`agent: 'pbt'`). */
@@ -36,11 +92,83 @@ export interface TuneOptions {
   stop$?: Observable<unknown>;
   /** A dataset loaded already (shared by several runs): must be the one `dataset` & co. name. */
   data?: Dataset;
+  /** One line per epoch, like Keras's verbose=2: `true` prints with console.log. @default false */
+  verbose?: boolean | ((line: string) => void);
+  /** Replace the run folder `out` when it holds an earlier run (only a run folder is removed). @default false */
+  overwrite?: boolean;
+  /**
+   * After the run, train its best episode again (same schedule, same seed) and save that model with
+   * stock Dropout layers in `out`/model/ (loadable with plain tfjs); `result.final` holds it. @default false
+   */
+  final?: boolean;
+  /** Where warnings go (too few batches per epoch). @default console.warn */
+  warn?: (message: string) => void;
 }
+
+/**
+ * tune()'s options: the run's, tune's own, and agent A's own options beside them (`ucbC` with
+ * `agent: 'ucb'`). A strict tsc refuses a key none of them has (`episode`, `ucbc`).
+ */
+export type TuneOptions<A extends AgentName = AgentName> = RunOptionsInCode &
+  TuneOnlyOptions & { agent?: A } & AgentOptions<A>;
+
+/** Every run option key TuneOptions declares (a test holds it to the CLI's specs). */
+export const RUN_OPTION_KEYS: Record<keyof RunOptionsInCode, true> = {
+  agent: true,
+  episodes: true,
+  epochs: true,
+  seed: true,
+  backend: true,
+  out: true,
+  loadAgent: true,
+  label: true,
+  dataset: true,
+  trainSize: true,
+  valSize: true,
+  testSize: true,
+  dataDir: true,
+  csvLabel: true,
+  csvHeader: true,
+  model: true,
+  batchNorm: true,
+  inputDropout: true,
+  concreteDropout: true,
+  l2: true,
+  optimizer: true,
+  lr: true,
+  momentum: true,
+  batchSize: true,
+  action: true,
+  rateStep: true,
+  maxDelta: true,
+  minRate: true,
+  maxRate: true,
+  initialRate: true,
+  reward: true,
+  divergencePenalty: true,
+};
+
+const TUNE_ONLY_KEYS: Record<keyof TuneOnlyOptions, true> = {
+  onEvent: true,
+  onGeneration: true,
+  stop$: true,
+  data: true,
+  verbose: true,
+  overwrite: true,
+  final: true,
+  warn: true,
+};
+
+/** Fewer batches than this in an epoch is too few steps for the rates to matter: warned about. */
+const FEW_BATCHES = 10;
 
 export interface TuneResult extends RunResult {
   /** The tfjs backend it trained on. */
   backend: string;
+  /** The best episode's schedule (per epoch, per layer), as summary.best.schedule; undefined if none finished. */
+  bestSchedule: number[][] | undefined;
+  /** With `final: true`: the best episode's model, trained again and saved in `out`/model/. */
+  final?: FinalModel;
 }
 
 /** The CLI's options that name a whole other way to run: not for tune(). */
@@ -52,26 +180,64 @@ const NOT_HERE: Record<string, string> = {
 
 /** Every key is a run option (as `npm run agent` takes it); a misspelt one is refused, not ignored. */
 function checkKeys(given: Record<string, unknown>): void {
-  const known = allRunSpecs()
-    .map((s) => s.key)
-    .filter((k) => !(k in NOT_HERE));
+  const known = [
+    ...allRunSpecs()
+      .map((s) => s.key)
+      .filter((k) => !(k in NOT_HERE)),
+    ...Object.keys(TUNE_ONLY_KEYS),
+  ];
   for (const key of Object.keys(given)) {
     if (key in NOT_HERE) throw new ConfigError(`tune(): '${key}' is not an option here: ${NOT_HERE[key]}`);
     if (known.includes(key)) continue;
-    const near = nearestFlag(key, known);
+    const near = nearestKey(key, known);
     throw new ConfigError(
-      `tune(): unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (the options of npm run agent, keyed as in code: trainSize for --train-size)`,
+      `tune(): unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (tune() takes the options of npm run agent keyed as in code, e.g. trainSize)`,
     );
   }
 }
 
+/** A csv: file's rows, when no split size is given: the defaults fit MNIST, not a 178-row file. */
+function csvRows(dataset: unknown): number | undefined {
+  if (typeof dataset !== 'string' || !dataset.startsWith('csv:')) return undefined;
+  try {
+    const lines = readFileSync(dataset.slice(4), 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '');
+    return lines.length;
+  } catch {
+    return undefined; // the loader says what is wrong with the file
+  }
+}
+
 /**
- * Resolves the options exactly as the CLI does (a bad one throws a ConfigError naming it), picks the
- * backend (tensorflow → wasm → cpu, or `backend`), trains, and returns the run folder (`out`) with
+ * Split sizes for a small csv: file when none is given: 70% / 15% / 15% of its rows (one row may be a
+ * header; counting it keeps the sizes within the data either way, as the test split takes the rest less one).
+ */
+export function fractionSizes(rows: number): { trainSize: number; valSize: number; testSize: number } {
+  const n = rows - 1;
+  const valSize = Math.max(1, Math.floor(0.15 * n));
+  const testSize = Math.max(1, Math.floor(0.15 * n));
+  return { trainSize: n - valSize - testSize, valSize, testSize };
+}
+
+/**
+ * Resolves the options exactly as the CLI does (a bad one throws a ConfigError naming its key), picks
+ * the backend (tensorflow → wasm → cpu, or `backend`), trains, and returns the run folder (`out`) with
  * every episode record and the summary.
  */
-export async function tune(options: TuneOptions): Promise<TuneResult> {
-  const { onEvent, onGeneration, stop$, dataset, ...given } = options;
+export async function tune<A extends AgentName = 'thompson'>(options: TuneOptions<A>): Promise<TuneResult> {
+  try {
+    return await tuneRun(options as TuneOptions);
+  } catch (err) {
+    // The checks below speak the CLI's flags; from code, the keys (trainSize for --train-size).
+    if (err instanceof ConfigError) throw new ConfigError(inCodeTerms(err.message, allRunSpecs()));
+    throw err;
+  }
+}
+
+async function tuneRun(options: TuneOptions): Promise<TuneResult> {
+  const { onEvent, onGeneration, stop$, dataset, verbose, overwrite, final, warn, data: loaded, ...rest } = options;
+  const given = rest as Record<string, unknown>;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
   checkKeys(given);
   const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;
@@ -86,6 +252,14 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     // Resolved as a dataset that needs no file, then recorded as what it is.
     Object.assign(given, { dataset: 'synthetic', trainSize: data.train.n, valSize: data.val.n, testSize: data.test.n });
   }
+  // A small csv: file gets fractions, not MNIST-sized counts, unless a size is given.
+  const rows = ['trainSize', 'valSize', 'testSize'].some((k) => k in given) ? undefined : csvRows(given['dataset']);
+  if (rows !== undefined && rows - 1 < 5000) Object.assign(given, fractionSizes(rows));
+  if (overwrite === true) {
+    if (given['out'] === undefined)
+      throw new ConfigError('tune(): overwrite needs an explicit out (a default folder is always new)');
+    clearRunDir(String(given['out']), 'out');
+  }
   const run = resolveRun(given);
   if (data !== undefined) {
     if (AGENTS[run.agent]!.population)
@@ -95,23 +269,59 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
     run.data = { ...run.data, dataset: `memory:${data.name}` };
     run.options['dataset'] = run.data.dataset;
   }
+  warnFewBatches(run, warn ?? console.warn);
   const backend = await initBackend(run.backend);
-  if (!AGENTS[run.agent]!.population) {
-    return { ...(await executeRun(run, { backendInUse: backend, dataset: data, onEvent, stop$ })), backend };
+  const say = verbose === true ? (line: string) => console.log(line) : verbose || undefined;
+  const withProgress = say
+    ? (event: LoopEvent) => {
+        if (event.type === 'step')
+          say(epochLine(event.episode, event.transition.info, run.envConfig.maxEpochs, event.transition.info.stepMs));
+        onEvent?.(event);
+      }
+    : onEvent;
+  const result = AGENTS[run.agent]!.population
+    ? await tunePopulation(run, backend, data, stop$, onGeneration)
+    : await executeRun(run, { backendInUse: backend, dataset: data ?? loaded, onEvent: withProgress, stop$ });
+  const out: TuneResult = { ...result, backend, bestSchedule: result.summary?.best.schedule };
+  if (final === true && result.records.length > 0) {
+    if (AGENTS[run.agent]!.population)
+      throw new ConfigError(
+        `final does not apply to --agent ${run.agent}: its members copy each other's weights, so no one schedule trains its best model; train its best schedule with agent: 'schedule'`,
+      );
+    out.final = await trainFinalModel(run, result.records, { dataset: data ?? loaded });
   }
+  return out;
+}
+
+/** Says so when an epoch is too few batches for the rates to matter (wine at batch 64: 2 batches). */
+function warnFewBatches(run: ResolvedRun, warn: (message: string) => void): void {
+  const batchSize = run.envConfig.batchSize;
+  const batches = Math.ceil(run.data.trainSize / batchSize);
+  if (batches < FEW_BATCHES)
+    warn(
+      `tune(): an epoch is ${batches} batch${batches === 1 ? '' : 'es'} (trainSize ${run.data.trainSize}, batchSize ${batchSize}): too few steps for the rates to matter; use a smaller batchSize or more data (about ${FEW_BATCHES} batches or more)`,
+    );
+}
+
+async function tunePopulation(
+  run: ResolvedRun,
+  backend: string,
+  data: Dataset | undefined,
+  stop$: Observable<unknown> | undefined,
+  onGeneration: ((event: GenerationEvent) => void) | undefined,
+): Promise<RunResult> {
   const { workers, population } = run.agentOptions as unknown as PbtConfig;
   const executor = createExecutor(Math.min(workers, population));
   const stop = new StopFlag();
   const subscription = stop$?.subscribe(() => stop.request());
   try {
-    const result = await runPbt(run, {
+    return await runPbt(run, {
       runSegment: (segment) => executor.runSegment(segment, { stop }),
       backendInUse: backend,
       dataset: data,
       stopRequested: () => stop.requested,
       onGeneration,
     });
-    return { ...result, backend };
   } finally {
     subscription?.unsubscribe();
     await executor.close();

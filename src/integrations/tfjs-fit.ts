@@ -61,6 +61,12 @@ import { RunWriter, clearRunDir, stepRecord, summarize } from '../store/run-writ
 import { agentContext, agentRng, type AgentTarget } from '../run/make-agent.js';
 import { packageVersions } from '../run/run.js';
 
+/** An episode of a fit: without `testData` there is no test split, and testAcc and testLoss are null. */
+export type FitEpisodeRecord = Omit<EpisodeRecord, 'testAcc' | 'testLoss'> & {
+  testAcc: number | null;
+  testLoss: number | null;
+};
+
 /** The agents a fit can run: every one but pbt, which trains a population of runs. */
 export type FitAgentName = Exclude<AgentName, 'pbt'>;
 
@@ -316,9 +322,10 @@ export class DropoutController extends tf.Callback {
     return bestEpisode(this.records)?.schedule;
   }
 
-  /** The run's finished episodes so far, as episodes.jsonl holds them. */
-  get episodes(): readonly EpisodeRecord[] {
-    return this.records;
+  /** The run's finished episodes so far, as episodes.jsonl holds them (testAcc null without testData). */
+  get episodes(): readonly FitEpisodeRecord[] {
+    const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+    return this.records.map((r) => ({ ...r, testAcc: orNull(r.testAcc), testLoss: orNull(r.testLoss) }));
   }
 
   /** The agent, once the first fit has begun (it needs the model's layers and fit's epochs). */
@@ -620,8 +627,10 @@ export class DropoutController extends tf.Callback {
  * A callback for `model.fit` that tunes the model's TunableDropout layers after every epoch with an
  * agent, a schedule, the plateau rule or a saved policy, and writes a run folder compare reads.
  */
-export function dropoutController(options: DropoutControllerOptions = {}): DropoutController {
-  return new DropoutController(options);
+export function dropoutController<A extends FitAgentName = FitAgentName>(
+  options: DropoutControllerOptions<A> = {},
+): DropoutController {
+  return new DropoutController(options as DropoutControllerOptions);
 }
 
 /** The model's weights, rates and optimizer state, copied. */
