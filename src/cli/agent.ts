@@ -16,7 +16,8 @@ import { readEpisodes } from '../store/read-run.js';
 import { tidyFinishedRun } from '../store/run-folder.js';
 import { RUN_FILES } from '../store/run-writer.js';
 import { helpText, parseArgs } from './args.js';
-import { progressPrinter, queueProgressLine } from './progress.js';
+import { progressPrinter, queueProgressLine, scheduleTable } from './progress.js';
+import { FINAL_MODEL_DIR, trainFinalModel } from '../run/final-model.js';
 import {
   DATA_OPTIONS,
   ENV_OPTIONS,
@@ -59,14 +60,6 @@ const QUEUE_OPTIONS: OptionSpec[] = [
 ];
 
 const USAGE = `usage: ${howToRun('agent')} [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.`;
-
-function scheduleTable(schedule: number[][], layerNames: readonly string[]): string {
-  const header = ['epoch'.padEnd(10), ...schedule.map((_, e) => String(e + 1).padStart(5))].join('');
-  const rows = layerNames.map((name, l) =>
-    [name.padEnd(10), ...schedule.map((rates) => rates[l]!.toFixed(2).padStart(5))].join(''),
-  );
-  return [header, ...rows].map((line) => `  ${line}`).join('\n');
-}
 
 function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRun): void {
   const { best, first } = summary;
@@ -327,6 +320,17 @@ async function trainPopulation(
 }
 
 /** Not run options (never recorded in config.json): how to watch this run. */
+/** --final: the tuned model out of the run. */
+const FINAL_OPTIONS: OptionSpec[] = [
+  {
+    key: 'final',
+    flag: '--final',
+    type: 'boolean',
+    default: false,
+    help: `after the run, train its best episode again and save that model (stock Dropout, plain tfjs loads it) in RUN/${FINAL_MODEL_DIR}/`,
+  },
+];
+
 const DASHBOARD_OPTIONS: OptionSpec[] = [
   {
     key: 'dashboard',
@@ -371,7 +375,7 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...allRunSpecs(), ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
+  const parsed = parseArgs(argv, [...allRunSpecs(), ...FINAL_OPTIONS, ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   if (dashboardPort !== undefined && wantsDashboard !== true)
     throw new ConfigError('--dashboard-port needs --dashboard');
@@ -379,7 +383,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.help) {
     console.log(
       helpText(USAGE, [
-        { title: 'Run', specs: RUN_OPTIONS },
+        { title: 'Run', specs: [...RUN_OPTIONS, ...FINAL_OPTIONS] },
         { title: 'Data', specs: DATA_OPTIONS },
         { title: 'Model and environment', specs: ENV_OPTIONS },
         { title: `Agents' own options (${agentNames().join(', ')})`, specs: agentOptionSpecs() },
@@ -396,8 +400,9 @@ async function main(argv: string[]): Promise<number> {
     replay,
     queue: queueGiven,
     queueName: queueNameGiven,
+    final,
     ...given
-  } = args.values as Record<string, unknown> & { resume?: string; replay?: string };
+  } = args.values as Record<string, unknown> & { resume?: string; replay?: string; final?: boolean };
   const queueUrl = queueGiven === undefined ? undefined : parseQueueUrl(queueGiven);
   if (queueNameGiven !== undefined && queueUrl === undefined) throw new ConfigError('--queue-name needs --queue');
   const queue =
@@ -454,11 +459,15 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError(
       `--workers does not apply with --queue: the members train on \`${commandName('worker')}\` processes`,
     );
+  if (final === true && AGENTS[run.agent]!.population)
+    throw new ConfigError(
+      `--final does not apply to --agent ${run.agent}: its members copy each other's weights; train its best schedule with --replay RUN#N --final`,
+    );
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (AGENTS[run.agent]!.population)
     return keepServing(dashboard, await trainPopulation(run, backend, resumeDir !== undefined, queue));
-  return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
+  return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying, final === true));
 }
 
 async function trainRun(
@@ -466,6 +475,7 @@ async function trainRun(
   backend: string,
   resumeDir: string | undefined,
   replaying: ReturnType<typeof replayPlan> | undefined,
+  final = false,
 ): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(
@@ -521,6 +531,13 @@ async function trainRun(
   const files = Object.values(RUN_FILES).map((f) => path.join(run.out, f));
   console.log(`\nsaved: ${files.join(', ')}`);
   if (result.interrupted) console.log(`stopped before the last episode; continue with: ${resumeHint}`);
+  if (final && !result.interrupted) {
+    const model = await trainFinalModel(run, result.records);
+    console.log(
+      `final model: episode ${model.episode} trained again (validation ${model.valAcc.toFixed(4)}, test ${model.testAcc.toFixed(4)}${model.reproduced ? ', as logged' : ', not as logged: another backend?'}), saved with stock Dropout layers: ${model.file}`,
+    );
+    model.model.dispose();
+  }
   return result.interrupted ? stopCode : 0;
 }
 
