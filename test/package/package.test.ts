@@ -35,6 +35,16 @@ function run(cwd: string, file: string, args: string[] = [], timeout = 120_000):
 
 const failed = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
 
+/** The README's code blocks in order: ```ts and ```js (a ```js browser block runs in the browser test). */
+export function readmeBlocks(text: string): { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] {
+  const blocks: { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] = [];
+  for (const m of text.matchAll(/^```(ts|js)( browser)?\n([\s\S]*?)^```$/gm)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    blocks.push({ lang: m[1] as 'ts' | 'js', browser: m[2] !== undefined, code: m[3]!, line });
+  }
+  return blocks;
+}
+
 describe('the npm package', function () {
   // npm pack builds dist/ (tsc), then the install unpacks tfjs & co from npm's cache: a minute or two.
   this.timeout(600_000);
@@ -87,6 +97,7 @@ describe('the npm package', function () {
       'package/dist/src/cli/droptune.js',
       'package/policies/default.json',
       'package/src/cli/torch-reference.py',
+      'package/LICENSE',
     ]) {
       expect(files, file).to.include(file);
     }
@@ -135,6 +146,41 @@ describe('the npm package', function () {
     expect(r.stdout).to.include(`rates per epoch ${JSON.stringify(fit.episodes[0]!.schedule)}`);
     expect(r.stdout).to.match(
       /env: \S+, \S+ tuned, episode valAcc 0\.\d{3}, schedule \[\[0\.4,0\.4\],\[0\.25,0\.25\],\[0\.1,0\.1\]\]/,
+    );
+  });
+
+  it('runs every TypeScript and JavaScript block of the README as pasted, in order, and strict tsc checks the TypeScript', () => {
+    const blocks = readmeBlocks(readFileSync(path.join(REPO, 'README.md'), 'utf8')).filter((b) => !b.browser);
+    expect(blocks.length).to.be.at.least(6);
+    const name = (i: number, b: (typeof blocks)[number]) => `readme-${i + 1}-line-${b.line}`;
+    blocks.forEach((b, i) =>
+      writeFileSync(path.join(project, `${name(i, b)}.${b.lang === 'ts' ? 'ts' : 'mjs'}`), b.code),
+    );
+    // The type test of the sources, as a user's file: its @ts-expect-error lines must all be errors here too.
+    const typeTest = readFileSync(path.join(REPO, 'test/api/typed-options.types.ts'), 'utf8');
+    writeFileSync(path.join(project, 'typed-options.ts'), typeTest.replace("'../../src/index.js'", "'droptune'"));
+    writeFileSync(
+      path.join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' },
+        files: [...blocks.flatMap((b, i) => (b.lang === 'ts' ? [`${name(i, b)}.ts`] : [])), 'typed-options.ts'],
+      }),
+    );
+    const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
+    expect(tsc.status, failed(tsc)).to.equal(0);
+    const outputs = blocks.map((b, i) => {
+      const r = run(project, b.lang === 'ts' ? path.join('out', `${name(i, b)}.js`) : `${name(i, b)}.mjs`);
+      expect(r.status, `README block at line ${b.line}: ${failed(r)}`).to.equal(0);
+      return r.stdout;
+    });
+    // tune(): verbose lines, the final model's file, which plain tfjs then loads as stock layers
+    const all = outputs.join('\n');
+    expect(all).to.match(/^episode 3 epoch 4\/4 - \d+ms - loss: /m);
+    expect(all).to.include(path.join('runs', 'example-ucb', 'model', 'model.json'));
+    expect(all).to.include('Dense → Dropout → Dense → Dropout → Dense');
+    expect(existsSync(path.join(project, 'models', 'my-tuned', 'model.json'))).to.equal(true);
+    expect(readFileSync(path.join(project, 'models', 'my-tuned', 'model.json'), 'utf8')).to.not.include(
+      'TunableDropout',
     );
   });
 
