@@ -438,3 +438,40 @@ export function ratesPlot(runs: readonly RunData[]): Plot {
     },
   };
 }
+
+/**
+ * One run's training curves, train against validation per epoch (loss and accuracy side by side):
+ * where overfitting shows. The best episode's, or the episode in progress before any has finished.
+ */
+export function trainingCurvePlot(run: RunData): Plot {
+  const episode = bestEpisode(run.episodes)?.episode ?? run.steps.at(-1)?.episode;
+  const values = run.steps
+    .filter((s) => s.episode === episode)
+    .flatMap((s) => [
+      { epoch: s.epoch, metric: 'loss', split: 'train', value: finite(s.trainLoss) },
+      { epoch: s.epoch, metric: 'loss', split: 'validation', value: finite(s.valLoss) },
+      { epoch: s.epoch, metric: 'accuracy', split: 'train', value: finite(s.trainAcc) },
+      { epoch: s.epoch, metric: 'accuracy', split: 'validation', value: finite(s.valAcc) },
+    ]);
+  return {
+    file: 'training-curves.svg',
+    title: `Training curves of episode ${episode ?? '–'}: train vs validation (train with dropout on, validation off)`,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `episode ${episode ?? '–'}: train vs validation`,
+      data: { values },
+      facet: { column: { field: 'metric', type: 'nominal', title: null, sort: ['loss', 'accuracy'] } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: 260,
+        height: 180,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false } },
+          y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+          color: { field: 'split', type: 'nominal', title: null, sort: ['train', 'validation'] },
+        },
+      },
+    },
+  };
+}
