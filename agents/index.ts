@@ -4,17 +4,17 @@
  * a flag two agents share (--rate, --gamma, --per-epoch) has the same key and type in both.
  */
 import { ConfigError } from '../src/core/errors.js';
-import { constantEntry } from './constant.js';
+import { constantEntry, type ConstantConfig } from './constant.js';
 import type { AgentEntry } from './entry.js';
-import { epsilonGreedyEntry } from './epsilon-greedy.js';
-import { linUcbEntry } from './linucb.js';
-import { plateauEntry } from './plateau.js';
-import { policyEntry } from './policy.js';
+import { epsilonGreedyEntry, type EpsilonGreedyConfig } from './epsilon-greedy.js';
+import { linUcbEntry, type LinUcbConfig } from './linucb.js';
+import { plateauEntry, type PlateauConfig } from './plateau.js';
+import { policyEntry, type PolicyConfig } from './policy.js';
 import { randomEntry } from './random.js';
-import { reinforceEntry } from './reinforce.js';
-import { scheduleEntry } from './schedule.js';
-import { thompsonEntry } from './thompson.js';
-import { ucbEntry } from './ucb.js';
+import { reinforceEntry, type ReinforceConfig } from './reinforce.js';
+import { scheduleEntry, type ScheduleConfig } from './schedule.js';
+import { thompsonEntry, type ThompsonConfig } from './thompson.js';
+import { ucbEntry, type UcbConfig } from './ucb.js';
 
 export type { AgentEntry } from './entry.js';
 // Each agent's config check, defaults and options, by agent-prefixed names (no aliases needed at import).
@@ -29,6 +29,33 @@ export { SCHEDULE_DEFAULTS, SCHEDULE_OPTIONS, checkScheduleConfig } from './sche
 export { THOMPSON_DEFAULTS, THOMPSON_OPTIONS, checkThompsonConfig } from './thompson.js';
 export { UCB_DEFAULTS, UCB_OPTIONS, checkUcbConfig } from './ucb.js';
 
+/** An agent without options (random): a weak type, so any key given is refused (`{}` would accept all). */
+export interface NoOptions {
+  readonly _?: never;
+}
+
+/**
+ * Each agent's own options as code gives them (every one optional: the agent's DEFAULTS fill the rest),
+ * so a strict tsc rejects an unknown agent (`'ucbb'`) and a misspelt option (`{ ucbc: 1 }`).
+ */
+export interface AgentOptionsByName {
+  constant: Partial<ConstantConfig>;
+  schedule: Partial<ScheduleConfig>;
+  plateau: Partial<PlateauConfig>;
+  random: NoOptions;
+  'epsilon-greedy': Partial<EpsilonGreedyConfig>;
+  ucb: Partial<UcbConfig>;
+  thompson: Partial<ThompsonConfig>;
+  linucb: Partial<LinUcbConfig>;
+  reinforce: Partial<ReinforceConfig>;
+  policy: Partial<PolicyConfig>;
+}
+
+/** Every agent's name, as `--agent` and `agent:` take it. */
+export type AgentName = keyof AgentOptionsByName;
+/** The options of agent A (for `options:` in dropoutController, or spread into tune()). */
+export type AgentOptions<A extends AgentName = AgentName> = AgentOptionsByName[A];
+
 export const AGENTS: Record<string, AgentEntry> = {
   constant: constantEntry,
   schedule: scheduleEntry,
@@ -40,7 +67,7 @@ export const AGENTS: Record<string, AgentEntry> = {
   linucb: linUcbEntry,
   reinforce: reinforceEntry,
   policy: policyEntry,
-};
+} satisfies Record<AgentName, AgentEntry>;
 
 export function agentNames(): string[] {
   return Object.keys(AGENTS);

@@ -697,6 +697,11 @@ export class DropoutEnv implements Env {
     return this.config.concreteLr ?? CONCRETE_LR_SCALE * this.config.lr;
   }
 
+  /** The model being trained (after reset; it stays after the last step until the next reset or dispose). */
+  get model(): tf.LayersModel | null {
+    return this.built?.model ?? null;
+  }
+
   /** Current rates, input to output. */
   get rates(): number[] {
     return this.built ? this.built.dropouts.map((d) => d.rate) : [...this.config.rates];

@@ -139,6 +139,13 @@ export { dropoutController, DropoutController, type DropoutControllerOptions } f
 export { compareRuns } from './analysis/compare.js';
 export { startDashboard, type Dashboard, type DashboardOptions } from './serve/server.js';
 
+/** The tuned model out: stock Dropout for deployment, and the best episode trained again. */
+export { toStockDropout } from './nn/stock-dropout.js';
+export type { AgentName, AgentOptions, AgentOptionsByName } from '../agents/index.js';
+export type { FitAgentName, FitEpisodeRecord } from './integrations/tfjs-fit.js';
+export type { RunOptionsInCode, SchedulerOptionsByName, TuneAgentName, TuneOnlyOptions } from './api/tune.js';
+export { trainFinalModel, FINAL_MODEL_DIR, type FinalModel } from './run/final-model.js';
+
 // Deprecated: names that moved or were renamed; they keep working.
 
 /** @deprecated renamed MethodPick (it shadowed TypeScript's Pick) */

@@ -116,6 +116,9 @@ const isBookkeeping = (key: string): boolean =>
 
 /** A value as a label shows it: file paths by their base name, lists comma-separated. */
 function showValue(value: unknown): string {
+  // A schedule taken from a run (its summary.json, or episodes.jsonl#N) shows as that run and episode.
+  const fromRun = typeof value === 'string' ? /^(.*?)[/\\](summary\.json|episodes\.jsonl)(#\d+)?$/.exec(value) : null;
+  if (fromRun) return `${basename(fromRun[1]!)}${fromRun[3] ?? ' best'}`;
   if (typeof value === 'string') return /[/\\]|\.json$/.test(value) ? basename(value, extname(value)) : value;
   if (Array.isArray(value)) return value.map(showValue).join(',');
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);

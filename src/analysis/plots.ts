@@ -88,7 +88,7 @@ export function schedulePlot(runs: readonly RunData[]): Plot {
         width: 200,
         height: 140,
         encoding: {
-          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 }, scale: { nice: false } },
+          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false } },
           y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { zero: true } },
           color: runColor(runs),
         },
@@ -137,7 +137,12 @@ export function epochPlot(runs: readonly RunData[], metric: 'valAcc' | 'valLoss'
     }));
   });
   const name = metric === 'valAcc' ? 'validation accuracy' : 'validation loss';
-  const x = { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } };
+  const x = {
+    field: 'epoch',
+    type: 'quantitative' as const,
+    axis: { tickMinStep: 1, format: 'd' },
+    scale: { nice: false },
+  };
   const y = { field: 'value', type: 'quantitative' as const, title: name, scale: { zero: false } };
   return {
     file: metric === 'valAcc' ? 'val-acc.svg' : 'val-loss.svg',
@@ -186,7 +191,12 @@ export function learningCurvePlot(runs: readonly RunData[]): Plot {
     height: 200,
     mark: { type: 'line' as const, point: true },
     encoding: {
-      x: { field: 'episode', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } },
+      x: {
+        field: 'episode',
+        type: 'quantitative' as const,
+        axis: { tickMinStep: 1, format: 'd' },
+        scale: { nice: false },
+      },
       y: { field, type: 'quantitative' as const, title, scale: { zero: false } },
       color: runColor(runs),
       tooltip: [{ field: 'run' }, { field: 'episode' }, { field }],
@@ -240,7 +250,12 @@ export function populationPlot(runs: readonly RunData[]): Plot {
       })),
     ),
   );
-  const x = { field: 'epoch', type: 'quantitative' as const, axis: { tickMinStep: 1 }, scale: { nice: false } };
+  const x = {
+    field: 'epoch',
+    type: 'quantitative' as const,
+    axis: { tickMinStep: 1, format: 'd' },
+    scale: { nice: false },
+  };
   const y = { field: 'rate', type: 'quantitative' as const, title: 'dropout rate', scale: { zero: true } };
   const color = { field: 'member', type: 'nominal' as const, title: 'member', sort: { field: 'member' } };
   return {
@@ -323,7 +338,7 @@ export function recommendedSchedulesPlot(
       height: 110,
       mark: { type: 'line', point: true, strokeWidth: 1.5 },
       encoding: {
-        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } },
         y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { domain: [0, 0.8] } },
         color: { field: 'seed', type: 'nominal' },
         strokeDash: { field: 'layer', type: 'nominal', legend: { symbolType: 'stroke' } },
@@ -454,7 +469,7 @@ export function ratesPlot(runs: readonly RunData[]): Plot {
           field: 'step',
           type: 'quantitative',
           title: 'epoch of the run',
-          axis: { tickMinStep: 1 },
+          axis: { tickMinStep: 1, format: 'd' },
           scale: { nice: false },
         },
         y: { field: 'rate', type: 'quantitative', title: 'dropout rate', scale: { zero: true } },
@@ -463,6 +478,43 @@ export function ratesPlot(runs: readonly RunData[]): Plot {
         tooltip: [{ field: 'run' }, { field: 'episode' }, { field: 'epoch' }, { field: 'layer' }, { field: 'rate' }],
       },
       background: 'white',
+    },
+  };
+}
+
+/**
+ * One run's training curves, train against validation per epoch (loss and accuracy side by side):
+ * where overfitting shows. The best episode's, or the episode in progress before any has finished.
+ */
+export function trainingCurvePlot(run: RunData): Plot {
+  const episode = bestEpisode(run.episodes)?.episode ?? run.steps.at(-1)?.episode;
+  const values = run.steps
+    .filter((s) => s.episode === episode)
+    .flatMap((s) => [
+      { epoch: s.epoch, metric: 'loss', split: 'train', value: finite(s.trainLoss) },
+      { epoch: s.epoch, metric: 'loss', split: 'validation', value: finite(s.valLoss) },
+      { epoch: s.epoch, metric: 'accuracy', split: 'train', value: finite(s.trainAcc) },
+      { epoch: s.epoch, metric: 'accuracy', split: 'validation', value: finite(s.valAcc) },
+    ]);
+  return {
+    file: 'training-curves.svg',
+    title: `Training curves of episode ${episode ?? '–'}: train vs validation (train with dropout on, validation off)`,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `episode ${episode ?? '–'}: train vs validation`,
+      data: { values },
+      facet: { column: { field: 'metric', type: 'nominal', title: null, sort: ['loss', 'accuracy'] } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: 260,
+        height: 180,
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' }, scale: { nice: false } },
+          y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+          color: { field: 'split', type: 'nominal', title: null, sort: ['train', 'validation'] },
+        },
+      },
     },
   };
 }

@@ -11,7 +11,8 @@ import type { EpisodeRecord, RunSummary } from '../core/run-log.js';
 import { initBackend } from '../nn/backend.js';
 import { RUN_FILES } from '../store/layout.js';
 import { helpText, parseArgs } from './args.js';
-import { progressPrinter } from './progress.js';
+import { progressPrinter, scheduleTable } from './progress.js';
+import { FINAL_MODEL_DIR, trainFinalModel } from '../run/final-model.js';
 import {
   DATA_OPTIONS,
   ENV_OPTIONS,
@@ -61,14 +62,6 @@ const QUEUE_OPTIONS: OptionSpec[] = [
 ];
 
 const USAGE = `usage: ${howToRun('agent')} [options]\n\nTrains a dropout-tuning agent over many episodes of a real training run and writes runs/<run>/.`;
-
-function scheduleTable(schedule: number[][], layerNames: readonly string[]): string {
-  const header = ['epoch'.padEnd(10), ...schedule.map((_, e) => String(e + 1).padStart(5))].join('');
-  const rows = layerNames.map((name, l) =>
-    [name.padEnd(10), ...schedule.map((rates) => rates[l]!.toFixed(2).padStart(5))].join(''),
-  );
-  return [header, ...rows].map((line) => `  ${line}`).join('\n');
-}
 
 function printSummary(summary: RunSummary, layerNames: string[], run: ResolvedRun): void {
   const { best, first } = summary;
@@ -212,6 +205,17 @@ async function trainTrials(
   return 0;
 }
 
+/** --final: the tuned model out of the run. */
+const FINAL_OPTIONS: OptionSpec[] = [
+  {
+    key: 'final',
+    flag: '--final',
+    type: 'boolean',
+    default: false,
+    help: `after the run, train its best episode again and save that model (stock Dropout, plain tfjs loads it) in RUN/${FINAL_MODEL_DIR}/`,
+  },
+];
+
 /** Not run options (never recorded in config.json): how to watch this run. */
 const DASHBOARD_OPTIONS: OptionSpec[] = [
   {
@@ -257,7 +261,13 @@ async function keepServing(dashboard: Dashboard | undefined, code: number): Prom
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, [...runSpecs(), EXECUTOR_OPTION, ...DASHBOARD_OPTIONS, ...QUEUE_OPTIONS]);
+  const parsed = parseArgs(argv, [
+    ...runSpecs(),
+    ...FINAL_OPTIONS,
+    EXECUTOR_OPTION,
+    ...DASHBOARD_OPTIONS,
+    ...QUEUE_OPTIONS,
+  ]);
   const { dashboard: wantsDashboard, dashboardPort, ...runValues } = parsed.values;
   if (dashboardPort !== undefined && wantsDashboard !== true)
     throw new ConfigError('--dashboard-port needs --dashboard');
@@ -265,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.help) {
     console.log(
       helpText(USAGE, [
-        { title: 'Run', specs: runSpecs().slice(0, RUN_OPTIONS.length) },
+        { title: 'Run', specs: [...runSpecs().slice(0, RUN_OPTIONS.length), ...FINAL_OPTIONS] },
         { title: 'Data', specs: DATA_OPTIONS },
         { title: 'Model and environment', specs: ENV_OPTIONS },
         {
@@ -287,8 +297,9 @@ async function main(argv: string[]): Promise<number> {
     queue: queueGiven,
     queueName: queueNameGiven,
     executor: executorGiven,
+    final,
     ...given
-  } = args.values as Record<string, unknown> & { resume?: string; replay?: string; executor?: string };
+  } = args.values as Record<string, unknown> & { resume?: string; replay?: string; executor?: string; final?: boolean };
   const executorKind = (executorGiven ?? EXECUTOR_OPTION.default) as ExecutorKind;
   const queue = queueOptions(queueGiven, queueNameGiven);
   if (resumeDir !== undefined && replay !== undefined)
@@ -329,6 +340,10 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError(
       `--executor applies to a scheduler over trials (--agent ${schedulerNames().join(' or ')}), not to --agent ${run.agent}: one run trains in this process`,
     );
+  if (final === true && scheduler)
+    throw new ConfigError(
+      `--final does not apply to --agent ${run.agent}: its trials continue from each other's checkpoints; train its best schedule with --replay RUN#N --final`,
+    );
   const dashboard = wantsDashboard === true ? await serveRun(run.out, dashboardPort ?? 0) : undefined;
   const backend = await initBackend(run.backend);
   if (scheduler)
@@ -336,7 +351,7 @@ async function main(argv: string[]): Promise<number> {
       dashboard,
       await trainTrials(scheduler, run, backend, resumeDir !== undefined, queue, executorKind),
     );
-  return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying));
+  return keepServing(dashboard, await trainRun(run, backend, resumeDir, replaying, final === true));
 }
 
 async function trainRun(
@@ -344,6 +359,7 @@ async function trainRun(
   backend: string,
   resumeDir: string | undefined,
   replaying: ReplayPlan | undefined,
+  final = false,
 ): Promise<number> {
   console.log(`backend: ${backend}`);
   console.log(
@@ -396,6 +412,13 @@ async function trainRun(
   const files = Object.values(RUN_FILES).map((f) => path.join(run.out, f));
   console.log(`\nsaved: ${files.join(', ')}`);
   if (result.interrupted) console.log(`stopped before the last episode; continue with: ${resumeHint}`);
+  if (final && !result.interrupted) {
+    const model = await trainFinalModel(run, result.records);
+    console.log(
+      `final model: episode ${model.episode} trained again (validation ${model.valAcc.toFixed(4)}, test ${model.testAcc.toFixed(4)}${model.reproduced ? ', as logged' : ', not as logged: another backend?'}), saved with stock Dropout layers: ${model.file}`,
+    );
+    model.model.dispose();
+  }
   return result.interrupted ? stopCode : 0;
 }
 

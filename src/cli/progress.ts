@@ -58,3 +58,14 @@ export function queueProgressLine(p: {
 }): string {
   return `queue: ${p.queued} queued, ${p.running} running, ${p.done} done, ${p.failed} failed${p.etaMs === undefined ? '' : `, ETA ${duration(p.etaMs)}`}`;
 }
+
+/** The best schedule as a table: a row per layer, a column per epoch. */
+export function scheduleTable(schedule: number[][], layerNames: readonly string[]): string {
+  // The name column as wide as the longest layer name (a user's 'dropout_input_features' included).
+  const width = Math.max(10, ...layerNames.map((n) => n.length + 2));
+  const header = ['epoch'.padEnd(width), ...schedule.map((_, e) => String(e + 1).padStart(5))].join('');
+  const rows = layerNames.map((name, l) =>
+    [name.padEnd(width), ...schedule.map((rates) => rates[l]!.toFixed(2).padStart(5))].join(''),
+  );
+  return [header, ...rows].map((line) => `  ${line}`).join('\n');
+}

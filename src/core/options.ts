@@ -111,3 +111,20 @@ export function nearestFlag(flag: string, known: readonly string[]): string | un
   const extending = known.filter((k) => k.startsWith(`--${name}`));
   return extending.length === 1 ? extending[0] : undefined;
 }
+
+/** The known key nearest to a mistyped one (`agnet` → `agent`), by nearestFlag's rule. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  return nearestFlag(
+    `--${key}`,
+    known.map((k) => `--${k}`),
+  )?.slice(2);
+}
+
+/**
+ * A message written for the command line, in code's terms: each `--flag` of `specs` becomes its key
+ * (`--train-size` → `trainSize`), so an error raised from code names what the code wrote.
+ */
+export function inCodeTerms(message: string, specs: readonly Pick<OptionSpec, 'key' | 'flag'>[]): string {
+  const keyOf = new Map(specs.map((s) => [s.flag, s.key]));
+  return message.replace(/--[a-z][a-z0-9-]*/g, (flag) => keyOf.get(flag) ?? flag);
+}

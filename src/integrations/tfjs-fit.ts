@@ -10,6 +10,13 @@
  * that learns across episodes keeps learning. Before each epoch the agent's action sets the rates of the
  * model's TunableDropout layers; after it, fit's logs become the observation and the reward.
  *
+ * Every episode starts from the same model: the first fit snapshots the model's weights, its rates and
+ * its optimizer's state, and every later fit restores them before its first epoch. Episodes then differ
+ * only by the agent's rates (and fit's shuffles), as in the env, so "the best episode" is the best
+ * schedule rather than the one that trained longest. (The other choice, a warning that each fit needs a
+ * fresh model, would leave the comparison to the user; restoring costs one copy of the weights.)
+ * Constant and schedule agents start from the model's own rate unless `options.rate` is given.
+ *
  * The observation is the env's (see envs/dropout-env.ts), with these differences:
  * - trainLoss and trainAcc are fit's `loss` and `acc` (a sample-weighted epoch mean; the env's trainLoss
  *   is the mean of its batch losses); trainLossStd is the std of fit's batch losses, as in the env.
@@ -20,7 +27,7 @@
  * fit's own shuffling uses Math.random: for a run that repeats exactly, pass `shuffle: false` to fit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AGENTS, checkAgentOptions } from '../../agents/index.js';
+import { AGENTS, checkAgentOptions, type AgentName, type AgentOptions } from '../../agents/index.js';
 import {
   actionSpaceOf,
   observationLayout,
@@ -32,8 +39,10 @@ import {
   type RewardMode,
 } from '../../envs/dropout-env.js';
 import { checkInt, checkOneOf } from '../core/check.js';
+import { epochLine } from '../core/epoch-line.js';
 import { ConfigError } from '../core/errors.js';
-import type { EpisodeRecord } from '../core/run-log.js';
+import { inCodeTerms, nearestKey } from '../core/options.js';
+import { bestEpisode, type EpisodeRecord } from '../core/run-log.js';
 import {
   ACTION_MODES,
   type Action,
@@ -47,21 +56,36 @@ import { createRng } from '../core/rng.js';
 import type { Box } from '../core/spaces.js';
 import { dropoutLayersOf, type TunableDropout } from '../nn/tunable-dropout.js';
 import { defaultRunFolder } from '../store/run-folder.js';
-import { RunWriter, stepRecord, summarize } from '../store/run-writer.js';
+import { RunWriter, clearRunDir, stepRecord, summarize } from '../store/run-writer.js';
 import { agentContext, agentRng, type AgentTarget } from '../run/make-agent.js';
 import { packageVersions } from '../run/run.js';
 
-export interface DropoutControllerOptions {
+/** An episode of a fit: without `testData` there is no test split, and testAcc and testLoss are null. */
+export type FitEpisodeRecord = Omit<EpisodeRecord, 'testAcc' | 'testLoss'> & {
+  testAcc: number | null;
+  testLoss: number | null;
+};
+
+/** The agents a fit can run: every agent (pbt and sha are schedulers over many runs, not agents). */
+export type FitAgentName = AgentName;
+
+export interface DropoutControllerOptions<A extends FitAgentName = FitAgentName> {
   /** Any agent of `agentNames()`. @default 'constant', or the one a shortcut below names */
-  agent?: string;
-  /** Shortcut for `agent: 'schedule'`: a schedule name (linear, curriculum, …) or a JSON file of per-epoch rates. */
+  agent?: A;
+  /**
+   * Shortcut for `agent: 'schedule'`: a schedule name (linear, curriculum, …), a JSON file of per-epoch
+   * rates, or a run's summary.json (its best episode's schedule).
+   */
   schedule?: string;
   /** Shortcut for `agent: 'plateau'` (true, or its options: `{ patience, min, max }`). */
-  plateau?: boolean | Record<string, unknown>;
+  plateau?: boolean | AgentOptions<'plateau'>;
   /** Shortcut for `agent: 'policy'`: a policy file from `npm run train-policy`. */
   policy?: string;
-  /** The agent's options, keyed as its OptionSpecs (`{ rate: 0.3 }`, `{ ucbC: 1 }`). @default {} */
-  options?: Record<string, unknown>;
+  /**
+   * The agent's own options (`{ rate: 0.3 }`, `{ ucbC: 1 }`). Constant and schedule take `rate` from the
+   * model's own dropout rate (their mean, if the layers differ) unless it is given. @default {}
+   */
+  options?: AgentOptions<A>;
   /** Seeds the agent and each episode's dropout masks. @default 0 */
   seed?: number;
   /** The run folder. @default runs/<date>-fit-<agent>-s<seed> */
@@ -86,6 +110,53 @@ export interface DropoutControllerOptions {
   trendWindow?: number;
   /** Evaluated at the end of every fit with dropout off, for the log's testAcc (never shown to the agent). */
   testData?: [tf.Tensor, tf.Tensor];
+  /** One line per epoch (episode, epoch, losses, accuracies, rates), like Keras's verbose=2: `true` prints with console.log. @default false */
+  verbose?: boolean | ((line: string) => void);
+  /** Replace the run folder `out` when it holds an earlier run (only a run folder is ever removed). @default false */
+  overwrite?: boolean;
+  /** Where warnings go (too few batches per epoch). @default console.warn */
+  warn?: (message: string) => void;
+}
+
+/** Every option, so a misspelt one is refused with the nearest (`agnet` → `agent`). */
+const CONTROLLER_KEYS: Record<keyof DropoutControllerOptions, true> = {
+  agent: true,
+  schedule: true,
+  plateau: true,
+  policy: true,
+  options: true,
+  seed: true,
+  out: true,
+  label: true,
+  actionMode: true,
+  minRate: true,
+  maxRate: true,
+  rateStep: true,
+  maxDelta: true,
+  reward: true,
+  divergencePenalty: true,
+  trendWindow: true,
+  testData: true,
+  verbose: true,
+  overwrite: true,
+  warn: true,
+};
+
+/** Fewer batches than this in an epoch is too few steps for the rates to matter: warned about. */
+export const FEW_BATCHES = 10;
+
+/** Every agent option's key and flag, to say errors in code's terms (`ucbC`, not `--ucb-c`). */
+const AGENT_SPECS = Object.values(AGENTS).flatMap((e) => e.options);
+
+/** Refuses a key `known` does not have, naming the nearest one. */
+function checkKeys(where: string, given: object, known: readonly string[]): void {
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    throw new ConfigError(
+      `${where}: unknown option '${key}'${near ? `: did you mean '${near}'?` : ''} (options: ${known.join(', ') || 'none'})`,
+    );
+  }
 }
 
 /** What fit's logs hold after an epoch: numbers, or scalars not yet read. */
@@ -105,7 +176,7 @@ const accOf = (logs: Logs, prefix: string): number | undefined => {
 
 const defaultOut = (agent: string, seed: number): string => defaultRunFolder(`fit-${agent}-s${seed}`);
 
-/** The agent a controller's options name, and its own options. */
+/** The agent a controller's options name, and its own options as given (checked, not yet defaulted). */
 function agentChoice(o: DropoutControllerOptions): { agent: string; options: Record<string, unknown> } {
   const shortcuts = (['schedule', 'plateau', 'policy'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
   if (shortcuts.length > 1 || (shortcuts.length === 1 && o.agent !== undefined && o.agent !== shortcuts[0])) {
@@ -113,17 +184,40 @@ function agentChoice(o: DropoutControllerOptions): { agent: string; options: Rec
       `dropoutController: give one of agent, schedule, plateau, policy; got ${[...(o.agent !== undefined ? ['agent'] : []), ...shortcuts].join(', ')}`,
     );
   }
-  const options = { ...(o.options ?? {}) };
+  const options: Record<string, unknown> = { ...(o.options ?? {}) };
   const shortcut = shortcuts[0];
   if (shortcut === 'schedule') options['schedule'] = o.schedule;
   if (shortcut === 'policy') options['policy'] = o.policy;
   if (shortcut === 'plateau' && typeof o.plateau === 'object') Object.assign(options, o.plateau);
-  const agent = shortcut ?? o.agent ?? 'constant';
-  if (!(agent in AGENTS))
+  const agent: string = shortcut ?? o.agent ?? 'constant';
+  if (agent === 'pbt' || agent === 'sha')
     throw new ConfigError(
-      `dropoutController: agent must be one of ${Object.keys(AGENTS).join(', ')}, got ${JSON.stringify(agent)} (pbt and sha are schedulers over many runs, not one fit)`,
+      `dropoutController: agent ${agent} is a scheduler over many runs, not one fit (pbt and sha run through tune())`,
     );
-  return { agent, options: checkAgentOptions(agent, options) };
+  const fitAgents = Object.keys(AGENTS);
+  if (!fitAgents.includes(agent)) {
+    const near = nearestKey(agent, fitAgents);
+    throw new ConfigError(
+      `dropoutController: agent must be one of ${fitAgents.join(', ')}, got ${JSON.stringify(agent)}${near ? `: did you mean '${near}'?` : ''}`,
+    );
+  }
+  checkKeys(
+    `dropoutController: agent ${agent}`,
+    options,
+    AGENTS[agent]!.options.map((s) => s.key),
+  );
+  inCode(() => checkAgentOptions(agent, options));
+  return { agent, options };
+}
+
+/** Runs `check`, its ConfigError reworded in code's keys. */
+function inCode<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(inCodeTerms(err.message, AGENT_SPECS));
+    throw err;
+  }
 }
 
 /** One episode in progress: one fit. */
@@ -141,10 +235,20 @@ interface Episode {
   done: boolean;
 }
 
+/** What every fit after the first starts from: the model as the first fit found it. */
+interface StartingPoint {
+  weights: tf.Tensor[];
+  rates: number[];
+  /** The optimizer's own state (Adam's moments, its step count), or null when it cannot be read. */
+  optimizer: { name: string; tensor: tf.Tensor }[] | null;
+}
+
 /** See the top of this file. Build one with `dropoutController(options)`. */
 export class DropoutController extends tf.Callback {
   readonly agentName: string;
-  readonly agentOptions: Record<string, unknown>;
+  /** The agent's options with every default filled in (`rate` from the model's own, at the first fit). */
+  agentOptions: Record<string, unknown>;
+  private readonly givenAgentOptions: Record<string, unknown>;
   readonly seed: number;
   readonly out: string;
   private readonly config: {
@@ -168,12 +272,16 @@ export class DropoutController extends tf.Callback {
   private readonly records: EpisodeRecord[] = [];
   private epochsTrained = 0;
   private wallMs = 0;
+  private startingPoint: StartingPoint | null = null;
+  private epochStarted = 0;
 
   constructor(private readonly options: DropoutControllerOptions = {}) {
     super();
+    checkKeys('dropoutController', options, Object.keys(CONTROLLER_KEYS));
     const { agent, options: agentOptions } = agentChoice(options);
     this.agentName = agent;
-    this.agentOptions = agentOptions;
+    this.givenAgentOptions = agentOptions;
+    this.agentOptions = checkAgentOptions(agent, agentOptions);
     this.seed = checkInt('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
     const entry = AGENTS[agent]!;
     const actionMode = checkOneOf('actionMode', options.actionMode ?? entry.defaultActionMode, ACTION_MODES);
@@ -197,12 +305,20 @@ export class DropoutController extends tf.Callback {
       ),
       trendWindow: checkEnvOptionByKey('trendWindow', options.trendWindow ?? ENV_DEFAULTS.trendWindow),
     };
+    if (options.overwrite === true && options.out === undefined)
+      throw new ConfigError('dropoutController: overwrite needs an explicit out (a default folder is always new)');
     this.out = options.out ?? defaultOut(agent, this.seed);
   }
 
-  /** The run's finished episodes so far, as episodes.jsonl holds them. */
-  get episodes(): readonly EpisodeRecord[] {
-    return this.records;
+  /** The best episode's schedule so far (per epoch, per layer), as summary.json's best.schedule; undefined before the first episode ends. */
+  get bestSchedule(): number[][] | undefined {
+    return bestEpisode(this.records)?.schedule;
+  }
+
+  /** The run's finished episodes so far, as episodes.jsonl holds them (testAcc null without testData). */
+  get episodes(): readonly FitEpisodeRecord[] {
+    const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+    return this.records.map((r) => ({ ...r, testAcc: orNull(r.testAcc), testLoss: orNull(r.testLoss) }));
   }
 
   /** The agent, once the first fit has begun (it needs the model's layers and fit's epochs). */
@@ -223,13 +339,18 @@ export class DropoutController extends tf.Callback {
           : 'dropoutController: the model has no dropout layer to tune',
       );
     }
-    if (!this.agent) this.start(model, dropouts, epochs);
-    else if (dropouts.length !== this.target!.numLayers || epochs !== this.target!.config.maxEpochs) {
+    const firstFit = !this.agent;
+    if (firstFit) {
+      this.start(model, dropouts, epochs);
+      this.startingPoint = await snapshotOf(model, dropouts);
+    } else if (dropouts.length !== this.target!.numLayers || epochs !== this.target!.config.maxEpochs) {
       throw new Error(
         `dropoutController: every fit of one controller must train the same model for the same epochs (the agent was built for ${this.target!.numLayers} layers and ${this.target!.config.maxEpochs} epochs, this fit has ${dropouts.length} and ${epochs})`,
       );
     }
     this.dropouts = dropouts;
+    // Every episode starts where the first did (see the top of this file).
+    if (!firstFit) await restore(model, dropouts, this.startingPoint!);
 
     // Episodes count from 1, as in every run log.
     const number = this.records.length + 1;
@@ -268,6 +389,7 @@ export class DropoutController extends tf.Callback {
 
   override async onEpochBegin(): Promise<void> {
     if (this.episode) this.episode.batchLosses = [];
+    this.epochStarted = performance.now();
   }
 
   override async onBatchEnd(_batch: number, logs?: Logs): Promise<void> {
@@ -342,6 +464,7 @@ export class DropoutController extends tf.Callback {
     await this.agent!.learn?.(transition);
     ep.transitions.push(transition);
     this.writer!.step(stepRecord(transition));
+    this.say(epochLine(ep.number, info, maxEpochs, performance.now() - this.epochStarted));
     ep.observation = observation;
     if (terminated || truncated) {
       if (terminated) this.model!.stopTraining = true;
@@ -367,9 +490,30 @@ export class DropoutController extends tf.Callback {
 
   // internals
 
+  private say(line: string): void {
+    const v = this.options.verbose;
+    if (v === true) console.log(line);
+    else if (typeof v === 'function') v(line);
+  }
+
   /** The agent, its spaces and the run folder, at the first fit. */
   private start(model: tf.LayersModel, dropouts: TunableDropout[], epochs: number): void {
     const L = dropouts.length;
+    // Constant and schedule start from the model's own rate unless told one.
+    const own = dropouts.map((d) => d.rate);
+    if ((this.agentName === 'constant' || this.agentName === 'schedule') && !('rate' in this.givenAgentOptions)) {
+      const rate = Math.round((own.reduce((a, b) => a + b, 0) / L) * 1e9) / 1e9;
+      this.agentOptions = inCode(() => checkAgentOptions(this.agentName, { ...this.givenAgentOptions, rate }));
+    }
+    const samples = this.params['samples'] as number | undefined;
+    const batchSize = (this.params['batchSize'] as number | undefined) ?? 32;
+    const batches =
+      (this.params['steps'] as number | undefined) ?? (samples ? Math.ceil(samples / batchSize) : undefined);
+    if (batches !== undefined && batches < FEW_BATCHES)
+      (this.options.warn ?? console.warn)(
+        `dropoutController: an epoch is ${batches} batch${batches === 1 ? '' : 'es'} (${samples ?? '?'} samples, batchSize ${batchSize}): too few steps for the rates to matter; use a smaller batchSize or more data (about ${FEW_BATCHES} batches or more)`,
+      );
+    if (this.options.overwrite === true) clearRunDir(this.out, 'dropoutController: out');
     const { names, space } = observationLayout(L);
     this.observationSpace = space;
     const outputShape = model.outputs[0]?.shape ?? [];
@@ -474,6 +618,34 @@ export class DropoutController extends tf.Callback {
  * A callback for `model.fit` that tunes the model's TunableDropout layers after every epoch with an
  * agent, a schedule, the plateau rule or a saved policy, and writes a run folder compare reads.
  */
-export function dropoutController(options: DropoutControllerOptions = {}): DropoutController {
-  return new DropoutController(options);
+export function dropoutController<A extends FitAgentName = FitAgentName>(
+  options: DropoutControllerOptions<A> = {},
+): DropoutController {
+  return new DropoutController(options as DropoutControllerOptions);
+}
+
+/** The model's weights, rates and optimizer state, copied. */
+async function snapshotOf(model: tf.LayersModel, dropouts: TunableDropout[]): Promise<StartingPoint> {
+  const weights = model.getWeights().map((w) => tf.keep(w.clone()));
+  let optimizer: { name: string; tensor: tf.Tensor }[] | null = null;
+  try {
+    const own = await model.optimizer.getWeights();
+    optimizer = own.map((w) => ({ name: w.name, tensor: tf.keep(w.tensor.clone()) }));
+  } catch {
+    optimizer = null; // an optimizer that cannot say its state: its state carries over
+  }
+  return { weights, rates: dropouts.map((d) => d.rate), optimizer };
+}
+
+/** Puts the model back as `start` holds it (the snapshot is kept for the next fit). */
+async function restore(model: tf.LayersModel, dropouts: TunableDropout[], start: StartingPoint): Promise<void> {
+  model.setWeights(start.weights);
+  dropouts.forEach((d, i) => {
+    d.rate = start.rates[i]!;
+  });
+  if (start.optimizer === null) return;
+  const replaced = await model.optimizer.getWeights();
+  // setWeights makes new variables from copies of these: the snapshot stays intact for the next fit.
+  await model.optimizer.setWeights(start.optimizer);
+  tf.dispose(replaced.map((w) => w.tensor));
 }

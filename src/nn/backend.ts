@@ -60,6 +60,26 @@ export function registerWasmKernels(): void {
 
 registerWasmKernels();
 
+/**
+ * Importing tfjs-backend-wasm registers wasm at priority 2, above cpu (1) and level with webgl, so plain
+ * tfjs code in a program that imports droptune would pick wasm, which must be awaited (and, in Node, told
+ * where its binaries are): `The highest priority backend 'wasm' has not yet been initialized`. droptune
+ * chooses wasm itself (initBackend) and leaves tfjs's own choice as it was: wasm drops below every other
+ * backend, so plain tfjs gets cpu in Node and webgl in a browser, as without droptune.
+ */
+export const WASM_PRIORITY = 0;
+function lowerWasmPriority(): void {
+  const factory = tf.findBackendFactory('wasm');
+  // Already started (its instance exists) means the user chose it: leave it be.
+  if (factory === null || wasmStarted()) return;
+  tf.removeBackend('wasm');
+  tf.registerBackend('wasm', factory, WASM_PRIORITY);
+}
+function wasmStarted(): boolean {
+  return (tf.engine() as unknown as { registry: Record<string, unknown> }).registry['wasm'] !== undefined;
+}
+lowerWasmPriority();
+
 async function tryWasm(): Promise<boolean> {
   try {
     setWasmPaths(wasmBinaryDir());

@@ -11,6 +11,7 @@ export const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>droptune dashboard</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%2323395b'/%3E%3Ccircle cx='8' cy='9' r='3' fill='%23fff'/%3E%3C/svg%3E">
 <style>
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #222; background: #fafafa; }
 header { background: #23395b; color: #fff; padding: 0.6em 1.5em; display: flex; gap: 1.5em; align-items: baseline; }

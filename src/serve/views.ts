@@ -14,6 +14,7 @@ import {
   populationPlot,
   ratesPlot,
   schedulePlot,
+  trainingCurvePlot,
   type Plot,
 } from '../analysis/plots.js';
 import { HttpError, runRowView, type Catalog, type RunRowView } from './catalog.js';
@@ -43,6 +44,7 @@ export function runView(catalog: Catalog, id: string): RunView {
   const row = runRowView(id, run, groupLabels([run.config])[0]!, null, catalog.resolveRunId(id));
   const runs = [run];
   const plots: Plot[] = [epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), ratesPlot(runs)];
+  if (run.steps.length > 0) plots.push(trainingCurvePlot(run));
   if (run.episodes.length > 0) plots.push(learningCurvePlot(runs), schedulePlot(runs));
   if (run.config.options['agent'] === 'pbt' && run.episodes.length > 0) plots.push(populationPlot(runs));
   const best = bestEpisode(run.episodes);

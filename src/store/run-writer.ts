@@ -10,6 +10,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  rmSync,
   rmdirSync,
   statSync,
   type Stats,
@@ -79,6 +80,20 @@ export function checkRunDir(dir: string): void {
   const refused = writeRefused(existing);
   if (refused)
     throw new ConfigError(`--out ${dir}: ${existing} is not writable (${refused}): choose a folder you can write to`);
+}
+
+/**
+ * Empties `dir` for a new run (`overwrite`): only a run folder (one holding config.json) or an empty one
+ * is removed, never a folder of anything else. `what` names the option in messages.
+ */
+export function clearRunDir(dir: string, what = '--out'): void {
+  if (!existsSync(dir)) return;
+  const entries = readdirSync(dir);
+  if (entries.length > 0 && !entries.includes(RUN_FILES.config))
+    throw new ConfigError(
+      `${what} ${dir} is not a run folder (no ${RUN_FILES.config}): overwrite only replaces a run folder, choose another`,
+    );
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /**

@@ -7,7 +7,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { tune } from '../../src/api/tune.js';
 
 const TASK = {
-  agent: 'thompson',
+  agent: 'thompson' as const,
   dataset: 'synthetic',
   trainSize: 128,
   valSize: 64,

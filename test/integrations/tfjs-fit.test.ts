@@ -213,7 +213,11 @@ describe('dropoutController (a fit callback)', () => {
       ConfigError,
       /give one of agent, schedule, plateau, policy/,
     );
-    expect(() => dropoutController({ agent: 'pbt' })).to.throw(ConfigError, /schedulers over many runs, not one fit/);
+    // (a strict tsc refuses it already: pbt is not an agent)
+    expect(() => dropoutController({ agent: 'pbt' as never })).to.throw(
+      ConfigError,
+      /scheduler over many runs, not one fit/,
+    );
     model.dispose();
     plain.dispose();
   });

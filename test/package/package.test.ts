@@ -35,11 +35,24 @@ function run(cwd: string, file: string, args: string[] = [], timeout = 120_000):
 
 const failed = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
 
+/** The README's code blocks in order: ```ts and ```js (a ```js browser block runs in the browser test). */
+export function readmeBlocks(text: string): { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] {
+  const blocks: { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] = [];
+  for (const m of text.matchAll(/^```(ts|js)( browser)?\n([\s\S]*?)^```$/gm)) {
+    const line = text.slice(0, m.index).split('\n').length;
+    blocks.push({ lang: m[1] as 'ts' | 'js', browser: m[2] !== undefined, code: m[3]!, line });
+  }
+  return blocks;
+}
+
 describe('the npm package', function () {
   // npm pack builds dist/ (tsc), then the install unpacks tfjs & co from npm's cache: a minute or two.
   this.timeout(600_000);
   let project: string;
   let tarball: string;
+  const readme = readmeBlocks(readFileSync(path.join(REPO, 'README.md'), 'utf8')).filter((b) => !b.browser);
+  const readmeFile = (i: number) =>
+    `readme-${i + 1}-line-${readme[i]!.line}.${readme[i]!.lang === 'ts' ? 'ts' : 'mjs'}`;
 
   before(function () {
     project = mkdtempSync(path.join(tmpdir(), 'droptune-consumer-'));
@@ -75,6 +88,11 @@ describe('the npm package', function () {
     );
     for (const file of ['tune-a-run.mjs', 'agent-loop.ts', 'own-model.ts'])
       copyFileSync(path.join(REPO, 'examples', file), path.join(project, file));
+    // The README's blocks as a user pastes them, and the type test of the sources as a user's file (its
+    // expect-error lines must all be errors here too): compiled with the examples, by one tsc.
+    readme.forEach((b, i) => writeFileSync(path.join(project, readmeFile(i)), b.code));
+    const typeTest = readFileSync(path.join(REPO, 'test/api/typed-options.types.ts'), 'utf8');
+    writeFileSync(path.join(project, 'typed-options.ts'), typeTest.replace("'../../src/index.js'", "'droptune'"));
   });
 
   after(() => rmSync(project, { recursive: true, force: true }));
@@ -89,6 +107,7 @@ describe('the npm package', function () {
       'package/dist/src/cli/droptune.js',
       'package/policies/default.json',
       'package/src/cli/torch-reference.py',
+      'package/LICENSE',
     ]) {
       expect(files, file).to.include(file);
     }
@@ -109,13 +128,18 @@ describe('the npm package', function () {
     expect(read.config.options['agent']).to.equal('ucb');
   });
 
-  it("type-checks the TypeScript examples with the project's own tsc, then runs the env loop", () => {
+  it("type-checks the TypeScript examples, the README's blocks and the type test with the project's own tsc, then runs the env loop", () => {
     // strict, as users write it; skipLibCheck because tfjs-layers' own typings fail strict checks.
     writeFileSync(
       path.join(project, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, skipLibCheck: true, outDir: 'out' },
-        files: ['agent-loop.ts', 'own-model.ts'],
+        files: [
+          'agent-loop.ts',
+          'own-model.ts',
+          'typed-options.ts',
+          ...readme.flatMap((b, i) => (b.lang === 'ts' ? [readmeFile(i)] : [])),
+        ],
       }),
     );
     const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', '.']);
@@ -137,6 +161,25 @@ describe('the npm package', function () {
     expect(r.stdout).to.include(`rates per epoch ${JSON.stringify(fit.episodes[0]!.schedule)}`);
     expect(r.stdout).to.match(
       /env: \S+, \S+ tuned, episode valAcc 0\.\d{3}, schedule \[\[0\.4,0\.4\],\[0\.25,0\.25\],\[0\.1,0\.1\]\]/,
+    );
+  });
+
+  it('runs every TypeScript and JavaScript block of the README as pasted, in order (compiled above)', () => {
+    expect(readme.length).to.be.at.least(6);
+    const outputs = readme.map((b, i) => {
+      const file = readmeFile(i);
+      const r = run(project, b.lang === 'ts' ? path.join('out', file.replace(/\.ts$/, '.js')) : file);
+      expect(r.status, `README block at line ${b.line}: ${failed(r)}`).to.equal(0);
+      return r.stdout;
+    });
+    // tune(): verbose lines, the final model's file, which plain tfjs then loads as stock layers
+    const all = outputs.join('\n');
+    expect(all).to.match(/^episode 3 epoch 3\/3 - \d+ms - loss: /m);
+    expect(all).to.include(path.join('runs', 'example-ucb', 'model', 'model.json'));
+    expect(all).to.match(/^Dense → Dropout → Dense$/m);
+    expect(existsSync(path.join(project, 'models', 'my-tuned', 'model.json'))).to.equal(true);
+    expect(readFileSync(path.join(project, 'models', 'my-tuned', 'model.json'), 'utf8')).to.not.include(
+      'TunableDropout',
     );
   });
 

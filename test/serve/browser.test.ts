@@ -82,7 +82,10 @@ describe('dashboard in Chromium', function () {
     await page.goto(`${dashboard.url}#/run/${encodeURIComponent('sweep/constant-s1')}`);
     await page.waitForSelector('figure[data-plot="schedules"][data-rendered="true"]');
     const plots = await page.$$eval('figure[data-plot]', (fs) => fs.map((f) => f.getAttribute('data-plot')));
-    expect(plots).to.deep.equal(['val-acc', 'val-loss', 'rates', 'learning-curve', 'schedules']);
+    expect(plots).to.deep.equal(['val-acc', 'val-loss', 'rates', 'training-curves', 'learning-curve', 'schedules']);
+    // the best episode's train and validation curves, loss and accuracy side by side: 2 lines a panel
+    await page.waitForSelector('figure[data-plot="training-curves"][data-rendered="true"]');
+    expect((await marks(page, 'training-curves')).lines).to.equal(4);
     // 3 faint episodes + the best one bold, with its 3 points
     expect(await marks(page, 'val-acc')).to.deep.equal({ lines: 4, points: 3 });
     // 2 dropout layers over 9 epochs
