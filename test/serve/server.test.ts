@@ -251,7 +251,14 @@ describe('dashboard server', () => {
   it("shows an experiment's verdict table and recommended schedules", async () => {
     const view = JSON.parse((await get('/api/experiment?id=exp')).body);
     expect(view.table.rows.map((r: string[]) => r[0])).to.deep.equal(['grid', 'curriculum']);
-    expect(view.table.rows[1].slice(5)).to.deep.equal(['+3.00 ± 12.71', '2/2', 'no detectable difference']);
+    // Δ test, seeds, raw verdict, the detectable effect at 2 seeds ((t₀.₉₇₅,₁ + t₀.₈,₁)·sd/√2) and the Holm verdict
+    expect(view.table.rows[1].slice(5)).to.deep.equal([
+      '+3.00 ± 12.71',
+      '2/2',
+      'no detectable difference',
+      '14.08 (underpowered)',
+      'no detectable difference',
+    ]);
     expect(view.verdict).to.contain('no detectable difference: curriculum');
     expect(view.plot.spec.data.values).to.have.length(4 * 3 * 2);
     expect(view.runs).to.deep.equal(['exp/runs/s0/grid-r30']);
