@@ -48,7 +48,9 @@ describe('npm run experiment', () => {
     expect(md).to.match(/^Verdict \(test accuracy, paired by seed against the grid's pick, 95% CI\):$/m);
     expect(r.stdout).to.match(/^- (beats the grid|worse than the grid|no detectable difference): .*\blate\b/m);
     // the bandits cannot learn in G episodes: their verdict is listed apart from the headline
-    expect(r.stdout).to.match(/^- left out of the headline \(.*\): ucb (beats the grid|worse|no detectable difference)/m);
+    expect(r.stdout).to.match(
+      /^- left out of the headline \(.*\): ucb (beats the grid|worse|no detectable difference)/m,
+    );
     // the grid as a sweep: one row per rate, in the file and on the terminal
     expect(md).to.match(/^\| 0\.5 \| 2 \| /m);
     expect(r.stdout).to.match(/^The grid as a sweep/m);
