@@ -500,49 +500,65 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           envSeed: opts.envSeed,
           resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
         });
-        loop$.subscribe({
+        // An error thrown by `next` (a full disk, an onEvent callback) would reach RxJS's unhandled-error
+        // report; it ends the run and rejects instead.
+        let failed = false;
+        let subscription: { unsubscribe(): void } | undefined = undefined;
+        subscription = loop$.subscribe({
           next: (event) => {
-            // Log first, so what the progress display shows is already on disk; the checkpoint last,
-            // so it never counts a line that is not written.
-            if (event.type === 'reset') {
-              agentAtStart = agent.saveState();
-              current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
+            if (failed) return;
+            try {
+              onLoopEvent(event);
+            } catch (err) {
+              failed = true;
+              subscription?.unsubscribe();
+              reject(err);
             }
-            if (event.type === 'step') {
-              writer.step(stepRecord(event.transition));
-              stepsLines += 1;
-              epochsTrained += 1;
-              current!.transitions.push(event.transition);
-              writeRunCheckpoint(run.out, {
-                version: 2,
-                episode: event.episode,
-                stepsLines,
-                episodesLines,
-                epochsTrained,
-                agent: agentAtStart,
-                midEpisode: { ...current!, env: env.snapshot() },
-              });
-            }
-            if (event.type === 'episode') {
-              writer.episode(event.record);
-              episodesLines += 1;
-              const state = agent.saveState();
-              writer.agentState(state);
-              records.push(event.record);
-              writeRunCheckpoint(run.out, {
-                version: 2,
-                episode: event.episode + 1,
-                stepsLines,
-                episodesLines,
-                epochsTrained,
-                agent: state,
-              });
-            }
-            opts.onEvent?.(event);
           },
           error: reject,
           complete: resolve,
         });
+        if (failed) subscription.unsubscribe();
+
+        function onLoopEvent(event: LoopEvent): void {
+          // Log first, so what the progress display shows is already on disk; the checkpoint last,
+          // so it never counts a line that is not written.
+          if (event.type === 'reset') {
+            agentAtStart = agent.saveState();
+            current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
+          }
+          if (event.type === 'step') {
+            writer.step(stepRecord(event.transition));
+            stepsLines += 1;
+            epochsTrained += 1;
+            current!.transitions.push(event.transition);
+            writeRunCheckpoint(run.out, {
+              version: 2,
+              episode: event.episode,
+              stepsLines,
+              episodesLines,
+              epochsTrained,
+              agent: agentAtStart,
+              midEpisode: { ...current!, env: env.snapshot() },
+            });
+          }
+          if (event.type === 'episode') {
+            writer.episode(event.record);
+            episodesLines += 1;
+            const state = agent.saveState();
+            writer.agentState(state);
+            records.push(event.record);
+            writeRunCheckpoint(run.out, {
+              version: 2,
+              episode: event.episode + 1,
+              stepsLines,
+              episodesLines,
+              epochsTrained,
+              agent: state,
+            });
+          }
+          opts.onEvent?.(event);
+        }
       });
     }
     const finished = records.length >= run.episodes;

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, storageErrorOf } from '../core/errors.js';
 import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 
@@ -128,7 +128,10 @@ export function acquireRunLock(dir: string, warn: (message: string) => void): ()
   try {
     writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      rmSync(file, { force: true }); // created, then the disk was full: an empty lock nobody holds
+      throw storageErrorOf(err, file);
+    }
     let held: Partial<LockInfo> = {};
     try {
       held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;

@@ -4,7 +4,6 @@
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
 import {
-  appendFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -16,7 +15,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { appendFileChecked, writeFileAtomic } from './checkpoint.js';
 import {
   LOG_VERSION,
   bestEpisode,
@@ -145,11 +144,11 @@ export class RunWriter {
   }
 
   step(record: StepRecord): void {
-    appendFileSync(this.file('steps'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(this.file('steps'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   episode(record: EpisodeRecord): void {
-    appendFileSync(this.file('episodes'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(this.file('episodes'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   /** Writes episodes.jsonl whole (a PBT run's members, at its end). */
@@ -162,7 +161,7 @@ export class RunWriter {
 
   /** Appends one line to a PBT run's lineage.jsonl. */
   lineage(file: string, record: LineageRecord): void {
-    appendFileSync(file, JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(file, JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   agentState(state: unknown): void {
