@@ -71,6 +71,8 @@ function checkKeys(given: Record<string, unknown>): void {
  * every episode record and the summary.
  */
 export async function tune(options: TuneOptions): Promise<TuneResult> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError(`tune() takes an object of options, got ${options === null ? 'null' : typeof options}`);
   const { onEvent, onGeneration, stop$, dataset, ...given } = options;
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
   checkKeys(given);

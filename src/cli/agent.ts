@@ -3,7 +3,7 @@
  * Everything the user asked for is checked before anything is trained or written, so a mistake
  * costs one line on stderr, exit code 2, and leaves nothing in runs/.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Subject } from 'rxjs';
 import { AGENTS, agentNames } from '../../agents/index.js';
@@ -15,7 +15,7 @@ import { initBackend } from '../nn/backend.js';
 import { readEpisodes } from '../store/read-run.js';
 import { tidyFinishedRun } from '../store/run-folder.js';
 import { RUN_FILES } from '../store/run-writer.js';
-import { helpText, parseArgs } from './args.js';
+import { helpText, parseArgs, parseReplaySpec } from './args.js';
 import { progressPrinter, queueProgressLine } from './progress.js';
 import {
   DATA_OPTIONS,
@@ -102,15 +102,14 @@ function replayPlan(
   spec: string,
   given: Record<string, unknown>,
 ): { options: Record<string, unknown>; envSeed: number; recorded: EpisodeRecord; from: string } {
-  const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
-  const dir = match[1]!;
+  const { dir, episode } = parseReplaySpec(spec, (d) => existsSync(d) && statSync(d).isDirectory());
   const config = readJson<{ options: Record<string, unknown>; seed: number }>(
     path.join(dir, RUN_FILES.config),
     `--replay ${dir}: not a run folder`,
   );
   const episodesFile = path.join(dir, RUN_FILES.episodes);
   const episodes = existsSync(episodesFile) ? readEpisodes(episodesFile).value : [];
-  const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
+  const wanted = episode ?? bestEpisode(episodes)?.episode;
   const recorded = episodes.find((e) => e.episode === wanted);
   if (wanted === undefined || recorded === undefined) {
     throw new ConfigError(
@@ -158,8 +157,14 @@ const inherited = (e: EpisodeRecord): string =>
 
 function readJson<T>(file: string, what: string): T {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    // A run's config.json holds its options: without them the folder is not one droptune wrote.
+    const options = (value as { options?: unknown } | null)?.options;
+    if (path.basename(file) === RUN_FILES.config && (typeof options !== 'object' || options === null))
+      throw new ConfigError(`${what} (${file} has no 'options' object)`);
+    return value as T;
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(
       `${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`,
     );

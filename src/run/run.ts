@@ -18,7 +18,7 @@ import {
   type DropoutEnvConfig,
   type EnvSnapshot,
 } from '../../envs/dropout-env.js';
-import { checkInt, checkOneOf } from '../core/check.js';
+import { checkInt, checkOneOf, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -310,6 +310,7 @@ export function resolveRun(given: Record<string, unknown>, opts: { resume?: bool
   if (typeof envConfig.model === 'string') env.model = envConfig.model;
   // A population's starting rates must lie within the env's rate bounds.
   if (entry.population) agentOptions = { ...checkPbtConfig(ownOptions as Partial<PbtConfig>, envConfig) };
+  for (const key of ['out', 'label', 'loadAgent']) if (given[key] !== undefined) checkString(flagOf(key), given[key]);
   const loadAgent = (given['loadAgent'] as string | undefined) ?? null;
   let loadedState: unknown;
   if (loadAgent !== null) {
