@@ -67,7 +67,9 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
       const allowed = spec.choices
         ? `one of ${spec.choices.join(', ')}`
         : `a ${spec.type === 'int' ? 'whole number' : spec.type === 'number' ? 'finite number' : spec.type}`;
-      throw new ConfigError(`--config ${file}: '${name}' must be ${allowed}, got ${show(value)}`);
+      throw new ConfigError(
+        `--config ${file}: '${name}' must be ${allowed}, got ${typeof value === 'number' ? show(value) : JSON.stringify(value)}`,
+      );
     }
     values[spec.key] = spec.type === 'numbers' && typeof value === 'number' ? [value] : value;
   }
