@@ -17,6 +17,8 @@ import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 
 export const LOCK_FILE = 'run.lock';
+/** An experiment folder's lock: one coordinator at a time (its runs have run locks of their own). */
+export const EXPERIMENT_LOCK = 'experiment.lock';
 
 // names
 
@@ -122,8 +124,8 @@ function processAlive(pid: number): boolean {
  * Takes the folder's lock, or throws a ConfigError naming the process that holds it. A lock left by a
  * process that is gone (this host, pid not running) is taken over; `warn` says so.
  */
-export function acquireRunLock(dir: string, warn: (message: string) => void): () => void {
-  const file = path.join(dir, LOCK_FILE);
+export function acquireRunLock(dir: string, warn: (message: string) => void, lockFile = LOCK_FILE): () => void {
+  const file = path.join(dir, lockFile);
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), token: processToken() };
   try {
     writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
