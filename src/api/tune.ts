@@ -74,6 +74,14 @@ export async function tune(options: TuneOptions): Promise<TuneResult> {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new ConfigError(`tune() takes an object of options, got ${options === null ? 'null' : typeof options}`);
   const { onEvent, onGeneration, stop$, dataset, ...given } = options;
+  // Checked before anything is written: a bad one would fail once the run folder exists.
+  for (const [key, value] of Object.entries({ onEvent, onGeneration }))
+    if (value !== undefined && typeof value !== 'function')
+      throw new ConfigError(`tune(): ${key} must be a function, got ${JSON.stringify(value)}`);
+  if (stop$ !== undefined && typeof (stop$ as { subscribe?: unknown } | null)?.subscribe !== 'function')
+    throw new ConfigError(
+      `tune(): stop$ must be an Observable (anything with subscribe), got ${JSON.stringify(stop$)}`,
+    );
   for (const [key, value] of Object.entries(given)) if (value === undefined) delete given[key];
   checkKeys(given);
   const data = typeof dataset === 'object' && dataset !== null ? dataset : undefined;

@@ -234,6 +234,12 @@ export class DropoutController extends tf.Callback {
           : 'dropoutController: the model has no dropout layer to tune',
       );
     }
+    // Checked before the run folder is created: the first epoch's end would find no validation logs.
+    const metrics = this.params['metrics'] as string[] | undefined;
+    if (this.params['doValidation'] === false || (metrics && !metrics.some((m) => /^val_acc(uracy)?$/.test(m))))
+      throw new ConfigError(
+        "dropoutController needs validation loss and accuracy after each epoch: pass validationData (or validationSplit) to fit, and compile with metrics: ['accuracy']",
+      );
     if (!this.agent) this.start(model, dropouts, epochs);
     else if (dropouts.length !== this.target!.numLayers || epochs !== this.target!.config.maxEpochs) {
       throw new Error(

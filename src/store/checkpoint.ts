@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { storageErrorOf } from '../core/errors.js';
+import { ConfigError, storageErrorOf } from '../core/errors.js';
 
 /**
  * Writes `data` to `file` through a temporary file in the same folder, flushed, then renamed. Every byte
@@ -131,10 +131,25 @@ export function readCheckpoint(dir: string, name: string): unknown {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const { binary, floats, value } = JSON.parse(header) as { binary: string; floats: number; value: unknown };
-  const bytes = readFileSync(path.join(dir, binary));
-  if (bytes.length !== floats * 4)
-    throw new Error(`${path.join(dir, binary)}: ${bytes.length} bytes, expected ${floats * 4}`);
+  const file = path.join(dir, `${name}.json`);
+  const damaged = (why: string) =>
+    new ConfigError(`${file}: ${why}: the checkpoint is damaged (delete it to restart the episode in progress)`);
+  let parsed: { binary?: unknown; floats?: unknown; value?: unknown };
+  try {
+    parsed = JSON.parse(header) as typeof parsed;
+  } catch {
+    throw damaged('not valid JSON');
+  }
+  const { binary, floats, value } = parsed ?? {};
+  if (typeof binary !== 'string' || path.basename(binary) !== binary || typeof floats !== 'number')
+    throw damaged(`no binary file name and float count`);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path.join(dir, binary));
+  } catch (err) {
+    throw damaged(`its ${binary} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (bytes.length !== floats * 4) throw damaged(`its ${binary} has ${bytes.length} bytes, expected ${floats * 4}`);
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   return decode(JSON.stringify(value), data);
 }

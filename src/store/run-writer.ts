@@ -122,7 +122,13 @@ export class RunWriter {
   static open(dir: string): RunWriter {
     const file = path.join(dir, RUN_FILES.config);
     if (!existsSync(file)) throw new ConfigError(`--resume ${dir}: not a run folder (no ${RUN_FILES.config})`);
-    return new RunWriter(dir, logVersionOf(JSON.parse(readFileSync(file, 'utf8')) as RunConfig, file));
+    let config: RunConfig;
+    try {
+      config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
+    } catch {
+      throw new ConfigError(`${file}: not valid JSON`);
+    }
+    return new RunWriter(dir, logVersionOf(config, file));
   }
 
   /** Creates the folder and writes config.json, with the current log version. */
