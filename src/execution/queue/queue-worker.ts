@@ -138,6 +138,8 @@ export class QueueWorker {
   private readonly opts: QueueWorkerOptions & Required<Pick<QueueWorkerOptions, keyof typeof WORKER_DEFAULTS>>;
   private readonly executor: Executor;
   private readonly workers = new Map<string, Worker>();
+  /** The workers' connections: BullMQ leaves a connection it was given open. */
+  private readonly connections: Redis[] = [];
   private registry?: Redis;
   private poll?: NodeJS.Timeout;
   private closing = false;
@@ -179,8 +181,10 @@ export class QueueWorker {
   }
 
   private serve(name: string): void {
+    const connection = connect(this.opts.url);
+    this.connections.push(connection);
     const worker = new TolerantWorker(name, (job) => this.process(name, job), {
-      connection: connect(this.opts.url),
+      connection,
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs,
@@ -275,6 +279,7 @@ export class QueueWorker {
     if (this.poll) clearInterval(this.poll);
     await Promise.all([...this.workers.values()].map((w) => w.close(force)));
     this.registry?.disconnect();
+    for (const connection of this.connections) connection.disconnect();
     await this.executor.close();
   }
 }
