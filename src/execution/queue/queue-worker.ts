@@ -113,6 +113,21 @@ function realOf(file: string): string {
   }
 }
 
+/**
+ * A job's options less a carried learner's start: `--carry` hands seed k the agent.json that seed k − 1's
+ * run of the same experiment wrote (runs/s<k−1>/<name>/agent.json, beside the job's own run folder), which
+ * the coordinator's folder holds wherever --data-root is. Any other file stays confined.
+ */
+function carriedAgentAllowed(job: { options: Record<string, unknown>; out: string }): Record<string, unknown> {
+  const loadAgent = job.options['loadAgent'];
+  if (typeof loadAgent !== 'string' || path.basename(loadAgent) !== 'agent.json') return job.options;
+  const runsDir = path.dirname(path.dirname(path.resolve(job.out)));
+  const carriedRunsDir = path.dirname(path.dirname(path.dirname(path.resolve(loadAgent))));
+  if (carriedRunsDir !== runsDir) return job.options;
+  const { loadAgent: _carried, ...rest } = job.options;
+  return rest;
+}
+
 /** Throws a MalformedJob unless every file the job would open lies under one of `roots` (symlinks followed). */
 export function checkConfined(options: Record<string, unknown>, roots: readonly string[]): void {
   const real = roots.map((r) => realOf(r));
@@ -218,7 +233,7 @@ export class QueueWorker {
         // Files only under the data root, then every option, before any training.
         const roots = [path.resolve(this.opts.dataRoot ?? process.cwd()), path.join(packageRoot(), 'policies')];
         if (payload.kind === 'run') {
-          checkConfined(payload.job.options, roots);
+          checkConfined(carriedAgentAllowed(payload.job), roots);
           resolveJob({ ...payload.job, writeTo: dir });
         } else {
           checkConfined({ ...payload.segment.data, ...payload.segment.env }, roots);
