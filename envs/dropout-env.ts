@@ -51,6 +51,7 @@ import {
 import type { Dataset, Split } from '../src/data/dataset.js';
 import {
   buildModel,
+  checkModelMemory,
   countDropoutLayers,
   dropoutLayerInfo,
   modelInputShape,
@@ -669,6 +670,15 @@ export class DropoutEnv implements Env {
     this.config = checkEnvConfig(partial);
     const { spec, userModel } = this.config;
     if (userModel) checkModelFitsData(userModel, dataset);
+    // Before any tensor or file: a model too large for memory would die inside wasm.
+    else
+      checkModelMemory(
+        String(partial.model ?? ENV_DEFAULTS.model),
+        spec!,
+        dataset.imageShape,
+        dataset.numClasses,
+        this.config.batchSize,
+      );
     this.numLayers = userModel ? userModel.rates.length : countDropoutLayers(spec!, this.config.inputDropout);
     const L = this.numLayers;
     this.actionSpace = actionSpaceOf(L, this.config);
@@ -890,6 +900,7 @@ export class DropoutEnv implements Env {
       inputDropout: this.config.inputDropout,
       concrete: this.config.concreteDropout,
       rng,
+      batchSize: this.config.batchSize,
     });
   }
 

@@ -280,6 +280,17 @@ export function fractionSizes(rows: number): { trainSize: number; valSize: numbe
  * every episode record and the summary.
  */
 export async function tune<A extends TuneAgentName = 'thompson'>(options: TuneOptions<A>): Promise<TuneResult> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new ConfigError(`tune() takes an object of options, got ${options === null ? 'null' : typeof options}`);
+  // Checked before anything is written: a bad one would fail once the run folder exists.
+  const { onEvent, onGeneration, onRound, stop$ } = options as TuneOptions;
+  for (const [key, value] of Object.entries({ onEvent, onGeneration, onRound }))
+    if (value !== undefined && typeof value !== 'function')
+      throw new ConfigError(`tune(): ${key} must be a function, got ${JSON.stringify(value)}`);
+  if (stop$ !== undefined && typeof (stop$ as { subscribe?: unknown } | null)?.subscribe !== 'function')
+    throw new ConfigError(
+      `tune(): stop$ must be an Observable (anything with subscribe), got ${JSON.stringify(stop$)}`,
+    );
   try {
     return await tuneRun(options as TuneOptions);
   } catch (err) {

@@ -5,6 +5,7 @@
  * line wins over the file. An unknown option gets the nearest known one as a suggestion.
  */
 import { readFileSync } from 'node:fs';
+import { show } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { nearestFlag, parseOptionValue, type OptionSpec } from '../core/options.js';
 
@@ -18,11 +19,14 @@ export interface ParsedArgs {
 function typeOk(spec: OptionSpec, value: unknown): boolean {
   switch (spec.type) {
     case 'number':
-      return typeof value === 'number';
+      return typeof value === 'number' && Number.isFinite(value);
     case 'int':
       return typeof value === 'number' && Number.isInteger(value);
     case 'numbers':
-      return typeof value === 'number' || (Array.isArray(value) && value.every((v) => typeof v === 'number'));
+      return (
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        (Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v)))
+      );
     case 'boolean':
       return typeof value === 'boolean';
     case 'string':
@@ -36,7 +40,15 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not valid JSON';
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a JSON file'
+          : code !== undefined
+            ? `cannot be read (${code})`
+            : 'not valid JSON';
     throw new ConfigError(`--config ${file}: ${why}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
@@ -54,8 +66,10 @@ export function readConfigFile(file: string, specs: readonly OptionSpec[]): Reco
     if (!typeOk(spec, value)) {
       const allowed = spec.choices
         ? `one of ${spec.choices.join(', ')}`
-        : `a ${spec.type === 'int' ? 'whole number' : spec.type}`;
-      throw new ConfigError(`--config ${file}: '${name}' must be ${allowed}, got ${JSON.stringify(value)}`);
+        : `a ${spec.type === 'int' ? 'whole number' : spec.type === 'number' ? 'finite number' : spec.type}`;
+      throw new ConfigError(
+        `--config ${file}: '${name}' must be ${allowed}, got ${typeof value === 'number' ? show(value) : JSON.stringify(value)}`,
+      );
     }
     values[spec.key] = spec.type === 'numbers' && typeof value === 'number' ? [value] : value;
   }
@@ -145,3 +159,6 @@ export function helpText(usage: string, groups: { title: string; specs: readonly
   }
   return lines.join('\n');
 }
+
+/** `--replay RUN[#EPISODE]` split: it lives with replay itself. */
+export { parseReplaySpec } from '../run/replay.js';

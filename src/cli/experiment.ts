@@ -3,7 +3,7 @@
  * and how it scores: src/experiment/experiment.ts). This file parses options, wires the runs to an executor
  * (--workers N: a pool of N worker threads; 1: this process), handles Ctrl-C and prints.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -22,6 +22,7 @@ import {
   EXPERIMENT_DEFAULTS,
   METHODS,
   PLAN_FILE,
+  checkSavedPlan,
   PRESET_NAMES,
   describePresets,
   experimentTable,
@@ -39,6 +40,7 @@ import {
 import { ENV_OPTIONS } from '../run/run.js';
 import { EXPERIMENT_FILES, seedRunsDir } from '../store/layout.js';
 import { StopFlag } from '../core/stop-flag.js';
+import { EXPERIMENT_LOCK, acquireRunLock } from '../store/run-folder.js';
 import { helpText, parseArgs } from './args.js';
 import { runCli } from './run-cli.js';
 import { commandName, howToRun } from './command-name.js';
@@ -233,13 +235,20 @@ function resumedConfig(dir: string, given: Record<string, unknown>): Partial<Exp
     throw new ConfigError(
       `--resume takes no other options but --workers, --queue, --queue-name, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`,
     );
-  let saved: Partial<ExperimentConfig>;
+  let parsed: unknown;
   try {
-    saved = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8')) as Partial<ExperimentConfig>;
+    parsed = JSON.parse(readFileSync(path.join(dir, PLAN_FILE), 'utf8'));
   } catch (err) {
     throw new ConfigError(
       `--resume ${dir}: not an experiment folder (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${PLAN_FILE}` : `${PLAN_FILE} is not valid JSON`})`,
     );
+  }
+  let saved: Partial<ExperimentConfig>;
+  try {
+    saved = checkSavedPlan(parsed, path.join(dir, PLAN_FILE));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`--resume ${dir}: ${err.message}`);
+    throw err;
   }
   const methods = given['methods'] as string[] | undefined;
   const dropped = (saved.methods ?? []).filter((m) => methods !== undefined && !methods.includes(m));
@@ -300,6 +309,10 @@ async function main(argv: string[]): Promise<number> {
       : ({ ...given, methods } as Partial<ExperimentConfig>),
   );
   const { config, preset } = plan;
+  // One coordinator per experiment folder (queue coordinators write its runs' files themselves).
+  mkdirSync(config.out, { recursive: true });
+  const releaseLock = acquireRunLock(config.out, (m) => process.stderr.write(`warning: ${m}\n`), EXPERIMENT_LOCK);
+  process.on('exit', releaseLock);
   const workers = Math.min(config.workers, plan.tasks.length);
   const name = queueUrl === undefined ? undefined : (queueName ?? queueNameFor(config.out));
 

@@ -3,7 +3,7 @@
  * exits 2; anything else is a bug and prints its stack. Exiting explicitly also keeps the wasm
  * module's own uncaught-exception handler from dumping its source on an error.
  */
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, StorageError } from '../core/errors.js';
 
 let outputGuarded = false;
 
@@ -27,18 +27,25 @@ export function dropOutputOnError(): void {
   }
 }
 
+/** Prints what ended the command (one line for a user's mistake or a full disk) and exits. */
+function exitOn(command: string, err: unknown): never {
+  if (err instanceof ConfigError || err instanceof StorageError) {
+    process.stderr.write(`${command}: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(
+    `${command}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+}
+
 export function runCli(command: string, main: (argv: string[]) => Promise<number>): void {
   dropOutputOnError();
+  // An error thrown outside main's promise (a stream callback) ends the command the same way, before the
+  // wasm module's own handler (registered later, when the backend starts) can print its source.
+  process.on('uncaughtException', (err) => exitOn(command, err));
+  process.on('unhandledRejection', (err) => exitOn(command, err));
   main(process.argv.slice(2))
     .then((code) => process.exit(code))
-    .catch((err: unknown) => {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`${command}: ${err.message}\n`);
-        process.exit(err.exitCode);
-      }
-      process.stderr.write(
-        `${command}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exit(1);
-    });
+    .catch((err: unknown) => exitOn(command, err));
 }

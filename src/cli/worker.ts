@@ -3,6 +3,8 @@
  * (`npm run experiment -- --queue …`), on this machine, and sends their run folders back. Start as many
  * as you like, anywhere the package is installed. The logic is in src/execution/queue/queue-worker.ts.
  */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { checkInt, checkNumber } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import type { OptionSpec } from '../core/options.js';
@@ -33,6 +35,13 @@ const OPTIONS: OptionSpec[] = [
     type: 'int',
     default: WORKER_DEFAULTS.concurrency,
     help: 'runs at once, one thread each',
+  },
+  {
+    key: 'dataRoot',
+    flag: '--data-root',
+    type: 'string',
+    default: undefined,
+    help: 'the only folder a job may read data, models and schedules from (default: the working directory)',
   },
   {
     key: 'lockDuration',
@@ -78,8 +87,11 @@ async function main(argv: string[]): Promise<number> {
       1000,
   );
 
+  const dataRoot = path.resolve(v['dataRoot'] === undefined ? process.cwd() : String(v['dataRoot']));
+  if (!existsSync(dataRoot) || !statSync(dataRoot).isDirectory())
+    throw new ConfigError(`--data-root ${String(v['dataRoot'])}: not a folder`);
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-  const worker = new QueueWorker({ url, queueName, concurrency, lockDurationMs, stalledIntervalMs, log });
+  const worker = new QueueWorker({ url, queueName, concurrency, lockDurationMs, stalledIntervalMs, log, dataRoot });
   try {
     await worker.start();
   } catch (err) {

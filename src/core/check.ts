@@ -4,8 +4,14 @@
  */
 import { ConfigError } from './errors.js';
 
-const show = (value: unknown): string =>
-  typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
+/** A value as the user wrote it: NaN and Infinity as themselves (JSON would say null). */
+export const show = (value: unknown): string =>
+  typeof value === 'string'
+    ? `'${value}'`
+    : typeof value === 'number' || value === undefined || typeof value === 'bigint'
+      ? String(value)
+      : (JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) ??
+        String(value));
 
 export function checkInt(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

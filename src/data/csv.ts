@@ -33,6 +33,11 @@ interface Row {
 
 const [COMMA, LF, CR] = [44, 10, 13];
 
+/** The longest row read (characters): a file without line breaks (a binary, /dev/zero) is not samples. */
+export const MAX_CSV_LINE = 1 << 20;
+/** The largest CSV file read (bytes): beyond it the text would not fit in one string. */
+export const MAX_CSV_BYTES = 2 ** 29 - 24;
+
 /** The rows of a CSV text, one at a time (a large file is never held as strings all at once). */
 export function* csvRows(text: string, file: string): Generator<Row> {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; // a byte-order mark is not part of the first cell
@@ -40,6 +45,7 @@ export function* csvRows(text: string, file: string): Generator<Row> {
   const n = text.length;
   while (i < n) {
     const start = line;
+    const rowStart = i;
     const cells: string[] = [];
     let cell = '';
     let quotedRow = false;
@@ -84,12 +90,16 @@ export function* csvRows(text: string, file: string): Generator<Row> {
       line += 1;
       break;
     }
+    if (i - rowStart > MAX_CSV_LINE)
+      throw new ConfigError(`${file} line ${start}: longer than ${MAX_CSV_LINE} characters: not a CSV file of samples`);
     if (cells.length === 1 && cells[0]!.trim() === '' && !quotedRow) continue; // a blank line
     yield { line: start, cells };
   }
 }
 
-const isNumber = (s: string) => s.trim() !== '' && Number.isFinite(Number(s));
+/** A decimal number as a CSV cell writes one (Number() alone would also read 0x10, 0b1, 0o7). */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const isNumber = (s: string) => DECIMAL.test(s) && Number.isFinite(Number(s));
 
 /** Where the label is, from the option and the first rows. */
 function labelColumn(label: CsvOptions['label'], first: Row, header: boolean | undefined, file: string): number {
@@ -99,7 +109,14 @@ function labelColumn(label: CsvOptions['label'], first: Row, header: boolean | u
   const text = String(label).trim();
   // Before the header is known, a number is an index: the first row may be data holding that number.
   const byName = header === true || (header === undefined && !/^\d+$/.test(text));
-  if (byName && names.includes(text)) return names.indexOf(text);
+  if (byName && names.includes(text)) {
+    const same = names.flatMap((name, i) => (name === text ? [i] : []));
+    if (same.length > 1)
+      throw new ConfigError(
+        `--csv-label '${text}': ${file} line ${first.line} has ${same.length} columns of that name (${same.join(' and ')}): column names must be unique`,
+      );
+    return names.indexOf(text);
+  }
   if (/^\d+$/.test(text)) {
     const index = Number(text);
     if (index >= width)
@@ -115,10 +132,22 @@ function labelColumn(label: CsvOptions['label'], first: Row, header: boolean | u
   );
 }
 
+/** Fails unless `file` is a regular file small enough to read as text (never a device or a FIFO). */
+export function checkCsvFile(file: string): void {
+  if (!existsSync(file)) throw new ConfigError(`--dataset csv:${file}: no such file`);
+  const stats = statSync(file);
+  if (stats.isDirectory()) throw new ConfigError(`--dataset csv:${file}: is a folder, not a CSV file`);
+  if (!stats.isFile())
+    throw new ConfigError(`--dataset csv:${file}: not a regular file (a device, FIFO or socket cannot be a CSV file)`);
+  if (stats.size > MAX_CSV_BYTES)
+    throw new ConfigError(
+      `--dataset csv:${file}: ${stats.size} bytes, more than the ${MAX_CSV_BYTES} a CSV file may have here: write it as idx: files`,
+    );
+}
+
 /** Reads a CSV file into a pool of raw (unstandardized) features, one row per sample. */
 export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { classNames: string[]; featureNames: string[] } {
-  if (!existsSync(file)) throw new ConfigError(`--dataset csv:${file}: no such file`);
-  if (statSync(file).isDirectory()) throw new ConfigError(`--dataset csv:${file}: is a folder, not a CSV file`);
+  checkCsvFile(file);
   const rows = csvRows(readFileSync(file, 'utf8'), file);
   const first = rows.next();
   if (first.done) throw new ConfigError(`${file} line 1: empty file: no rows`);
@@ -144,6 +173,14 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
     header = named || featureText || labelText;
   }
   if (header) labelAt = labelColumn(opts.label, head, true, file);
+  if (header && opts.label !== undefined) {
+    const names = head.cells.map((c) => c.trim());
+    const twice = names.findIndex((name, i) => names.indexOf(name) !== i);
+    if (twice !== -1)
+      throw new ConfigError(
+        `${file} line ${head.line}: column '${names[twice]}' appears twice (columns ${names.indexOf(names[twice]!)} and ${twice}): column names must be unique with --csv-label`,
+      );
+  }
   const columnNames = header ? head.cells.map((c) => c.trim()) : head.cells.map((_, i) => `column ${i}`);
   const column = (i: number) => (header ? `column '${columnNames[i]}' (${i})` : `column ${i}`);
 
@@ -164,7 +201,7 @@ export function loadCsv(file: string, opts: CsvOptions = {}): Pool & { className
       const value = Number(cell); // '' and '  ' are 0 to Number: told apart below
       if (value === 0 && cell.trim() === '')
         throw new ConfigError(`${file} line ${row.line}, ${column(i)}: empty cell (missing values are not supported)`);
-      if (!Number.isFinite(value))
+      if (!Number.isFinite(value) || !DECIMAL.test(cell))
         throw new ConfigError(`${file} line ${row.line}, ${column(i)}: '${cell}' is not a number`);
       x[at++] = value;
     });

@@ -5,12 +5,11 @@
  * Built in: mnist, fashion-mnist, synthetic. A user's own: `csv:FILE` (csv.ts, features standardized
  * with the training split's mean and standard deviation) and `idx:DIR` (idx.ts, bytes / 255).
  */
-import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { checkInt } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { createRng, permutation } from '../core/rng.js';
-import { CSV_HEADER_MODES, loadCsv, type CsvHeaderMode } from './csv.js';
+import { CSV_HEADER_MODES, checkCsvFile, loadCsv, type CsvHeaderMode } from './csv.js';
 import { loadFashionMnist, DEFAULT_FASHION_DIR } from './fashion-mnist.js';
 import { idxFiles, loadIdxDir } from './idx.js';
 import { checkLabelNoise, corruptLabels, labelNoiseRng, type LabelNoiseKind } from './label-noise.js';
@@ -137,8 +136,7 @@ export function checkDataConfig(partial: Partial<DataConfig>): DataConfig {
     checked.dataDir = c.dataDir === undefined ? DEFAULT_FASHION_DIR : checkPath('--data-dir', c.dataDir);
   if (kind === 'csv') {
     const file = source!;
-    if (!existsSync(file)) throw new ConfigError(`--dataset csv:${file}: no such file`);
-    if (statSync(file).isDirectory()) throw new ConfigError(`--dataset csv:${file}: is a folder, not a CSV file`);
+    checkCsvFile(file);
     const header = typeof c.csvHeader === 'boolean' ? String(c.csvHeader) : (c.csvHeader ?? 'auto');
     if (!(CSV_HEADER_MODES as readonly string[]).includes(header))
       throw new ConfigError(

@@ -65,6 +65,7 @@ function flattenNested(rows: readonly NestedNumbers[], what: string): { shape: n
         throw new ConfigError(
           `datasetFromArrays: ${where} must be a number, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`,
         );
+      if (!Number.isFinite(v)) throw new ConfigError(`datasetFromArrays: ${where} must be a finite number, got ${v}`);
       values[at++] = v;
       return;
     }
@@ -80,13 +81,23 @@ function flattenNested(rows: readonly NestedNumbers[], what: string): { shape: n
 }
 
 function valuesOf(v: ArraysDatasetArgs['x'], what: string): { shape?: number[]; values: Float32Array } {
-  if (isTensor(v)) return { shape: [...v.shape], values: Float32Array.from(v.dataSync()) };
+  if (isTensor(v)) {
+    const values = Float32Array.from(v.dataSync());
+    const bad = values.findIndex((x) => !Number.isFinite(x));
+    if (bad !== -1)
+      throw new ConfigError(
+        `datasetFromArrays: ${what} value ${bad} (flat) must be a finite number, got ${values[bad]}`,
+      );
+    return { shape: [...v.shape], values };
+  }
   if (Array.isArray(v) && v.length > 0 && Array.isArray(v[0]))
     return flattenNested(v as readonly NestedNumbers[], what);
   const flat = v as ArrayLike<number>;
   for (let i = 0; i < flat.length; i++) {
     if (typeof flat[i] !== 'number')
       throw new ConfigError(`datasetFromArrays: ${what}[${i}] must be a number, got ${JSON.stringify(flat[i])}`);
+    if (!Number.isFinite(flat[i]))
+      throw new ConfigError(`datasetFromArrays: ${what}[${i}] must be a finite number, got ${flat[i]}`);
   }
   return { values: Float32Array.from(flat) };
 }
@@ -96,7 +107,7 @@ export function datasetFromArrays(args: ArraysDatasetArgs): Dataset {
   if (typeof args.name !== 'string' || args.name === '')
     throw new ConfigError(`datasetFromArrays: name must be a non-empty string, got ${JSON.stringify(args.name)}`);
 
-  // labels: indices, or one-hot rows read by their largest entry
+  // labels: indices, or one-hot rows (exactly one 1 each: a soft label is not a class)
   const labels = valuesOf(args.y, 'y');
   const oneHot = labels.shape !== undefined && labels.shape.length === 2;
   if (labels.shape && labels.shape.length > 2)
@@ -108,9 +119,13 @@ export function datasetFromArrays(args: ArraysDatasetArgs): Dataset {
   const y = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     if (oneHot) {
-      let best = 0;
-      for (let k = 1; k < width; k++) if (labels.values[i * width + k]! > labels.values[i * width + best]!) best = k;
-      y[i] = best;
+      const row = labels.values.subarray(i * width, (i + 1) * width);
+      const hot = row.indexOf(1);
+      if (hot === -1 || row.some((v, k) => v !== (k === hot ? 1 : 0)))
+        throw new ConfigError(
+          `datasetFromArrays: y[${i}] must be a one-hot row (one 1, the rest 0), got ${JSON.stringify([...row])}`,
+        );
+      y[i] = hot;
     } else {
       const label = labels.values[i]!;
       if (!Number.isInteger(label) || label < 0)

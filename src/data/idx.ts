@@ -8,9 +8,9 @@
  * scaled to [0, 1] (byte / 255, as MNIST); labels are unsigned bytes of shape [n], mapped to classes
  * as labels.ts says (over train and test together).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { ConfigError } from '../core/errors.js';
 import type { Pool } from './types.js';
 import { classIndices } from './labels.js';
@@ -31,7 +31,7 @@ const hex = (buf: Buffer) => `0x${buf.subarray(0, 4).toString('hex').padEnd(8, '
  * Parses an IDX file: magic (0, 0, type 0x08 = unsigned byte, rank), then one big-endian uint32 per
  * dimension, then the bytes. `file` names the file in every error.
  */
-export function parseIdx(buf: Buffer, file: string): { dims: number[]; data: Uint8Array } {
+export function parseIdx(buf: Buffer, file: string, headerOnly = false): { dims: number[]; data: Uint8Array } {
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0 || !(buf[2]! in IDX_TYPES) || buf[3] === 0) {
     throw new ConfigError(
       `${file}: bad IDX magic number ${hex(buf)} (an IDX file starts with 0x00 0x00, its type, then its rank; MNIST's images start 0x00000803)`,
@@ -46,10 +46,15 @@ export function parseIdx(buf: Buffer, file: string): { dims: number[]; data: Uin
   if (buf.length < offset)
     throw new ConfigError(`${file}: truncated IDX header: ${buf.length} bytes, a rank-${rank} header has ${offset}`);
   const dims = Array.from({ length: rank }, (_, i) => buf.readUInt32BE(4 + 4 * i));
+  if (headerOnly) return { dims, data: new Uint8Array(0) };
   const size = dims.reduce((a, b) => a * b, 1);
   if (buf.length < offset + size)
     throw new ConfigError(
       `${file}: truncated: ${buf.length - offset} of ${size} bytes of data (dimensions ${dims.join('×')})`,
+    );
+  if (buf.length > offset + size)
+    throw new ConfigError(
+      `${file}: ${buf.length - offset - size} bytes after the data its header declares (dimensions ${dims.join('×')}): not an IDX file`,
     );
   return { dims, data: new Uint8Array(buf.buffer, buf.byteOffset + offset, size) };
 }
@@ -63,15 +68,60 @@ export function encodeIdx(dims: readonly number[], data: ArrayLike<number>): Buf
   return Buffer.concat([head, Buffer.from(Uint8Array.from(data))]);
 }
 
-/** Reads a file, gunzipping it when it starts with gzip's magic bytes. */
+/** The most bytes of data an IDX file may declare (what one Buffer holds). */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+/** The size an IDX header declares (header and data), from its first bytes; undefined until they are all there. */
+function declaredSize(head: Buffer, file: string): number | undefined {
+  if (head.length < 4) return undefined;
+  const rank = head[3]!;
+  if (head[0] !== 0 || head[1] !== 0 || rank === 0) parseIdx(head, file); // throws naming the bad magic
+  const offset = 4 + 4 * rank;
+  if (head.length < offset) return undefined;
+  const dims = Array.from({ length: rank }, (_, i) => head.readUInt32BE(4 + 4 * i));
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (size > MAX_IDX_BYTES)
+    throw new ConfigError(
+      `${file}: its header (dimensions ${dims.join('×')}) declares ${size} bytes of data, more than the ${MAX_IDX_BYTES} allowed`,
+    );
+  return offset + size;
+}
+
+/**
+ * Reads an IDX file, gunzipping it when it starts with gzip's magic bytes: never to more than the size
+ * its header declares (a gzip bomb stops there), and never a file that is not a regular file.
+ */
 export function readMaybeGzip(file: string): Buffer {
+  if (!statSync(file).isFile())
+    throw new ConfigError(`${file}: not a regular file (a device or a FIFO is no IDX file)`);
   const raw = readFileSync(file);
   if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
+  let head: Buffer;
   try {
-    return gunzipSync(raw);
+    // What the first kilobyte inflates to holds the header (a few bytes) of any IDX file.
+    head = gunzipSync(raw.subarray(0, 1024), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
   } catch (err) {
     throw new ConfigError(`${file}: not a valid gzip file (${(err as Error).message})`);
   }
+  const declared = declaredSize(head, file);
+  if (declared === undefined)
+    throw new ConfigError(`${file}: truncated IDX header (${head.length} bytes after gunzip)`);
+  try {
+    return gunzipSync(raw, { maxOutputLength: Math.max(declared, 1) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      const dims = parseIdx(head.subarray(0, 4 + 4 * head[3]!), file, true).dims;
+      throw new ConfigError(
+        `${file}: more data than its header declares (dimensions ${dims.join('×')}, ${declared - 4 - 4 * dims.length} bytes): not an IDX file`,
+      );
+    }
+    throw new ConfigError(`${file}: not a valid gzip file (${(err as Error).message})`);
+  }
+}
+
+/** Reads and parses one IDX file (plain or gzipped). */
+export function readIdxFile(file: string): { dims: number[]; data: Uint8Array } {
+  return parseIdx(readMaybeGzip(file), file);
 }
 
 /** The file names tried for `<prefix>-<kind>-idx<rank>-ubyte`, in order. */
@@ -115,8 +165,8 @@ interface RawPair {
 }
 
 function readPair(imagesFile: string, labelsFile: string): RawPair {
-  const images = parseIdx(readMaybeGzip(imagesFile), imagesFile);
-  const labels = parseIdx(readMaybeGzip(labelsFile), labelsFile);
+  const images = readIdxFile(imagesFile);
+  const labels = readIdxFile(labelsFile);
   if (images.dims.length < 2 || images.dims.length > 4)
     throw new ConfigError(
       `${imagesFile}: images must have 2 to 4 dimensions ([n, features], [n, height, width] or [n, height, width, channels]), got ${images.dims.join('×')}`,

@@ -445,6 +445,53 @@ export function checkExperimentConfig(partial: Partial<ExperimentConfig>): Exper
   };
 }
 
+/** Keys every saved plan has had, and the others it may hold (runExperiment writes the checked config). */
+const PLAN_REQUIRED = ['preset', 'seeds', 'dataset', 'model', 'epochs', 'grid', 'methods'] as const;
+const PLAN_KEYS: readonly string[] = [
+  ...PLAN_REQUIRED,
+  'trainSize',
+  'valSize',
+  'testSize',
+  'options',
+  'folds',
+  'carry',
+  'out',
+  'backend',
+  'dataDir',
+  'csvLabel',
+  'csvHeader',
+  'labelNoise',
+  'labelNoiseKind',
+  'select',
+  'selectWindow',
+];
+
+/**
+ * A saved experiment-plan.json, checked as strictly as --config: an object of known keys, the keys
+ * every plan records, and values checkExperimentConfig accepts. Errors name the file.
+ */
+export function checkSavedPlan(value: unknown, file: string): Partial<ExperimentConfig> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(`${file}: must hold a JSON object`);
+  const plan = value as Record<string, unknown>;
+  for (const key of Object.keys(plan))
+    if (!PLAN_KEYS.includes(key)) throw new ConfigError(`${file}: unknown key '${key}'`);
+  for (const key of PLAN_REQUIRED)
+    if (plan[key] === undefined) throw new ConfigError(`${file}: missing '${key}' (every plan records it)`);
+  const options = plan['options'];
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options)))
+    throw new ConfigError(`${file}: 'options' must be an object of run options, got ${JSON.stringify(options)}`);
+  if (!Array.isArray(plan['methods']) || !plan['methods'].every((m) => typeof m === 'string'))
+    throw new ConfigError(`${file}: 'methods' must be a list of method names, got ${JSON.stringify(plan['methods'])}`);
+  try {
+    checkExperimentConfig({ ...(plan as Partial<ExperimentConfig>), resume: true, workers: 1 });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
+  }
+  return plan as Partial<ExperimentConfig>;
+}
+
 function checkGrid(grid: unknown): number[] {
   if (!Array.isArray(grid) || grid.length === 0)
     throw new ConfigError(`--grid must be a comma-separated list of rates, got ${JSON.stringify(grid)}`);

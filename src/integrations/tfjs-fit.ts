@@ -339,6 +339,12 @@ export class DropoutController extends tf.Callback {
           : 'dropoutController: the model has no dropout layer to tune',
       );
     }
+    // Checked before the run folder is created: the first epoch's end would find no validation logs.
+    const metrics = this.params['metrics'] as string[] | undefined;
+    if (this.params['doValidation'] === false || (metrics && !metrics.some((m) => /^val_acc(uracy)?$/.test(m))))
+      throw new ConfigError(
+        "dropoutController needs validation loss and accuracy after each epoch: pass validationData (or validationSplit) to fit, and compile with metrics: ['accuracy']",
+      );
     const firstFit = !this.agent;
     if (firstFit) {
       this.start(model, dropouts, epochs);

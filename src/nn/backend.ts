@@ -83,7 +83,17 @@ lowerWasmPriority();
 async function tryWasm(): Promise<boolean> {
   try {
     setWasmPaths(wasmBinaryDir());
+    const before = {
+      uncaughtException: process.listeners('uncaughtException'),
+      unhandledRejection: process.listeners('unhandledRejection'),
+    };
     if (!(await tf.setBackend('wasm'))) throw new Error('setBackend returned false');
+    // The emscripten module re-throws every uncaught error from a handler of its own, which makes Node
+    // print the offending line: 40 KB of minified source. Without it the process's own handling applies.
+    for (const listener of process.listeners('uncaughtException'))
+      if (!before.uncaughtException.includes(listener)) process.removeListener('uncaughtException', listener);
+    for (const listener of process.listeners('unhandledRejection'))
+      if (!before.unhandledRejection.includes(listener)) process.removeListener('unhandledRejection', listener);
     registerWasmKernels();
     return true;
   } catch (err) {

@@ -68,6 +68,57 @@ export function modelInputShape(spec: ModelSpec, imageShape: [number, number, nu
   return spec.kind === 'mlp' ? [imageShape[0] * imageShape[1] * imageShape[2]] : [...imageShape];
 }
 
+/** The most memory a built-in model may need: half of the 4 GB the wasm heap stops at (and a fixed bound, the same on every machine). */
+export const MAX_MODEL_BYTES = 2 ** 31;
+
+/**
+ * What a spec will hold in memory when it trains on batches of `batchSize`: its weights with their
+ * gradients and Adam's two moments (4 floats each), and each layer's activations with their gradients.
+ */
+export function modelMemory(
+  spec: ModelSpec,
+  imageShape: [number, number, number],
+  numClasses: number,
+  batchSize: number,
+): { weights: number; bytes: number } {
+  let weights = 0;
+  let activations = 0;
+  let [h, w, c] = imageShape;
+  let inputs = h * w * c;
+  if (spec.kind === 'cnn') {
+    for (const filters of spec.filters) {
+      weights += 9 * c * filters + filters;
+      activations += h * w * filters;
+      [h, w, c] = [Math.floor(h / 2), Math.floor(w / 2), filters];
+    }
+    inputs = h * w * c;
+  }
+  for (const units of [...spec.dense, numClasses]) {
+    weights += inputs * units + units;
+    activations += units;
+    inputs = units;
+  }
+  return { weights, bytes: 4 * (4 * weights + 2 * batchSize * activations) };
+}
+
+/** Fails with a ConfigError, before anything is allocated, when the spec would not fit in memory. */
+export function checkModelMemory(
+  specText: string,
+  spec: ModelSpec,
+  imageShape: [number, number, number],
+  numClasses: number,
+  batchSize = 64,
+): void {
+  const { weights, bytes } = modelMemory(spec, imageShape, numClasses, batchSize);
+  const limit = MAX_MODEL_BYTES;
+  if (bytes > limit) {
+    const gb = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GB`;
+    throw new ConfigError(
+      `--model ${specText}: ${weights} weights and their activations at --batch-size ${batchSize} need about ${gb(bytes)}, more than the ${gb(limit)} a model may use here: choose smaller layers`,
+    );
+  }
+}
+
 export interface BuildOptions {
   imageShape: [number, number, number];
   numClasses: number;
@@ -81,6 +132,8 @@ export interface BuildOptions {
   concrete?: boolean;
   /** Every initializer and dropout stream draws its seed from here. */
   rng: Rng;
+  /** The batch size it will train with: only for the memory check. @default 64 */
+  batchSize?: number;
 }
 
 export interface BuiltModel {
@@ -99,6 +152,9 @@ export function buildModel(spec: ModelSpec, opts: BuildOptions): BuiltModel {
   const layers = countDropoutLayers(spec, inputDropout);
   if (opts.rates.length !== layers)
     throw new Error(`buildModel: ${opts.rates.length} rates for ${layers} dropout layers`);
+  const shown =
+    spec.kind === 'mlp' ? `mlp:${spec.dense.join(',')}` : `cnn:${spec.filters.join(',')}/${spec.dense.join(',')}`;
+  checkModelMemory(shown, spec, opts.imageShape, opts.numClasses, opts.batchSize);
   const model = tf.sequential();
   const dropouts: TunableDropout[] = [];
   const kernels: tf.LayerVariable[] = [];

@@ -10,7 +10,7 @@
  * Files: `readModelFile` reads what `model.save('file://DIR')` (tfjs-node) writes, model.json plus its
  * weight files, from disk; `saveModelFile` writes the same two files without tfjs-node. Nothing downloads.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../core/errors.js';
@@ -284,7 +284,7 @@ export function readModelArtifacts(file: string, what = file): tf.io.ModelArtifa
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      `${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder: give the model.json in it' : code ? `cannot read it (${code})` : `not valid JSON (${(err as Error).message})`}`,
+      `${what}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder: give the model.json in it' : code ? `cannot read it (${code})` : 'not valid JSON (not a tfjs model.json)'}`,
     );
   }
   if (
@@ -302,9 +302,16 @@ export function readModelArtifacts(file: string, what = file): tf.io.ModelArtifa
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   for (const group of manifest) {
     for (const p of group.paths) {
-      const shard = path.resolve(path.dirname(file), p);
+      // Weight files lie in the model's own folder: a path out of it (../, absolute, a symlink) is refused.
+      const folder = realpathSync(path.dirname(path.resolve(file)));
+      if (typeof p !== 'string' || path.isAbsolute(p))
+        throw new ConfigError(`${what}: weight path ${JSON.stringify(p)} must be a file name in the model's folder`);
+      const shard = path.resolve(folder, p);
       if (!existsSync(shard)) throw new ConfigError(`${what}: its weight file ${p} is missing (looked for ${shard})`);
-      buffers.push(readFileSync(shard));
+      const real = realpathSync(shard);
+      if (!real.startsWith(folder + path.sep) || !statSync(real).isFile())
+        throw new ConfigError(`${what}: weight path ${p} lies outside the model's folder ${folder}`);
+      buffers.push(readFileSync(real));
     }
     weightSpecs.push(...group.weights);
   }

@@ -2,7 +2,7 @@
  * Replay: a run's episode trained again under its seed (`npm run agent -- --replay RUN[#EPISODE]`),
  * by the schedule agent with the episode's rates (or, for concrete dropout, by its own constant agent).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { bestEpisode, type EpisodeRecord } from '../core/run-log.js';
@@ -21,21 +21,36 @@ export interface ReplayPlan {
   from: string;
 }
 
+/**
+ * `--replay RUN[#EPISODE]` split into the run folder and the episode (undefined: the run's best). The
+ * episode after the last `#` must be a whole number from 1; a folder whose own name holds `#` is taken whole.
+ */
+export function parseReplaySpec(spec: string, isFolder: (dir: string) => boolean): { dir: string; episode?: number } {
+  const hash = spec.lastIndexOf('#');
+  if (hash === -1 || isFolder(spec)) return { dir: spec };
+  const dir = spec.slice(0, hash);
+  const text = spec.slice(hash + 1);
+  if (!/^\d+$/.test(text) || Number(text) < 1)
+    throw new ConfigError(
+      `--replay ${spec}: the episode after # must be a whole number from 1, got '${text}' (RUN#EPISODE, or RUN alone for its best)`,
+    );
+  return { dir, episode: Number(text) };
+}
+
 /** The run folder and episode of a `--replay RUN[#EPISODE]`, and how to train that episode again. */
 export function planReplay(
   spec: string,
   given: Record<string, unknown>,
   schedulers: readonly TrialMethod[] = [],
 ): ReplayPlan {
-  const match = /^(.*?)(?:#(\d+))?$/.exec(spec)!;
-  const dir = match[1]!;
+  const { dir, episode } = parseReplaySpec(spec, (d) => existsSync(d) && statSync(d).isDirectory());
   const config = readRunJson<{ options: Record<string, unknown>; seed: number }>(
     path.join(dir, RUN_FILES.config),
     `--replay ${dir}: not a run folder`,
   );
   const episodesFile = path.join(dir, RUN_FILES.episodes);
   const episodes = existsSync(episodesFile) ? readEpisodes(episodesFile).value : [];
-  const wanted = match[2] !== undefined ? Number(match[2]) : bestEpisode(episodes)?.episode;
+  const wanted = episode ?? bestEpisode(episodes)?.episode;
   const recorded = episodes.find((e) => e.episode === wanted);
   if (wanted === undefined || recorded === undefined) {
     throw new ConfigError(

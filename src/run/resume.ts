@@ -14,8 +14,14 @@ import { resolveRun, runOptionsFromConfig, type ResolvedRun, type TrialMethod } 
 
 export function readRunJson<T>(file: string, what: string): T {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    // A run's config.json holds its options: without them the folder is not one droptune wrote.
+    const options = (value as { options?: unknown } | null)?.options;
+    if (path.basename(file) === RUN_FILES.config && (typeof options !== 'object' || options === null))
+      throw new ConfigError(`${what} (${file} has no 'options' object)`);
+    return value as T;
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(
       `${what} (${(err as NodeJS.ErrnoException).code === 'ENOENT' ? `no ${path.basename(file)}` : `${path.basename(file)} is not valid JSON`})`,
     );

@@ -17,7 +17,7 @@ import {
   type DropoutEnvConfig,
   type EnvSnapshot,
 } from '../../envs/dropout-env.js';
-import { checkInt, checkNumber, checkOneOf } from '../core/check.js';
+import { checkInt, checkNumber, checkOneOf, checkString } from '../core/check.js';
 import { ConfigError } from '../core/errors.js';
 import { packageVersion } from '../core/package-root.js';
 import { flagOf, type OptionSpec } from '../core/options.js';
@@ -356,6 +356,7 @@ export function resolveRun(
   // A scheduler's starting rates must lie within the env's rate bounds.
   if (scheduler) agentOptions = scheduler.checkConfig(ownOptions, envConfig);
   const episodes = scheduler ? scheduler.trials(agentOptions) : checkInt('--episodes', opt('episodes'), 1);
+  for (const key of ['out', 'label', 'loadAgent']) if (given[key] !== undefined) checkString(flagOf(key), given[key]);
   const loadAgent = (given['loadAgent'] as string | undefined) ?? null;
   let loadedState: unknown;
   if (loadAgent !== null) {
@@ -565,49 +566,65 @@ export async function executeRun(run: ResolvedRun, opts: ExecuteOptions): Promis
           envSeed: opts.envSeed,
           resume: mid ? { reset: mid.reset, transitions: mid.transitions } : undefined,
         });
-        loop$.subscribe({
+        // An error thrown by `next` (a full disk, an onEvent callback) would reach RxJS's unhandled-error
+        // report; it ends the run and rejects instead.
+        let failed = false;
+        let subscription: { unsubscribe(): void } | undefined = undefined;
+        subscription = loop$.subscribe({
           next: (event) => {
-            // Log first, so what the progress display shows is already on disk; the checkpoint last,
-            // so it never counts a line that is not written.
-            if (event.type === 'reset') {
-              agentAtStart = agent.saveState();
-              current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
+            if (failed) return;
+            try {
+              onLoopEvent(event);
+            } catch (err) {
+              failed = true;
+              subscription?.unsubscribe();
+              reject(err);
             }
-            if (event.type === 'step') {
-              writer.step(stepRecord(event.transition, run.envConfig.testEachEpoch));
-              stepsLines += 1;
-              epochsTrained += 1;
-              current!.transitions.push(event.transition);
-              writeRunCheckpoint(run.out, {
-                version: 2,
-                episode: event.episode,
-                stepsLines,
-                episodesLines,
-                epochsTrained,
-                agent: agentAtStart,
-                midEpisode: { ...current!, env: env.snapshot() },
-              });
-            }
-            if (event.type === 'episode') {
-              writer.episode(event.record);
-              episodesLines += 1;
-              const state = agent.saveState();
-              writer.agentState(state);
-              records.push(event.record);
-              writeRunCheckpoint(run.out, {
-                version: 2,
-                episode: event.episode + 1,
-                stepsLines,
-                episodesLines,
-                epochsTrained,
-                agent: state,
-              });
-            }
-            opts.onEvent?.(event);
           },
           error: reject,
           complete: resolve,
         });
+        if (failed) subscription.unsubscribe();
+
+        function onLoopEvent(event: LoopEvent): void {
+          // Log first, so what the progress display shows is already on disk; the checkpoint last,
+          // so it never counts a line that is not written.
+          if (event.type === 'reset') {
+            agentAtStart = agent.saveState();
+            current = { reset: { observation: event.observation, info: event.info }, transitions: [] };
+          }
+          if (event.type === 'step') {
+            writer.step(stepRecord(event.transition, run.envConfig.testEachEpoch));
+            stepsLines += 1;
+            epochsTrained += 1;
+            current!.transitions.push(event.transition);
+            writeRunCheckpoint(run.out, {
+              version: 2,
+              episode: event.episode,
+              stepsLines,
+              episodesLines,
+              epochsTrained,
+              agent: agentAtStart,
+              midEpisode: { ...current!, env: env.snapshot() },
+            });
+          }
+          if (event.type === 'episode') {
+            writer.episode(event.record);
+            episodesLines += 1;
+            const state = agent.saveState();
+            writer.agentState(state);
+            records.push(event.record);
+            writeRunCheckpoint(run.out, {
+              version: 2,
+              episode: event.episode + 1,
+              stepsLines,
+              episodesLines,
+              epochsTrained,
+              agent: state,
+            });
+          }
+          opts.onEvent?.(event);
+        }
       });
     }
     const finished = records.length >= run.episodes;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,8 +58,23 @@ function vendorFile(route: string): Buffer {
   return body;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || host.startsWith('127.');
+const LOOPBACK = new Set(['localhost', '::1', '[::1]']);
+const LOOPBACK_V4 =
+  /^127\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** A loopback address or name: a dotted-quad 127.x.y.z, localhost or ::1 (never a name that merely starts with 127.). */
+export const isLoopback = (host: string): boolean => LOOPBACK.has(host.toLowerCase()) || LOOPBACK_V4.test(host);
+
+/**
+ * Whether a request's Host header names this dashboard: a loopback address, the --host it was started on,
+ * or (on a wildcard --host, 0.0.0.0 or ::) any IP address. A page elsewhere reaches a dashboard through
+ * a name it controls (DNS rebinding): names other than these are refused.
+ */
+export function hostAllowed(hostHeader: string, servedHost: string): boolean {
+  const hostname = hostHeader.replace(/:\d+$/, '').toLowerCase();
+  const served = servedHost.toLowerCase();
+  if (isLoopback(hostname) || hostname === served || hostname === `[${served}]`) return true;
+  return (served === '0.0.0.0' || served === '::') && isIP(hostname.replace(/^\[(.*)\]$/, '$1')) !== 0;
+}
 
 /** The warning a --host other than loopback deserves, or undefined. */
 export function hostWarning(host: string): string | undefined {
@@ -149,9 +164,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       return json(res, 405, { error: 'the dashboard is read-only: GET and HEAD only' }, false);
     }
     // A page elsewhere cannot reach a loopback dashboard through a name it controls (DNS rebinding).
-    const hostname = (req.headers.host ?? '').replace(/:\d+$/, '');
-    if (isLoopback(host) && !LOOPBACK.has(hostname) && !hostname.startsWith('127.')) {
-      return json(res, 403, { error: `unexpected Host header '${hostname}'` }, head);
+    const hostHeader = req.headers.host ?? '';
+    if (!hostAllowed(hostHeader, host)) {
+      return json(res, 403, { error: `unexpected Host header '${hostHeader.replace(/:\d+$/, '')}'` }, head);
     }
     let url: URL;
     try {

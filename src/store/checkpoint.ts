@@ -8,22 +8,57 @@
  * the binary it names; a crash at any moment leaves the previous checkpoint or the new one, whole.
  * Non-finite numbers (a diverged loss) are kept as `{ "$num": "NaN" }`, which plain JSON cannot hold.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { checkpointBinary, checkpointJson, isCheckpointBinary } from './layout.js';
+import { ConfigError, storageErrorOf } from '../core/errors.js';
 
-/** Writes `data` to `file` through a temporary file in the same folder, flushed, then renamed. */
+/**
+ * Writes `data` to `file` through a temporary file in the same folder, flushed, then renamed. Every byte
+ * is written or it throws (a StorageError when the disk is full or read-only), and the temporary file
+ * is removed: a short write is never renamed into place.
+ */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${threadId}.tmp`);
-  const fd = openSync(temp, 'w');
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temp, 'w');
+    try {
+      // writeSync may write less than asked (a disk filling up): carry on from where it stopped.
+      for (let at = 0; at < bytes.length;) {
+        const written = writeSync(fd, bytes, at, bytes.length - at);
+        if (written <= 0) throw Object.assign(new Error(`ENOSPC: short write to ${temp}`), { code: 'ENOSPC' });
+        at += written;
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, file);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw storageErrorOf(err, file);
   }
-  renameSync(temp, file);
+}
+
+/** Appends `text` to `file`; a full or read-only disk is a StorageError naming the file. */
+export function appendFileChecked(file: string, text: string): void {
+  try {
+    appendFileSync(file, text);
+  } catch (err) {
+    throw storageErrorOf(err, file);
+  }
 }
 
 interface Encoded {
@@ -96,10 +131,25 @@ export function readCheckpoint(dir: string, name: string): unknown {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const { binary, floats, value } = JSON.parse(header) as { binary: string; floats: number; value: unknown };
-  const bytes = readFileSync(path.join(dir, binary));
-  if (bytes.length !== floats * 4)
-    throw new Error(`${path.join(dir, binary)}: ${bytes.length} bytes, expected ${floats * 4}`);
+  const file = path.join(dir, `${name}.json`);
+  const damaged = (why: string) =>
+    new ConfigError(`${file}: ${why}: the checkpoint is damaged (delete it to restart the episode in progress)`);
+  let parsed: { binary?: unknown; floats?: unknown; value?: unknown };
+  try {
+    parsed = JSON.parse(header) as typeof parsed;
+  } catch {
+    throw damaged('not valid JSON');
+  }
+  const { binary, floats, value } = parsed ?? {};
+  if (typeof binary !== 'string' || path.basename(binary) !== binary || typeof floats !== 'number')
+    throw damaged(`no binary file name and float count`);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path.join(dir, binary));
+  } catch (err) {
+    throw damaged(`its ${binary} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (bytes.length !== floats * 4) throw damaged(`its ${binary} has ${bytes.length} bytes, expected ${floats * 4}`);
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   return decode(JSON.stringify(value), data);
 }

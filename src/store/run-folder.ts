@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, storageErrorOf } from '../core/errors.js';
 import type { StepInfo, Transition } from '../core/types.js';
 import { readCheckpoint, removeCheckpoint, writeCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { LOCK_FILE, RUN_CHECKPOINT, checkpointJson } from './layout.js';
@@ -23,6 +23,8 @@ export { LOCK_FILE };
 export const warnOnStderr = (message: string): void => {
   process.stderr.write(`warning: ${message}\n`);
 };
+/** An experiment folder's lock: one coordinator at a time (its runs have run locks of their own). */
+export const EXPERIMENT_LOCK = 'experiment.lock';
 
 // names
 
@@ -137,13 +139,16 @@ function processAlive(pid: number): boolean {
  * Takes the folder's lock, or throws a ConfigError naming the process that holds it. A lock left by a
  * process that is gone (this host, pid not running) is taken over; `warn` says so.
  */
-export function acquireRunLock(dir: string, warn: (message: string) => void): () => void {
-  const file = path.join(dir, LOCK_FILE);
+export function acquireRunLock(dir: string, warn: (message: string) => void, lockFile = LOCK_FILE): () => void {
+  const file = path.join(dir, lockFile);
   const mine: LockInfo = { pid: process.pid, hostname: hostname(), token: processToken() };
   try {
     writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      rmSync(file, { force: true }); // created, then the disk was full: an empty lock nobody holds
+      throw storageErrorOf(err, file);
+    }
     let held: Partial<LockInfo> = {};
     try {
       held = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;

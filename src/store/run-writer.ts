@@ -4,7 +4,6 @@
  * in progress. summary.json is written last; its absence marks a run that did not finish.
  */
 import {
-  appendFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -17,7 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../core/errors.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { appendFileChecked, writeFileAtomic } from './checkpoint.js';
 import { LOCK_FILE, RUN_FILES, type RunFileName } from './layout.js';
 import {
   LOG_VERSION,
@@ -133,7 +132,13 @@ export class RunWriter {
   static open(dir: string): RunWriter {
     const file = path.join(dir, RUN_FILES.config);
     if (!existsSync(file)) throw new ConfigError(`--resume ${dir}: not a run folder (no ${RUN_FILES.config})`);
-    return new RunWriter(dir, logVersionOf(JSON.parse(readFileSync(file, 'utf8')) as RunConfig, file));
+    let config: RunConfig;
+    try {
+      config = JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
+    } catch {
+      throw new ConfigError(`${file}: not valid JSON`);
+    }
+    return new RunWriter(dir, logVersionOf(config, file));
   }
 
   /** Creates the folder and writes config.json, with the current log version. */
@@ -155,11 +160,11 @@ export class RunWriter {
   }
 
   step(record: StepRecord): void {
-    appendFileSync(this.file('steps'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(this.file('steps'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   episode(record: EpisodeRecord): void {
-    appendFileSync(this.file('episodes'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(this.file('episodes'), JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   /** Writes episodes.jsonl whole (a PBT run's members, at its end). */
@@ -172,7 +177,7 @@ export class RunWriter {
 
   /** Appends one line to a PBT run's lineage.jsonl. */
   lineage(file: string, record: LineageRecord): void {
-    appendFileSync(file, JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
+    appendFileChecked(file, JSON.stringify(shiftNumbering(record, this.shift)) + '\n');
   }
 
   agentState(state: unknown): void {

@@ -173,12 +173,13 @@ describe('npm run experiment --queue (a real Redis, worker processes)', function
     }
 
     // A run that fails on the worker (its data is not there): one line per run, the error in it, not retried.
+    // The missing folder lies inside the worker's data root (its working directory), so the loader is what refuses it.
     const out = path.join(tempDir(), 'exp');
     const coordinator = startCommand('experiment', [
       '--dataset',
       'fashion-mnist',
       '--data-dir',
-      path.join(out, 'no-such-data'),
+      path.join(process.cwd(), 'runs', `no-such-data-${path.basename(path.dirname(out))}`),
       '--model',
       'mlp:8',
       '--epochs',

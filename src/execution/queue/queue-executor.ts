@@ -60,6 +60,9 @@ export interface QueueExecutorOptions {
 
 type State = 'queued' | 'running' | 'done' | 'failed';
 
+/** How every job is added: once, kept after it ends (a resumed coordinator finds it by its id). */
+const JOB_OPTIONS = (jobId: string) => ({ jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+
 export { RedisUnreachable };
 
 export class QueueExecutor implements Executor {
@@ -74,6 +77,9 @@ export class QueueExecutor implements Executor {
   private lastError = 'connection closed';
   private downTimer?: NodeJS.Timeout;
   private firstActiveAt: number | undefined;
+  /** Jobs queued and not yet settled, by id: what a Redis that restarted empty must be given again. */
+  private readonly outstanding = new Map<string, QueuePayload>();
+  private wasDown = false;
 
   private constructor(
     private readonly opts: QueueExecutorOptions,
@@ -91,12 +97,20 @@ export class QueueExecutor implements Executor {
       });
       // Down for lostAfterMs in a row: given up on. Back before that: nothing happened.
       conn.on('close', () => {
+        this.wasDown = true;
         this.downTimer ??= setTimeout(() => this.lose(), this.lostAfterMs);
       });
       conn.on('ready', () => {
         if (connections.every((c) => c.status === 'ready')) {
           clearTimeout(this.downTimer);
           this.downTimer = undefined;
+          // Back within lostAfterMs, but perhaps a Redis restarted without its data: queue again what it lost.
+          if (this.wasDown) {
+            this.wasDown = false;
+            void this.requeueLost().catch((err: unknown) => {
+              this.lastError = messageOf(err);
+            });
+          }
         }
       });
     }
@@ -156,6 +170,19 @@ export class QueueExecutor implements Executor {
     if (!job) return;
     job.state = state;
     this.opts.onProgress?.(this.progress);
+  }
+
+  /**
+   * Adds again every outstanding job Redis no longer has. Safe: a job's id is its payload's hash, so a
+   * job Redis still has is never doubled, and the one re-added is the same job.
+   */
+  private async requeueLost(): Promise<void> {
+    for (const [id, payload] of this.outstanding) {
+      if (this.lost) return;
+      if ((await this.queue.getJob(id)) !== undefined) continue;
+      await this.queue.add(payload.kind, payload, JOB_OPTIONS(id));
+      this.move(id, 'queued');
+    }
   }
 
   private lose(): void {
@@ -233,23 +260,27 @@ export class QueueExecutor implements Executor {
   ): Promise<T | undefined> {
     const id = jobIdOf(payload);
     this.jobs.set(id, { state: 'queued', epochs });
+    this.outstanding.set(id, payload);
     this.opts.onProgress?.(this.progress);
     const stop$ = opts.stop?.stop$(100);
     const stopped = stop$ ? firstValueFrom(stop$) : new Promise<void>(() => undefined);
     let queued: QueuedJob | undefined;
     try {
       const finished = (async () => {
-        queued = await this.queue.add(payload.kind, payload, {
-          jobId: id,
-          attempts: 1,
-          removeOnComplete: false,
-          removeOnFail: false,
-        });
+        queued = await this.queue.add(payload.kind, payload, JOB_OPTIONS(id));
         const state = await queued.getState();
         // Queued by an earlier coordinator and failed then: once more, now.
         if (state === 'failed') await queued.retry('failed', { resetAttemptsMade: true });
         if (state === 'active') this.move(id, 'running');
-        return { value: (await queued.waitUntilFinished(this.events)) as unknown };
+        for (;;) {
+          try {
+            return { value: (await queued.waitUntilFinished(this.events)) as unknown };
+          } catch (err) {
+            // A Redis that restarted empty lost the job while we waited: queue it again and wait on.
+            if (this.lost || !/Missing key for job/.test(messageOf(err))) throw err;
+            await this.requeueLost();
+          }
+        }
       })();
       finished.catch(() => undefined); // seen by the race below, or abandoned by a stop
       const value = await Promise.race([
@@ -267,6 +298,7 @@ export class QueueExecutor implements Executor {
         if (!this.lost) this.opts.onProgress?.(this.progress);
         return undefined;
       }
+      this.outstanding.delete(id);
       const result = accept(value.value);
       await withTimeout(queued!.remove(), this.lostAfterMs, () => 'remove timed out').catch(() => undefined);
       this.settle(id, 'done');
@@ -274,6 +306,8 @@ export class QueueExecutor implements Executor {
     } catch (err) {
       this.settle(id, 'failed');
       throw err;
+    } finally {
+      this.outstanding.delete(id);
     }
   }
 

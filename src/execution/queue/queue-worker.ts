@@ -8,10 +8,13 @@
  * epoch takes. A lock is lost only when this process dies or loses Redis, and then BullMQ's stalled-job
  * check (run by every worker, every stalledInterval) hands the job to another worker.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { UnrecoverableError, Worker, type Job as QueuedJob } from 'bullmq';
+import { UnrecoverableError, Worker, type JobJson, type Job as QueuedJob } from 'bullmq';
+import { resolvePolicyPath } from '../../../agents/policy.js';
+import { SCHEDULE_NAMES } from '../../../agents/schedule.js';
+import { packageRoot } from '../../core/package-root.js';
 import type { Redis } from 'ioredis';
 import { PoolExecutor, messageOf, type Executor } from '../executor.js';
 import { resolveJob } from '../job.js';
@@ -19,6 +22,7 @@ import { POPULATION_DIR } from '../../store/layout.js';
 import { checkDataConfig } from '../../data/dataset.js';
 import { checkEnvConfig } from '../../../envs/dropout-env.js';
 import {
+  MalformedJob,
   PAYLOAD_VERSION,
   REGISTRY_KEY,
   checkPayload,
@@ -51,6 +55,89 @@ export interface QueueWorkerOptions {
   log?: (line: string) => void;
   /** Where runs train. @default new PoolExecutor({ workers: concurrency }) */
   executor?: Executor;
+  /** The only folder (with droptune's bundled policies) a job may read files from. @default the working directory */
+  dataRoot?: string;
+}
+
+/** A job's data BullMQ could not parse: the processor sees this instead, and fails the job with a reason. */
+const NOT_JSON = { $droptuneNotJson: true };
+
+/**
+ * BullMQ's Worker, except that a job whose data is not JSON reaches the processor (which fails it with
+ * its reason) instead of throwing inside BullMQ, which left it active and stalling forever.
+ */
+class TolerantWorker extends Worker {
+  protected override createJob(data: JobJson, jobId: string) {
+    try {
+      JSON.parse(data.data || '{}');
+    } catch {
+      return super.createJob({ ...data, data: JSON.stringify(NOT_JSON) }, jobId);
+    }
+    return super.createJob(data, jobId);
+  }
+}
+
+/** Every file a job's options would make this worker open: data, model, schedule, policy, agent state. */
+function filesOf(options: Record<string, unknown>): { option: string; file: string }[] {
+  const files: { option: string; file: string }[] = [];
+  const add = (option: string, value: unknown) => {
+    if (typeof value === 'string' && value !== '') files.push({ option, file: value });
+  };
+  const dataset = options['dataset'];
+  if (typeof dataset === 'string' && /^(csv|idx):/.test(dataset)) add('--dataset', dataset.slice(4));
+  add('--data-dir', options['dataDir']);
+  const model = options['model'];
+  if (typeof model === 'string' && model.startsWith('file:')) add('--model', model.slice(5));
+  add('--load-agent', options['loadAgent']);
+  const schedule = options['schedule'];
+  if (typeof schedule === 'string' && !(SCHEDULE_NAMES as readonly string[]).includes(schedule))
+    add('--schedule', schedule.replace(/#\d+$/, ''));
+  const policy = options['policy'];
+  if (typeof policy === 'string') add('--policy', resolvePolicyPath(policy));
+  return files;
+}
+
+/** The real path of `file`, or of its nearest existing parent (a missing file is the job's own error). */
+function realOf(file: string): string {
+  let at = path.resolve(file);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(realpathSync(at), ...rest);
+    } catch {
+      const parent = path.dirname(at);
+      if (parent === at) return path.resolve(file);
+      rest.unshift(path.basename(at));
+      at = parent;
+    }
+  }
+}
+
+/**
+ * A job's options less a carried learner's start: `--carry` hands seed k the agent.json that seed k − 1's
+ * run of the same experiment wrote (runs/s<k−1>/<name>/agent.json, beside the job's own run folder), which
+ * the coordinator's folder holds wherever --data-root is. Any other file stays confined.
+ */
+function carriedAgentAllowed(job: { options: Record<string, unknown>; out: string }): Record<string, unknown> {
+  const loadAgent = job.options['loadAgent'];
+  if (typeof loadAgent !== 'string' || path.basename(loadAgent) !== 'agent.json') return job.options;
+  const runsDir = path.dirname(path.dirname(path.resolve(job.out)));
+  const carriedRunsDir = path.dirname(path.dirname(path.dirname(path.resolve(loadAgent))));
+  if (carriedRunsDir !== runsDir) return job.options;
+  const { loadAgent: _carried, ...rest } = job.options;
+  return rest;
+}
+
+/** Throws a MalformedJob unless every file the job would open lies under one of `roots` (symlinks followed). */
+export function checkConfined(options: Record<string, unknown>, roots: readonly string[]): void {
+  const real = roots.map((r) => realOf(r));
+  for (const { option, file } of filesOf(options)) {
+    const target = realOf(file);
+    if (!real.some((root) => target === root || target.startsWith(root + path.sep)))
+      throw new MalformedJob(
+        `${option} ${file} lies outside this worker's data root ${roots[0]} (start the worker with --data-root to widen it)`,
+      );
+  }
 }
 
 export const WORKER_DEFAULTS = {
@@ -60,10 +147,15 @@ export const WORKER_DEFAULTS = {
   maxStalledCount: 2,
 } as const;
 
+const isNotJson = (data: unknown): boolean =>
+  typeof data === 'object' && data !== null && (data as Record<string, unknown>)['$droptuneNotJson'] === true;
+
 export class QueueWorker {
   private readonly opts: QueueWorkerOptions & Required<Pick<QueueWorkerOptions, keyof typeof WORKER_DEFAULTS>>;
   private readonly executor: Executor;
   private readonly workers = new Map<string, Worker>();
+  /** The workers' connections: BullMQ leaves a connection it was given open. */
+  private readonly connections: Redis[] = [];
   private registry?: Redis;
   private poll?: NodeJS.Timeout;
   private closing = false;
@@ -105,8 +197,10 @@ export class QueueWorker {
   }
 
   private serve(name: string): void {
-    const worker = new Worker(name, (job) => this.process(name, job), {
-      connection: connect(this.opts.url),
+    const connection = connect(this.opts.url);
+    this.connections.push(connection);
+    const worker = new TolerantWorker(name, (job) => this.process(name, job), {
+      connection,
       concurrency: this.opts.concurrency,
       lockDuration: this.opts.lockDurationMs,
       stalledInterval: this.opts.stalledIntervalMs,
@@ -134,10 +228,15 @@ export class QueueWorker {
     try {
       let payload: QueuePayload;
       try {
+        if (isNotJson(queued.data)) throw new MalformedJob('its data is not JSON');
         payload = checkPayload(queued.data);
-        // Every option, before any training.
-        if (payload.kind === 'run') resolveJob({ ...payload.job, writeTo: dir });
-        else {
+        // Files only under the data root, then every option, before any training.
+        const roots = [path.resolve(this.opts.dataRoot ?? process.cwd()), path.join(packageRoot(), 'policies')];
+        if (payload.kind === 'run') {
+          checkConfined(carriedAgentAllowed(payload.job), roots);
+          resolveJob({ ...payload.job, writeTo: dir });
+        } else {
+          checkConfined({ ...payload.segment.data, ...payload.segment.env }, roots);
           checkDataConfig(payload.segment.data);
           checkEnvConfig(payload.segment.env);
         }
@@ -196,6 +295,7 @@ export class QueueWorker {
     if (this.poll) clearInterval(this.poll);
     await Promise.all([...this.workers.values()].map((w) => w.close(force)));
     this.registry?.disconnect();
+    for (const connection of this.connections) connection.disconnect();
     await this.executor.close();
   }
 }
