@@ -81,6 +81,14 @@ import { createExecutor } from '../execution/create-executor.js';
 import { finishedResult, resolveJob, type Job, type JobResult } from '../execution/job.js';
 import { runTasks, type Outcome, type Task } from '../execution/task-graph.js';
 import { schedulerFor } from '../schedulers/index.js';
+import {
+  computePlot,
+  computeTable,
+  gridSubsetPoints,
+  methodPoints,
+  type ComputePoint,
+  type GridRunScore,
+} from './compute.js';
 import type { StopFlag } from '../core/stop-flag.js';
 
 export interface Preset {
@@ -220,6 +228,17 @@ export const concreteStarts = (grid: readonly number[]): number[] => grid.map((r
 export const BANDITS_NOT_HEADLINE =
   'in G episodes a (layer, phase) arm set has one or two pulls of an arm: pooled, they finish a first round in 2-5 episodes, but cannot learn a per-layer preference';
 
+/** Why pbt-half and sha-half are left out of the headline verdict. */
+export const HALF_BUDGET_NOT_HEADLINE = "about half the grid's budget: points of the accuracy-against-compute figure";
+
+/** Half the grid's rates, spread over its range (its first and last included), at least 2. */
+export function halfGrid(grid: readonly number[]): number[] {
+  const sorted = [...grid].sort((a, b) => a - b);
+  const k = Math.max(2, Math.floor(sorted.length / 2));
+  if (sorted.length <= k) return sorted;
+  return Array.from({ length: k }, (_, i) => sorted[Math.round((i * (sorted.length - 1)) / (k - 1))]!);
+}
+
 const slug = (r: number) =>
   `r${Math.round(r * 100)
     .toString()
@@ -325,6 +344,32 @@ export const METHODS: Method[] = [
       },
     ],
   })),
+  // The same two at about half the budget, for the accuracy-against-compute figure: a population of half
+  // the grid's rates, and halving with half the grid's epochs.
+  {
+    name: 'pbt-half',
+    kind: 'population',
+    runs: (p) => [
+      { name: 'pbt', options: { agent: 'pbt', populationRates: halfGrid(p.grid), interval: pbtInterval(p.epochs) } },
+    ],
+    notHeadline: HALF_BUDGET_NOT_HEADLINE,
+  },
+  {
+    name: 'sha-half',
+    kind: 'halving',
+    runs: (p) => [
+      {
+        name: 'sha',
+        options: {
+          agent: 'sha',
+          budget: halfGrid(p.grid).length * p.epochs,
+          rateRange: [Math.min(...p.grid), Math.max(...p.grid)],
+          scheduleShare: 0,
+        },
+      },
+    ],
+    notHeadline: HALF_BUDGET_NOT_HEADLINE,
+  },
 ];
 
 /** Epochs between PBT's exploit/explore steps in an experiment: about five steps per run. */
@@ -1108,6 +1153,33 @@ export function gridEpochSweep(plan: ExperimentPlan): EpochPoint[] {
   );
 }
 
+/** Every finished grid run of the experiment (fixed split only), scored as the selection protocol scores it. */
+export function gridRunScores(plan: ExperimentPlan): GridRunScore[] {
+  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
+  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
+    plan.preset.grid.flatMap((rate) => {
+      const result = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`));
+      const record = result?.records[0];
+      if (!record) return [];
+      return [
+        {
+          rate,
+          seed,
+          score: selectedScore(record),
+          testAcc: record.selected?.testAcc ?? record.testAcc,
+          epochs: result.records.reduce((s, e) => s + e.epochs, 0),
+        },
+      ];
+    }),
+  );
+}
+
+/** Accuracy against compute (src/experiment/compute.ts): the grid at k of its rates, and every method at its epochs. */
+export function computePoints(plan: ExperimentPlan, picks: readonly MethodPick[]): ComputePoint[] {
+  const names = plan.methods.map((m) => m.name);
+  return [...gridSubsetPoints(gridRunScores(plan), plan.preset.grid), ...methodPoints(picks, names)];
+}
+
 /** The sweep as a table: per rate, mean ± 95% CI over seeds, and test minus rate 0's, paired by seed. */
 export function sweepTable(points: readonly SweepPoint[]): Table {
   const rates = [...new Set(points.map((p) => p.rate))].sort((a, b) => a - b);
@@ -1170,6 +1242,7 @@ export async function writeExperiment(
   const json = path.join(config.out, EXPERIMENT_FILES.json);
   const md = path.join(config.out, EXPERIMENT_FILES.md);
   const svg = path.join(config.out, EXPERIMENT_FILES.schedules);
+  const compute = computePoints(plan, result.picks);
   const incomplete = result.missing.length > 0 ? { interrupted: result.interrupted, missing: result.missing } : {};
   writeFileSync(
     json,
@@ -1180,6 +1253,7 @@ export async function writeExperiment(
         backend,
         wallMs: result.wallMs,
         picks: result.picks,
+        compute,
         ...incomplete,
       },
       null,
@@ -1213,6 +1287,18 @@ export async function writeExperiment(
       writeFileSync(epochsSvg, await renderSvg(sweepEpochPlot(curves, `${config.preset}: test accuracy by epoch`)));
       files.push(epochsSvg);
     }
+  }
+  if (compute.length > 0) {
+    const computeSvg = path.join(config.out, EXPERIMENT_FILES.compute);
+    const gridEpochs = compute.find((p) => p.series === 'grid' && p.rates === preset.grid.length)?.epochs ?? 0;
+    writeFileSync(
+      computeSvg,
+      await renderSvg(
+        computePlot(compute, `${config.preset}: test accuracy against epochs spent (select ${config.select})`),
+      ),
+    );
+    appendFileSync(md, `\n${renderMarkdown([computeTable(compute, gridEpochs)])}\n`);
+    files.push(computeSvg);
   }
   let compareFiles: string[] = [];
   const seedDirs = Array.from({ length: config.seeds }, (_, seed) => seedRunsDir(config.out, seed)).filter(

@@ -14,7 +14,7 @@
  *   population/       PBT only, while unfinished: population.json and member-<m>.json (+ .bin)
  * An experiment folder:
  *   experiment-plan.json   the options it was planned with (--resume reads them)
- *   experiment.json, experiment.md, schedules.svg, sweep.svg   the report
+ *   experiment.json, experiment.md, schedules.svg, sweep.svg, compute.svg   the report
  *   runs/s<seed>/<method>  the run folders, one folder of runs per seed
  *   compare/               the comparison of every run (src/analysis/report.ts)
  */
@@ -80,6 +80,8 @@ export const EXPERIMENT_FILES = {
   md: 'experiment.md',
   schedules: 'schedules.svg',
   sweep: 'sweep.svg',
+  /** Test accuracy against epochs spent (src/experiment/compute.ts). */
+  compute: 'compute.svg',
   /** The folder of the comparison report. */
   compare: 'compare',
   /** The folder of the run folders. */
