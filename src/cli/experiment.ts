@@ -207,7 +207,7 @@ const OPTIONS: OptionSpec[] = [
     flag: '--resume',
     type: 'string',
     default: undefined,
-    help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods)',
+    help: 'continue the experiment in this folder: finished runs are kept, the others continue (its own options apply; --workers may change, --methods may add methods, --seeds may add seeds)',
   },
 ];
 
@@ -227,13 +227,13 @@ const RUN_ENV_OPTIONS: OptionSpec[] = ENV_OPTIONS.filter(
 function resumedConfig(dir: string, given: Record<string, unknown>): Partial<ExperimentConfig> {
   const others = [
     ...Object.keys(given).filter(
-      (k) => !['workers', 'backend', 'options', 'methods', 'queue', 'queueName'].includes(k),
+      (k) => !['workers', 'backend', 'options', 'methods', 'seeds', 'queue', 'queueName'].includes(k),
     ),
     ...Object.keys((given['options'] as object | undefined) ?? {}),
   ];
   if (others.length > 0)
     throw new ConfigError(
-      `--resume takes no other options but --workers, --queue, --queue-name, --backend and --methods (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`,
+      `--resume takes no other options but --workers, --queue, --queue-name, --backend, --methods and --seeds (got ${others.map(flagOf).join(', ')}): the experiment's own are in its ${PLAN_FILE}`,
     );
   let parsed: unknown;
   try {
@@ -255,6 +255,11 @@ function resumedConfig(dir: string, given: Record<string, unknown>): Partial<Exp
   if (dropped.length > 0)
     throw new ConfigError(
       `--methods with --resume may only add methods: ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} in ${path.join(dir, PLAN_FILE)}`,
+    );
+  const seeds = given['seeds'] as number | undefined;
+  if (seeds !== undefined && saved.seeds !== undefined && seeds < saved.seeds)
+    throw new ConfigError(
+      `--seeds with --resume may only add seeds: ${path.join(dir, PLAN_FILE)} has ${saved.seeds}, got ${seeds}`,
     );
   return { ...saved, ...given, methods: methods ?? saved.methods, out: dir, resume: true };
 }

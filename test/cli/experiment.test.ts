@@ -100,6 +100,27 @@ describe('npm run experiment', () => {
     );
   });
 
+  it('adds seeds to a finished experiment with --resume --seeds, training only the new seeds', () => {
+    const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-exp-')), 'more');
+    expect(experiment([...TINY, '--seeds', '1', '--methods', 'grid', '--out', out]).status).to.equal(0);
+    const gridRun = path.join(out, 'runs', 's0', 'grid-r10', 'steps.jsonl');
+    const before = statSync(gridRun).mtimeMs;
+    const r = experiment(['--resume', out, '--seeds', '2']);
+    expect(r.status, r.stderr).to.equal(0);
+    expect(statSync(gridRun).mtimeMs, 'seed 0 is read back, not trained again').to.equal(before);
+    const json = JSON.parse(readFileSync(path.join(out, 'experiment.json'), 'utf8')) as {
+      picks: { seed: number }[];
+      config: { seeds: number };
+    };
+    expect(json.picks.map((p) => p.seed)).to.deep.equal([0, 1]);
+    expect(json.config.seeds).to.equal(2);
+    const fewer = experiment(['--resume', out, '--seeds', '1']);
+    expect(fewer.status).to.equal(2);
+    expect(fewer.stderr).to.equal(
+      `experiment: --seeds with --resume may only add seeds: ${path.join(out, 'experiment-plan.json')} has 2, got 1\n`,
+    );
+  });
+
   it('rejects a method list without the grid', () => {
     const r = experiment(['--methods', 'ucb']);
     expect(r.status).to.equal(2);
