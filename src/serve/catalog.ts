@@ -4,6 +4,8 @@
  * names goes through `resolveRunId`/`resolveExperimentId`, which accept only what the walk found, so
  * no request reaches a file outside the folder. Reads only: nothing here writes.
  */
+import type { ComputePoint } from '../experiment/compute.js';
+import type { MethodPick } from '../experiment/experiment.js';
 import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -287,9 +289,26 @@ export interface ExperimentJson {
     epochs: number;
     schedule: number[][];
     from: string;
+    protocols?: MethodPick['protocols'];
   }[];
   missing?: { method: string; seed: number; reason: string }[];
+  /** Accuracy against compute (experiments written since it exists). */
+  compute?: ComputePoint[];
 }
+
+const isComputePoint = (p: unknown): p is ComputePoint => {
+  const q = p as Partial<ComputePoint> | null;
+  return (
+    typeof q === 'object' &&
+    q !== null &&
+    typeof q.series === 'string' &&
+    typeof q.label === 'string' &&
+    typeof q.epochs === 'number' &&
+    typeof q.testAcc === 'object' &&
+    q.testAcc !== null &&
+    typeof q.testAcc.mean === 'number'
+  );
+};
 
 export function readExperimentJson(dir: string): ExperimentJson {
   const file = path.join(dir, EXPERIMENT_FILES.json);
@@ -310,5 +329,7 @@ export function readExperimentJson(dir: string): ExperimentJson {
   ) {
     throw new ConfigError("experiment.json: expected 'preset', 'config' and 'picks'");
   }
+  if (j.compute !== undefined && !(Array.isArray(j.compute) && j.compute.every(isComputePoint)))
+    throw new ConfigError("experiment.json: 'compute' must be a list of points {series, label, epochs, testAcc}");
   return j as ExperimentJson;
 }

@@ -194,9 +194,12 @@ export const APP_JS = String.raw`'use strict';
   async function showExperiment(id) {
     const data = await getJson('/api/experiment?id=' + encodeURIComponent(id));
     view.innerHTML = '<h1>Experiment ' + esc(id) + ' <small>(' + esc(data.preset) + ')</small></h1><div id="tables">' + table(data.table) + '</div>' +
-      '<pre class="verdict" id="verdict">' + esc(data.verdict) + '</pre><div class="charts" id="charts"></div>' +
+      '<pre class="verdict" id="verdict">' + esc(data.verdict) + '</pre>' +
+      (data.power ? '<pre class="verdict" id="power">' + esc(data.power) + '</pre>' : '') +
+      (data.protocols ? '<div id="protocols">' + table(data.protocols) + '</div>' : '') +
+      '<div class="charts" id="charts"></div>' +
       '<h2>Its runs</h2><p>' + data.runs.map((r) => '<a href="' + runLink(r) + '">' + esc(r) + '</a>').join(' · ') + '</p>';
-    await drawCharts([data.plot]);
+    await drawCharts(data.plots);
   }
 
   async function route() {

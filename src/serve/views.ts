@@ -92,14 +92,21 @@ export interface ExperimentView {
   preset: string;
   table: Table;
   verdict: string;
-  plot: PlotView;
+  /** The detectable effect and the Holm-corrected verdicts, one line per method. */
+  power: string;
+  /** Final and best-epoch protocols side by side (picks that carry both). */
+  protocols: Table | null;
+  /** The recommended schedules, then accuracy against compute when experiment.json has it. */
+  plots: PlotView[];
   runs: string[];
 }
 
 export async function experimentView(catalog: Catalog, id: string): Promise<ExperimentView> {
-  const json = catalog.readExperiment(id);
+  const json = readOr422(() => catalog.readExperiment(id));
   // The experiment library loads the training stack: only when an experiment is opened.
-  const { METHODS, experimentTable, verdictText } = await import('../experiment/experiment.js');
+  const { METHODS, experimentTable, powerText, protocolTable, verdictText } =
+    await import('../experiment/experiment.js');
+  const { computePlot } = await import('../experiment/compute.js');
   const { recommendedSchedulesPlot } = await import('../analysis/plots.js');
   const picked = new Set(json.picks.map((p) => p.method));
   const methods = [
@@ -112,11 +119,24 @@ export async function experimentView(catalog: Catalog, id: string): Promise<Expe
     preset: json.preset,
     table: experimentTable(json.picks, methods, folds, json.missing ?? []),
     verdict: verdictText(json.picks, methods),
-    plot: {
-      id: 'recommended',
-      title: 'Recommended schedule per method',
-      spec: recommendedSchedulesPlot(json.picks, methods),
-    },
+    power: powerText(json.picks, methods),
+    protocols: json.picks.some((p) => p.protocols !== undefined) ? protocolTable(json.picks, methods) : null,
+    plots: [
+      {
+        id: 'recommended',
+        title: 'Recommended schedule per method',
+        spec: recommendedSchedulesPlot(json.picks, methods),
+      },
+      ...(json.compute && json.compute.length > 0
+        ? [
+            {
+              id: 'compute',
+              title: 'Accuracy against compute',
+              spec: computePlot(json.compute, 'test accuracy against epochs spent'),
+            },
+          ]
+        : []),
+    ],
     runs: catalog.scan().runs.filter((r) => id === '.' || r.startsWith(`${id}/`)),
   };
 }

@@ -133,6 +133,8 @@ describe('dashboard in Chromium', function () {
     expect(await page.textContent('#verdict')).to.contain('no detectable difference: curriculum');
     // per method panel: one line per seed and layer
     expect(await marks(page, 'recommended')).to.deep.equal({ lines: 8, points: 24 });
+    await page.waitForSelector('figure[data-plot="compute"][data-rendered="true"]');
+    expect(await page.textContent('#power')).to.contain('detectable 14.08 pts');
   });
 });
 

@@ -62,6 +62,22 @@ export const EXPERIMENT = {
     { method: 'grid', seed: 1, valAcc: 0.79, testAcc: 0.78, epochs: 9, schedule: schedule(0.3), from: 'y#0' },
     { method: 'curriculum', seed: 1, valAcc: 0.83, testAcc: 0.82, epochs: 9, schedule: schedule(0.2), from: 'z#0' },
   ],
+  // the grid of one rate, and curriculum at its 9 epochs (src/experiment/compute.ts)
+  compute: [
+    {
+      series: 'grid',
+      label: 'grid, 1 of 1 rates',
+      rates: 1,
+      epochs: 9,
+      testAcc: { n: 2, mean: 0.79, std: 0.01414, half: 0.127, level: 0.95 },
+    },
+    {
+      series: 'curriculum',
+      label: 'curriculum',
+      epochs: 9,
+      testAcc: { n: 2, mean: 0.82, std: 0, half: 0, level: 0.95 },
+    },
+  ],
 };
 
 /** GET (or another method) with the path sent exactly as given: no client-side normalizing of `..`. */

@@ -16,6 +16,8 @@ import { join } from 'node:path';
 
 import { checkPort, hostWarning, startDashboard, type Dashboard } from '../../src/serve/server.js';
 import { WatchHub } from '../../src/serve/watch.js';
+import { readExperimentJson } from '../../src/serve/catalog.js';
+import { EXPERIMENT } from './helpers.js';
 import { appendStep, rawRequest, runsFolder } from './helpers.js';
 
 /** Opens an event stream and collects its events; `close()` drops the connection as a closed tab does. */
@@ -260,7 +262,21 @@ describe('dashboard server', () => {
       'no detectable difference',
     ]);
     expect(view.verdict).to.contain('no detectable difference: curriculum');
-    expect(view.plot.spec.data.values).to.have.length(4 * 3 * 2);
+    expect(view.power).to.contain('- curriculum: detectable 14.08 pts at 2 seeds');
+    expect(view.plots.map((p: { id: string }) => p.id)).to.deep.equal(['recommended', 'compute']);
+    expect(view.plots[0].spec.data.values).to.have.length(4 * 3 * 2);
+    // accuracy against compute: the grid's point and curriculum's, each with its interval
+    expect(
+      view.plots[1].spec.data.values.map((v: { label: string; epochs: number; lo: number; hi: number }) => [
+        v.label,
+        v.epochs,
+        +v.lo.toFixed(3),
+        +v.hi.toFixed(3),
+      ]),
+    ).to.deep.equal([
+      ['1', 9, 0.663, 0.917],
+      ['curriculum', 9, 0.82, 0.82],
+    ]);
     expect(view.runs).to.deep.equal(['exp/runs/s0/grid-r30']);
   });
 
@@ -329,5 +345,19 @@ describe('WatchHub', () => {
     value = 'c';
     await new Promise((r) => setTimeout(r, 80));
     expect(calls).to.deep.equal([1, 1]);
+  });
+});
+
+describe('readExperimentJson', () => {
+  it("refuses a malformed 'compute' with one line, and reads an experiment without it", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'droptune-expjson-'));
+    const write = (json: unknown) => writeFileSync(join(dir, 'experiment.json'), JSON.stringify(json));
+    write({ ...EXPERIMENT, compute: [{ series: 'grid', epochs: 'nine' }] });
+    expect(() => readExperimentJson(dir)).to.throw(
+      "experiment.json: 'compute' must be a list of points {series, label, epochs, testAcc}",
+    );
+    const { compute: _compute, ...older } = EXPERIMENT;
+    write(older);
+    expect(readExperimentJson(dir).compute).to.equal(undefined);
   });
 });
