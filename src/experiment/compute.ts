@@ -125,13 +125,18 @@ export function methodPoints(results: readonly SeedResult[], methods: readonly s
 export function computePlot(points: readonly ComputePoint[], title: string): TopLevelSpec {
   const values = points.map((p) => ({
     series: p.series === 'grid' ? 'grid at k rates' : 'method',
-    label: p.series === 'grid' ? `${p.rates}` : p.label,
+    label: p.series === 'grid' ? `grid k=${p.rates}` : p.label,
     epochs: p.epochs,
     acc: p.testAcc.mean,
     lo: p.testAcc.half === undefined ? p.testAcc.mean : p.testAcc.mean - p.testAcc.half,
     hi: p.testAcc.half === undefined ? p.testAcc.mean : p.testAcc.mean + p.testAcc.half,
   }));
-  const x = { field: 'epochs', type: 'quantitative' as const, title: 'epochs per seed', scale: { nice: false } };
+  const x = {
+    field: 'epochs',
+    type: 'quantitative' as const,
+    title: 'epochs per seed',
+    scale: { zero: false, nice: false, padding: 24 },
+  };
   const y = {
     field: 'acc',
     type: 'quantitative' as const,

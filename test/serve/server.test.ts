@@ -274,7 +274,7 @@ describe('dashboard server', () => {
         +v.hi.toFixed(3),
       ]),
     ).to.deep.equal([
-      ['1', 9, 0.663, 0.917],
+      ['grid k=1', 9, 0.663, 0.917],
       ['curriculum', 9, 0.82, 0.82],
     ]);
     expect(view.runs).to.deep.equal(['exp/runs/s0/grid-r30']);
