@@ -328,7 +328,7 @@ async function main(argv: string[]): Promise<number> {
     .map(([k, v]) => `${flagOf(k)} ${String(v)}`)
     .join(' ');
   console.log(
-    `experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`,
+    `experiment ${config.preset}: ${config.seeds} seeds × ${plan.methods.length} methods, ${preset.dataset} ${preset.model}${extra ? ` ${extra}` : ''}, ${preset.trainSize} train / ${preset.valSize} val / ${preset.testSize} test, ${preset.epochs} epochs per episode, grid ${preset.grid.join(', ')}${config.labelNoise > 0 ? `, ${Math.round(config.labelNoise * 100)}% ${config.labelNoiseKind} label noise (train and validation)` : ''}${config.select !== 'final' ? `, select ${config.select}` : ''}${config.folds > 1 ? `, grid scored by ${config.folds}-fold CV` : ''}${config.carry ? ', learners carried across seeds' : ''}`,
   );
   const resumeHint = `${howToRun('experiment')} --resume ${config.out}${queueUrl !== undefined ? ` --queue ${queueUrl.shown}` : ''}`;
   let executor: Executor | undefined;
