@@ -56,7 +56,8 @@ export {
 
 /** agents: the registry, and the shipped policy's file format. */
 export { AGENTS, agentNames, checkAgentOptions } from '../agents/index.js';
-export { loadPolicyFile, controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
+export { controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
+export { loadPolicyFile } from '../agents/node-loaders.js';
 
 /** loop: the RxJS agent–environment loop. */
 export { run$, episodeRecord, episodeSeed, type LoopEvent } from './loop/loop.js';
