@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readRun } from '../../src/store/read-run.js';
+import { readmeBlocks } from '../helpers/readme.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
@@ -34,16 +35,6 @@ function run(cwd: string, file: string, args: string[] = [], timeout = 120_000):
 }
 
 const failed = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
-
-/** The README's code blocks in order: ```ts and ```js (a ```js browser block runs in the browser test). */
-export function readmeBlocks(text: string): { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] {
-  const blocks: { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] = [];
-  for (const m of text.matchAll(/^```(ts|js)( browser)?\n([\s\S]*?)^```$/gm)) {
-    const line = text.slice(0, m.index).split('\n').length;
-    blocks.push({ lang: m[1] as 'ts' | 'js', browser: m[2] !== undefined, code: m[3]!, line });
-  }
-  return blocks;
-}
 
 describe('the npm package', function () {
   // npm pack builds dist/ (tsc), then the install unpacks tfjs & co from npm's cache: a minute or two.
