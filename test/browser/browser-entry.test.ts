@@ -70,7 +70,8 @@ describe('droptune/browser', function () {
       scripts.set('page', (await bundle('test/browser/page.ts')).outputFiles[0]!.text);
       for (const [i, block] of readme.entries())
         scripts.set(`readme-${i}`, (await bundle({ code: pageOfBlock(block.code) })).outputFiles[0]!.text);
-      server = await servePages(scripts, WASM_DIR);
+      const policy = readFileSync(path.join(REPO, 'policies/default.json'), 'utf8');
+      server = await servePages(scripts, WASM_DIR, new Map([['/policies/default.json', policy]]));
       profile = mkdtempSync(path.join(tmpdir(), 'droptune-chromium-'));
       browser = await launchChromium(profile);
       const run = await runPage<{ result?: PageResult; error?: string }>(browser, `${server.origin}/page.html`);
@@ -128,6 +129,27 @@ describe('droptune/browser', function () {
         expect(fit.blob).to.include({ steps: 5, episodes: 1, logVersion: LOG_VERSION });
       }
       expect(result.linucb.blob.agent).to.have.property('agent', 'linucb');
+    });
+
+    it('replays a schedule given as JSON text, every fit a new episode from the model the first fit found', () => {
+      const expected = result.annealed.bestSchedule!;
+      expect(result.replay.epochRates).to.deep.equal([...expected, ...expected]);
+      expect(result.replay.loggedRates).to.deep.equal([...expected, ...expected]);
+      expect(result.replay.blob).to.include({ steps: 10, episodes: 2 });
+      // the second fit starts from the weights the first started from, not the ones it ended with
+      const [first, second] = result.replay.startLosses;
+      expect(second).to.equal(first);
+      expect(result.replay.epochRates).to.have.length(10);
+    });
+
+    it('applies the shipped policy given as its file’s text, each epoch at the rates it logged', () => {
+      const { epochRates, loggedRates, steadyWithinEpoch, blob } = result.policy;
+      expect(epochRates).to.have.length(5);
+      expect(epochRates).to.deep.equal(loggedRates);
+      expect(steadyWithinEpoch).to.deep.equal([true, true, true, true, true]);
+      expect(blob.agent).to.have.property('agent', 'policy');
+      // the model's own 0.3 is not what the policy keeps: it moves the rates
+      expect(epochRates.some((rates) => rates.some((r) => Math.abs(r - 0.3) > 1e-9))).to.equal(true);
     });
 
     it('drops in training at the rate it is given on this backend (binomial, 4σ)', () => {

@@ -23,8 +23,10 @@ export interface FitRecord {
   loggedRates: number[][];
   /** The files of the log's entries, in the order onLog received them. */
   entries: string[];
-  /** The downloadable log: its steps and episodes counts, and its log version. */
+  /** The downloadable log: its steps and episodes counts, its log version and the agent's state. */
   blob: { steps: number; episodes: number; logVersion: unknown; agent: unknown };
+  /** Per episode, the validation loss of the model it starts from (a refit starts from the first fit's). */
+  startLosses: number[];
   bestSchedule: number[][] | undefined;
 }
 
@@ -32,6 +34,10 @@ export interface PageResult {
   backend: string;
   annealed: FitRecord;
   linucb: FitRecord;
+  /** The annealed run's best schedule given back as JSON text, fitted twice: two episodes. */
+  replay: FitRecord;
+  /** The shipped policy, its file's text fetched by the page. */
+  policy: FitRecord;
   /** The fraction of a TunableDropout's outputs zeroed in training at each rate given. */
   zeroed: { rate: number; fraction: number; n: number }[];
 }
@@ -75,12 +81,32 @@ function tunableModel(seed: number): tf.LayersModel {
   return model;
 }
 
-/** Records the rates each epoch and each of its batches trains with (it runs after the controller). */
+/**
+ * Records the rates each epoch and each of its batches trains with, and the validation loss each fit
+ * starts from (it runs after the controller, which sets them).
+ */
 class RateProbe extends tf.Callback {
   readonly epochRates: number[][] = [];
   readonly steady: boolean[] = [];
-  constructor(private readonly layers: TunableDropout[]) {
+  readonly startLosses: number[] = [];
+  constructor(
+    private readonly layers: TunableDropout[],
+    private readonly val: [tf.Tensor, tf.Tensor],
+  ) {
     super();
+  }
+  override async onTrainBegin(): Promise<void> {
+    const [x, y] = this.val;
+    const model = this.model!;
+    this.startLosses.push(
+      tf.tidy(
+        () =>
+          tf.metrics
+            .categoricalCrossentropy(y, model.predict(x) as tf.Tensor)
+            .mean()
+            .dataSync()[0]!,
+      ),
+    );
   }
   private rates(): number[] {
     return this.layers.map((d) => d.rate);
@@ -95,23 +121,27 @@ class RateProbe extends tf.Callback {
   }
 }
 
+/** Fits a fresh model `fits` times (one episode each) with one controller. */
 async function fitWith(
   options: Parameters<typeof dropoutController>[0],
   seed: number,
   data: ReturnType<typeof seededData>,
+  fits = 1,
 ): Promise<FitRecord> {
   const model = tunableModel(seed);
   const entries: RunLogEntry[] = [];
   const controller = dropoutController({ ...options, seed, onLog: (e) => entries.push(e) });
-  const probe = new RateProbe(dropoutLayersOf(model));
-  await model.fit(data.x, data.y, {
-    epochs: 5,
-    batchSize: 16,
-    shuffle: false,
-    validationData: [data.xVal, data.yVal],
-    callbacks: [controller, probe],
-    verbose: 0,
-  });
+  const probe = new RateProbe(dropoutLayersOf(model), [data.xVal, data.yVal]);
+  for (let fit = 0; fit < fits; fit++) {
+    await model.fit(data.x, data.y, {
+      epochs: 5,
+      batchSize: 16,
+      shuffle: false,
+      validationData: [data.xVal, data.yVal],
+      callbacks: [controller, probe],
+      verbose: 0,
+    });
+  }
   const blob = JSON.parse(await controller.toBlob()!.text()) as {
     steps: unknown[];
     episodes: unknown[];
@@ -130,6 +160,7 @@ async function fitWith(
       agent: blob.agent,
     },
     bestSchedule: controller.bestSchedule,
+    startLosses: probe.startLosses,
   };
 }
 
@@ -152,9 +183,13 @@ async function main(): Promise<PageResult> {
   const annealed = await fitWith({ schedule: 'annealed', options: { rate: 0.5, annealEpochs: 4 } }, 1, data);
   // linucb learns from the rewards (and needs mathjs, bundled): its rates are whatever it chose
   const linucb = await fitWith({ agent: 'linucb' }, 2, data);
+  // no files in the browser: a schedule as its rates' JSON text, a policy as its file's text
+  const replay = await fitWith({ schedule: JSON.stringify(annealed.bestSchedule) }, 3, data, 2);
+  const policyText = await (await fetch('/policies/default.json')).text();
+  const policy = await fitWith({ policy: policyText }, 4, data);
   const n = 20_000;
   const zeroed = [0, 0.25, 0.5].map((rate) => ({ rate, fraction: zeroedFraction(rate, n), n }));
-  return { backend: tf.getBackend(), annealed, linucb, zeroed };
+  return { backend: tf.getBackend(), annealed, linucb, replay, policy, zeroed };
 }
 
 const page = globalThis as unknown as { __droptune?: { result?: PageResult; error?: string } };

@@ -45,15 +45,22 @@ export function builtinImports(metafile: esbuild.Metafile, ours: (file: string) 
   );
 }
 
-/** Serves each script as a page (/NAME.html loads /NAME.js) and the wasm backend's binaries under /wasm/. */
+/**
+ * Serves each script as a page (/NAME.html loads /NAME.js), the wasm backend's binaries under /wasm/, and
+ * `files` (JSON, by path) as they are.
+ */
 export async function servePages(
   scripts: ReadonlyMap<string, string>,
   wasmDir: string,
+  files: ReadonlyMap<string, string> = new Map(),
 ): Promise<{ origin: string; close: () => void }> {
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     const page = /^\/([\w-]+)\.(html|js)$/.exec(url);
-    if (page && scripts.has(page[1]!)) {
+    if (files.has(url)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(files.get(url));
+    } else if (page && scripts.has(page[1]!)) {
       const html = `<!doctype html><title>droptune</title><body><script type="module" src="/${page[1]}.js"></script>`;
       res.writeHead(200, { 'content-type': page[2] === 'html' ? 'text/html' : 'text/javascript' });
       res.end(page[2] === 'html' ? html : scripts.get(page[1]!));
