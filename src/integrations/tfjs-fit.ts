@@ -1,33 +1,15 @@
 /**
- * dropoutController: a tfjs callback that tunes the dropout of your own model inside your own
- * `model.fit`, with any droptune agent, and writes the same run log as `npm run agent`.
+ * dropoutController in Node: a tfjs callback that tunes the dropout of your own model inside your own
+ * `model.fit`, with any droptune agent, and writes the same run folder as `npm run agent`.
  *
  *   const model = makeDropoutTunable(myModel);          // Dropout layers → TunableDropout, weights kept
  *   model.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
  *   await model.fit(x, y, { epochs: 10, validationData: [xVal, yVal], callbacks: [dropoutController({ agent: 'plateau' })] });
  *
- * One `fit` is one episode; fitting again with the same controller runs the next episode, and an agent
- * that learns across episodes keeps learning. Before each epoch the agent's action sets the rates of the
- * model's TunableDropout layers; after it, fit's logs become the observation and the reward.
- *
- * Every episode starts from the same model: the first fit snapshots the model's weights, its rates and
- * its optimizer's state, and every later fit restores them before its first epoch. Episodes then differ
- * only by the agent's rates (and fit's shuffles), as in the env, so "the best episode" is the best
- * schedule rather than the one that trained longest. (The other choice, a warning that each fit needs a
- * fresh model, would leave the comparison to the user; restoring costs one copy of the weights.)
- * Constant and schedule agents start from the model's own rate unless `options.rate` is given.
- *
- * The observation is the env's (see envs/dropout-env.ts), with these differences:
- * - trainLoss and trainAcc are fit's `loss` and `acc` (a sample-weighted epoch mean; the env's trainLoss
- *   is the mean of its batch losses); trainLossStd is the std of fit's batch losses, as in the env.
- * - The state before epoch 1 is not measured (fit shows its callbacks no data): losses are taken as
- *   ln(classes) and accuracies as 1/classes, a model at chance. So the first delta reward is
- *   valAcc − 1/classes where the env's is valAcc − the untrained model's valAcc.
- * - There is no test split unless `testData` is given; without it episodes log testAcc as null.
- * fit's own shuffling uses Math.random: for a run that repeats exactly, pass `shuffle: false` to fit.
- *
- * This is Node's: the run log goes to a run folder. The callback itself is src/integrations/fit-controller.ts,
- * which the browser entry shares (its log in memory: src/integrations/browser-fit.ts).
+ * What the callback does (episodes, restored starting points, the observation) is described at the top
+ * of src/integrations/fit-controller.ts, which the browser entry shares (its log in memory:
+ * src/integrations/browser-fit.ts). This file adds Node's side: the registry that reads schedule and
+ * policy files, the run folder (`out`, `overwrite`) and the versions of the installed packages.
  */
 import { AGENTS } from '../../agents/index.js';
 import type { RunConfig } from '../core/run-log.js';
