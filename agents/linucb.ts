@@ -9,7 +9,6 @@
  * per-epoch arm sets: the observation already carries the progress and the current rates. α is in
  * reward units, like ucb's c (delta rewards move by ~0.01), hence the default 0.1.
  */
-import { createRequire } from 'node:module';
 import type * as MathJs from 'mathjs';
 import { checkKnownKeys, checkNumber } from '../src/core/check.js';
 import type { OptionSpec } from '../src/core/options.js';
@@ -19,9 +18,11 @@ import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 import { armValues } from './rates.js';
 import { readArray, readState, SavedRng, stateError } from './state.js';
 
-// mathjs takes ~2 s to load: only a run of this agent pays for it, not every command that lists agents.
-let mathjs: typeof MathJs | undefined;
-const math = (): typeof MathJs => (mathjs ??= createRequire(import.meta.url)('mathjs') as typeof MathJs);
+/**
+ * mathjs, given by the registry: in Node it is required on first use (it takes ~2 s to load, and only a
+ * run of this agent should pay for it: agents/node-loaders.ts), in the browser it is bundled.
+ */
+export type MathjsLoader = () => typeof MathJs;
 
 // config
 
@@ -69,6 +70,7 @@ export class LinUcbAgent implements Agent {
   constructor(
     readonly config: LinUcbConfig,
     ctx: AgentContext,
+    private readonly math: MathjsLoader,
   ) {
     this.rng = SavedRng.from(ctx.rng);
     this.values = Array.from({ length: ctx.numLayers }, (_, layer) => armValues(ctx, layer));
@@ -79,7 +81,7 @@ export class LinUcbAgent implements Agent {
 
   /** θ = A⁻¹ b: the fitted reward weights of one arm (the last entry is the bias). */
   estimate(layer: number, arm: number): number[] {
-    return math().multiply(math().inv(this.A[layer]![arm]!), this.b[layer]![arm]!) as number[];
+    return this.math().multiply(this.math().inv(this.A[layer]![arm]!), this.b[layer]![arm]!) as number[];
   }
 
   beginEpisode(): void {
@@ -103,10 +105,10 @@ export class LinUcbAgent implements Agent {
   }
 
   private score(layer: number, arm: number, x: number[]): number {
-    const Ainv = math().inv(this.A[layer]![arm]!);
-    const theta = math().multiply(Ainv, this.b[layer]![arm]!) as number[];
-    const width = math().dot(x, math().multiply(Ainv, x) as number[]);
-    return math().dot(theta, x) + this.config.alpha * Math.sqrt(Math.max(0, width));
+    const Ainv = this.math().inv(this.A[layer]![arm]!);
+    const theta = this.math().multiply(Ainv, this.b[layer]![arm]!) as number[];
+    const width = this.math().dot(x, this.math().multiply(Ainv, x) as number[]);
+    return this.math().dot(theta, x) + this.config.alpha * Math.sqrt(Math.max(0, width));
   }
 
   // learn: A += x xᵀ, b += r x for the arm each layer pulled
@@ -114,11 +116,11 @@ export class LinUcbAgent implements Agent {
   learn(transition: Transition): void {
     if (this.pending === null) return;
     const { x, arms } = this.pending;
-    const xxT = math().multiply(math().transpose([x]), [x]) as number[][];
-    const rx = math().multiply(transition.reward, x) as number[];
+    const xxT = this.math().multiply(this.math().transpose([x]), [x]) as number[][];
+    const rx = this.math().multiply(transition.reward, x) as number[];
     arms.forEach((k, layer) => {
-      this.A[layer]![k] = math().add(this.A[layer]![k]!, xxT) as number[][];
-      this.b[layer]![k] = math().add(this.b[layer]![k]!, rx) as number[];
+      this.A[layer]![k] = this.math().add(this.A[layer]![k]!, xxT) as number[][];
+      this.b[layer]![k] = this.math().add(this.b[layer]![k]!, rx) as number[];
     });
     this.pending = null;
   }
@@ -164,15 +166,18 @@ export class LinUcbAgent implements Agent {
 
 // registry entry
 
-export const linUcbEntry: AgentEntry = {
-  description: 'contextual bandit: LinUCB on the observation, per layer and arm',
-  options: LINUCB_OPTIONS,
-  defaultActionMode: 'discrete',
-  supports: ALL_MODES,
-  check: (options) => ({ ...checkLinUcbConfig(options as Partial<LinUcbConfig>) }),
-  create(options, ctx) {
-    const c = checkLinUcbConfig(options as Partial<LinUcbConfig>);
-    checkActionMode('linucb', ctx, ALL_MODES);
-    return new LinUcbAgent(c, ctx);
-  },
-};
+/** The linucb agent's entry, mathjs from `math`. */
+export function linUcbEntryWith(math: MathjsLoader): AgentEntry {
+  return {
+    description: 'contextual bandit: LinUCB on the observation, per layer and arm',
+    options: LINUCB_OPTIONS,
+    defaultActionMode: 'discrete',
+    supports: ALL_MODES,
+    check: (options) => ({ ...checkLinUcbConfig(options as Partial<LinUcbConfig>) }),
+    create(options, ctx) {
+      const c = checkLinUcbConfig(options as Partial<LinUcbConfig>);
+      checkActionMode('linucb', ctx, ALL_MODES);
+      return new LinUcbAgent(c, ctx, math);
+    },
+  };
+}

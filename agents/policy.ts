@@ -31,7 +31,7 @@
  *
  * --policy FILE: a JSON policy file (PolicyFile below). A relative FILE is looked up in the current
  * folder, then in the package, so the default `policies/default.json` (the shipped policy) works from
- * anywhere. A file that cannot apply (not a policy, another format version, an unknown controller, a
+ * anywhere (agents/node-loaders.ts reads it; this file has no node: import, for the browser entry). A file that cannot apply (not a policy, another format version, an unknown controller, a
  * policy saved for another number of dropout layers) is refused with a one-line ConfigError naming
  * --policy and the reason.
  *
@@ -51,11 +51,8 @@
  * 0.37–0.49, raised as the validation loss climbs; on the CNN the rates rise for ten epochs (conv 1 to
  * 0.48, the dense layer to 0.34) and then fall to 0.25 / 0.17 / 0.11 by the end.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { checkKnownKeys, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
-import { packageRoot } from '../src/core/package-root.js';
 import type { OptionSpec } from '../src/core/options.js';
 import type { Action, Agent, AgentContext, DropoutLayerInfo, StepInfo } from '../src/core/types.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
@@ -231,27 +228,11 @@ export function readPolicy(value: unknown, where: string): PolicyFile {
   };
 }
 
-/** The package's root folder: where the shipped policies/ live. */
-export const PACKAGE_ROOT = packageRoot();
+/** Reads and checks the policy `--policy` names (a file, in Node): every problem is a ConfigError naming --policy. */
+export type PolicyLoader = (policy: string) => PolicyFile;
 
-/** A relative file is looked up in the current folder, then in the package. */
-export function resolvePolicyPath(file: string): string {
-  if (path.isAbsolute(file) || existsSync(file)) return path.resolve(file);
-  return path.join(PACKAGE_ROOT, file);
-}
-
-/** Reads and checks a policy file; every problem is a ConfigError naming --policy and the file. */
-export function loadPolicyFile(file: string): PolicyFile {
-  const where = `--policy ${file}`;
-  let text: string;
-  try {
-    text = readFileSync(resolvePolicyPath(file), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `${where}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? String(err)})`}`,
-    );
-  }
+/** Parses and checks a policy file's text; `where` starts every message (`--policy FILE`). */
+export function parsePolicy(text: string, where: string): PolicyFile {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -291,12 +272,12 @@ export const POLICY_OPTIONS: OptionSpec[] = [
   },
 ];
 
-/** Checks the options and that the policy file loads; returns the options as given (config.json records the file named). */
-export function checkPolicyConfig(partial: Partial<PolicyConfig>): PolicyConfig {
+/** Checks the options and that the policy loads; returns the options as given (config.json records the file named). */
+export function checkPolicyConfig(partial: Partial<PolicyConfig>, load: PolicyLoader): PolicyConfig {
   checkKnownKeys('policy', partial, Object.keys(POLICY_DEFAULTS));
   const c = { ...POLICY_DEFAULTS, ...partial };
   const policy = checkString('--policy', c.policy);
-  loadPolicyFile(policy);
+  load(policy);
   return { policy };
 }
 
@@ -350,16 +331,19 @@ export class PolicyAgent implements Agent {
 
 // registry entry
 
-export const policyEntry: AgentEntry = {
-  description: 'a controller trained beforehand on other tasks (npm run train-policy), applied zero-shot in one run',
-  options: POLICY_OPTIONS,
-  defaultActionMode: 'absolute',
-  supports: ALL_MODES,
-  check: (options) => ({ ...checkPolicyConfig(options as Partial<PolicyConfig>) }),
-  create(options, ctx) {
-    const c = checkPolicyConfig(options as Partial<PolicyConfig>);
-    checkActionMode('policy', ctx, ALL_MODES);
-    const policy = checkPolicyFits(loadPolicyFile(c.policy), c.policy, ctx.numLayers);
-    return new PolicyAgent(policy.controller, ctx);
-  },
-};
+/** The policy agent's entry, its policies read by `load` (from disk in Node: agents/node-loaders.ts). */
+export function policyEntryWith(load: PolicyLoader): AgentEntry {
+  return {
+    description: 'a controller trained beforehand on other tasks (npm run train-policy), applied zero-shot in one run',
+    options: POLICY_OPTIONS,
+    defaultActionMode: 'absolute',
+    supports: ALL_MODES,
+    check: (options) => ({ ...checkPolicyConfig(options as Partial<PolicyConfig>, load) }),
+    create(options, ctx) {
+      const c = checkPolicyConfig(options as Partial<PolicyConfig>, load);
+      checkActionMode('policy', ctx, ALL_MODES);
+      const policy = checkPolicyFits(load(c.policy), c.policy, ctx.numLayers);
+      return new PolicyAgent(policy.controller, ctx);
+    },
+  };
+}

@@ -19,13 +19,13 @@
  * schedules reach by design are clamped up to --min-rate, as the env clamps every action.
  * Absolute mode (the default) follows the schedule exactly; discrete and continuous modes move the rates
  * toward it as fast as the action space allows (see towardRates).
+ *
+ * Files are read by agents/node-loaders.ts (this file has no node: import, for the browser entry, where
+ * a schedule is a name or its rates as JSON text: agents/browser-loaders.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { checkInt, checkKnownKeys, checkNumber, checkRate, checkString } from '../src/core/check.js';
 import { ConfigError } from '../src/core/errors.js';
 import type { OptionSpec } from '../src/core/options.js';
-import { LOG_VERSION, logVersionOf, numberingShift } from '../src/core/run-log.js';
 import type { Action, Agent, AgentContext, StepInfo } from '../src/core/types.js';
 import { ALL_MODES, checkActionMode, type AgentEntry } from './entry.js';
 import { checkTargetRate, towardRates } from './rates.js';
@@ -108,7 +108,10 @@ export const SCHEDULE_OPTIONS: OptionSpec[] = [
 /** The resolved config; `rows` holds a schedule file's rates (null for a named schedule). */
 export type ScheduleSettings = ScheduleConfig & { rows: number[][] | null };
 
-export function checkScheduleConfig(partial: Partial<ScheduleConfig>): ScheduleSettings {
+/** The rows of the schedule `--schedule` names when it is not a schedule name (a file, in Node). */
+export type ScheduleReader = (schedule: string) => number[][];
+
+export function checkScheduleConfig(partial: Partial<ScheduleConfig>, readRows: ScheduleReader): ScheduleSettings {
   checkKnownKeys('schedule', partial, Object.keys(SCHEDULE_DEFAULTS));
   const c = { ...SCHEDULE_DEFAULTS, ...partial };
   const schedule = checkString('--schedule', c.schedule);
@@ -119,7 +122,7 @@ export function checkScheduleConfig(partial: Partial<ScheduleConfig>): ScheduleS
     gamma: checkNumber('--gamma', c.gamma, 0, 1000),
     annealEpochs: checkInt('--anneal-epochs', c.annealEpochs, 1),
     cutoff: checkInt('--cutoff', c.cutoff, 0),
-    rows: isScheduleName(schedule) ? null : readScheduleFile(schedule),
+    rows: isScheduleName(schedule) ? null : readRows(schedule),
   };
 }
 
@@ -127,37 +130,12 @@ function isScheduleName(value: string): value is ScheduleName {
   return (SCHEDULE_NAMES as readonly string[]).includes(value);
 }
 
-/** Reads a schedule file's rows: a ScheduleFile, a bare number[][], or a RunSummary's best.schedule. */
-export function readScheduleFile(file: string): number[][] {
+/**
+ * A schedule file's rows from its text: a ScheduleFile, a bare number[][], or a RunSummary's
+ * best.schedule; `file` names it in messages (`--schedule FILE`).
+ */
+export function parseScheduleRows(text: string, file: string): number[][] {
   const fail = (why: string) => new ConfigError(`--schedule ${file}: ${why}`);
-  // FILE.jsonl#N: episode N of a run's episodes.jsonl.
-  const episodeRef = /^(.+\.jsonl)#(\d+)$/.exec(file);
-  let text: string;
-  try {
-    text = readFileSync(episodeRef ? episodeRef[1]! : file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw fail(`not a schedule name (${SCHEDULE_NAMES.join(', ')}) and not a readable file (${code})`);
-  }
-  if (episodeRef) {
-    const episode = Number(episodeRef[2]);
-    // N counts from 1; a folder of log version 1 (config.json beside the file) wrote N − 1.
-    const config = path.join(path.dirname(episodeRef[1]!), 'config.json');
-    const version = existsSync(config)
-      ? logVersionOf(JSON.parse(readFileSync(config, 'utf8')) as { logVersion?: unknown }, config)
-      : LOG_VERSION;
-    const written = episode - numberingShift(version);
-    const episodeOf = (l: string): unknown => {
-      try {
-        return (JSON.parse(l) as { episode?: unknown }).episode;
-      } catch {
-        return undefined; // a line cut off by a kill, or not a record
-      }
-    };
-    const line = text.split('\n').find((l) => l.trim() !== '' && episodeOf(l) === written);
-    if (line === undefined) throw fail(`no episode ${episode} in ${episodeRef[1]}`);
-    text = JSON.stringify({ rates: (JSON.parse(line) as { schedule?: unknown }).schedule });
-  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -267,17 +245,20 @@ export class ScheduleAgent implements Agent {
 
 // registry entry
 
-export const scheduleEntry: AgentEntry = {
-  description: 'a fixed per-epoch schedule: linear, curriculum, annealed, early, late, or a JSON file',
-  options: SCHEDULE_OPTIONS,
-  defaultActionMode: 'absolute',
-  supports: ALL_MODES,
-  check(options) {
-    const { rows: _rows, ...resolved } = checkScheduleConfig(options as Partial<ScheduleConfig>);
-    return resolved;
-  },
-  create(options, ctx) {
-    checkActionMode('schedule', ctx, ALL_MODES);
-    return new ScheduleAgent(checkScheduleConfig(options as Partial<ScheduleConfig>), ctx);
-  },
-};
+/** The schedule agent's entry, a schedule that is not a name read by `readRows` (a file, in Node). */
+export function scheduleEntryWith(readRows: ScheduleReader): AgentEntry {
+  return {
+    description: 'a fixed per-epoch schedule: linear, curriculum, annealed, early, late, or a JSON file',
+    options: SCHEDULE_OPTIONS,
+    defaultActionMode: 'absolute',
+    supports: ALL_MODES,
+    check(options) {
+      const { rows: _rows, ...resolved } = checkScheduleConfig(options as Partial<ScheduleConfig>, readRows);
+      return resolved;
+    },
+    create(options, ctx) {
+      checkActionMode('schedule', ctx, ALL_MODES);
+      return new ScheduleAgent(checkScheduleConfig(options as Partial<ScheduleConfig>, readRows), ctx);
+    },
+  };
+}

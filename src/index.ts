@@ -38,16 +38,8 @@ export { corruptLabels, LABEL_NOISE_KINDS, type LabelNoiseConfig, type LabelNois
 /** nn: the tunable dropout layer, model builders, your own models, training, the optimizer, backends. */
 export { TunableDropout, dropoutLayersOf, type TunableDropoutArgs } from './nn/tunable-dropout.js';
 export { buildModel, parseModelSpec, countDropoutLayers, type BuiltModel, type ModelSpec } from './nn/models.js';
-export {
-  makeDropoutTunable,
-  userModelOf,
-  readModelFile,
-  loadModelFile,
-  saveModelFile,
-  buildUserModel,
-  DROPOUT_CLASSES,
-  type UserModel,
-} from './nn/user-model.js';
+export { makeDropoutTunable, userModelOf, buildUserModel, DROPOUT_CLASSES, type UserModel } from './nn/user-model.js';
+export { readModelFile, loadModelFile, saveModelFile } from './nn/model-file.js';
 export { trainEpoch, evaluate, type HostSplit } from './nn/trainer.js';
 export { FusedAdam, type AdamConfig, type AdamState } from './nn/adam.js';
 export { PopulationTrainer, memberStateOf, type MemberState, type PopulationConfig } from './nn/population.js';
@@ -64,7 +56,8 @@ export {
 
 /** agents: the registry, and the shipped policy's file format. */
 export { AGENTS, agentNames, checkAgentOptions } from '../agents/index.js';
-export { loadPolicyFile, controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
+export { controllerRates, type PolicyFile, type Controller } from '../agents/policy.js';
+export { loadPolicyFile } from '../agents/node-loaders.js';
 
 /** loop: the RxJS agent–environment loop. */
 export { run$, episodeRecord, episodeSeed, type LoopEvent } from './loop/loop.js';

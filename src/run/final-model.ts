@@ -13,7 +13,7 @@ import { bestEpisode, type EpisodeRecord } from '../core/run-log.js';
 import { loadDataset, type Dataset } from '../data/dataset.js';
 import { episodeSeed, run$, type EpisodeEvent } from '../loop/loop.js';
 import { toStockDropout } from '../nn/stock-dropout.js';
-import { saveModelFile } from '../nn/user-model.js';
+import { saveModelFile } from '../nn/model-file.js';
 import { RUN_FILES } from '../store/run-writer.js';
 import { agentContext, agentRng } from './make-agent.js';
 import type { ResolvedRun } from './run.js';

@@ -20,7 +20,6 @@ import { appendFileChecked, writeFileAtomic } from './checkpoint.js';
 import { LOCK_FILE, RUN_FILES, type RunFileName } from './layout.js';
 import {
   LOG_VERSION,
-  bestEpisode,
   logVersionOf,
   numberingShift,
   shiftNumbering,
@@ -30,9 +29,10 @@ import {
   type RunSummary,
   type StepRecord,
 } from '../core/run-log.js';
-import type { Transition } from '../core/types.js';
 
 export { RUN_FILES };
+// The records the run log holds, built without a file (src/store/records.ts, shared with the browser's log).
+export { stepRecord, summarize } from './records.js';
 
 /**
  * Fails unless `dir` can become a new run folder: an empty folder, or a path whose nearest existing
@@ -187,60 +187,4 @@ export class RunWriter {
   summary(summary: RunSummary): void {
     writeJsonAtomic(this.file('summary'), shiftNumbering(summary, this.shift));
   }
-}
-
-/** A transition as steps.jsonl records it; `withTest`: the env measured the test split at every epoch. */
-export function stepRecord(t: Transition, withTest = false): StepRecord {
-  const { info } = t;
-  const test = withTest && info.testAcc !== undefined ? { testAcc: info.testAcc, testLoss: info.testLoss! } : {};
-  return {
-    episode: t.episode,
-    epoch: t.epoch,
-    rates: info.rates,
-    action: t.action,
-    reward: t.reward,
-    trainLoss: info.trainLoss,
-    trainLossStd: info.trainLossStd,
-    trainAcc: info.trainAcc,
-    valLoss: info.valLoss,
-    valAcc: info.valAcc,
-    ...test,
-    terminated: t.terminated,
-    truncated: t.truncated,
-    observation: t.nextObservation,
-    stepMs: info.stepMs ?? 0,
-  };
-}
-
-/**
- * The run's summary from its finished episodes (at least one). `epochsTrained` counts every epoch,
- * including those of an episode a stop cut short.
- */
-export function summarize(
-  agent: string,
-  episodes: readonly EpisodeRecord[],
-  epochsTrained: number,
-  interrupted: boolean,
-  wallMs: number,
-): RunSummary {
-  const best = bestEpisode(episodes);
-  const first = episodes[0];
-  const last = episodes[episodes.length - 1];
-  if (!best || !first || !last) throw new Error('summarize: no finished episode');
-  const brief = (e: EpisodeRecord) => ({
-    episode: e.episode,
-    valAcc: e.valAcc,
-    testAcc: e.testAcc,
-    ...(e.selected ? { selected: e.selected } : {}),
-  });
-  return {
-    agent,
-    episodes: episodes.length,
-    totalEpochs: epochsTrained,
-    best: { ...brief(best), schedule: best.schedule },
-    first: brief(first),
-    last: brief(last),
-    interrupted,
-    wallMs,
-  };
 }

@@ -6,6 +6,7 @@ import type { Agent, AgentContext, StepInfo } from '../../src/core/types.js';
 import { AGENTS } from '../../agents/index.js';
 import type { ArmTableState } from '../../agents/bandit-table.js';
 import { LinUcbAgent } from '../../agents/linucb.js';
+import { loadMathjs } from '../../agents/node-loaders.js';
 import { TargetPathEnv } from '../helpers/toy-envs.js';
 import { runEpisodes } from './harness.js';
 
@@ -225,7 +226,7 @@ describe('linucb on a linear contextual bandit', () => {
       maxEpochs: 10,
       rng: createRng(seed),
     };
-    const agent = new LinUcbAgent({ alpha: 0.5 }, ctx);
+    const agent = new LinUcbAgent({ alpha: 0.5 }, ctx, loadMathjs);
     const env = createRng(`contexts:${seed}`);
     for (let i = 0; i < 1000; i++) {
       const x = context(env);

@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { AGENTS } from '../../agents/index.js';
+import { PACKAGE_ROOT, loadPolicyFile } from '../../agents/node-loaders.js';
 import {
   DEFAULT_POLICY_FILE,
-  PACKAGE_ROOT,
   controllerRates,
   globalFeatures,
-  loadPolicyFile,
   type Controller,
   type PolicyFile,
 } from '../../agents/policy.js';

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import type { StepInfo } from '../../src/core/types.js';
 import { loadDataset, type Dataset } from '../../src/data/dataset.js';
-import { saveModelFile } from '../../src/nn/user-model.js';
+import { saveModelFile } from '../../src/nn/model-file.js';
 import { DropoutEnv, checkEnvConfig } from '../../envs/dropout-env.js';
 import { checkEnv } from '../helpers/check_env.js';
 

@@ -25,7 +25,7 @@ export async function launchChromium(
   const executable = opts.executable ?? CHROMIUM;
   if (!existsSync(executable)) {
     throw new Error(
-      `the dashboard's browser tests need Chromium at ${executable}: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM`,
+      `droptune's browser tests need Chromium at ${executable}: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM`,
     );
   }
   try {

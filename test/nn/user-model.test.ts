@@ -6,14 +6,8 @@ import { expect } from 'chai';
 import { ConfigError } from '../../src/core/errors.js';
 import { createRng } from '../../src/core/rng.js';
 import { dropoutLayersOf } from '../../src/nn/tunable-dropout.js';
-import {
-  buildUserModel,
-  loadModelFile,
-  makeDropoutTunable,
-  readModelFile,
-  saveModelFile,
-  userModelOf,
-} from '../../src/nn/user-model.js';
+import { loadModelFile, readModelFile, saveModelFile } from '../../src/nn/model-file.js';
+import { buildUserModel, makeDropoutTunable, userModelOf } from '../../src/nn/user-model.js';
 
 const init = (seed: number) => tf.initializers.glorotUniform({ seed });
 

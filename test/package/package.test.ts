@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readRun } from '../../src/store/read-run.js';
+import { launchChromium } from '../helpers/browser.js';
+import { builtinImports, bundleForBrowser, pageOfBlock, runPage, servePages } from '../helpers/browser-pages.js';
+import { readmeBlocks } from '../helpers/readme.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const own = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
@@ -34,16 +37,6 @@ function run(cwd: string, file: string, args: string[] = [], timeout = 120_000):
 }
 
 const failed = (r: SpawnSyncReturns<string>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
-
-/** The README's code blocks in order: ```ts and ```js (a ```js browser block runs in the browser test). */
-export function readmeBlocks(text: string): { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] {
-  const blocks: { lang: 'ts' | 'js'; browser: boolean; code: string; line: number }[] = [];
-  for (const m of text.matchAll(/^```(ts|js)( browser)?\n([\s\S]*?)^```$/gm)) {
-    const line = text.slice(0, m.index).split('\n').length;
-    blocks.push({ lang: m[1] as 'ts' | 'js', browser: m[2] !== undefined, code: m[3]!, line });
-  }
-  return blocks;
-}
 
 describe('the npm package', function () {
   // npm pack builds dist/ (tsc), then the install unpacks tfjs & co from npm's cache: a minute or two.
@@ -104,6 +97,8 @@ describe('the npm package', function () {
       'package/dist/src/index.d.ts',
       'package/dist/src/internals.js',
       'package/dist/src/internals.d.ts',
+      'package/dist/src/browser.js',
+      'package/dist/src/browser.d.ts',
       'package/dist/src/cli/droptune.js',
       'package/policies/default.json',
       'package/src/cli/torch-reference.py',
@@ -219,6 +214,61 @@ describe('the npm package', function () {
     const r = run(project, 'internals.mjs');
     expect(r.status, failed(r)).to.equal(0);
     expect(r.stdout.trim()).to.equal('config.json function');
+  });
+
+  it('bundles droptune/browser for the browser with no node: import, types it, and runs the README browser block in Chromium', async () => {
+    // As a web project would: esbuild (platform browser) resolving droptune/browser from node_modules.
+    const entry = await bundleForBrowser({ code: "export * from 'droptune/browser';" }, { cwd: project });
+    const inputs = Object.keys(entry.metafile.inputs);
+    expect(inputs.some((f) => f.startsWith('node_modules/droptune/dist/src/integrations/'))).to.equal(true);
+    expect(builtinImports(entry.metafile, (f) => f.startsWith('node_modules/droptune/'))).to.deep.equal([]);
+    // Its types, for a page's TypeScript (lib dom): the browser's options, and no run folder among them.
+    writeFileSync(
+      path.join(project, 'browser-usage.ts'),
+      `import { dropoutController, type DropoutControllerOptions } from 'droptune/browser';
+const options: DropoutControllerOptions<'ucb'> = { agent: 'ucb', options: { ucbC: 1 }, onLog: (e) => console.log(e.file) };
+const blob: Blob | null = dropoutController(options).toBlob();
+// @ts-expect-error the browser writes no run folder
+dropoutController({ out: 'runs/x' });
+console.log(blob);
+`,
+    );
+    writeFileSync(
+      path.join(project, 'tsconfig.browser.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          strict: true,
+          skipLibCheck: true,
+          noEmit: true,
+        },
+        files: ['browser-usage.ts'],
+      }),
+    );
+    const tsc = run(project, path.join(project, 'node_modules', 'typescript', 'bin', 'tsc'), [
+      '-p',
+      'tsconfig.browser.json',
+    ]);
+    expect(tsc.status, failed(tsc)).to.equal(0);
+    // The README's browser block, as pasted, bundled against the installed package.
+    const blocks = readmeBlocks(readFileSync(path.join(REPO, 'README.md'), 'utf8')).filter((b) => b.browser);
+    expect(blocks).to.have.length(1);
+    const page = await bundleForBrowser({ code: pageOfBlock(blocks[0]!.code) }, { cwd: project });
+    const wasm = path.join(project, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+    const server = await servePages(new Map([['readme', page.outputFiles[0]!.text]]), wasm);
+    const profile = mkdtempSync(path.join(tmpdir(), 'droptune-chromium-'));
+    const browser = await launchChromium(profile);
+    try {
+      const r = await runPage(browser, `${server.origin}/readme.html`);
+      expect(r.errors, `README block at line ${blocks[0]!.line}`).to.deep.equal([]);
+      expect(r.console).to.include('[[0.5],[0.375],[0.25],[0.125],[0]]');
+    } finally {
+      await browser.close();
+      server.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 
   it("registers droptune's wasm kernels on import, for a backend the user picks", () => {

@@ -6,7 +6,7 @@ import { InProcessExecutor } from '../../src/execution/executor.js';
 import { connect, parseQueueUrl, PAYLOAD_VERSION } from '../../src/execution/queue/protocol.js';
 import { QueueExecutor } from '../../src/execution/queue/queue-executor.js';
 import { QueueWorker, checkConfined } from '../../src/execution/queue/queue-worker.js';
-import { readModelArtifacts } from '../../src/nn/user-model.js';
+import { readModelArtifacts } from '../../src/nn/model-file.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Subject } from 'rxjs';
-import { readScheduleFile } from '../../agents/schedule.js';
+import { readScheduleFile } from '../../agents/node-loaders.js';
 import { ConfigError } from '../../src/core/errors.js';
 import {
   LOG_VERSION,

@@ -12,7 +12,7 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { UnrecoverableError, Worker, type JobJson, type Job as QueuedJob } from 'bullmq';
-import { resolvePolicyPath } from '../../../agents/policy.js';
+import { resolvePolicyPath } from '../../../agents/node-loaders.js';
 import { SCHEDULE_NAMES } from '../../../agents/schedule.js';
 import { packageRoot } from '../../core/package-root.js';
 import type { Redis } from 'ioredis';
