@@ -437,23 +437,35 @@ export function sweepEpochPlot(points: readonly EpochPoint[], title: string): To
   };
 }
 
+/** One point of the rates plot: a layer's rate at a step of the run (steps counted over every episode). */
+export interface RatePoint {
+  run: string;
+  layer: string;
+  step: number;
+  episode: number;
+  epoch: number;
+  rate: number | null;
+}
+
+/** Every step's rate of every layer: what `ratesPlot` draws unless it is given a series cut down. */
+export function ratePoints(run: RunData): RatePoint[] {
+  return run.steps.flatMap((s, i) =>
+    s.rates.map((rate, layer) => ({
+      run: run.name,
+      layer: layerName(run, layer),
+      step: i + 1,
+      episode: s.episode,
+      epoch: s.epoch,
+      rate: finite(rate),
+    })),
+  );
+}
+
 /**
  * Every step's rates, one line per dropout layer, against the epoch counted over the whole run (episode
  * after episode): what an agent tried, as it tried it.
  */
-export function ratesPlot(runs: readonly RunData[]): Plot {
-  const values = runs.flatMap((run) =>
-    run.steps.flatMap((s, i) =>
-      s.rates.map((rate, layer) => ({
-        run: run.name,
-        layer: layerName(run, layer),
-        step: i + 1,
-        episode: s.episode,
-        epoch: s.epoch,
-        rate: finite(rate),
-      })),
-    ),
-  );
+export function ratesPlot(runs: readonly RunData[], values: readonly RatePoint[] = runs.flatMap(ratePoints)): Plot {
   return {
     file: 'rates.svg',
     title: 'Dropout rate of every layer per epoch, over the whole run',
@@ -462,7 +474,7 @@ export function ratesPlot(runs: readonly RunData[]): Plot {
       title: 'Dropout rates per epoch (episode after episode)',
       width: 480,
       height: 200,
-      data: { values },
+      data: { values: [...values] },
       mark: { type: 'line', point: true },
       encoding: {
         x: {

@@ -159,6 +159,3 @@ export function helpText(usage: string, groups: { title: string; specs: readonly
   }
   return lines.join('\n');
 }
-
-/** `--replay RUN[#EPISODE]` split: it lives with replay itself. */
-export { parseReplaySpec } from '../run/replay.js';

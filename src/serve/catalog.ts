@@ -10,11 +10,12 @@ import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'nod
 import path from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
-import { bestEpisode } from '../core/run-log.js';
+import type { EpisodeRecord } from '../core/run-log.js';
 import { groupLabels } from '../analysis/compare.js';
-import { readRun, walkRunTree, type RunData } from '../store/read-run.js';
+import { scanRun, walkRunTree, type RunData } from '../store/read-run.js';
 import { EXPERIMENT_FILES, RUN_LOG_FILES } from '../store/layout.js';
 import { runLockHeld } from '../store/run-folder.js';
+import { digestRun, runFacts, type RunDigest, type RunFacts } from './digest.js';
 
 export type RunState = 'running' | 'finished' | 'interrupted';
 
@@ -58,8 +59,10 @@ export class Catalog {
   /** The folder served, as given, and as the file system resolves it. */
   readonly root: string;
   private resolvedRoot: string | undefined;
-  /** Parsed runs by folder, kept while the files' sizes and times are unchanged. */
-  private readonly cache = new Map<string, { signature: string; run?: RunData; warnings: string[]; error?: string }>();
+  /** What was read of each run folder, kept while its files' sizes and times are unchanged. */
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Folders whose digest is kept, the last opened first. */
+  private digestOrder: string[] = [];
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -102,25 +105,87 @@ export class Catalog {
     return this.abs(id);
   }
 
-  /** Reads a run (cached until one of its files changes); throws a ConfigError for a malformed run. */
-  readRun(id: string): { run: RunData; warnings: string[] } {
+  /**
+   * What the list shows of a run (episodes.jsonl parsed, steps.jsonl only counted), cached until one of
+   * its files changes; throws a ConfigError for a malformed run.
+   */
+  facts(id: string): RunFacts {
+    return this.cached(id, 'facts', (dir) => runFacts(dir));
+  }
+
+  /**
+   * A run as its page draws it: every series cut down to MAX_POINTS as its logs stream by (never read
+   * whole), cached until one of its files changes; throws a ConfigError for a malformed run.
+   */
+  digest(id: string): RunDigest {
+    return this.cached(id, 'digest', (dir) => {
+      const digest = digestRun(dir);
+      digest.run.name = id === '.' ? path.basename(this.root) : id;
+      for (const p of digest.rates) p.run = digest.run.name;
+      return digest;
+    });
+  }
+
+  /**
+   * A run's episodes in full and its steps only counted: what compare's tables need (not its plots,
+   * which draw the digest). Not cached: a comparison is read when asked for.
+   */
+  readForTables(id: string): { run: RunData; warnings: string[] } {
+    const dir = this.abs(id);
+    return this.readOrError(dir, () => {
+      const episodes: EpisodeRecord[] = [];
+      // compare's tables never read a schedule: 75k episodes' schedules would be most of the memory
+      const scan = scanRun(dir, { onEpisode: (e) => episodes.push({ ...e, schedule: [] }) });
+      episodes.sort((a, b) => a.episode - b.episode);
+      const name = id === '.' ? path.basename(this.root) : id;
+      const { config, summary, lineage, warnings } = scan;
+      return { run: { dir, name, config, steps: [], episodes, summary, lineage }, warnings };
+    });
+  }
+
+  private cached<K extends 'facts' | 'digest'>(
+    id: string,
+    kind: K,
+    read: (dir: string) => CacheEntry[K],
+  ): NonNullable<CacheEntry[K]> {
     const dir = this.abs(id);
     const signature = fileSignature(dir);
     let entry = this.cache.get(dir);
     if (entry?.signature !== signature) {
-      try {
-        this.refuseLinksOut(dir);
-        const read = readRun(dir);
-        read.value.name = id === '.' ? path.basename(this.root) : id;
-        entry = { signature, run: read.value, warnings: read.warnings };
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        entry = { signature, warnings: [], error: err.message.split(this.root + path.sep).join('') };
-      }
+      entry = { signature };
       this.cache.set(dir, entry);
     }
-    if (entry.error !== undefined || entry.run === undefined) throw new ConfigError(entry.error ?? 'unreadable');
-    return { run: entry.run, warnings: entry.warnings };
+    if (entry.error !== undefined) throw new ConfigError(entry.error);
+    if (entry[kind] === undefined) {
+      try {
+        entry[kind] = this.readOrError(dir, () => read(dir));
+      } catch (err) {
+        if (err instanceof ConfigError) entry.error = err.message;
+        throw err;
+      }
+      if (kind === 'digest') this.keepFewDigests(dir);
+    }
+    return entry[kind]!;
+  }
+
+  /** Digests are bounded, but a few hundred runs' would not be: only the last few opened are kept. */
+  private keepFewDigests(dir: string): void {
+    this.digestOrder = [dir, ...this.digestOrder.filter((d) => d !== dir)];
+    for (const old of this.digestOrder.splice(DIGESTS_KEPT)) {
+      const entry = this.cache.get(old);
+      if (entry !== undefined) entry.digest = undefined;
+    }
+  }
+
+  /** Runs `read` on a run folder, refusing run files that link out; a ConfigError names files relative to the root. */
+  private readOrError<T>(dir: string, read: () => T): T {
+    try {
+      this.refuseLinksOut(dir);
+      return read();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(err.message.split(this.root + path.sep).join(''));
+    }
   }
 
   /** The run list, experiment list and what ties them together. */
@@ -128,13 +193,13 @@ export class Catalog {
     const { runs: ids, experiments } = this.scan();
     const read = ids.map((id) => {
       try {
-        return { id, run: this.readRun(id).run };
+        return { id, run: this.facts(id) };
       } catch (err) {
         return { id, error: (err as Error).message };
       }
     });
-    const good = read.filter((r): r is { id: string; run: RunData } => r.run !== undefined);
-    const labels = new Map(groupLabels(good.map((r) => r.run.config)).map((label, i) => [good[i]!.id, label]));
+    const good = read.filter((r): r is { id: string; run: RunFacts } => r.run !== undefined);
+    const labels = new Map(groupLabels(good.map((r) => r.run.scan.config)).map((label, i) => [good[i]!.id, label]));
     const experimentOf = (id: string): string | null =>
       experiments.filter((e) => e === '.' || id.startsWith(`${e}/`)).sort((a, b) => b.length - a.length)[0] ?? null;
     const runs = read.map(({ id, run, error }): RunRowView => {
@@ -190,6 +255,17 @@ export class Catalog {
   }
 }
 
+/** How many runs' digests the catalog keeps (each is bounded by MAX_POINTS per series). */
+const DIGESTS_KEPT = 8;
+
+interface CacheEntry {
+  signature: string;
+  facts?: RunFacts;
+  digest?: RunDigest;
+  /** Set when the run cannot be read: the reason, files named relative to the root. */
+  error?: string;
+}
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -229,20 +305,20 @@ export function fileSignature(dir: string): string {
 }
 
 /** running: no summary and a live process holds the lock; interrupted: cut short (stopped or killed). */
-export function runState(run: RunData, dir: string): RunState {
+export function runState(run: Pick<RunData, 'summary'>, dir: string): RunState {
   if (run.summary !== undefined) return run.summary.interrupted ? 'interrupted' : 'finished';
   return runLockHeld(dir) ? 'running' : 'interrupted';
 }
 
 export function runRowView(
   id: string,
-  run: RunData,
+  facts: RunFacts,
   label: string,
   experiment: string | null,
   dir: string,
 ): RunRowView {
-  const best = bestEpisode(run.episodes);
-  const options = run.config.options;
+  const { scan, best } = facts;
+  const options = scan.config.options;
   return {
     id,
     experiment,
@@ -250,13 +326,13 @@ export function runRowView(
     agent: String(options['agent']),
     dataset: String(options['dataset'] ?? ''),
     model: String(options['model'] ?? ''),
-    seed: run.config.seed,
-    status: runState(run, dir),
-    episodes: run.episodes.length,
-    epochs: run.steps.length,
+    seed: scan.config.seed,
+    status: runState(scan, dir),
+    episodes: scan.episodes,
+    epochs: scan.steps,
     bestValAcc: best !== undefined && Number.isFinite(best.valAcc) ? best.valAcc : null,
     bestTestAcc: best !== undefined && Number.isFinite(best.testAcc) ? best.testAcc : null,
-    startedAtMs: typeof run.config.startedAtMs === 'number' ? run.config.startedAtMs : null,
+    startedAtMs: typeof scan.config.startedAtMs === 'number' ? scan.config.startedAtMs : null,
   };
 }
 

@@ -26,7 +26,12 @@ export interface DashboardOptions {
   pollMs?: number;
   /** Where request failures that are bugs are reported. @default stderr */
   log?: (message: string) => void;
+  /** Event streams (live tabs) open at once; one more is answered 503. @default 32 */
+  maxStreams?: number;
 }
+
+/** Live tabs a dashboard serves at once: each holds a socket and a watch, and redraws on every epoch. */
+export const MAX_STREAMS = 32;
 
 export interface Dashboard {
   url: string;
@@ -98,6 +103,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const catalog = new Catalog(opts.root);
   const hub = new WatchHub({ pollMs: opts.pollMs });
   const open = new Set<ServerResponse>();
+  const maxStreams = opts.maxStreams ?? MAX_STREAMS;
 
   const send = (res: ServerResponse, status: number, type: string, body: string | Buffer, head: boolean): void => {
     res.writeHead(status, {
@@ -120,6 +126,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     build: () => unknown,
     dir?: string,
   ): void => {
+    if (open.size >= maxStreams) {
+      const reason = `too many live views: ${open.size} event streams are open (at most ${maxStreams}); close a dashboard tab and reload`;
+      return json(res, 503, { error: reason }, false);
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',

@@ -5,7 +5,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 
 import { ConfigError } from '../core/errors.js';
-import { bestEpisode } from '../core/run-log.js';
 import { compareRuns, comparisonTables, groupLabels, type Table } from '../analysis/compare.js';
 import {
   comparisonPlots,
@@ -18,12 +17,15 @@ import {
   type Plot,
 } from '../analysis/plots.js';
 import { HttpError, runRowView, type Catalog, type RunRowView } from './catalog.js';
+import type { DownsampleNote } from './digest.js';
 
 export interface PlotView {
   /** Stable name of the chart (its file name in a compare report, without .svg). */
   id: string;
   title: string;
   spec: TopLevelSpec;
+  /** Set when the chart draws a series cut down: what it keeps of how many. */
+  downsampled?: DownsampleNote;
 }
 
 export interface RunView {
@@ -32,27 +34,49 @@ export interface RunView {
   row: RunRowView;
   warnings: string[];
   plots: PlotView[];
+  /**
+   * The series drawn with fewer points than the run has (at most MAX_POINTS each: the first and last,
+   * the best episode, and each bucket's lowest and highest); empty when every point is drawn.
+   */
+  downsampled: DownsampleNote[];
   /** The episode the run recommends so far, with its per-epoch, per-layer rates. */
   best: { episode: number; valAcc: number; testAcc: number; layerNames: string[]; schedule: number[][] } | null;
 }
 
-const plotView = (p: Plot): PlotView => ({ id: p.file.replace(/\.svg$/, ''), title: p.title, spec: p.spec });
+const plotView =
+  (notes: readonly DownsampleNote[] = []) =>
+  (p: Plot): PlotView => {
+    const id = p.file.replace(/\.svg$/, '');
+    const note = notes.find((n) => n.plot === id);
+    return {
+      id,
+      title: note ? `${p.title} (${noteText(note)})` : p.title,
+      spec: p.spec,
+      ...(note ? { downsampled: note } : {}),
+    };
+  };
+
+/** "1000 of 825000 points drawn": what a cut-down chart says under its title. */
+export const noteText = (n: DownsampleNote): string =>
+  `${n.kept} of ${n.of} ${n.unit} drawn: first, last, best and each stretch's lowest and highest`;
 
 export function runView(catalog: Catalog, id: string): RunView {
-  catalog.resolveRunId(id);
-  const { run, warnings } = readOr422(() => catalog.readRun(id));
-  const row = runRowView(id, run, groupLabels([run.config])[0]!, null, catalog.resolveRunId(id));
+  const dir = catalog.resolveRunId(id);
+  const digest = readOr422(() => catalog.digest(id));
+  const { run } = digest;
+  const row = runRowView(id, digest.facts, groupLabels([run.config])[0]!, null, dir);
   const runs = [run];
-  const plots: Plot[] = [epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), ratesPlot(runs)];
+  const plots: Plot[] = [epochPlot(runs, 'valAcc'), epochPlot(runs, 'valLoss'), ratesPlot(runs, digest.rates)];
   if (run.steps.length > 0) plots.push(trainingCurvePlot(run));
   if (run.episodes.length > 0) plots.push(learningCurvePlot(runs), schedulePlot(runs));
   if (run.config.options['agent'] === 'pbt' && run.episodes.length > 0) plots.push(populationPlot(runs));
-  const best = bestEpisode(run.episodes);
+  const best = digest.facts.best;
   return {
     name: run.name,
     row,
-    warnings: warnings.map(relativeTo(catalog)),
-    plots: plots.map(plotView),
+    warnings: digest.facts.scan.warnings.map(relativeTo(catalog)),
+    plots: plots.map(plotView(digest.notes)),
+    downsampled: digest.notes,
     best: best
       ? {
           episode: best.episode,
@@ -70,20 +94,24 @@ export interface CompareView {
   tables: Table[];
   warnings: string[];
   plots: PlotView[];
+  /** Per run compared, the series its plots draw cut down (see RunView.downsampled). */
+  downsampled: { id: string; notes: DownsampleNote[] }[];
 }
 
 export function compareView(catalog: Catalog, ids: readonly string[]): CompareView {
   if (ids.length === 0) throw new HttpError(400, 'pick at least one run to compare');
   for (const id of ids) catalog.resolveRunId(id);
-  const read = ids.map((id) => readOr422(() => catalog.readRun(id)));
-  const runs = read.map((r) => r.run);
-  const comparison = readOr422(() => compareRuns(runs));
+  // the tables need every episode (not every step); the plots draw each run's digest
+  const read = ids.map((id) => readOr422(() => catalog.readForTables(id)));
+  const comparison = readOr422(() => compareRuns(read.map((r) => r.run)));
   const compared = new Set(comparison.runs.map((r) => r.dir));
+  const digests = ids.map((id) => readOr422(() => catalog.digest(id)));
   return {
     ids: [...ids],
     tables: comparisonTables(comparison),
-    warnings: [...read.flatMap((r) => r.warnings), ...comparison.warnings].map(relativeTo(catalog)),
-    plots: comparisonPlots(runs.filter((r) => compared.has(r.dir))).map(plotView),
+    warnings: [...digests.flatMap((d) => d.facts.scan.warnings), ...comparison.warnings].map(relativeTo(catalog)),
+    plots: comparisonPlots(digests.map((d) => d.run).filter((r) => compared.has(r.dir))).map(plotView()),
+    downsampled: digests.flatMap((d, i) => (d.notes.length > 0 ? [{ id: ids[i]!, notes: d.notes }] : [])),
   };
 }
 

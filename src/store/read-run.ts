@@ -8,7 +8,7 @@
  * A folder of an older log version (config.json's `logVersion`) is read in the current numbering:
  * episodes, members and generations from 1 (src/core/run-log.ts).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
 import { ConfigError } from '../core/errors.js';
@@ -90,20 +90,39 @@ const LINEAGE_FIELDS: Record<string, Check> = {
 const CONFIG_FIELDS: Record<string, Check> = { options: isObject, seed: isNumber, layerNames: isStrings };
 const SUMMARY_FIELDS: Record<string, Check> = { agent: isString, wallMs: isNumber, interrupted: isBoolean };
 
+/** Each fields table as [key, check] pairs, made once: records are checked a million at a time. */
+const fieldLists = new WeakMap<Record<string, Check>, [string, Check][]>();
+const fieldList = (fields: Record<string, Check>): [string, Check][] => {
+  let list = fieldLists.get(fields);
+  if (list === undefined) fieldLists.set(fields, (list = Object.entries(fields)));
+  return list;
+};
+
 function checkFields(value: unknown, fields: Record<string, Check>, where: string): void {
   if (!isObject(value)) throw new ConfigError(`${where}: expected a JSON object`);
-  const missing = Object.keys(fields).filter((key) => !(key in value));
-  if (missing.length > 0) throw new ConfigError(`${where}: missing ${missing.map((k) => `'${k}'`).join(', ')}`);
-  for (const [key, ok] of Object.entries(fields)) {
+  const list = fieldList(fields);
+  for (const [key] of list) {
+    if (key in value) continue;
+    const missing = list.filter(([k]) => !(k in value)).map(([k]) => `'${k}'`);
+    throw new ConfigError(`${where}: missing ${missing.join(', ')}`);
+  }
+  for (const [key, ok] of list) {
     if (!ok(value[key]))
       throw new ConfigError(`${where}: '${key}' has the wrong type, got ${JSON.stringify(value[key])}`);
   }
 }
 
+/** JSON has no NaN: a diverged loss is written as null, read back as NaN. */
+const nullAsNaN = (v: unknown): unknown =>
+  v === null ? NaN : Array.isArray(v) && v.some(isNullOrArray) ? v.map(nullAsNaN) : v;
+const isNullOrArray = (v: unknown): boolean => v === null || Array.isArray(v);
+
 /** A metric written as null (JSON has no NaN) becomes NaN again, so arithmetic cannot mistake it for 0. */
 function nullToNaN(record: Record<string, unknown>, fields: Record<string, Check>): Record<string, unknown> {
-  const fix = (v: unknown): unknown => (v === null ? NaN : Array.isArray(v) ? v.map(fix) : v);
-  for (const key of Object.keys(fields)) record[key] = fix(record[key]);
+  for (const [key] of fieldList(fields)) {
+    const v = record[key];
+    if (v === null || Array.isArray(v)) record[key] = nullAsNaN(v);
+  }
   return record;
 }
 
@@ -120,31 +139,116 @@ function readJson<T>(file: string, fields: Record<string, Check>): T {
   return value as T;
 }
 
+/** How long one line of a .jsonl log may be: a step or an episode line is a few KB; more is not a log. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Calls `onLine` with each line of `file` from byte `from` on (without its newline, and whether it had
+ * one), reading a chunk at a time: a file of any size is read in constant memory. A line longer than
+ * MAX_LINE_BYTES is a ConfigError. Returns the number of lines.
+ */
+export function forEachLine(
+  file: string,
+  onLine: (line: Buffer, index: number, terminated: boolean) => void,
+  from = 0,
+): number {
+  const fd = openSync(file, 'r');
+  try {
+    let pending: Buffer = Buffer.alloc(0);
+    let position = from;
+    let index = 0;
+    const chunk = Buffer.alloc(CHUNK_BYTES);
+    for (;;) {
+      const read = readSync(fd, chunk, 0, CHUNK_BYTES, position);
+      if (read === 0) break;
+      position += read;
+      let data = pending.length > 0 ? Buffer.concat([pending, chunk.subarray(0, read)]) : chunk.subarray(0, read);
+      let start = 0;
+      for (let nl = data.indexOf(10, start); nl !== -1; nl = data.indexOf(10, start)) {
+        onLine(data.subarray(start, nl), index++, true);
+        start = nl + 1;
+      }
+      if (data.length - start > MAX_LINE_BYTES)
+        throw new ConfigError(`${file}:${index + 1}: a line longer than ${MAX_LINE_BYTES} bytes: not a run log`);
+      // the chunk buffer is reused: what is left of it must be copied
+      data = data.subarray(start);
+      pending = Buffer.from(data);
+    }
+    if (pending.length > 0) onLine(pending, index++, false);
+    return index;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Calls `onRecord` with each checked record of a .jsonl file, in file order, read a chunk at a time;
+ * a truncated last line (no newline, not JSON) is dropped with a warning. Returns the warnings.
+ */
+export function forEachJsonl<T>(file: string, fields: Record<string, Check>, onRecord: (record: T) => void): string[] {
+  const warnings: string[] = [];
+  forEachLine(file, (bytes, i, terminated) => {
+    const record = parseJsonlLine<T>(bytes.toString('utf8'), fields, `${file}:${i + 1}`, terminated, warnings);
+    if (record !== undefined) onRecord(record);
+  });
+  return warnings;
+}
+
+/**
+ * One line of a .jsonl log as a checked record; undefined for a blank line, and for a truncated last
+ * line (no newline, not JSON), which adds a warning. Otherwise a line that is not JSON is a ConfigError.
+ */
+function parseJsonlLine<T>(
+  line: string,
+  fields: Record<string, Check>,
+  where: string,
+  terminated: boolean,
+  warnings: string[],
+): T | undefined {
+  if (line.length === 0 || (isSpaceCode(line.charCodeAt(0)) && line.trim() === '')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    if (!terminated) {
+      warnings.push(`${where}: dropped a truncated last line (the run was cut off mid-write)`);
+      return undefined;
+    }
+    throw new ConfigError(`${where}: not valid JSON`);
+  }
+  checkFields(value, fields, where);
+  return nullToNaN(value as Record<string, unknown>, fields) as T;
+}
+
+const isSpaceCode = (code: number): boolean => code === 32 || code === 9 || code === 13;
+
 /** Parses a .jsonl file; a truncated last line (no newline, not JSON) is dropped with a warning. */
 export function readJsonl<T>(file: string, fields: Record<string, Check>): ReadResult<T[]> {
-  const text = readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  const endsWithNewline = lines[lines.length - 1] === '';
-  if (endsWithNewline) lines.pop();
   const records: T[] = [];
-  const warnings: string[] = [];
-  lines.forEach((line, i) => {
-    const where = `${file}:${i + 1}`;
-    if (line.trim() === '') return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      if (i === lines.length - 1 && !endsWithNewline) {
-        warnings.push(`${where}: dropped a truncated last line (the run was cut off mid-write)`);
-        return;
-      }
-      throw new ConfigError(`${where}: not valid JSON`);
-    }
-    checkFields(value, fields, where);
-    records.push(nullToNaN(value as Record<string, unknown>, fields) as T);
-  });
+  const warnings = forEachJsonl<T>(file, fields, (r) => records.push(r));
   return { value: records, warnings };
+}
+
+/**
+ * The records of a log a line holds, counted without parsing them: every line ending in a newline that
+ * is not blank, and a last line without one if it is JSON (a torn one is not a record).
+ */
+export function countJsonlRecords(file: string): number {
+  let count = 0;
+  forEachLine(file, (bytes, _i, terminated) => {
+    if (bytes.length === 0 || (isSpaceCode(bytes[0]!) && bytes.toString('utf8').trim() === '')) return;
+    if (terminated) count += 1;
+    else {
+      try {
+        JSON.parse(bytes.toString('utf8'));
+        count += 1;
+      } catch {
+        // torn: the run was cut off mid-write
+      }
+    }
+  });
+  return count;
 }
 
 /** The log version of the run folder `dir`: its config.json's; the current one when there is no config.json. */
@@ -174,6 +278,16 @@ export function readEpisodes(file: string, version = logVersionAt(dirname(file))
   return upgraded(readJsonl<EpisodeRecord>(file, EPISODE_FIELDS), version);
 }
 
+/** Each record of a run's episodes.jsonl, as readEpisodes gives them, without keeping them (file order). */
+export function forEachEpisode(
+  file: string,
+  onEpisode: (e: EpisodeRecord) => void,
+  version = logVersionAt(dirname(file)),
+): string[] {
+  const shift = numberingShift(version);
+  return forEachJsonl<EpisodeRecord>(file, EPISODE_FIELDS, (e) => onEpisode(shiftNumbering(e, shift)));
+}
+
 /** A PBT run's lineage.jsonl (who copied whom), numbered from 1; empty for a run without one. */
 export function readLineage(dir: string, version = logVersionAt(dir)): ReadResult<LineageRecord[]> {
   const file = join(dir, LINEAGE_FILE);
@@ -182,8 +296,39 @@ export function readLineage(dir: string, version = logVersionAt(dir)): ReadResul
     : { value: [], warnings: [] };
 }
 
-/** Reads one run folder. */
-export function readRun(dir: string): ReadResult<RunData> {
+/** What `scanRun` hands on as it reads a run folder, a record at a time. */
+export interface RunScanHandlers {
+  /** The run's config.json, checked, before any record. */
+  onConfig?: (config: RunConfig) => void;
+  /** Each finished episode, in file order. */
+  onEpisode(episode: EpisodeRecord): void;
+  /** Each step, in file order; without it (and onStepLine) steps.jsonl is only counted, not parsed. */
+  onStep?: (step: StepRecord) => void;
+  /**
+   * Instead of onStep: each line of steps.jsonl (its bytes, valid only during the call), with `parse`,
+   * which checks it as onStep's records are checked (undefined: a blank line, or a torn last line, which
+   * adds a warning). A reader that needs one field of most lines takes it from the bytes and parses the
+   * others. Returns whether the line is a record (what the step count counts).
+   */
+  onStepLine?: (line: Buffer, terminated: boolean, parse: () => StepRecord | undefined) => boolean;
+}
+
+/** A run folder read by `scanRun`: what it holds besides its episodes and steps, and how many of those. */
+export interface RunScan {
+  dir: string;
+  config: RunConfig;
+  summary: RunSummary | undefined;
+  lineage: LineageRecord[];
+  episodes: number;
+  steps: number;
+  warnings: string[];
+}
+
+/**
+ * Reads one run folder with the checks of `readRun`, handing its episodes and steps to `handlers` one at
+ * a time instead of keeping them: the memory it takes does not grow with the logs.
+ */
+export function scanRun(dir: string, handlers: RunScanHandlers): RunScan {
   const warnings: string[] = [];
   const need = (file: string): string => {
     const path = join(dir, file);
@@ -195,43 +340,76 @@ export function readRun(dir: string): ReadResult<RunData> {
   if (typeof config.options['agent'] !== 'string')
     throw new ConfigError(`${join(dir, RUN_FILES.config)}: missing 'options.agent'`);
   const version = logVersionOf(config, join(dir, RUN_FILES.config));
+  const shift = numberingShift(version);
+  handlers.onConfig?.(config);
 
   // A run killed in its first episode has no episodes.jsonl yet: incomplete, not corrupt (compare warns
   // that it has no finished episode). With summary.json the run claims to have ended: then it is an error.
   const summaryFile = join(dir, RUN_FILES.summary);
   const episodesFile = join(dir, RUN_FILES.episodes);
   const unstarted = !existsSync(episodesFile) && !existsSync(summaryFile);
-  const read: ReadResult<EpisodeRecord[]> = unstarted
-    ? { value: [], warnings: [] }
-    : readEpisodes(need(RUN_FILES.episodes), version);
-  warnings.push(...read.warnings);
   const seen = new Set<number>();
-  read.value.forEach((e) => {
-    if (seen.has(e.episode)) throw new ConfigError(`${episodesFile}: episode ${e.episode} appears twice`);
-    seen.add(e.episode);
-  });
-  const episodes = [...read.value].sort((a, b) => a.episode - b.episode);
+  let twice: number | undefined;
+  if (!unstarted) {
+    const read = forEachJsonl<EpisodeRecord>(need(RUN_FILES.episodes), EPISODE_FIELDS, (record) => {
+      const e = shiftNumbering(record, shift);
+      if (seen.has(e.episode)) twice ??= e.episode;
+      seen.add(e.episode);
+      handlers.onEpisode(e);
+    });
+    warnings.push(...read);
+  }
+  if (twice !== undefined) throw new ConfigError(`${episodesFile}: episode ${twice} appears twice`);
 
-  let steps: StepRecord[] = [];
+  let steps = 0;
   const stepsFile = join(dir, RUN_FILES.steps);
-  if (existsSync(stepsFile)) {
-    const readSteps = upgraded(readJsonl<StepRecord>(stepsFile, STEP_FIELDS), version);
-    warnings.push(...readSteps.warnings);
-    steps = readSteps.value;
-  } else {
+  if (!existsSync(stepsFile)) {
     warnings.push(`${dir}: no steps.jsonl; the per-epoch plots leave this run out`);
+  } else if (handlers.onStepLine !== undefined) {
+    const onStepLine = handlers.onStepLine;
+    // one parse function for every line (not a closure per line): a million lines make it count
+    let at: { bytes: Buffer; index: number; terminated: boolean } = {
+      bytes: Buffer.alloc(0),
+      index: 0,
+      terminated: true,
+    };
+    const parse = (): StepRecord | undefined => {
+      const where = `${stepsFile}:${at.index + 1}`;
+      const line = at.bytes.toString('utf8');
+      const record = parseJsonlLine<StepRecord>(line, STEP_FIELDS, where, at.terminated, warnings);
+      return record === undefined ? undefined : shiftNumbering(record, shift);
+    };
+    forEachLine(stepsFile, (bytes, index, terminated) => {
+      at = { bytes, index, terminated };
+      if (onStepLine(bytes, terminated, parse)) steps += 1;
+    });
+  } else if (handlers.onStep === undefined) {
+    steps = countJsonlRecords(stepsFile);
+  } else {
+    const onStep = handlers.onStep;
+    const read = forEachJsonl<StepRecord>(stepsFile, STEP_FIELDS, (record) => {
+      steps += 1;
+      onStep(shiftNumbering(record, shift));
+    });
+    warnings.push(...read);
   }
 
   const summary = existsSync(summaryFile)
-    ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), numberingShift(version))
+    ? shiftNumbering(readJson<RunSummary>(summaryFile, SUMMARY_FIELDS), shift)
     : undefined;
   const lineage = readLineage(dir, version);
   warnings.push(...lineage.warnings);
+  return { dir, config, summary, lineage: lineage.value, episodes: seen.size, steps, warnings };
+}
 
-  return {
-    value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage: lineage.value },
-    warnings,
-  };
+/** Reads one run folder. */
+export function readRun(dir: string): ReadResult<RunData> {
+  const episodes: EpisodeRecord[] = [];
+  const steps: StepRecord[] = [];
+  const scan = scanRun(dir, { onEpisode: (e) => episodes.push(e), onStep: (s) => steps.push(s) });
+  episodes.sort((a, b) => a.episode - b.episode);
+  const { config, summary, lineage, warnings } = scan;
+  return { value: { dir, name: basename(resolve(dir)), config, steps, episodes, summary, lineage }, warnings };
 }
 
 /** A run folder's config.json and summary.json, as a finished (or stopped) run left them. */

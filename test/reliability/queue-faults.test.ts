@@ -151,10 +151,13 @@ describe('queue under faults (real redis-server)', () => {
       await redis.restart();
       w = worker(redis.url, name, lines);
       await w.start();
+      let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race([
         run,
-        new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 45_000)),
+        new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 45_000))),
       ]);
+      // a timer left running would keep mocha's process up for its 45 s
+      clearTimeout(timer);
       expect(result, `${progress.join('\n')}\n${lines.join('\n')}`).to.not.equal('hung');
       expect((result as { summary?: unknown }).summary).to.not.equal(undefined);
     } finally {

@@ -80,6 +80,8 @@ export class QueueExecutor implements Executor {
   /** Jobs queued and not yet settled, by id: what a Redis that restarted empty must be given again. */
   private readonly outstanding = new Map<string, QueuePayload>();
   private wasDown = false;
+  /** Set by close(): the connections' own 'close' then is no outage to wait out. */
+  private closed = false;
 
   private constructor(
     private readonly opts: QueueExecutorOptions,
@@ -97,6 +99,8 @@ export class QueueExecutor implements Executor {
       });
       // Down for lostAfterMs in a row: given up on. Back before that: nothing happened.
       conn.on('close', () => {
+        // closing disconnects: an outage timer armed then would keep the process up for lostAfterMs
+        if (this.closed) return;
         this.wasDown = true;
         this.downTimer ??= setTimeout(() => this.lose(), this.lostAfterMs);
       });
@@ -313,6 +317,7 @@ export class QueueExecutor implements Executor {
 
   /** Unregisters the queue and closes the connections (at once when Redis is gone). */
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.downTimer);
     if (!this.lost) {
       const [queueConn] = this.connections;
