@@ -148,7 +148,7 @@ describe('launchChromium', () => {
           (err: Error) => err.message,
         );
       expect(await failure('/nonexistent/chromium')).to.equal(
-        "the dashboard's browser tests need Chromium at /nonexistent/chromium: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM",
+        "droptune's browser tests need Chromium at /nonexistent/chromium: install the apt package chromium (.ci/run does), or set DROPTUNE_CHROMIUM",
       );
       expect(await failure('/bin/false')).to.match(/^Chromium at \/bin\/false could not start: /);
     } finally {
