@@ -637,6 +637,9 @@ function pickBest(method: string, seed: number, results: JobResult[]): MethodPic
   const best = halving
     ? episodes.find((e) => results.some((r) => e.from === `${r.out}#${r.summary!.best.episode}`))!
     : bestEpisode(episodes)!;
+  // So are the side-by-side protocols' picks: among the candidates that reached the last rung (trained to the end).
+  const full = Math.max(...episodes.map((e) => e.epochs));
+  const candidates = halving ? episodes.filter((e) => e.epochs === full) : episodes;
   return {
     method,
     seed,
@@ -645,7 +648,7 @@ function pickBest(method: string, seed: number, results: JobResult[]): MethodPic
     epochs: episodes.reduce((s, e) => s + e.epochs, 0),
     schedule: best.schedule,
     from: best.from,
-    protocols: protocolPicks(episodes),
+    protocols: protocolPicks(candidates),
   };
 }
 

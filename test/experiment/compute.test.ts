@@ -12,6 +12,8 @@ import {
   type MethodPick,
 } from '../../src/experiment/experiment.js';
 import type { ComputePoint } from '../../src/experiment/compute.js';
+import type { EpisodeRecord } from '../../src/core/run-log.js';
+import type { JobResult } from '../../src/execution/job.js';
 
 const run = (seed: number, rate: number, score: number, testAcc: number): GridRunScore => ({
   seed,
@@ -85,6 +87,37 @@ describe('accuracy against compute', () => {
     expect(halfGrid([0.2, 0.4])).to.deep.equal([0.2, 0.4]);
   });
 
+  it("takes successive halving's side-by-side picks from its last rung, never a candidate it stopped", () => {
+    const plan = planExperiment({ dataset: 'synthetic', seeds: 1, methods: ['grid', 'sha'], out: '/nonexistent/x' });
+    const group = plan.groups.find((g) => g.method.name === 'sha')!;
+    const episode = (n: number, epochs: number, score: number, testAcc: number) =>
+      ({
+        episode: n,
+        epochs,
+        valAcc: score,
+        testAcc,
+        schedule: [],
+        selected: { score, testAcc, epoch: epochs, select: 'best-epoch' },
+        bestEpoch: { score, testAcc, epoch: epochs },
+      }) as unknown as EpisodeRecord;
+    // candidate 1 was stopped at the first rung with the best score of all; 2 and 3 reached the end
+    const records = [episode(1, 2, 0.9, 0.6), episode(2, 5, 0.7, 0.8), episode(3, 5, 0.6, 0.85)];
+    const out = group.tasks[0]!.id;
+    const result = {
+      out,
+      layerNames: [],
+      records,
+      summary: { best: { episode: 2, valAcc: 0.7, testAcc: 0.8, schedule: [] } },
+      interrupted: false,
+    } as unknown as JobResult;
+    const pick = group.pick(new Map([[out, result]]));
+    expect([pick.valAcc, pick.testAcc]).to.deep.equal([0.7, 0.8]);
+    expect(pick.protocols).to.deep.equal({
+      final: { valAcc: 0.7, testAcc: 0.8 },
+      'best-epoch': { valAcc: 0.7, testAcc: 0.8 },
+    });
+  });
+
   describe('on a fixture experiment', () => {
     const out = path.join(mkdtempSync(path.join(tmpdir(), 'droptune-compute-')), 'exp');
     let points: ComputePoint[];
@@ -129,6 +162,12 @@ describe('accuracy against compute', () => {
       expect(existsSync(path.join(out, 'compute.svg'))).to.equal(true);
       expect(md).to.include('Accuracy against compute');
       expect(md).to.match(/\| grid, 3 of 3 rates \| 15 \| 1\.00× \|/);
+    });
+
+    it("gives successive halving's side-by-side pick under the experiment's protocol from its last rung, as its own pick", () => {
+      for (const pick of picks.filter((p) => p.method === 'sha-half'))
+        // the same score (a tie among finalists may break to another of them)
+        expect(pick.protocols!['best-epoch']!.valAcc).to.equal(pick.valAcc);
     });
 
     it('keeps the half-budget methods out of the headline verdict', () => {
