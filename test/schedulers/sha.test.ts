@@ -168,6 +168,32 @@ describe('sha run', function () {
     expect(summary.best.schedule).to.have.length(6);
   });
 
+  it("under --select best-epoch, scores its candidates by their best epoch and recommends by it, with that epoch's test accuracy", async () => {
+    const out = path.join(tmp, 'best-epoch');
+    const run = resolveAnyRun({ ...TASK, out, select: 'best-epoch' });
+    const r = await schedulerFor('sha')!.run(run, {
+      runSegment: (s) => new InProcessExecutor().runSegment(s),
+      backendInUse: await initBackend(requestedBackend()),
+      warn: () => undefined,
+    });
+    const steps = lines<StepRecord>(out, 'steps.jsonl');
+    for (const record of r.records) {
+      const mine = steps.filter((s) => s.episode === record.episode);
+      const top = mine.reduce((a, b) => (b.valAcc > a.valAcc ? b : a));
+      expect(record.selected).to.deep.equal({
+        score: top.valAcc,
+        testAcc: top.testAcc,
+        epoch: top.epoch,
+        select: 'best-epoch',
+      });
+    }
+    const finalists = r.records.filter((e) => e.epochs === 6);
+    const best = finalists.reduce((a, b) => (b.selected!.score > a.selected!.score ? b : a));
+    const summary = JSON.parse(readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.best.episode).to.equal(best.episode);
+    expect(summary.best.selected).to.deep.equal(best.selected);
+  });
+
   it('writes the same logs with 2 worker threads as with 1', async () => {
     const two = path.join(tmp, 'two');
     await sha(two, 2);

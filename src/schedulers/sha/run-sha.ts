@@ -17,6 +17,7 @@
  *   trials/         the candidates' checkpoints, while the run is unfinished
  * A resumed run that did not finish starts over (the result is the same: everything is seeded).
  */
+import type { SelectProtocol } from '../../core/select.js';
 import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DropoutEnv } from '../../../envs/dropout-env.js';
@@ -113,7 +114,8 @@ export async function runSha(run: ResolvedRun, deps: SchedulerDeps<RungEvent>): 
       // Log the rung, candidates in order: the same lines whichever worker finished first.
       for (const i of alive) {
         const t = trials[i]!;
-        for (const step of t.trajectory.slice(t.logged)) writer.step(stepRecord({ ...step, episode: i + 1 }));
+        for (const step of t.trajectory.slice(t.logged))
+          writer.step(stepRecord({ ...step, episode: i + 1 }, run.envConfig.testEachEpoch));
         t.logged = t.trajectory.length;
       }
       epochsTrained = trials.reduce((s, t) => s + t.trajectory.length, 0);
@@ -137,7 +139,7 @@ export async function runSha(run: ResolvedRun, deps: SchedulerDeps<RungEvent>): 
       if (!last) alive = promoted;
     }
 
-    const records = trials.map((t, i) => trialRecord(i, t, envSeed));
+    const records = trials.map((t, i) => trialRecord(i, t, envSeed, run.select));
     writer.allEpisodes(records);
     writer.agentState({
       agent: 'sha',
@@ -150,7 +152,13 @@ export async function runSha(run: ResolvedRun, deps: SchedulerDeps<RungEvent>): 
     const best = bestEpisode(finalists)!;
     const summary: RunSummary = {
       ...summarize(run.agent, records, epochsTrained, false, performance.now() - started),
-      best: { episode: best.episode, valAcc: best.valAcc, testAcc: best.testAcc, schedule: best.schedule },
+      best: {
+        episode: best.episode,
+        valAcc: best.valAcc,
+        testAcc: best.testAcc,
+        ...(best.selected ? { selected: best.selected } : {}),
+        schedule: best.schedule,
+      },
     };
     writer.summary(summary);
     rmSync(dir, { recursive: true, force: true });
@@ -198,9 +206,10 @@ async function trainTo(
   }
 }
 
-function trialRecord(i: number, t: TrialState, seed: number): EpisodeRecord {
+/** A candidate as an episode, scored by the run's selection protocol (so its pick follows --select). */
+function trialRecord(i: number, t: TrialState, seed: number, select: SelectProtocol): EpisodeRecord {
   const episodeMs = t.trajectory.reduce((s, x) => s + (x.info.stepMs ?? 0), 0);
-  return episodeRecord(i + 1, t.reset!.info, t.trajectory, episodeMs, seed);
+  return episodeRecord(i + 1, t.reset!.info, t.trajectory, episodeMs, seed, select);
 }
 
 function interrupted(run: ResolvedRun, layerNames: string[]): RunResult {
