@@ -18,7 +18,7 @@ import type { RunLogSink } from '../store/memory-log.js';
 import { defaultRunFolder } from '../store/run-folder.js';
 import { RunWriter, clearRunDir } from '../store/run-writer.js';
 import { packageVersions } from '../run/run.js';
-import { FitController, type FitAgentName, type FitControllerOptions } from './fit-controller.js';
+import { FIT_CONTROLLER_KEYS, FitController, type FitAgentName, type FitControllerOptions } from './fit-controller.js';
 
 export { FEW_BATCHES, type FitAgentName, type FitEpisodeRecord } from './fit-controller.js';
 
@@ -29,29 +29,8 @@ export interface DropoutControllerOptions<A extends FitAgentName = FitAgentName>
   overwrite?: boolean;
 }
 
-/** Every option, so a misspelt one is refused with the nearest (`agnet` → `agent`), in the order listed. */
-const NODE_KEYS: Record<keyof DropoutControllerOptions, true> = {
-  agent: true,
-  schedule: true,
-  plateau: true,
-  policy: true,
-  options: true,
-  seed: true,
-  out: true,
-  label: true,
-  actionMode: true,
-  minRate: true,
-  maxRate: true,
-  rateStep: true,
-  maxDelta: true,
-  reward: true,
-  divergencePenalty: true,
-  trendWindow: true,
-  testData: true,
-  verbose: true,
-  overwrite: true,
-  warn: true,
-};
+/** Every option, so a misspelt one is refused with the nearest (`agnet` → `agent`): the shared ones and the run folder's. */
+const NODE_KEYS: Record<keyof DropoutControllerOptions, true> = { ...FIT_CONTROLLER_KEYS, out: true, overwrite: true };
 
 const defaultOut = (agent: string, seed: number): string => defaultRunFolder(`fit-${agent}-s${seed}`);
 
