@@ -113,6 +113,18 @@ export interface Preset {
   about?: string;
 }
 
+/** The label-noise presets' task: few digits, wide layers, long enough to memorize (each is judged with early stopping). */
+const NOISY_MNIST = {
+  dataset: 'mnist',
+  model: 'mlp:256,256',
+  trainSize: 1000,
+  valSize: 2000,
+  testSize: 2000,
+  epochs: 20,
+  grid: [0, 0.3, 0.5, 0.7],
+  seeds: 10,
+} satisfies Omit<Preset, 'labelNoise' | 'select' | 'about'>;
+
 export const PRESETS: Record<PresetName, Preset> = {
   quick: {
     dataset: 'mnist',
@@ -163,14 +175,7 @@ export const PRESETS: Record<PresetName, Preset> = {
   // Chosen by a measured sweep (README, Label noise): 40% of the training and validation labels wrong, the
   // test labels clean; judged under best-epoch, so early stopping is the competitor dropout must beat.
   'mnist-noisy': {
-    dataset: 'mnist',
-    model: 'mlp:256,256',
-    trainSize: 1000,
-    valSize: 2000,
-    testSize: 2000,
-    epochs: 20,
-    grid: [0, 0.3, 0.5, 0.7],
-    seeds: 10,
+    ...NOISY_MNIST,
     labelNoise: 0.4,
     select: 'best-epoch',
     about:
@@ -179,14 +184,7 @@ export const PRESETS: Record<PresetName, Preset> = {
   // The same with 60% wrong labels (the true class is still the most frequent label, 40% against 6.7% for each other):
   // memorization sets in after 2-3 epochs without dropout.
   'mnist-noisy-60': {
-    dataset: 'mnist',
-    model: 'mlp:256,256',
-    trainSize: 1000,
-    valSize: 2000,
-    testSize: 2000,
-    epochs: 20,
-    grid: [0, 0.3, 0.5, 0.7],
-    seeds: 10,
+    ...NOISY_MNIST,
     labelNoise: 0.6,
     select: 'best-epoch',
     about:
@@ -270,6 +268,38 @@ const overGrid = (p: Preset, skipZero: boolean, options: (rate: number) => Recor
   p.grid.filter((r) => !(skipZero && r === 0)).map((rate) => ({ name: slug(rate), options: options(rate) }));
 const episodesOf = (agent: string) => (p: Preset) => [{ name: agent, options: { agent, episodes: p.grid.length } }];
 
+/** PBT from `rates(p)`, one member each, exploiting and exploring about five times a run. */
+function pbtMethod(name: string, rates: (p: Preset) => number[], notHeadline?: string): Method {
+  return {
+    name,
+    kind: 'population',
+    runs: (p) => [
+      { name: 'pbt', options: { agent: 'pbt', populationRates: rates(p), interval: pbtInterval(p.epochs) } },
+    ],
+    ...(notHeadline ? { notHeadline } : {}),
+  };
+}
+
+/** Successive halving over the grid's range of rates, at `runs(p)` × E epochs; scheduleShare 1: schedules. */
+function shaMethod(name: string, scheduleShare: number, runs: (p: Preset) => number, notHeadline?: string): Method {
+  return {
+    name,
+    kind: 'halving',
+    runs: (p) => [
+      {
+        name: 'sha',
+        options: {
+          agent: 'sha',
+          budget: runs(p) * p.epochs,
+          rateRange: [Math.min(...p.grid), Math.max(...p.grid)],
+          scheduleShare,
+        },
+      },
+    ],
+    ...(notHeadline ? { notHeadline } : {}),
+  };
+}
+
 export const METHODS: Method[] = [
   { name: 'grid', kind: 'grid', runs: (p) => overGrid(p, false, (rate) => ({ agent: 'constant', rate, episodes: 1 })) },
   ...(['curriculum', 'annealed', 'early', 'late'] as const).map((schedule): Method => ({
@@ -340,59 +370,15 @@ export const METHODS: Method[] = [
     kind: 'one-run',
     runs: (p) => [{ name: 'default', options: { agent: 'constant', rate: defaultRate(p.model), episodes: 1 } }],
   },
-  {
-    name: 'pbt',
-    kind: 'population',
-    // One member per grid rate, starting where the grid's runs start: the grid's budget, G × E epochs.
-    runs: (p) => [{ name: 'pbt', options: { agent: 'pbt', populationRates: p.grid, interval: pbtInterval(p.epochs) } }],
-  },
+  // One member per grid rate, starting where the grid's runs start: the grid's budget, G × E epochs.
+  pbtMethod('pbt', (p) => p.grid),
   // Successive halving at the grid's budget, G × E epochs, over the grid's range of rates.
-  ...(
-    [
-      ['sha', 0],
-      ['sha-schedule', 1],
-    ] as const
-  ).map(([name, scheduleShare]): Method => ({
-    name,
-    kind: 'halving',
-    runs: (p) => [
-      {
-        name: 'sha',
-        options: {
-          agent: 'sha',
-          budget: p.grid.length * p.epochs,
-          rateRange: [Math.min(...p.grid), Math.max(...p.grid)],
-          scheduleShare,
-        },
-      },
-    ],
-  })),
+  shaMethod('sha', 0, (p) => p.grid.length),
+  shaMethod('sha-schedule', 1, (p) => p.grid.length),
   // The same two at about half the budget, for the accuracy-against-compute figure: a population of half
   // the grid's rates, and halving with half the grid's epochs.
-  {
-    name: 'pbt-half',
-    kind: 'population',
-    runs: (p) => [
-      { name: 'pbt', options: { agent: 'pbt', populationRates: halfGrid(p.grid), interval: pbtInterval(p.epochs) } },
-    ],
-    notHeadline: HALF_BUDGET_NOT_HEADLINE,
-  },
-  {
-    name: 'sha-half',
-    kind: 'halving',
-    runs: (p) => [
-      {
-        name: 'sha',
-        options: {
-          agent: 'sha',
-          budget: halfGrid(p.grid).length * p.epochs,
-          rateRange: [Math.min(...p.grid), Math.max(...p.grid)],
-          scheduleShare: 0,
-        },
-      },
-    ],
-    notHeadline: HALF_BUDGET_NOT_HEADLINE,
-  },
+  pbtMethod('pbt-half', (p) => halfGrid(p.grid), HALF_BUDGET_NOT_HEADLINE),
+  shaMethod('sha-half', 0, (p) => halfGrid(p.grid).length, HALF_BUDGET_NOT_HEADLINE),
 ];
 
 /** Epochs between PBT's exploit/explore steps in an experiment: about five steps per run. */
@@ -1152,52 +1138,48 @@ export function protocolTable(picks: readonly MethodPick[], methods: readonly st
   };
 }
 
-/** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
-export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
-  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
-  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
-    plan.preset.grid.flatMap((rate) => {
-      const record = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`))?.records[0];
-      if (!record) return [];
-      const best = record.bestEpoch ? { bestEpochTestAcc: record.bestEpoch.testAcc } : {};
-      return [{ rate, seed, valAcc: record.valAcc, testAcc: record.testAcc, ...best }];
-    }),
-  );
-}
-
-/** Every finished grid run's test accuracy after each epoch (runs that measured it), for the sweep against epochs. */
-export function gridEpochSweep(plan: ExperimentPlan): EpochPoint[] {
+/** Every finished grid run of the experiment (fixed split only), by seed and rate: what the sweeps read. */
+function finishedGridRuns(plan: ExperimentPlan): { rate: number; seed: number; dir: string; result: JobResult }[] {
   if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
   return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
     plan.preset.grid.flatMap((rate) => {
       const dir = path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`);
-      if (!finishedResult(dir)) return [];
-      return readRun(dir).value.steps.flatMap((s) =>
-        s.testAcc === undefined ? [] : [{ rate, seed, epoch: s.epoch, testAcc: s.testAcc }],
-      );
+      const result = finishedResult(dir);
+      return result && result.records.length > 0 ? [{ rate, seed, dir, result }] : [];
     }),
+  );
+}
+
+/** Every finished grid run of the experiment (fixed split only), as a sweep: rate → accuracies per seed. */
+export function gridSweep(plan: ExperimentPlan): SweepPoint[] {
+  return finishedGridRuns(plan).map(({ rate, seed, result }) => {
+    const record = result.records[0]!;
+    const best = record.bestEpoch ? { bestEpochTestAcc: record.bestEpoch.testAcc } : {};
+    return { rate, seed, valAcc: record.valAcc, testAcc: record.testAcc, ...best };
+  });
+}
+
+/** Every finished grid run's test accuracy after each epoch (runs that measured it), for the sweep against epochs. */
+export function gridEpochSweep(plan: ExperimentPlan): EpochPoint[] {
+  return finishedGridRuns(plan).flatMap(({ rate, seed, dir }) =>
+    readRun(dir).value.steps.flatMap((s) =>
+      s.testAcc === undefined ? [] : [{ rate, seed, epoch: s.epoch, testAcc: s.testAcc }],
+    ),
   );
 }
 
 /** Every finished grid run of the experiment (fixed split only), scored as the selection protocol scores it. */
 export function gridRunScores(plan: ExperimentPlan): GridRunScore[] {
-  if (plan.config.folds > 1 || !plan.config.methods.includes('grid')) return [];
-  return Array.from({ length: plan.config.seeds }, (_, seed) => seed).flatMap((seed) =>
-    plan.preset.grid.flatMap((rate) => {
-      const result = finishedResult(path.join(seedRunsDir(plan.config.out, seed), `grid-${slug(rate)}`));
-      const record = result?.records[0];
-      if (!record) return [];
-      return [
-        {
-          rate,
-          seed,
-          score: selectedScore(record),
-          testAcc: record.selected?.testAcc ?? record.testAcc,
-          epochs: result.records.reduce((s, e) => s + e.epochs, 0),
-        },
-      ];
-    }),
-  );
+  return finishedGridRuns(plan).map(({ rate, seed, result }) => {
+    const record = result.records[0]!;
+    return {
+      rate,
+      seed,
+      score: selectedScore(record),
+      testAcc: record.selected?.testAcc ?? record.testAcc,
+      epochs: result.records.reduce((s, e) => s + e.epochs, 0),
+    };
+  });
 }
 
 /** Accuracy against compute (src/experiment/compute.ts): the grid at k of its rates, and every method at its epochs. */
