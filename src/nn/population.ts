@@ -2,15 +2,16 @@
  * A population of P MLPs (the same architecture, their own weights, rates, masks and shuffles) trained
  * as one batched graph per step: every dense layer is one PopulationMatMul over kernels [P, in, out]
  * (src/nn/population-matmul.ts), every element-wise op, softmax and loss runs once over [P, batch, …],
- * and one fused Adam pass updates all members. The objective is the sum of the members' losses, so
- * each member's gradient is its own loss's.
+ * and one fused Adam pass updates all members. A batch's forward and backward pass is mlpBatch's
+ * (src/nn/mlp-step.ts, no gradient tape), the same code a single MLP run trains with; the objective is
+ * the sum of the members' losses, so each member's gradient is its own loss's.
  *
  * Why: for MLPs of this size an epoch's cost is per-op dispatch as much as FLOPs, and a grid's members
  * on one seed (or PBT's generation) dispatch the same ops P times over.
  *
  * Exactness: a member starts from a DropoutEnv snapshot (its weights, mask streams, shuffle stream and
- * Adam state; `env.snapshot()` fits MemberState as it is) and each batch repeats the single run's op
- * sequence on the member's slice: the same host-side batch gather, the same masks from the same streams
+ * Adam state; `env.snapshot()` fits MemberState as it is) and each batch repeats the single run's
+ * kernels on the member's slice: the same host-side batch gather, the same masks from the same streams
  * (a rate-0 layer draws none, as TunableDropout), the same matmul kernel on the same operands (training:
  * matmul, bias add, relu; the output layer's fused matmul; inference: fused matmul + bias + relu), the
  * same row-wise softmax and cross-entropy, the same Adam arithmetic (src/nn/adam.ts's adamUpdate per
@@ -37,6 +38,7 @@ import { permutation, restoreRng, type Rng, type RngState } from '../core/rng.js
 import { adamUpdate, type AdamState } from './adam.js';
 import type { BuiltModel } from './models.js';
 import type { OptimizerState } from './optimizer.js';
+import { KernelRunner, mlpBatch, type DenseWeights } from './mlp-step.js';
 import { populationMatMul } from './population-matmul.js';
 import { hostValues } from './wasm-kernels.js';
 import type { EpochStats, EvalStats, HostSplit } from './trainer.js';
@@ -260,32 +262,6 @@ export class PopulationTrainer {
     });
   }
 
-  /** Class probabilities [P, size, classes] with dropout on, as Dense layers compute them in training. */
-  private forwardTrain(xs: tf.Tensor3D, masks: (tf.Tensor | null)[]): tf.Tensor {
-    let h: tf.Tensor = xs;
-    let next = 0;
-    const dropout = (x: tf.Tensor) => {
-      const mask = masks[next++];
-      return mask ? tf.mul(x, mask) : x;
-    };
-    if (this.inputDropout) h = dropout(h);
-    const last = this.kernels.length - 1;
-    for (let l = 0; l < last; l++) {
-      // Training unfuses a relu Dense layer (tfjs's shouldFuse): matmul, bias add, relu.
-      h = dropout(tf.relu(tf.add(populationMatMul(h, this.kernels[l]!), this.biases[l]!)));
-    }
-    // The softmax output layer: a fused matmul without bias, then the bias add (tfjs-layers' Dense).
-    return tf.softmax(tf.add(populationMatMul(h, this.kernels[last]!, { fused: true }), this.biases[last]!));
-  }
-
-  /** Per-member mean cross-entropy (plus L2 on the kernels), [P]. */
-  private lossOf(probs: tf.Tensor, labels: tf.Tensor): tf.Tensor1D {
-    const ce = tf.mean(tf.metrics.categoricalCrossentropy(labels, probs), 1) as tf.Tensor1D;
-    if (this.l2 === 0) return ce;
-    const penalty = tf.addN(this.kernels.map((k) => tf.sum(tf.square(k), [1, 2])));
-    return tf.add(ce, tf.mul(penalty, this.l2));
-  }
-
   /** One batch's inputs and one-hot labels, [P, size, …], member p's rows from `orders[p]` at `start`. */
   private gather(train: HostSplit, orders: readonly Int32Array[], start: number, size: number, classes: number) {
     const features = train.x.length / train.n;
@@ -314,17 +290,15 @@ export class PopulationTrainer {
     const classes = this.units.at(-1)!;
     const { xb, yb, features } = this.gather(train, batches, 0, size, classes);
     const maskValues = this.masksFor(size);
-    const vars = this.variables;
+    const runner = new KernelRunner();
     const grads = tf.tidy(() => {
-      const xs = tf.tensor3d(xb, [this.size, size, features]);
-      const ys = tf.tensor3d(yb, [this.size, size, classes]);
+      const x = tf.tensor3d(xb, [this.size, size, features]);
+      const labels = tf.tensor3d(yb, [this.size, size, classes]);
       const masks = this.maskTensors(maskValues, size);
-      const { grads } = tf.variableGrads(
-        () => tf.sum(this.lossOf(this.forwardTrain(xs, masks), ys)) as tf.Scalar,
-        vars,
-      );
-      return vars.map((v) => grads[v.name]!);
+      const result = mlpBatch(runner, this.layerWeights(), { x, labels, masks }, this.inputDropout, this.l2);
+      return result.grads;
     });
+    runner.dispose();
     const values = grads.map((g) => g.dataSync() as Float32Array);
     tf.dispose(grads);
     return Array.from({ length: this.size }, (_, p) =>
@@ -351,6 +325,7 @@ export class PopulationTrainer {
     const vars = this.variables;
     const batchLosses: tf.Tensor[] = [];
     const batchCorrect: tf.Tensor[] = [];
+    const runner = new KernelRunner();
     try {
       for (let start = 0; start < n; start += this.batchSize) {
         // Back to the event loop between batches, as trainEpoch does (a signal handler runs within an epoch).
@@ -359,20 +334,14 @@ export class PopulationTrainer {
         const { xb, yb, features } = this.gather(train, visits, start, size, classes);
         const maskValues = this.masksFor(size);
         tf.tidy(() => {
-          const xs = tf.tensor3d(xb, [this.size, size, features]);
-          const ys = tf.tensor3d(yb, [this.size, size, classes]);
+          const x = tf.tensor3d(xb, [this.size, size, features]);
+          const labels = tf.tensor3d(yb, [this.size, size, classes]);
           const masks = this.maskTensors(maskValues, size);
-          const { grads } = tf.variableGrads(() => {
-            const probs = this.forwardTrain(xs, masks);
-            batchCorrect.push(tf.keep(correctCounts(probs, ys)));
-            const loss = this.lossOf(probs, ys);
-            batchLosses.push(tf.keep(loss));
-            return tf.sum(loss) as tf.Scalar;
-          }, vars);
-          this.applyAdam(
-            vars,
-            vars.map((v) => grads[v.name]!),
-          );
+          const result = mlpBatch(runner, this.layerWeights(), { x, labels, masks }, this.inputDropout, this.l2);
+          runner.release();
+          batchLosses.push(tf.keep(result.loss));
+          batchCorrect.push(tf.keep(result.correct));
+          this.applyAdam(vars, result.grads);
         });
       }
       // One read-back per epoch: losses [batches, P], correct counts [P], finite weights per member [P].
@@ -401,8 +370,14 @@ export class PopulationTrainer {
         };
       });
     } finally {
+      runner.dispose();
       tf.dispose([...batchLosses, ...batchCorrect]);
     }
+  }
+
+  /** The dense layers' weights as mlpBatch takes them (read per batch: Adam gives each variable new data). */
+  private layerWeights(): DenseWeights[] {
+    return this.kernels.map((kernel, l) => ({ kernel, bias: this.biases[l]! }));
   }
 
   /** Adam per member segment, each with its own step count (a member copied by PBT keeps its own). */

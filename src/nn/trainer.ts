@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Optimizer } from './optimizer.js';
 import type { BuiltModel } from './models.js';
+import { KernelRunner, mlpBatch, mlpLayout, viewAs, type MlpLayout } from './mlp-step.js';
 
 export interface EpochStats {
   /** Mean and (population) standard deviation of the batch losses, with dropout on. */
@@ -92,7 +93,10 @@ export async function trainEpoch(
   batchSize: number,
   l2 = 0,
   concrete: ConcreteTraining = CONCRETE_TRAINING_DEFAULTS,
+  path: TrainingPath = 'auto',
 ): Promise<EpochStats> {
+  const layout = path === 'auto' && TAPE_FREE_BACKENDS.includes(tf.getBackend()) ? mlpLayout(built.model) : null;
+  if (layout) return trainMlpEpoch(layout, optimizer, train, numClasses, order, batchSize, l2);
   const n = order.length;
   const features = train.x.length / train.n;
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -131,25 +135,111 @@ export async function trainEpoch(
         );
       });
     }
-    // One read-back per epoch: the batch losses, the total of correct predictions, and whether every
-    // weight is finite (the loss clips probabilities, so NaN weights can hide behind a finite loss).
-    const summary = tf.tidy(() => {
-      const weightsFinite = tf.all(tf.stack(vars.map((v) => tf.all(tf.isFinite(v))))).toFloat();
-      return tf.concat([tf.stack(batchLosses), tf.reshape(tf.addN(batchCorrect), [1]), tf.reshape(weightsFinite, [1])]);
-    });
-    const values = Array.from(await summary.data());
-    summary.dispose();
-    const weightsFinite = values.pop() === 1;
-    const correct = values.pop()!;
-    const lossMean = values.reduce((a, b) => a + b, 0) / values.length;
-    const lossVar = values.reduce((a, b) => a + (b - lossMean) ** 2, 0) / values.length;
-    return {
-      lossMean,
-      lossStd: Math.sqrt(lossVar),
-      acc: correct / n,
-      diverged: !weightsFinite || !values.every(Number.isFinite),
-    };
+    return await epochSummary(vars, batchLosses, batchCorrect, n);
   } finally {
+    tf.dispose([...batchLosses, ...batchCorrect]);
+  }
+}
+
+/**
+ * One read-back per epoch: the batch losses, the total of correct predictions, and whether every
+ * weight is finite (the loss clips probabilities, so NaN weights can hide behind a finite loss).
+ */
+async function epochSummary(
+  vars: tf.Variable[],
+  batchLosses: tf.Tensor[],
+  batchCorrect: tf.Tensor[],
+  n: number,
+): Promise<EpochStats> {
+  const summary = tf.tidy(() => {
+    const weightsFinite = tf.all(tf.stack(vars.map((v) => tf.all(tf.isFinite(v))))).toFloat();
+    return tf.concat([
+      tf.reshape(tf.stack(batchLosses), [-1]),
+      tf.reshape(tf.addN(batchCorrect), [1]),
+      tf.reshape(weightsFinite, [1]),
+    ]);
+  });
+  const values = Array.from(await summary.data());
+  summary.dispose();
+  const weightsFinite = values.pop() === 1;
+  const correct = values.pop()!;
+  const lossMean = values.reduce((a, b) => a + b, 0) / values.length;
+  const lossVar = values.reduce((a, b) => a + (b - lossMean) ** 2, 0) / values.length;
+  return {
+    lossMean,
+    lossStd: Math.sqrt(lossVar),
+    acc: correct / n,
+    diverged: !weightsFinite || !values.every(Number.isFinite),
+  };
+}
+
+/**
+ * 'auto' trains a built-in-shaped MLP (see mlpLayout) without the gradient tape on wasm and cpu, and
+ * anything else on it; 'tape' always takes tf.variableGrads (the reference the tape-free path is tested
+ * against, bit for bit).
+ */
+export type TrainingPath = 'auto' | 'tape';
+const TAPE_FREE_BACKENDS = ['wasm', 'cpu'];
+
+/** trainEpoch for an MLP, each batch by mlpBatch (src/nn/mlp-step.ts): the same numbers, a fifth of the kernel calls. */
+async function trainMlpEpoch(
+  layout: MlpLayout,
+  optimizer: Optimizer,
+  train: HostSplit,
+  numClasses: number,
+  order: Int32Array,
+  batchSize: number,
+  l2: number,
+): Promise<EpochStats> {
+  const n = order.length;
+  const features = train.x.length / train.n;
+  const vars = layout.weights.flatMap((w) => [w.kernel, w.bias]);
+  const units = [features, ...layout.weights.map((w) => w.kernel.shape[1]!)];
+  // Per dropout layer the width of its input: the features for an input dropout, else a hidden layer's.
+  const dropoutUnits = layout.inputDropout ? units.slice(0, -1) : units.slice(1, -1);
+  // The weights as one member of a population: views, no copies ([in, out] as [1, in, out], [out] as [1, 1, out]).
+  const views = () =>
+    layout.weights.map((w) => ({
+      kernel: viewAs(w.kernel, [1, ...w.kernel.shape]),
+      bias: viewAs(w.bias, [1, 1, w.bias.shape[0]!]),
+    }));
+  const runner = new KernelRunner();
+  const batchLosses: tf.Tensor[] = [];
+  const batchCorrect: tf.Tensor[] = [];
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      const size = Math.min(batchSize, n - start);
+      const xb = new Float32Array(size * features);
+      const yb = new Float32Array(size * numClasses);
+      for (let i = 0; i < size; i++) {
+        const sample = order[start + i]!;
+        xb.set(train.x.subarray(sample * features, (sample + 1) * features), i * features);
+        yb[i * numClasses + train.y[sample]!] = 1;
+      }
+      // In layer order, as the layers' training calls draw them.
+      const maskValues = layout.dropouts.map((d, l) => d.nextMask([size, dropoutUnits[l]!]));
+      tf.tidy(() => {
+        const x = tf.tensor3d(xb, [1, size, features]);
+        const labels = tf.tensor3d(yb, [1, size, numClasses]);
+        const masks = maskValues.map((m, l) => (m ? tf.tensor3d(m, [1, size, dropoutUnits[l]!]) : null));
+        const result = mlpBatch(
+          runner,
+          views(),
+          { x, labels, masks },
+          layout.inputDropout,
+          l2,
+          vars.map((v) => v.shape),
+        );
+        runner.release();
+        batchLosses.push(tf.keep(result.loss));
+        batchCorrect.push(tf.keep(result.correct));
+        optimizer.apply(vars, result.grads);
+      });
+    }
+    return await epochSummary(vars, batchLosses, batchCorrect, n);
+  } finally {
+    runner.dispose();
     tf.dispose([...batchLosses, ...batchCorrect]);
   }
 }

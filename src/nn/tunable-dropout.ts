@@ -141,8 +141,8 @@ export class TunableDropout extends tf.layers.Layer {
     const training = kwargs['training'] === true;
     if (!training) return input.clone();
     const shape = this.maskShape(input.shape);
-    const size = shape.reduce((a, b) => a * b, 1);
     if (this.logit) {
+      const size = shape.reduce((a, b) => a * b, 1);
       const logit = this.logit.read();
       const noise = logisticNoise(size, this.stream.seed());
       return tf.tidy(() => {
@@ -151,9 +151,21 @@ export class TunableDropout extends tf.layers.Layer {
         return tf.div(tf.mul(input, tf.sub(1, drop)), tf.sigmoid(tf.neg(logit)));
       });
     }
-    if (this.rateValue === 0) return input.clone();
-    const mask = dropoutMask(size, this.rateValue, this.stream.seed());
+    const mask = this.nextMask(input.shape);
+    if (mask === null) return input.clone();
     return tf.tidy(() => tf.mul(input, tf.tensor(mask, shape, 'float32')));
+  }
+
+  /**
+   * The next training mask for an input of `shape`, drawn from the layer's stream as a training call
+   * draws it (a trainer that multiplies by the mask itself calls this instead of the layer): null at
+   * rate 0, which draws nothing. Its shape is the mask's (spatial, noiseShape); not for concrete layers.
+   */
+  nextMask(shape: readonly number[]): Float32Array | null {
+    if (this.concrete) throw new Error(`${this.name}: a concrete layer's mask is relaxed, not drawn by nextMask`);
+    if (this.rateValue === 0) return null;
+    const size = this.maskShape(shape).reduce((a, b) => a * b, 1);
+    return dropoutMask(size, this.rateValue, this.stream.seed());
   }
 
   /**
