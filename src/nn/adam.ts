@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hostValues } from './wasm-kernels.js';
+import { wasmAdamUpdate } from './wasm-adam.js';
 
 export interface AdamConfig {
   /** Learning rate. */
@@ -83,14 +84,21 @@ export class FusedAdam {
     weights.forEach((weight, i) => {
       const grad = grads[i];
       if (grad === undefined) return;
-      const g = hostValues(grad);
-      const w = hostValues(weight);
-      const m = (s.m[i] ??= new Float32Array(g.length));
-      const v = (s.v[i] ??= new Float32Array(g.length));
-      const next = new Float32Array(g.length);
-      adamUpdate(g, w, m, v, next, beta1, beta2, (lr * (lrScales?.[i] ?? 1)) / c1, Math.sqrt(c2), epsilon);
-      // Allocating the new tensor may grow the wasm heap and detach the views above: they are not used after it.
-      const updated = tf.tensor(next, weight.shape, 'float32');
+      const m = (s.m[i] ??= new Float32Array(grad.size));
+      const v = (s.v[i] ??= new Float32Array(grad.size));
+      const stepSize = (lr * (lrScales?.[i] ?? 1)) / c1;
+      // On wasm the SIMD loop (src/nn/wasm-adam.ts), elsewhere this one: the same numbers.
+      let updated = wasmAdamUpdate(grad, weight, m, v, beta1, beta2, epsilon, [
+        { start: 0, length: grad.size, stepSize, sqrtC2: Math.sqrt(c2) },
+      ]);
+      if (updated === null) {
+        const g = hostValues(grad);
+        const w = hostValues(weight);
+        const next = new Float32Array(g.length);
+        adamUpdate(g, w, m, v, next, beta1, beta2, stepSize, Math.sqrt(c2), epsilon);
+        // Allocating the new tensor may grow the wasm heap and detach the views above: they are not used after it.
+        updated = tf.tensor(next, weight.shape, 'float32');
+      }
       weight.assign(updated);
       updated.dispose();
     });

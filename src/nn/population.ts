@@ -41,6 +41,7 @@ import type { OptimizerState } from './optimizer.js';
 import { KernelRunner, mlpBatch, type DenseWeights } from './mlp-step.js';
 import { populationMatMul } from './population-matmul.js';
 import { hostValues } from './wasm-kernels.js';
+import { wasmAdamUpdate } from './wasm-adam.js';
 import type { EpochStats, EvalStats, HostSplit } from './trainer.js';
 import { checkRate } from '../core/check.js';
 import { dropoutMask } from './tunable-dropout.js';
@@ -384,30 +385,38 @@ export class PopulationTrainer {
   private applyAdam(vars: tf.Variable[], grads: tf.Tensor[]): void {
     for (const m of this.members) m.step += 1;
     vars.forEach((weight, i) => {
-      // Views into the backend's memory where it has them (wasm), as FusedAdam reads them; valid until the upload below.
-      const g = hostValues(grads[i]!);
-      const w = hostValues(weight);
-      const next = new Float32Array(g.length);
-      const per = g.length / this.size;
-      this.members.forEach((member, p) => {
-        const c1 = 1 - BETA1 ** member.step;
-        const c2 = 1 - BETA2 ** member.step;
-        const at = (a: Float32Array) => a.subarray(p * per, (p + 1) * per);
-        adamUpdate(
-          at(g),
-          at(w),
-          at(this.m[i]!),
-          at(this.v[i]!),
-          at(next),
-          BETA1,
-          BETA2,
-          this.lr / c1,
-          Math.sqrt(c2),
-          EPSILON,
-        );
-      });
-      // A new tensor, not an in-place write (see FusedAdam).
-      const updated = tf.tensor(next, weight.shape, 'float32');
+      const per = weight.size / this.size;
+      const segments = this.members.map((member, p) => ({
+        start: p * per,
+        length: per,
+        stepSize: this.lr / (1 - BETA1 ** member.step),
+        sqrtC2: Math.sqrt(1 - BETA2 ** member.step),
+      }));
+      // On wasm the SIMD loop over every member's segment (src/nn/wasm-adam.ts), elsewhere the JS one.
+      let updated = wasmAdamUpdate(grads[i]!, weight, this.m[i]!, this.v[i]!, BETA1, BETA2, EPSILON, segments);
+      if (updated === null) {
+        // Views into the backend's memory where it has them, as FusedAdam reads them; valid until the upload below.
+        const g = hostValues(grads[i]!);
+        const w = hostValues(weight);
+        const next = new Float32Array(g.length);
+        for (const s of segments) {
+          const at = (a: Float32Array) => a.subarray(s.start, s.start + s.length);
+          adamUpdate(
+            at(g),
+            at(w),
+            at(this.m[i]!),
+            at(this.v[i]!),
+            at(next),
+            BETA1,
+            BETA2,
+            s.stepSize,
+            s.sqrtC2,
+            EPSILON,
+          );
+        }
+        // A new tensor, not an in-place write (see FusedAdam).
+        updated = tf.tensor(next, weight.shape, 'float32');
+      }
       weight.assign(updated);
       updated.dispose();
     });

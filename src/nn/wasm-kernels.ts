@@ -70,6 +70,15 @@ export function asWasmBackend(backend: unknown): WasmBackend {
   return b as WasmBackend;
 }
 
+/** Where a tensor's data starts on the wasm heap, in bytes (tfjs-backend-wasm's dataIdMap, not in its public types). */
+export function heapOffset(backend: WasmBackend, t: tf.TensorInfo): number {
+  const data = (
+    backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } }
+  ).dataIdMap.get(t.dataId);
+  if (data === undefined) throw new Error('heapOffset: the tensor is not on this wasm backend');
+  return data.memoryOffset;
+}
+
 /** A float32 tensor's values on the wasm heap, without a copy. */
 export function heapFloats(backend: WasmBackend, t: tf.TensorInfo): Float32Array {
   if (t.dtype !== 'float32') throw new Error(`expected a float32 tensor, got ${t.dtype}`);
