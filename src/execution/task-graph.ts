@@ -1,8 +1,9 @@
 /**
- * Runs a plan of jobs on an executor: the plan's order is the order of dispatch, a job waits for the
- * jobs it comes `after`, and no more jobs run at once than the executor's concurrency. With a
- * concurrency of 1 that is exactly the plan's order; with more, a job whose dependencies are not done
- * yet lets the next ready one go first.
+ * Runs a plan of jobs on an executor: a job waits for the jobs it comes `after`, and no more jobs run
+ * at once than the executor's concurrency. With a concurrency of 1 the order of dispatch is exactly the
+ * plan's. With more, the longest ready job goes first (by `cost`, ties in plan order; a job of unknown
+ * cost counts as longest): the longest-processing-time rule, so that a long run does not start last and
+ * leave the other workers idle while it finishes. A run's folder does not depend on when it ran.
  *
  * A job that fails is reported on one line and the others go on; a job that depends on a job that did
  * not finish is not started. After a stop request no job is started; the running ones end after their
@@ -19,6 +20,15 @@ export interface Task {
   after?: string[];
   /** The job, or how to make it from the results of the tasks it comes after. */
   job: Job | ((done: ReadonlyMap<string, JobResult>) => Job);
+  /** How long it runs, in any unit shared by the plan (epochs): orders dispatch when several workers run. */
+  cost?: number;
+}
+
+/** A job's epochs to train (its episodes × epochs), or undefined where the options do not say. */
+export function jobCost(job: Job): number | undefined {
+  const epochs = job.options['epochs'];
+  const episodes = job.options['episodes'] ?? 1;
+  return typeof epochs === 'number' && typeof episodes === 'number' ? epochs * episodes : undefined;
 }
 
 export type Outcome =
@@ -57,7 +67,10 @@ export async function runTasks(
     if (finished(outcome)) done.set(task.id, outcome.result);
     opts.onOutcome?.(task, outcome);
   };
-  const pending = [...tasks];
+  // With several workers, longest first (stable: ties keep the plan's order).
+  const costOf = (t: Task) => t.cost ?? (typeof t.job === 'function' ? undefined : jobCost(t.job)) ?? Infinity;
+  const longerFirst = (a: Task, b: Task) => (costOf(a) === costOf(b) ? 0 : costOf(a) > costOf(b) ? -1 : 1);
+  const pending = executor.concurrency > 1 ? [...tasks].sort(longerFirst) : [...tasks];
   const running = new Set<Promise<void>>();
 
   const start = (task: Task) => {
@@ -82,7 +95,7 @@ export async function runTasks(
   };
 
   for (;;) {
-    // Start what may start, first in plan order, while there is room.
+    // Start what may start, in dispatch order, while there is room.
     for (let i = 0; i < pending.length && running.size < executor.concurrency && !opts.stop?.requested;) {
       const task = pending[i]!;
       const deps = task.after ?? [];

@@ -73,6 +73,30 @@ describe('runTasks', () => {
     expect(outcomes.size).to.equal(6);
   });
 
+  it('with several workers starts the longest ready job first (the plan order among equals), a job of unknown cost before all', async () => {
+    const withCost = (id: string, epochs?: number, episodes?: number): Task => ({
+      id,
+      job: { options: epochs === undefined ? {} : { epochs, ...(episodes ? { episodes } : {}) }, seed: 0, out: id },
+    });
+    // grid runs of 5 epochs, bandit runs of 3 episodes × 5 epochs, one job without epochs, one given a cost
+    const plan = [
+      withCost('grid-1', 5),
+      withCost('grid-2', 5),
+      withCost('ucb-1', 5, 3),
+      withCost('grid-3', 5),
+      withCost('ucb-2', 5, 3),
+      withCost('unknown'),
+      { ...withCost('costed'), cost: 10 },
+    ];
+    const executor = fakeExecutor(2);
+    await runTasks(plan, executor);
+    expect(executor.started).to.deep.equal(['unknown', 'ucb-1', 'ucb-2', 'costed', 'grid-1', 'grid-2', 'grid-3']);
+    // one worker keeps the plan's order
+    const single = fakeExecutor(1);
+    await runTasks(plan, single);
+    expect(single.started).to.deep.equal(plan.map((t) => t.id));
+  });
+
   it('reports a failed job on one line naming its run, does not start what needs it, and runs the rest', async () => {
     const plan = tasks([['a'], ['b', ['a']], ['c'], ['d', ['b']]]);
     const seen: [string, Outcome['status']][] = [];
