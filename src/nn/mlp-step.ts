@@ -27,6 +27,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { POPULATION_MATMUL } from './population-matmul.js';
+import { kernelTimer } from './profile.js';
 import { TunableDropout } from './tunable-dropout.js';
 
 type Info = tf.TensorInfo;
@@ -86,11 +87,14 @@ export class KernelRunner {
       kernel = config.kernelFunc;
       this.kernels.set(name, kernel);
     }
+    const record = kernelTimer.record;
+    const started = record ? performance.now() : 0;
     const out = kernel({
       inputs: inputs as tf.NamedTensorInfoMap,
       backend: this.backend,
       attrs: attrs as tf.NamedAttrMap,
     });
+    record?.(name, performance.now() - started);
     if (Array.isArray(out)) throw new Error(`${name} gave several outputs`);
     this.temps.push(out);
     return out;

@@ -19,6 +19,7 @@
  * WebAssembly fuses no multiply-add and f32.demote rounds to nearest even, as a Float32Array store does.
  */
 import * as tf from '@tensorflow/tfjs';
+import { kernelTimer } from './profile.js';
 import { asWasmBackend, heapOffset, type WasmBackend } from './wasm-kernels.js';
 
 /** Part of a weight tensor that shares one step size (a population member's segment). */
@@ -220,6 +221,8 @@ export function wasmAdamUpdate(
   if (tf.getBackend() !== 'wasm') return null;
   const kernel = kernelFor(tf.backend());
   if (kernel === null) return null;
+  const record = kernelTimer.record;
+  const started = record ? performance.now() : 0;
   const n = m.length;
   // Allocate first: either may grow the heap, after which offsets hold and views are taken afresh.
   if (kernel.scratch.floats < 2 * n) {
@@ -273,5 +276,6 @@ export function wasmAdamUpdate(
   }
   m.set(heap.subarray(mAt / 4, mAt / 4 + n));
   v.set(heap.subarray(vAt / 4, vAt / 4 + n));
+  record?.('Adam (wasm SIMD, moments copied in and out)', performance.now() - started);
   return tf.engine().makeTensorFromTensorInfo(out, kernel.backend as unknown as tf.KernelBackend);
 }

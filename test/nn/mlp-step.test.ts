@@ -6,6 +6,7 @@ import { loadDataset } from '../../src/data/dataset.js';
 import { mlpLayout } from '../../src/nn/mlp-step.js';
 import { buildModel, parseModelSpec, type BuiltModel } from '../../src/nn/models.js';
 import { createOptimizer, type OptimizerName } from '../../src/nn/optimizer.js';
+import { profileKernels } from '../../src/nn/profile.js';
 import { trainEpoch, type EpochStats, type TrainingPath } from '../../src/nn/trainer.js';
 
 // 64 features, 6 classes; 100 samples in batches of 32 (the last one of 4).
@@ -91,6 +92,21 @@ describe('tape-free MLP training (mlpBatch)', () => {
     }
     expect(new Set(counts).size, `tensor counts ${counts.join(' ')}`).to.equal(1);
     built.model.dispose();
+  });
+
+  it("is seen by the bench's profile: each direct kernel call, and the wasm Adam pass", async () => {
+    const built = build(CASES[0]!);
+    const optimizer = createOptimizer({ optimizer: 'adam', lr: 0.01, momentum: 0 });
+    const order = Int32Array.from({ length: data.train.n }, (_, i) => i);
+    const profile = await profileKernels(() =>
+      trainEpoch(built, optimizer, data.train, [data.features], data.numClasses, order, 32),
+    );
+    built.model.dispose();
+    const calls = (kernel: string) => profile.kernels.find((k) => k.kernel === kernel)?.calls ?? 0;
+    // 4 batches: per batch 2 hidden products and 5 in the backward pass, the output layer's fused one
+    expect([calls('BatchMatMul'), calls('_FusedMatMul'), calls('Softmax')]).to.deep.equal([28, 4, 4]);
+    if (tf.getBackend() === 'wasm') expect(calls('Adam (wasm SIMD, moments copied in and out)')).to.equal(4 * 6);
+    expect(profile.kernelMs).to.be.above(0).and.below(profile.wallMs);
   });
 
   it('takes only plain dense stacks: not BatchNorm, concrete or conv models', () => {
