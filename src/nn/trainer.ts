@@ -79,6 +79,22 @@ export interface HostSplit {
 }
 
 /**
+ * The samples order[start … start + size) of `train`: inputs row by row and one-hot labels. Fresh arrays
+ * per batch: some backends keep a reference to the array a tensor was made from.
+ */
+function gatherBatch(train: HostSplit, order: Int32Array, start: number, size: number, numClasses: number) {
+  const features = train.x.length / train.n;
+  const xb = new Float32Array(size * features);
+  const yb = new Float32Array(size * numClasses);
+  for (let i = 0; i < size; i++) {
+    const sample = order[start + i]!;
+    xb.set(train.x.subarray(sample * features, (sample + 1) * features), i * features);
+    yb[i * numClasses + train.y[sample]!] = 1;
+  }
+  return { xb, yb };
+}
+
+/**
  * Trains one epoch over `train`, visiting the samples in `order` (a permutation), with dropout at the
  * layers' current rates. Each batch is gathered on the host and uploaded as one tensor: on wasm a
  * device-side gather and per-batch slices cost more than the batch's matmuls.
@@ -98,7 +114,6 @@ export async function trainEpoch(
   const layout = path === 'auto' && TAPE_FREE_BACKENDS.includes(tf.getBackend()) ? mlpLayout(built.model) : null;
   if (layout) return trainMlpEpoch(layout, optimizer, train, numClasses, order, batchSize, l2);
   const n = order.length;
-  const features = train.x.length / train.n;
   const vars = built.model.trainableWeights.map((w) => w.read() as tf.Variable);
   // concrete dropout's logits at their own learning rate, every other weight at the optimizer's
   const logits = new Set(built.dropouts.flatMap((d) => (d.logitVariable ? [d.logitVariable] : [])));
@@ -110,14 +125,7 @@ export async function trainEpoch(
       // Back to the event loop between batches: a signal handler (a second Ctrl-C) runs within a batch.
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const size = Math.min(batchSize, n - start);
-      // Fresh arrays per batch: some backends keep a reference to the array a tensor was made from.
-      const xb = new Float32Array(size * features);
-      const yb = new Float32Array(size * numClasses);
-      for (let i = 0; i < size; i++) {
-        const sample = order[start + i]!;
-        xb.set(train.x.subarray(sample * features, (sample + 1) * features), i * features);
-        yb[i * numClasses + train.y[sample]!] = 1;
-      }
+      const { xb, yb } = gatherBatch(train, order, start, size, numClasses);
       tf.tidy(() => {
         const xs = tf.tensor(xb, [size, ...sampleShape], 'float32');
         const ys = tf.tensor2d(yb, [size, numClasses], 'float32');
@@ -210,13 +218,7 @@ async function trainMlpEpoch(
     for (let start = 0; start < n; start += batchSize) {
       if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const size = Math.min(batchSize, n - start);
-      const xb = new Float32Array(size * features);
-      const yb = new Float32Array(size * numClasses);
-      for (let i = 0; i < size; i++) {
-        const sample = order[start + i]!;
-        xb.set(train.x.subarray(sample * features, (sample + 1) * features), i * features);
-        yb[i * numClasses + train.y[sample]!] = 1;
-      }
+      const { xb, yb } = gatherBatch(train, order, start, size, numClasses);
       // In layer order, as the layers' training calls draw them.
       const maskValues = layout.dropouts.map((d, l) => d.nextMask([size, dropoutUnits[l]!]));
       tf.tidy(() => {
