@@ -202,20 +202,14 @@ export function mlpBatch(
     const penalty = squares.length === 1 ? squares[0]! : run.run('AddN', squares);
     loss = run.run('Add', { a: loss, b: run.run('Multiply', { a: penalty, b: run.filled([], l2) }) });
   }
+  // Correct predictions: argmax of the probabilities against argmax of the one-hot labels.
+  const hits = run.run('Equal', {
+    a: run.run('ArgMax', { x: probs }, { axis: 2 }),
+    b: run.run('ArgMax', { x: batch.labels }, { axis: 2 }),
+  });
   const correct = run.run(
     'Sum',
-    {
-      x: run.run(
-        'Cast',
-        {
-          x: run.run('Equal', {
-            a: run.run('ArgMax', { x: probs }, { axis: 2 }),
-            b: run.run('ArgMax', { x: batch.labels }, { axis: 2 }),
-          }),
-        },
-        { dtype: 'float32' },
-      ),
-    },
+    { x: run.run('Cast', { x: hits }, { dtype: 'float32' }) },
     { axis: [1], keepDims: false },
   );
 
